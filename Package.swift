@@ -1,0 +1,60 @@
+// swift-tools-version:6.0
+// mq: distributed multi-query-attention decoding. `ls Sources/` is the architecture:
+//   C*            C libraries (OpenBLAS loaded at run time, libzmq, protobuf-c), nothing else touches C
+//   MQKernels     numeric kernels over unsafe buffers (BLAS products, layer norm, GELU, softmax, attention)
+//   MQCheckpoint  Hugging Face model folders: config.json, safetensors (memory-mapped), dtypes
+//   MQTokenizer   tokenizer.json: added tokens, pre-tokenizers, byte-level BPE, decoders
+//   MQSampling    greedy / temperature / top-k / top-p with per-request seeds, log probabilities
+//   MQModel       one file per architecture (GPTBigCode.swift), KV cache, layer-range loading
+//   MQEngine      single-process generation: tokenizer + model + sampler
+//   CMQProto      protoc-c output for Protos/mq/v1/*.proto (generated, committed; tools/gen-protos.sh)
+//   MQProtocol    typed Swift messages <-> protobuf-c wire bytes; the only module that sees CMQProto
+//   MQTransport   ZeroMQ sockets, multipart frames, polling; the only module that sees libzmq
+//   mq            the command-line tool (thin)
+import PackageDescription
+
+// Hot numeric code is built optimized even in debug builds: the test suite runs real models.
+let kernelFlags: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-target-cpu", "haswell"])]
+
+let package = Package(
+    name: "mq",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "mq", targets: ["mq"]),
+        .library(name: "MQEngine", targets: ["MQEngine"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // OpenBLAS is opened with dlopen after OPENBLAS_CORETYPE is chosen (see COpenBLAS/loader.c).
+        .target(name: "COpenBLAS", linkerSettings: [.linkedLibrary("dl")]),
+        .systemLibrary(name: "CZMQ", pkgConfig: "libzmq", providers: [.apt(["libzmq3-dev"])]),
+        .systemLibrary(name: "CProtobufC", pkgConfig: "libprotobuf-c", providers: [.apt(["libprotobuf-c-dev"])]),
+
+        .target(name: "CMQProto", dependencies: ["CProtobufC"]),
+
+        .target(name: "MQKernels", dependencies: ["COpenBLAS"], swiftSettings: kernelFlags),
+        .target(name: "MQCheckpoint", swiftSettings: kernelFlags),
+        .target(name: "MQTokenizer"),
+        .target(name: "MQSampling", swiftSettings: kernelFlags),
+        .target(name: "MQModel", dependencies: ["MQKernels", "MQCheckpoint"], swiftSettings: kernelFlags),
+        .target(name: "MQEngine", dependencies: ["MQModel", "MQTokenizer", "MQSampling", "MQCheckpoint"]),
+        .target(name: "MQProtocol", dependencies: ["CMQProto", "CProtobufC"]),
+        .target(name: "MQTransport", dependencies: ["CZMQ"]),
+        .executableTarget(name: "mq", dependencies: [
+            "MQEngine",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "MQKernelsTests", dependencies: ["MQKernels"]),
+        .testTarget(name: "MQCheckpointTests", dependencies: ["MQCheckpoint"]),
+        .testTarget(name: "MQTokenizerTests", dependencies: ["MQTokenizer"]),
+        .testTarget(name: "MQSamplingTests", dependencies: ["MQSampling"]),
+        .testTarget(name: "MQModelTests", dependencies: ["MQModel", "MQEngine", "MQCheckpoint"]),
+        .testTarget(name: "MQProtocolTests", dependencies: ["MQProtocol"]),
+        .testTarget(name: "MQTransportTests", dependencies: ["MQTransport"]),
+        .testTarget(name: "MQCLITests", dependencies: ["MQEngine"]),
+    ]
+)

@@ -1,0 +1,3 @@
+#ifndef CMQPROTO_H
+#define CMQPROTO_H
+#endif

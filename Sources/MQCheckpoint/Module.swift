@@ -1,0 +1,1 @@
+// MQCheckpoint: see Package.swift for this module's job.

@@ -1,0 +1,1 @@
+// MQEngine: see Package.swift for this module's job.

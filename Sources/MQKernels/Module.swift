@@ -1,0 +1,1 @@
+// MQKernels: see Package.swift for this module's job.

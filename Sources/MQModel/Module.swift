@@ -1,0 +1,1 @@
+// MQModel: see Package.swift for this module's job.

@@ -1,0 +1,1 @@
+// MQProtocol: see Package.swift for this module's job.

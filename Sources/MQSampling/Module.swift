@@ -1,0 +1,1 @@
+// MQSampling: see Package.swift for this module's job.

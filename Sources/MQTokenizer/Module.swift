@@ -1,0 +1,1 @@
+// MQTokenizer: see Package.swift for this module's job.

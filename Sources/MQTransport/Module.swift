@@ -1,0 +1,1 @@
+// MQTransport: see Package.swift for this module's job.

@@ -1,1 +1,0 @@
-// MQCheckpoint: see Package.swift for this module's job.

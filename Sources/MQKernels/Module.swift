@@ -1,1 +1,0 @@
-// MQKernels: see Package.swift for this module's job.

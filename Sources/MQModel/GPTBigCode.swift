@@ -1,0 +1,220 @@
+// GPTBigCode (StarCoder, SantaCoder, tiny_starcoder): Hugging Face `model_type: gpt_bigcode`.
+//
+// Shapes: T = tokens in the step, E = n_embd, H = n_head, D = E / H, KVH = 1 (multi_query) or H,
+//         KV = KVH · D, I = n_inner (null → 4E), V = vocab, P = n_positions.
+// Block (pre-LayerNorm):  x = x + c_proj(attn(ln_1(x)));  x = x + mlp(ln_2(x))
+//                         mlp(h) = c_proj(gelu_tanh(c_fc(h)))
+// Head: logits = ln_f(x) · wteᵀ (tied) or · lm_headᵀ.
+// c_attn rows come in two layouts: multi_query: [Q (E rows) | K (D) | V (D)];
+// multi-head: per head h, [q_h | k_h | v_h] (D rows each), which is NOT GPT-2's layout.
+// Both are rearranged at load time into [Q (H·D) | K (KV) | V (KV)] so one attention path serves all.
+import Foundation
+import MQCheckpoint
+import MQKernels
+
+public struct GPTBigCodeConfig: Sendable, Equatable {
+    public var hiddenSize: Int
+    public var heads: Int
+    public var layers: Int
+    public var positions: Int
+    public var intermediateSize: Int
+    public var vocabSize: Int
+    public var layerNormEpsilon: Float
+    public var multiQuery: Bool
+    public var activation: Activation
+    public var scaleAttentionWeights: Bool
+    public var tieWordEmbeddings: Bool
+    public var eosTokenIds: [Int]
+    public var bosTokenId: Int?
+
+    public var headDim: Int { hiddenSize / heads }
+    public var kvHeads: Int { multiQuery ? 1 : heads }
+
+    public init(_ c: ModelConfigFile) throws {
+        let type = try c.string("model_type", default: "")
+        guard type == "gpt_bigcode" else {
+            throw CheckpointError.unsupportedModel(file: c.path, reason: "model_type \"\(type)\" is not gpt_bigcode")
+        }
+        hiddenSize = try c.int("n_embd", "hidden_size")
+        heads = try c.int("n_head", "num_attention_heads")
+        layers = try c.int("n_layer", "num_hidden_layers")
+        positions = try c.int("n_positions", "max_position_embeddings")
+        intermediateSize = try c.optionalInt("n_inner", "intermediate_size") ?? 4 * hiddenSize
+        vocabSize = try c.int("vocab_size")
+        layerNormEpsilon = Float(try c.double("layer_norm_epsilon", "layer_norm_eps", default: 1e-5))
+        multiQuery = try c.bool("multi_query", default: true)
+        let act = try c.string("activation_function", "hidden_act", default: "gelu_pytorch_tanh")
+        guard let a = Activation(huggingFaceName: act) else {
+            throw CheckpointError.badConfig(file: c.path, key: "activation_function", reason: "unsupported activation \"\(act)\"")
+        }
+        activation = a
+        scaleAttentionWeights = try c.bool("scale_attn_weights", default: true)
+        tieWordEmbeddings = try c.bool("tie_word_embeddings", default: true)
+        eosTokenIds = try c.intList("eos_token_id")
+        bosTokenId = try c.optionalInt("bos_token_id")
+        for (k, v) in [("n_embd", hiddenSize), ("n_head", heads), ("n_layer", layers), ("n_positions", positions),
+                       ("n_inner", intermediateSize), ("vocab_size", vocabSize)] where v <= 0 {
+            throw CheckpointError.badConfig(file: c.path, key: k, reason: "must be positive, found \(v)")
+        }
+        guard hiddenSize % heads == 0 else {
+            throw CheckpointError.badConfig(file: c.path, key: "n_head", reason: "n_embd \(hiddenSize) is not divisible by n_head \(heads)")
+        }
+    }
+
+    public var shape: ModelShape {
+        ModelShape(architecture: "gpt_bigcode", hiddenSize: hiddenSize, heads: heads, kvHeads: kvHeads,
+                   headDim: headDim, layers: layers, intermediateSize: intermediateSize, vocabSize: vocabSize,
+                   maxPositions: positions, eosTokenIds: eosTokenIds, bosTokenId: bosTokenId)
+    }
+}
+
+public final class GPTBigCode: DecoderModel {
+    struct Layer {
+        var ln1w, ln1b, qkvW, qkvB, projW, projB, ln2w, ln2b, fcW, fcB, fc2W, fc2B: FloatTensor
+        var all: [FloatTensor] { [ln1w, ln1b, qkvW, qkvB, projW, projB, ln2w, ln2b, fcW, fcB, fc2W, fc2B] }
+    }
+
+    public let config: GPTBigCodeConfig
+    public let shape: ModelShape
+    public let layerRange: Range<Int>
+    let wte: FloatTensor?      // [V, E], also the head when tied
+    let wpe: FloatTensor?      // [P, E]
+    let lnf: (FloatTensor, FloatTensor)?
+    let head: FloatTensor?     // [V, E]
+    let blocks: [Layer]        // blocks[i] is global layer layerRange.lowerBound + i
+    private let work = Workspace()
+
+    public var hasEmbedding: Bool { wte != nil && wpe != nil }
+    public var hasHead: Bool { head != nil }
+
+    /// Loads `layers` (default: all) and, if asked, the embeddings and/or the final norm and head.
+    public init(checkpoint ck: Checkpoint, layers: Range<Int>? = nil, embedding: Bool = true, head wantHead: Bool = true) throws {
+        let c = try GPTBigCodeConfig(ck.config)
+        config = c
+        shape = c.shape
+        let range = layers ?? 0..<c.layers
+        guard range.lowerBound >= 0, range.upperBound <= c.layers else {
+            throw CheckpointError.badConfig(file: ck.config.path, key: "n_layer",
+                                            reason: "layer range \(range) outside the model's \(c.layers) layers")
+        }
+        layerRange = range
+        try BLAS.load()
+        let E = c.hiddenSize, I = c.intermediateSize, V = c.vocabSize, P = c.positions
+        let KV = c.kvHeads * c.headDim
+        var wteT: FloatTensor? = nil
+        if embedding || (wantHead && c.tieWordEmbeddings) { wteT = try ck.load("transformer.wte.weight", shape: [V, E]) }
+        wte = embedding ? wteT : nil
+        wpe = embedding ? try ck.load("transformer.wpe.weight", shape: [P, E]) : nil
+        if wantHead {
+            lnf = (try ck.load("transformer.ln_f.weight", shape: [E]), try ck.load("transformer.ln_f.bias", shape: [E]))
+            head = c.tieWordEmbeddings ? wteT : try ck.load("lm_head.weight", shape: [V, E])
+        } else {
+            lnf = nil
+            head = nil
+        }
+        var bl: [Layer] = []
+        for i in range {
+            let p = "transformer.h.\(i)."
+            var qkvW = try ck.load(p + "attn.c_attn.weight", shape: [E + 2 * KV, E])
+            var qkvB = try ck.load(p + "attn.c_attn.bias", shape: [E + 2 * KV])
+            if !c.multiQuery {
+                qkvW = Self.regroupMultiHead(qkvW, heads: c.heads, headDim: c.headDim, columns: E)
+                qkvB = Self.regroupMultiHead(qkvB, heads: c.heads, headDim: c.headDim, columns: 1)
+            }
+            bl.append(Layer(
+                ln1w: try ck.load(p + "ln_1.weight", shape: [E]), ln1b: try ck.load(p + "ln_1.bias", shape: [E]),
+                qkvW: qkvW, qkvB: qkvB,
+                projW: try ck.load(p + "attn.c_proj.weight", shape: [E, E]), projB: try ck.load(p + "attn.c_proj.bias", shape: [E]),
+                ln2w: try ck.load(p + "ln_2.weight", shape: [E]), ln2b: try ck.load(p + "ln_2.bias", shape: [E]),
+                fcW: try ck.load(p + "mlp.c_fc.weight", shape: [I, E]), fcB: try ck.load(p + "mlp.c_fc.bias", shape: [I]),
+                fc2W: try ck.load(p + "mlp.c_proj.weight", shape: [E, I]), fc2B: try ck.load(p + "mlp.c_proj.bias", shape: [E])))
+        }
+        blocks = bl
+    }
+
+    /// Rows [q_h | k_h | v_h] per head (D rows each) → [all q | all k | all v]. `columns` = row length.
+    static func regroupMultiHead(_ t: FloatTensor, heads h: Int, headDim d: Int, columns n: Int) -> FloatTensor {
+        let out = UnsafeMutablePointer<Float>.allocate(capacity: t.count)
+        let src = t.pointer
+        for head in 0..<h {
+            for part in 0..<3 {         // 0 = q, 1 = k, 2 = v
+                let from = src + (head * 3 * d + part * d) * n      // rows of this head's part
+                let to = out + (part * h * d + head * d) * n
+                to.update(from: from, count: d * n)
+            }
+        }
+        return FloatTensor(name: t.name, shape: t.shape, owned: out, sourceDType: t.sourceDType)
+    }
+
+    public var weightBytesLoaded: Int {
+        var set: [ObjectIdentifier: Int] = [:]
+        for t in blocks.flatMap(\.all) + [wte, wpe, head, lnf?.0, lnf?.1].compactMap({ $0 }) {
+            set[ObjectIdentifier(t)] = t.byteCount
+        }
+        return set.values.reduce(0, +)
+    }
+
+    public var weightBytesPerToken: Int {
+        var n = blocks.flatMap(\.all).reduce(0) { $0 + $1.byteCount }
+        if let head, let lnf { n += head.byteCount + lnf.0.byteCount + lnf.1.byteCount }
+        if hasEmbedding { n += 2 * config.hiddenSize * 4 }   // one row of wte and one of wpe
+        return n
+    }
+
+    public func embed(_ tokens: [StepToken], into hidden: UnsafeMutablePointer<Float>) throws {
+        guard let wte, let wpe else { throw ModelError.notLoaded("the embeddings") }
+        let E = config.hiddenSize
+        for (t, tok) in tokens.enumerated() {
+            guard tok.token >= 0 && tok.token < config.vocabSize else {
+                throw ModelError.tokenOutOfRange(token: tok.token, vocab: config.vocabSize)
+            }
+            guard tok.position >= 0 && tok.position < config.positions else {
+                throw ModelError.positionOutOfRange(sequence: tok.sequence, position: tok.position, max: config.positions)
+            }
+            let row = hidden + t * E
+            row.update(from: wte.pointer + tok.token * E, count: E)
+            addInPlace(row, wpe.pointer + tok.position * E, count: E)
+        }
+    }
+
+    public func forward(_ tokens: [StepToken], hidden x: UnsafeMutablePointer<Float>, cache: KVCache) throws {
+        let T = tokens.count
+        guard T > 0 else { throw ModelError.emptyStep }
+        let E = config.hiddenSize, I = config.intermediateSize, H = config.heads, D = config.headDim
+        let KVH = config.kvHeads, KV = KVH * D, QKV = E + 2 * KV
+        try AttentionStep.validate(tokens, cache: cache, maxPositions: config.positions)
+        let scale: Float = config.scaleAttentionWeights ? 1 / Float(D).squareRoot() : 1
+        let normed = work.floats(.normed, T * E)    // [T, E]
+        let qkv = work.floats(.qkv, T * QKV)        // [T, E + 2·KV]
+        let attn = work.floats(.attn, T * E)        // [T, E]
+        let proj = work.floats(.proj, T * E)        // [T, E]
+        let mlp = work.floats(.mlp, T * I)          // [T, I]
+        for (i, w) in blocks.enumerated() {
+            let layer = layerRange.lowerBound + i
+            // attention
+            layerNorm(x, w.ln1w.pointer, w.ln1b.pointer, normed, tokens: T, channels: E, eps: config.layerNormEpsilon)
+            linear(normed, w.qkvW.pointer, w.qkvB.pointer, qkv, tokens: T, inFeatures: E, outFeatures: QKV)
+            try AttentionStep.run(tokens, qkv: qkv, qkvStride: QKV, heads: H, kvHeads: KVH, headDim: D,
+                                  layer: layer, cache: cache, scale: scale, work: work, out: attn)
+            linear(attn, w.projW.pointer, w.projB.pointer, proj, tokens: T, inFeatures: E, outFeatures: E)
+            addInPlace(x, proj, count: T * E)
+            // MLP
+            layerNorm(x, w.ln2w.pointer, w.ln2b.pointer, normed, tokens: T, channels: E, eps: config.layerNormEpsilon)
+            linear(normed, w.fcW.pointer, w.fcB.pointer, mlp, tokens: T, inFeatures: E, outFeatures: I)
+            config.activation.apply(mlp, count: T * I)
+            linear(mlp, w.fc2W.pointer, w.fc2B.pointer, proj, tokens: T, inFeatures: I, outFeatures: E)
+            addInPlace(x, proj, count: T * E)
+        }
+        AttentionStep.commitLengths(tokens, cache: cache)
+    }
+
+    public func logits(hidden: UnsafePointer<Float>, rows: [Int], into logits: UnsafeMutablePointer<Float>) throws {
+        guard let head, let lnf else { throw ModelError.notLoaded("the final norm and LM head") }
+        let E = config.hiddenSize, R = rows.count
+        let normed = work.floats(.logitsRows, R * E)   // [R, E]
+        for (r, row) in rows.enumerated() {
+            layerNorm(hidden + row * E, lnf.0.pointer, lnf.1.pointer, normed + r * E, tokens: 1, channels: E, eps: config.layerNormEpsilon)
+        }
+        linear(normed, head.pointer, nil, logits, tokens: R, inFeatures: E, outFeatures: config.vocabSize)
+    }
+}

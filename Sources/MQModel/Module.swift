@@ -1,1 +1,0 @@
-// MQModel: see Package.swift for this module's job.

@@ -1,0 +1,31 @@
+// Architecture registry: config.json's model_type → the file that implements it.
+import Foundation
+import MQCheckpoint
+
+public enum ModelRegistry {
+    public static let supported = ["gpt_bigcode"]
+
+    /// Loads the model in `checkpoint`, limited to `layers` and to the embedding/head if asked.
+    public static func load(_ checkpoint: Checkpoint, layers: Range<Int>? = nil,
+                            embedding: Bool = true, head: Bool = true) throws -> any DecoderModel {
+        let type = try checkpoint.config.string("model_type", default: "")
+        switch type {
+        case "gpt_bigcode":
+            return try GPTBigCode(checkpoint: checkpoint, layers: layers, embedding: embedding, head: head)
+        default:
+            throw CheckpointError.unsupportedModel(
+                file: checkpoint.config.path,
+                reason: "model_type \"\(type)\" is not supported (supported: \(supported.joined(separator: ", ")))")
+        }
+    }
+
+    /// The shape of the model in `checkpoint` without loading any weights.
+    public static func shape(of checkpoint: Checkpoint) throws -> ModelShape {
+        let type = try checkpoint.config.string("model_type", default: "")
+        switch type {
+        case "gpt_bigcode": return try GPTBigCodeConfig(checkpoint.config).shape
+        default:
+            throw CheckpointError.unsupportedModel(file: checkpoint.config.path, reason: "model_type \"\(type)\" is not supported")
+        }
+    }
+}

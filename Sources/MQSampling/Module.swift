@@ -1,1 +1,0 @@
-// MQSampling: see Package.swift for this module's job.

@@ -1,1 +1,0 @@
-// MQProtocol: see Package.swift for this module's job.

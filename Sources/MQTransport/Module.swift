@@ -1,1 +1,0 @@
-// MQTransport: see Package.swift for this module's job.

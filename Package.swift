@@ -52,7 +52,7 @@ let package = Package(
         .testTarget(name: "MQCheckpointTests", dependencies: ["MQCheckpoint"]),
         .testTarget(name: "MQTokenizerTests", dependencies: ["MQTokenizer"]),
         .testTarget(name: "MQSamplingTests", dependencies: ["MQSampling"]),
-        .testTarget(name: "MQModelTests", dependencies: ["MQModel", "MQEngine", "MQCheckpoint"]),
+        .testTarget(name: "MQModelTests", dependencies: ["MQModel", "MQCheckpoint"]),
         .testTarget(name: "MQProtocolTests", dependencies: ["MQProtocol"]),
         .testTarget(name: "MQTransportTests", dependencies: ["MQTransport"]),
         .testTarget(name: "MQCLITests", dependencies: ["MQEngine"]),

@@ -173,7 +173,10 @@ public final class FloatTensor: @unchecked Sendable {
 
     deinit { owned?.deallocate() }
 
+    /// The values as a view; valid only while this tensor is alive (keep a reference).
     public var buffer: UnsafeBufferPointer<Float> { UnsafeBufferPointer(start: pointer, count: count) }
+    /// A copy of the values.
+    public var values: [Float] { withExtendedLifetime(self) { Array(buffer) } }
 }
 
 /// A Hugging Face model folder: config.json plus weights in one file or index-listed shards.

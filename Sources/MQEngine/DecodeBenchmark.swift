@@ -1,0 +1,153 @@
+// `mq bench decode`: prefill and batched decode speed of one process, with the bytes each token
+// moves and the achieved bandwidth next to this machine's streaming-read bandwidth, measured in the
+// same run (the machine is noisy, so ratios are only meaningful side by side).
+import Foundation
+import MQCheckpoint
+import MQKernels
+import MQModel
+
+public struct DecodeBenchmarkOptions: Sendable {
+    public var batch = 1
+    public var context = 128
+    public var tokens = 32
+    public var threads = 2
+    public var measureBandwidth = true
+    public var seed: UInt64 = 1
+    public init() {}
+}
+
+public struct DecodeBenchmarkReport: Sendable, Codable {
+    public var model: String
+    public var architecture: String
+    public var attention: String
+    public var blas: String
+    public var threads: Int
+    public var batch: Int
+    public var context: Int
+    public var tokens: Int
+    public var prefillTokensPerSecond: Double
+    public var decodeTokensPerSecond: Double
+    public var msPerStep: Double
+    public var weightBytesPerStep: Int
+    public var weightBytesPerToken: Int
+    public var kvBytesPerToken: Int
+    public var kvBytesReadPerStep: Int
+    public var weightGBps: Double
+    public var totalGBps: Double
+    public var streamGBps: Double?
+    public var residentBytes: Int
+    public var kvCacheBytes: Int
+
+    public var text: String {
+        var s = """
+        model            \(model) (\(architecture), \(attention))
+        blas             \(blas)
+        batch/context    \(batch) sequences × \(context) prompt tokens, \(tokens) decode steps, \(threads) thread\(threads == 1 ? "" : "s")
+        prefill          \(fmt(prefillTokensPerSecond, 1)) tokens/s
+        decode           \(fmt(decodeTokensPerSecond, 2)) tokens/s, \(fmt(msPerStep, 2)) ms/step (ms/token per sequence)
+        weights read     \(mb(weightBytesPerStep)) per step, \(mb(weightBytesPerToken)) per token
+        KV cache         \(kvBytesPerToken) bytes per token; \(mb(kvBytesReadPerStep)) read per step
+        achieved         \(fmt(weightGBps, 2)) GB/s weights, \(fmt(totalGBps, 2)) GB/s weights + KV
+        """
+        if let sb = streamGBps {
+            s += "\nstream read      \(fmt(sb, 2)) GB/s on \(threads) thread\(threads == 1 ? "" : "s") (same run) → decode reaches \(fmt(100 * totalGBps / sb, 1))% of it"
+        }
+        s += "\nmemory           \(mb(residentBytes)) resident, KV cache \(mb(kvCacheBytes)) in use"
+        return s
+    }
+
+    private func fmt(_ x: Double, _ d: Int) -> String { String(format: "%.\(d)f", x) }
+    private func mb(_ b: Int) -> String { String(format: "%.2f MB", Double(b) / 1e6) }
+}
+
+public enum DecodeBenchmark {
+    public static func run(directory: URL, options o: DecodeBenchmarkOptions) throws -> DecodeBenchmarkReport {
+        guard o.batch >= 1, o.context >= 1, o.tokens >= 1, o.threads >= 1 else {
+            throw EngineError.invalidArgument(field: "batch/context/tokens/threads", reason: "must all be at least 1")
+        }
+        try BLAS.load()
+        BLAS.setThreads(o.threads)
+        let stream = o.measureBandwidth ? MemoryBandwidth.measure(threads: o.threads) : nil
+        let ck = try Checkpoint(directory: directory)
+        let model = try ModelRegistry.load(ck)
+        let shape = model.shape
+        guard o.context + o.tokens <= shape.maxPositions else {
+            throw EngineError.promptTooLong(promptTokens: o.context, maxNewTokens: o.tokens, maxPositions: shape.maxPositions)
+        }
+        let E = shape.hiddenSize, V = shape.vocabSize, B = o.batch
+        let perSeq = o.context + o.tokens + 2
+        let cache = try KVCache(layers: model.layerRange, kvDim: shape.kvHeads * shape.headDim,
+                                blocks: B * ((perSeq + KVCache.defaultBlockSize - 1) / KVCache.defaultBlockSize))
+        var rng = o.seed
+        func nextToken() -> Int {
+            rng = rng &* 6364136223846793005 &+ 1442695040888963407
+            return Int((rng >> 33) % UInt64(V))
+        }
+        var hidden = [Float](repeating: 0, count: max(o.context, B) * E)
+        var logits = [Float](repeating: 0, count: B * V)
+        var last = [Int](repeating: 0, count: B)
+
+        // Prefill: each sequence's prompt in one matrix-matrix pass.
+        let t0 = now()
+        for b in 0..<B {
+            try cache.reserve(sequence: b, positions: perSeq)
+            let step = (0..<o.context).map { StepToken(sequence: b, position: $0, token: nextToken()) }
+            try hidden.withUnsafeMutableBufferPointer { h in
+                try model.embed(step, into: h.baseAddress!)
+                try model.forward(step, hidden: h.baseAddress!, cache: cache)
+                try logits.withUnsafeMutableBufferPointer { try model.logits(hidden: h.baseAddress!, rows: [o.context - 1], into: $0.baseAddress!) }
+            }
+            last[b] = argmax(logits, 0, V)
+        }
+        let prefillSeconds = now() - t0
+
+        // Decode: all B sequences advance one token per step; the first two steps are warm-up.
+        var position = o.context
+        func decodeStep() throws {
+            let step = (0..<B).map { StepToken(sequence: $0, position: position, token: last[$0]) }
+            try hidden.withUnsafeMutableBufferPointer { h in
+                try model.embed(step, into: h.baseAddress!)
+                try model.forward(step, hidden: h.baseAddress!, cache: cache)
+                try logits.withUnsafeMutableBufferPointer { try model.logits(hidden: h.baseAddress!, rows: Array(0..<B), into: $0.baseAddress!) }
+            }
+            for b in 0..<B { last[b] = argmax(logits, b * V, V) }
+            position += 1
+        }
+        try decodeStep(); try decodeStep()
+        let warmContext = position
+        let t1 = now()
+        for _ in 0..<o.tokens { try decodeStep() }
+        let decodeSeconds = now() - t1
+        let stepSeconds = decodeSeconds / Double(o.tokens)
+        let kvPerToken = shape.kvBytesPerToken(layerCount: model.layerRange.count)
+        // Average context attended per step: warmContext+1 ... warmContext+tokens.
+        let avgContext = Double(warmContext) + Double(o.tokens + 1) / 2
+        let kvRead = Int(Double(B) * avgContext * Double(kvPerToken))
+        let wBytes = model.weightBytesPerToken
+        return DecodeBenchmarkReport(
+            model: directory.lastPathComponent, architecture: shape.architecture, attention: shape.attentionKind.description,
+            blas: BLAS.info.description, threads: o.threads, batch: B, context: o.context, tokens: o.tokens,
+            prefillTokensPerSecond: Double(B * o.context) / prefillSeconds,
+            decodeTokensPerSecond: Double(B) / stepSeconds, msPerStep: stepSeconds * 1000,
+            weightBytesPerStep: wBytes, weightBytesPerToken: wBytes / B, kvBytesPerToken: kvPerToken,
+            kvBytesReadPerStep: kvRead,
+            weightGBps: Double(wBytes) / stepSeconds / 1e9, totalGBps: Double(wBytes + kvRead) / stepSeconds / 1e9,
+            streamGBps: stream.map { $0 / 1e9 }, residentBytes: residentBytes(), kvCacheBytes: cache.usedBytes)
+    }
+
+    static func argmax(_ a: [Float], _ start: Int, _ n: Int) -> Int {
+        var best = 0
+        for i in 1..<n where a[start + i] > a[start + best] { best = i }
+        return best
+    }
+
+    static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+}
+
+/// Resident set size of this process (Linux /proc/self/statm; 0 where unavailable).
+public func residentBytes() -> Int {
+    guard let s = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+    let f = s.split(separator: " ")
+    guard f.count > 1, let pages = Int(f[1]) else { return 0 }
+    return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+}

@@ -1,1 +1,0 @@
-// MQEngine: see Package.swift for this module's job.

@@ -1,0 +1,67 @@
+// `mq run`: generate in this process, no network.
+import ArgumentParser
+import Foundation
+import MQEngine
+import MQKernels
+import MQSampling
+
+struct SamplingOptions: ParsableArguments {
+    @Option(help: "Sampling temperature; 0 means greedy.") var temperature: Float = 0
+    @Option(name: .customLong("top-k"), help: "Keep only the k most likely tokens (0 = off).") var topK: Int = 0
+    @Option(name: .customLong("top-p"), help: "Keep the smallest set of tokens whose probability reaches p (1 = off).") var topP: Float = 1
+    @Option(name: .customLong("repetition-penalty"), help: "Penalty for tokens already in prompt or output (1 = off).") var repetitionPenalty: Float = 1
+    @Option(help: "Random seed for sampling.") var seed: UInt64 = 0
+
+    func parameters() throws -> SamplingParameters {
+        do {
+            return try SamplingParameters(temperature: temperature, topK: topK, topP: topP,
+                                          repetitionPenalty: repetitionPenalty, seed: seed).validated()
+        } catch { throw ValidationError("\(error)") }
+    }
+}
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Generate text in one process (no cluster).")
+
+    @OptionGroup var model: ModelOption
+    @Option(help: "Prompt text (encoded with the model's tokenizer.json).") var prompt: String?
+    @Option(name: .customLong("prompt-ids"), help: "Prompt as token ids, e.g. 1,2,3.") var promptIds: String?
+    @Option(name: .customLong("max-tokens"), help: "Maximum new tokens.") var maxTokens: Int = 64
+    @OptionGroup var sampling: SamplingOptions
+    @Option(name: .customLong("stop"), help: "Stop when this text appears (repeatable); it is not included.") var stops: [String] = []
+    @Option(help: "BLAS threads (default: all cores).") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Flag(help: "Print one JSON object: token_ids, logprobs, text, finish_reason.") var json = false
+    @Flag(name: .shortAndLong, help: "Report model and BLAS details on stderr.") var verbose = false
+
+    func validate() throws {
+        if (prompt == nil) == (promptIds == nil) { throw ValidationError("give exactly one of --prompt and --prompt-ids") }
+        if maxTokens < 1 { throw ValidationError("--max-tokens must be at least 1") }
+        if threads < 1 { throw ValidationError("--threads must be at least 1") }
+        _ = try sampling.parameters()
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let engine = try Engine(directory: try model.directory())
+            BLAS.setThreads(threads)
+            if verbose {
+                FileHandle.standardError.write(Data("mq: \(engine.shape.architecture) \(engine.shape.attentionKind), \(engine.shape.layers) layers; \(BLAS.info)\n".utf8))
+            }
+            let ids = try promptIds.map { try parseIds($0, flag: "--prompt-ids") } ?? engine.encode(prompt!)
+            let request = GenerationRequest(promptIds: ids, maxNewTokens: maxTokens, sampling: try sampling.parameters(), stopStrings: stops)
+            if json {
+                let result = try engine.generate(request)
+                writeStdout(result.jsonLine() + "\n")
+            } else {
+                _ = try engine.generate(request) { event in
+                    switch event {
+                    case .token(_, _, let delta): writeStdout(delta)
+                    case .tail(let t): writeStdout(t)
+                    }
+                    return true
+                }
+                writeStdout("\n")
+            }
+        }
+    }
+}

@@ -1,0 +1,95 @@
+// Each fast kernel against its naive reference, on random inputs of awkward sizes (not multiples of 8).
+// Tolerances: float32 kernels vs Double references; relative 1e-5 for reductions of a few hundred
+// terms, 1e-6 absolute for element-wise functions.
+import XCTest
+import MQKernels
+
+final class KernelTests: XCTestCase {
+    struct RNG { var s: UInt64; mutating func next() -> Float {
+        s = s &* 6364136223846793005 &+ 1442695040888963407
+        return Float(Int64(bitPattern: s >> 11) % 2_000_001) / 1_000_000 - 1 } }
+
+    func random(_ n: Int, seed: UInt64) -> [Float] { var r = RNG(s: seed); return (0..<n).map { _ in r.next() } }
+
+    func maxDiff(_ a: [Float], _ b: [Float]) -> Float { zip(a, b).map { abs($0 - $1) }.max() ?? 0 }
+
+    override func setUp() { XCTAssertNoThrow(try BLAS.load()) }
+
+    func testBLASUsesFastKernels() throws {
+        let info = BLAS.info
+        XCTAssertFalse(info.coreName.isEmpty)
+        XCTAssertNotEqual(info.coreName.lowercased(), "prescott", "OpenBLAS fell back to its SSE3 kernels: \(info)")
+        print(info)
+    }
+
+    func testLinearMatchesNaive() {
+        for (t, n, m) in [(1, 37, 53), (5, 64, 96), (3, 130, 7), (17, 33, 1)] {
+            let x = random(t * n, seed: 1), w = random(m * n, seed: 2), b = random(m, seed: 3)
+            for bias in [true, false] {
+                var fast = [Float](repeating: 9, count: t * m), slow = fast
+                b.withUnsafeBufferPointer { bp in
+                    let bb = bias ? bp.baseAddress : nil
+                    linear(x, w, bb, &fast, tokens: t, inFeatures: n, outFeatures: m)
+                    linearNaive(x, w, bb, &slow, tokens: t, inFeatures: n, outFeatures: m)
+                }
+                XCTAssertLessThan(maxDiff(fast, slow), 1e-4, "linear \(t)x\(n)->\(m) bias \(bias)")
+            }
+        }
+    }
+
+    func testLayerNormMatchesNaive() {
+        for c in [1, 7, 64, 77] {
+            let t = 3
+            let x = random(t * c, seed: 4).map { $0 * 5 + 3 }, g = random(c, seed: 5), b = random(c, seed: 6)
+            var fast = [Float](repeating: 0, count: t * c), slow = fast
+            layerNorm(x, g, b, &fast, tokens: t, channels: c, eps: 1e-5)
+            layerNormNaive(x, g, b, &slow, tokens: t, channels: c, eps: 1e-5)
+            XCTAssertLessThan(maxDiff(fast, slow), 2e-5, "layerNorm C=\(c)")
+            // without bias
+            layerNorm(x, g, nil, &fast, tokens: t, channels: c, eps: 1e-5)
+            layerNormNaive(x, g, nil, &slow, tokens: t, channels: c, eps: 1e-5)
+            XCTAssertLessThan(maxDiff(fast, slow), 2e-5, "layerNorm no bias C=\(c)")
+        }
+    }
+
+    func testActivationsAndSoftmaxMatchNaive() {
+        let x = random(1001, seed: 7).map { $0 * 6 }
+        var a = x, b = x
+        geluTanh(&a, count: a.count); geluTanhNaive(&b, count: b.count)
+        XCTAssertLessThan(maxDiff(a, b), 1e-6)
+        a = x; b = x
+        geluErf(&a, count: a.count); geluErfNaive(&b, count: b.count)
+        XCTAssertLessThan(maxDiff(a, b), 1e-6)
+        a = x; b = x
+        softmax(&a, count: a.count); softmaxNaive(&b, count: b.count)
+        XCTAssertLessThan(maxDiff(a, b), 1e-7)
+        XCTAssertEqual(a.reduce(0, +), 1, accuracy: 1e-5)
+        var withInf: [Float] = [0, -.infinity, 1]
+        softmax(&withInf, count: 3)
+        XCTAssertEqual(withInf[1], 0)
+    }
+
+    func testAttentionMatchesNaiveForAnyKVHeads() {
+        // (H, KVH, D, run lengths): multi-query, grouped, multi-head; D not a multiple of 8 too.
+        for (h, kvh, d, runLens) in [(4, 1, 16, [5]), (12, 1, 64, [16, 16, 3]), (8, 2, 24, [7, 1]), (3, 3, 13, [4, 4]), (6, 6, 8, [1])] {
+            let n = runLens.reduce(0, +)
+            let q = random(h * d, seed: 8)
+            let k = random(n * kvh * d, seed: 9), v = random(n * kvh * d, seed: 10)
+            var fast = [Float](repeating: 0, count: h * d), slow = fast
+            var scores = [Float](repeating: 0, count: h * n)
+            k.withUnsafeBufferPointer { kp in v.withUnsafeBufferPointer { vp in
+                var runs: [KVRun] = []
+                var at = 0
+                for len in runLens {
+                    runs.append(KVRun(keys: kp.baseAddress! + at * kvh * d, values: vp.baseAddress! + at * kvh * d, count: len))
+                    at += len
+                }
+                runs.withUnsafeBufferPointer { rp in
+                    attention(query: q, heads: h, kvHeads: kvh, headDim: d, runs: rp, scale: 0.3, scores: &scores, out: &fast)
+                    attentionNaive(query: q, heads: h, kvHeads: kvh, headDim: d, runs: rp, scale: 0.3, scores: &scores, out: &slow)
+                }
+            } }
+            XCTAssertLessThan(maxDiff(fast, slow), 1e-5, "attention H=\(h) KVH=\(kvh) D=\(d) runs=\(runLens)")
+        }
+    }
+}

@@ -40,7 +40,10 @@ public func measureRoundTrip(endpoint: String = "tcp://127.0.0.1:*",
                              frameSizes: [Int] = TransportDefaults.measurementFrameSizes,
                              iterations: Int = TransportDefaults.measurementIterations,
                              warmup: Int = TransportDefaults.measurementWarmup) throws -> [RoundTripMeasurement] {
-    precondition(iterations > 0 && warmup >= 0, "measureRoundTrip: iterations must be positive")
+    guard iterations > 0, warmup >= 0, frameSizes.allSatisfy({ $0 >= 0 }) else {
+        throw ZMQError(operation: "measure round trip", endpoint: endpoint, code: EINVAL,
+                       detail: "needs iterations > 0, warmup >= 0 and frame sizes >= 0 (got \(iterations), \(warmup), \(frameSizes))")
+    }
     let serverContext = try ZMQContext()
     let clientContext = try ZMQContext()
 
@@ -86,8 +89,10 @@ public func measureRoundTrip(endpoint: String = "tcp://127.0.0.1:*",
         samples.reserveCapacity(iterations)
         for round in 0..<(warmup + iterations) {
             let start = ContinuousClock.now
-            try client.send([.shared(payload)])
+            try client.send(frames: [.shared(payload)])
             guard let reply = try client.receive(timeout: TransportDefaults.measurementReplyTimeout) else {
+                // A dead echo loop explains the silence better than the timeout does.
+                if echo.isFinished { try echo.join() }
                 throw ZMQError(operation: "measure round trip", endpoint: boundEndpoint, code: EAGAIN,
                                detail: "no echo of a \(size)-byte frame within \(TransportDefaults.measurementReplyTimeout)")
             }

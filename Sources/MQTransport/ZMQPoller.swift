@@ -27,19 +27,28 @@ public struct ZMQPollEvents: OptionSet, Sendable {
 }
 
 /// The outcome of one `poll`: which registered items are ready, by the index `add` returned.
-public struct ZMQPollResult: Sendable {
-    let returned: [Int16]
+/// Two bit sets, so a service loop's poll allocates nothing.
+public struct ZMQPollResult: Sendable, Equatable {
+    let readable: UInt64
+    let writable: UInt64
 
-    public func isReadable(_ index: Int) -> Bool { returned[index] & Int16(ZMQ_POLLIN) != 0 }
-    public func isWritable(_ index: Int) -> Bool { returned[index] & Int16(ZMQ_POLLOUT) != 0 }
+    public func isReadable(_ index: Int) -> Bool { readable & (1 << UInt64(index)) != 0 }
+    public func isWritable(_ index: Int) -> Bool { writable & (1 << UInt64(index)) != 0 }
     /// Indexes of items with any requested event ready, in registration order.
-    public var readyIndexes: [Int] { returned.indices.filter { returned[$0] != 0 } }
+    public var readyIndexes: [Int] {
+        let any = readable | writable
+        return (0..<ZMQPoller.capacity).filter { any & (1 << UInt64($0)) != 0 }
+    }
     /// True when the poll timed out with nothing ready.
-    public var isEmpty: Bool { returned.allSatisfy { $0 == 0 } }
+    public var isEmpty: Bool { readable | writable == 0 }
 }
 
 /// A set of sockets and file descriptors to wait on together.
 public struct ZMQPoller {
+    /// Most items one poller holds (the width of `ZMQPollResult`'s bit sets). A service loop polls a
+    /// handful of sockets; more than this means the loop is designed wrong.
+    public static let capacity = 64
+
     private var items: [zmq_pollitem_t] = []
     /// The socket behind each item (nil for a file descriptor); held so it stays alive, and read
     /// again before every poll so a socket closed meanwhile is reported instead of polled.
@@ -52,6 +61,7 @@ public struct ZMQPoller {
     /// Registers `socket`; returns its index in poll results.
     @discardableResult
     public mutating func add(_ socket: ZMQSocket, for events: ZMQPollEvents = .readable) -> Int {
+        precondition(items.count < Self.capacity, "ZMQPoller holds at most \(Self.capacity) items")
         items.append(zmq_pollitem_t(socket: socket.handle, fd: 0, events: events.rawValue, revents: 0))
         sockets.append(socket)
         return items.count - 1
@@ -60,6 +70,7 @@ public struct ZMQPoller {
     /// Registers a plain file descriptor (pipe, eventfd, TCP socket of another library).
     @discardableResult
     public mutating func add(fileDescriptor: Int32, for events: ZMQPollEvents = .readable) -> Int {
+        precondition(items.count < Self.capacity, "ZMQPoller holds at most \(Self.capacity) items")
         items.append(zmq_pollitem_t(socket: nil, fd: fileDescriptor, events: events.rawValue, revents: 0))
         sockets.append(nil)
         return items.count - 1
@@ -97,6 +108,11 @@ public struct ZMQPoller {
             if code == EINTR { continue }
             throw ZMQError(operation: "poll", endpoint: sockets.compactMap { $0?.label }.joined(separator: "; "), code: code)
         }
-        return ZMQPollResult(returned: items.map(\.revents))
+        var readable: UInt64 = 0, writable: UInt64 = 0
+        for index in items.indices {
+            if items[index].revents & Int16(ZMQ_POLLIN) != 0 { readable |= 1 << UInt64(index) }
+            if items[index].revents & Int16(ZMQ_POLLOUT) != 0 { writable |= 1 << UInt64(index) }
+        }
+        return ZMQPollResult(readable: readable, writable: writable)
     }
 }

@@ -25,28 +25,28 @@ extension ZMQSocket {
     /// Sends one multipart message, waiting while the peer queue is full (up to the send timeout;
     /// expiry throws `wouldBlock`).
     public func send(frames: [[UInt8]]) throws {
-        try requireSent(sendMessage(identity: nil, count: frames.count, dontWait: false, operation: "send") {
+        try requireSent(sendMessage(identity: nil, count: frames.count, dontWait: false) {
             try Self.initialize($1, frame: frames[$0])
-        }, operation: "send")
+        })
     }
 
-    /// Sends one multipart message whose frames may be shared (zero-copy) buffers.
-    public func send(_ frames: [ZMQFrame]) throws {
-        try requireSent(sendMessage(identity: nil, count: frames.count, dontWait: false, operation: "send") {
+    /// Sends one multipart message whose frames may be copied bytes or shared (zero-copy) buffers.
+    public func send(frames: [ZMQFrame]) throws {
+        try requireSent(sendMessage(identity: nil, count: frames.count, dontWait: false) {
             try Self.initialize($1, frame: frames[$0])
-        }, operation: "send")
+        })
     }
 
     /// Sends without waiting; returns false (nothing sent) if the message cannot be queued now.
     public func trySend(frames: [[UInt8]]) throws -> Bool {
-        try sendMessage(identity: nil, count: frames.count, dontWait: true, operation: "send") {
+        try sendMessage(identity: nil, count: frames.count, dontWait: true) {
             try Self.initialize($1, frame: frames[$0])
         }
     }
 
     /// Sends without waiting; returns false (nothing sent) if the message cannot be queued now.
-    public func trySend(_ frames: [ZMQFrame]) throws -> Bool {
-        try sendMessage(identity: nil, count: frames.count, dontWait: true, operation: "send") {
+    public func trySend(frames: [ZMQFrame]) throws -> Bool {
+        try sendMessage(identity: nil, count: frames.count, dontWait: true) {
             try Self.initialize($1, frame: frames[$0])
         }
     }
@@ -56,18 +56,26 @@ extension ZMQSocket {
     public func send(to identity: [UInt8], frames: [[UInt8]]) throws {
         try requireSent(routedSend(identity, count: frames.count, dontWait: false) {
             try Self.initialize($1, frame: frames[$0])
-        }, operation: "send to \(Self.hex(identity))")
+        }, identity: identity)
     }
 
     /// ROUTER: as `send(to:frames:)`, with frames that may be shared (zero-copy) buffers.
-    public func send(to identity: [UInt8], _ frames: [ZMQFrame]) throws {
+    public func send(to identity: [UInt8], frames: [ZMQFrame]) throws {
         try requireSent(routedSend(identity, count: frames.count, dontWait: false) {
             try Self.initialize($1, frame: frames[$0])
-        }, operation: "send to \(Self.hex(identity))")
+        }, identity: identity)
     }
 
-    /// ROUTER, non-blocking: false if the peer's queue is full (with router-mandatory on).
+    /// ROUTER, non-blocking: false if the peer's queue is full (reported only with router-mandatory
+    /// on; without it libzmq drops the message and this returns true).
     public func trySend(to identity: [UInt8], frames: [[UInt8]]) throws -> Bool {
+        try routedSend(identity, count: frames.count, dontWait: true) {
+            try Self.initialize($1, frame: frames[$0])
+        }
+    }
+
+    /// ROUTER, non-blocking, with frames that may be shared (zero-copy) buffers.
+    public func trySend(to identity: [UInt8], frames: [ZMQFrame]) throws -> Bool {
         try routedSend(identity, count: frames.count, dontWait: true) {
             try Self.initialize($1, frame: frames[$0])
         }
@@ -115,9 +123,9 @@ extension ZMQSocket {
 
     // MARK: - Internals
 
-    private func requireSent(_ sent: Bool, operation: String) throws {
+    private func requireSent(_ sent: Bool, identity: [UInt8]? = nil) throws {
         if !sent {
-            throw ZMQError(operation: operation, endpoint: label, code: EAGAIN,
+            throw ZMQError(operation: Self.sendOperation(identity), endpoint: label, code: EAGAIN,
                            detail: "the peer queue stayed full until the send timeout (ZMQ_SNDTIMEO) expired")
         }
     }
@@ -125,12 +133,11 @@ extension ZMQSocket {
     private func routedSend(_ identity: [UInt8], count: Int, dontWait: Bool,
                             initialize: (Int, UnsafeMutablePointer<zmq_msg_t>) throws -> Void) throws -> Bool {
         guard type == .router else {
-            throw ZMQError(operation: "send to \(Self.hex(identity))", endpoint: label, code: ENOTSUP,
+            throw ZMQError(operation: Self.sendOperation(identity), endpoint: label, code: ENOTSUP,
                            detail: "routed sends need a ROUTER socket")
         }
         do {
-            return try sendMessage(identity: identity, count: count, dontWait: dontWait,
-                                   operation: "send to \(Self.hex(identity))", initialize: initialize)
+            return try sendMessage(identity: identity, count: count, dontWait: dontWait, initialize: initialize)
         } catch let error as ZMQError where error.kind == .hostUnreachable {
             throw ZMQError(operation: error.operation, endpoint: error.endpoint, code: error.code,
                            detail: "no connected peer has routing id \(Self.hex(identity))")
@@ -140,15 +147,17 @@ extension ZMQSocket {
     /// Sends `count` frames (preceded by `identity` if given). Returns false if the first frame
     /// would block (nothing was sent). A failure after the first frame leaves libzmq holding half a
     /// message, so the socket refuses further sends (it has to be closed and recreated).
-    func sendMessage(identity: [UInt8]?, count: Int, dontWait: Bool, operation: String,
+    func sendMessage(identity: [UInt8]?, count: Int, dontWait: Bool,
                      initialize: (Int, UnsafeMutablePointer<zmq_msg_t>) throws -> Void) throws -> Bool {
-        let socket = try openHandle(operation)
+        // The operation text is built only on failure: no string work on the hot path.
+        let operation = { Self.sendOperation(identity) }
+        let socket = try openHandle("send")
         guard !multipartBroken else {
-            throw ZMQError(operation: operation, endpoint: label, code: EPROTO,
+            throw ZMQError(operation: operation(), endpoint: label, code: EPROTO,
                            detail: "an earlier multipart send failed midway; close and recreate the socket")
         }
         guard count > 0 else {
-            throw ZMQError(operation: operation, endpoint: label, code: EINVAL, detail: "a message needs at least one frame")
+            throw ZMQError(operation: operation(), endpoint: label, code: EINVAL, detail: "a message needs at least one frame")
         }
         let offset = identity == nil ? 0 : 1
         let total = count + offset
@@ -173,7 +182,7 @@ extension ZMQSocket {
                 zmq_msg_close(scratch)
                 if part == 0 && code == EAGAIN { return false }
                 if part > 0 { multipartBroken = true }
-                throw ZMQError(operation: operation, endpoint: label, code: code,
+                throw ZMQError(operation: operation(), endpoint: label, code: code,
                                detail: part == 0 ? nil : "failed at frame \(part + 1) of \(total)")
             }
         }
@@ -268,6 +277,10 @@ extension ZMQSocket {
                 throw ZMQError.last("zmq_msg_init_data \(buffer.count)")
             }
         }
+    }
+
+    static func sendOperation(_ identity: [UInt8]?) -> String {
+        identity.map { "send to \(hex($0))" } ?? "send"
     }
 
     static func hex(_ bytes: [UInt8]) -> String {

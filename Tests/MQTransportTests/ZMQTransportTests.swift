@@ -62,13 +62,47 @@ final class ZMQTransportTests: XCTestCase {
             released = shared
             let raw: [UInt8] = [9, 9]
             try raw.withUnsafeBytes { rawBytes in
-                try left.send([.bytes([0xAA]), .data(Data([0xBB, 0xCC])), .raw(rawBytes), .shared(shared), .bytes([])])
+                try left.send(frames: [.bytes([0xAA]), .data(Data([0xBB, 0xCC])), .raw(rawBytes), .shared(shared), .bytes([])])
             }
         }()
         XCTAssertNotNil(released, "libzmq holds the zero-copy buffer until the message is consumed")
         XCTAssertEqual(try right.receive(timeout: patience), [[0xAA], [0xBB, 0xCC], [9, 9], [1, 2, 3, 4, 5], []])
         // inproc hands the message itself to the receiver, which closed it inside `receive`.
         XCTAssertNil(released, "the zero-copy buffer was not released after delivery")
+    }
+
+    /// Over tcp libzmq releases a zero-copy buffer on its own I/O thread once the bytes are written;
+    /// the release must be safe there and must happen.
+    func testZeroCopyBufferReleasedAfterTCPSend() throws {
+        let context = try ZMQContext()
+        let router = try ZMQSocket(context, type: .router)
+        try router.setRouterMandatory(true)
+        let endpoint = try router.bind("tcp://127.0.0.1:*")
+        let dealer = try ZMQSocket(context, type: .dealer)
+        try dealer.setRoutingID([42])
+        try dealer.connect(endpoint)
+        try dealer.send(frames: [[1]])
+        let hello = try XCTUnwrap(router.receiveRouted(timeout: patience))
+        XCTAssertEqual(hello, RoutedMessage(identity: [42], frames: [[1]]))
+
+        weak var released: ZMQSharedBuffer?
+        try {
+            let tensor = ZMQSharedBuffer(count: 1 << 20) { bytes in bytes[0] = 0x5A; bytes[bytes.count - 1] = 0xA5 }
+            released = tensor
+            try router.send(to: hello.identity, frames: [.bytes([2]), .shared(tensor)])
+            XCTAssertTrue(try router.trySend(to: hello.identity, frames: [.shared(tensor)]))
+        }()
+        let first = try XCTUnwrap(dealer.receive(timeout: patience))
+        XCTAssertEqual(first.map(\.count), [1, 1 << 20])
+        XCTAssertEqual(first[1].first, 0x5A)
+        XCTAssertEqual(first[1].last, 0xA5)
+        XCTAssertEqual(try dealer.receive(timeout: patience)?.first?.count, 1 << 20)
+        // The release happens on libzmq's I/O thread shortly after the write; wait for it, bounded.
+        let deadline = ContinuousClock.now + patience
+        while released != nil && ContinuousClock.now < deadline {
+            Thread.sleep(forTimeInterval: 0.001)
+        }
+        XCTAssertNil(released, "libzmq never released the zero-copy buffer")
     }
 
     func testPushPullLargeFrameIntegrityOverIPC() throws {
@@ -87,7 +121,7 @@ final class ZMQTransportTests: XCTestCase {
             for index in words.indices { words[index] = UInt32(truncatingIfNeeded: index) &* 2_654_435_761 }
         }
         let copied = tensor.withUnsafeBytes { Array($0) }
-        try push.send([.bytes(Array("header".utf8)), .shared(tensor)])   // zero-copy path
+        try push.send(frames: [.bytes(Array("header".utf8)), .shared(tensor)])   // zero-copy path
         try push.send(frames: [Array("header".utf8), copied])             // copying path
 
         for _ in 0..<2 {
@@ -221,7 +255,7 @@ final class ZMQTransportTests: XCTestCase {
         try socket.unbind(endpoint)
         XCTAssertEqual(socket.endpoints, [])
         XCTAssertThrowsError(try socket.unbind(endpoint))
-        XCTAssertThrowsError(try socket.send(frames: [])) { error in
+        XCTAssertThrowsError(try socket.send(frames: [[UInt8]]())) { error in
             XCTAssertEqual((error as? ZMQError)?.code, EINVAL)
         }
     }
@@ -423,6 +457,11 @@ final class ZMQTransportTests: XCTestCase {
             XCTAssertLessThanOrEqual(result.median, result.p99)
             print("round trip tcp loopback: \(result)")
         }
+    }
+
+    func testRoundTripMeasurementRejectsBadArguments() {
+        XCTAssertThrowsError(try measureRoundTrip(iterations: 0))
+        XCTAssertThrowsError(try measureRoundTrip(frameSizes: [-1]))
     }
 
     // MARK: - Helpers

@@ -1,1 +1,0 @@
-// MQTokenizer: see Package.swift for this module's job.

@@ -1,0 +1,196 @@
+#!/usr/bin/env python3
+"""Train one GPTBigCode model (MQA or its multi-head twin) on the prepared stdlib token stream.
+
+Resumable: every --ckpt-minutes it writes <out>/checkpoint/ (a Hugging Face folder, fp32) plus
+<out>/checkpoint/trainer_state.pt (optimizer, step, tokens, elapsed time); rerunning the same
+command continues from there. Stops at --token-budget or --max-minutes, whichever comes first,
+and writes <out>/final/ (HF folder: config.json, model.safetensors, tokenizer.json,
+generation_config.json) and appends a line per log step to <out>/log.jsonl.
+
+Data order depends only on --seed and the step number (batch offsets are drawn from
+numpy.random.default_rng([seed, step])), so the MQA and MHA runs see exactly the same tokens
+in the same order, and a resumed run continues the same sequence.
+
+Hyperparameters (all flags; defaults are the values used for the shipped model):
+  --n-embd 256 --n-layer 4 --n-head 8 --n-positions 512   model shape (head_dim 32)
+  --attention mqa|mha     mqa: multi_query=true, n_inner widened to match the twin's params;
+                          mha: multi_query=false, n_inner = 4 * n_embd
+  --context 256 --batch-size 16      tokens per step = 4096
+  --lr 1e-3 --min-lr-ratio 0.1       AdamW peak LR, cosine decay to lr*ratio at the budget
+  --warmup-tokens 131072             linear warmup (32 steps at 4096 tokens/step)
+  --betas 0.9 0.95 --eps 1e-8 --weight-decay 0.1 (2-D weights only) --grad-clip 1.0
+  --seed 1234 --threads 1
+
+Usage:
+  OMP_NUM_THREADS=1 /work/venv/bin/python tools/train/train.py --attention mqa \\
+      --out models/train-work/mqa --token-budget 6000000 --max-minutes 40
+"""
+import argparse
+import json
+import math
+import os
+import shutil
+import sys
+import time
+
+import numpy as np
+import torch
+from transformers import GPTBigCodeForCausalLM, GenerationConfig
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import EOS_ID, matched_configs  # noqa: E402
+
+
+def parse_args(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--attention", choices=["mqa", "mha"], required=True)
+    ap.add_argument("--data", default="models/train-work/data")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--n-embd", type=int, default=256)
+    ap.add_argument("--n-layer", type=int, default=4)
+    ap.add_argument("--n-head", type=int, default=8)
+    ap.add_argument("--n-positions", type=int, default=512)
+    ap.add_argument("--context", type=int, default=256)
+    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--min-lr-ratio", type=float, default=0.1)
+    ap.add_argument("--warmup-tokens", type=int, default=131072)
+    ap.add_argument("--betas", type=float, nargs=2, default=[0.9, 0.95])
+    ap.add_argument("--eps", type=float, default=1e-8)
+    ap.add_argument("--weight-decay", type=float, default=0.1)
+    ap.add_argument("--grad-clip", type=float, default=1.0)
+    ap.add_argument("--token-budget", type=int, required=True)
+    ap.add_argument("--max-minutes", type=float, default=40.0)
+    ap.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0: no limit); for throughput probes")
+    ap.add_argument("--ckpt-minutes", type=float, default=5.0)
+    ap.add_argument("--log-every", type=int, default=10)
+    ap.add_argument("--seed", type=int, default=1234)
+    ap.add_argument("--threads", type=int, default=1)
+    return ap.parse_args(argv)
+
+
+def lr_at(step, total_steps, warmup_steps, lr, min_ratio):
+    if step < warmup_steps:
+        return lr * (step + 1) / warmup_steps
+    progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
+    return lr * (min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def batch_at(data, step, seed, batch_size, context):
+    rng = np.random.default_rng([seed, step])
+    starts = rng.integers(0, len(data) - context - 1, size=batch_size)
+    rows = np.stack([data[s:s + context + 1] for s in starts]).astype(np.int64)
+    return torch.from_numpy(rows)
+
+
+def save_hf(model, folder, data_dir, dtype=None):
+    os.makedirs(folder, exist_ok=True)
+    m = model if dtype is None else model.to(dtype)
+    m.save_pretrained(folder, safe_serialization=True)
+    shutil.copy(os.path.join(data_dir, "tokenizer.json"), os.path.join(folder, "tokenizer.json"))
+    GenerationConfig(bos_token_id=EOS_ID, eos_token_id=EOS_ID, pad_token_id=EOS_ID).save_pretrained(folder)
+
+
+def main():
+    args = parse_args()
+    os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+
+    data = np.memmap(os.path.join(args.data, "train.bin"), dtype=np.uint16, mode="r")
+    with open(os.path.join(args.data, "manifest.json")) as f:
+        vocab_size = json.load(f)["vocab_size"]
+    mqa_cfg, mha_cfg, mqa_p, mha_p = matched_configs(vocab_size, args.n_embd, args.n_layer, args.n_head, args.n_positions)
+    config = mqa_cfg if args.attention == "mqa" else mha_cfg
+    tokens_per_step = args.batch_size * args.context
+    total_steps = math.ceil(args.token_budget / tokens_per_step)
+    warmup_steps = max(1, args.warmup_tokens // tokens_per_step)
+
+    ckpt = os.path.join(args.out, "checkpoint")
+    state_path = os.path.join(ckpt, "trainer_state.pt")
+    os.makedirs(args.out, exist_ok=True)
+    if os.path.exists(state_path):
+        model = GPTBigCodeForCausalLM.from_pretrained(ckpt, dtype=torch.float32, attn_implementation="sdpa")
+    else:
+        model = GPTBigCodeForCausalLM._from_config(config, attn_implementation="sdpa")
+    model.train()
+
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}],
+                            lr=args.lr, betas=tuple(args.betas), eps=args.eps)
+    step, elapsed = 0, 0.0
+    if os.path.exists(state_path):
+        st = torch.load(state_path, weights_only=False)
+        opt.load_state_dict(st["optimizer"])
+        step, elapsed = st["step"], st["elapsed_seconds"]
+        print(f"resumed at step {step} ({step * tokens_per_step} tokens, {elapsed:.0f}s)", flush=True)
+
+    n_params = sum(p.numel() for p in model.parameters())
+    print(f"{args.attention}: n_inner={config.n_inner} params={n_params} (mqa {mqa_p}, mha {mha_p}), "
+          f"{total_steps} steps x {tokens_per_step} tokens", flush=True)
+    with open(os.path.join(args.out, "run.json"), "w") as f:
+        json.dump({"args": vars(args), "n_params": n_params, "mqa_params": mqa_p, "mha_params": mha_p,
+                   "n_inner": config.n_inner, "total_steps": total_steps, "tokens_per_step": tokens_per_step,
+                   "torch": torch.__version__}, f, indent=1)
+
+    log = open(os.path.join(args.out, "log.jsonl"), "a")
+    start = time.time() - elapsed
+    last_ckpt = time.time()
+    window_t, window_tokens, window_loss, window_n = time.time(), 0, 0.0, 0
+
+    def checkpoint():
+        save_hf(model, ckpt, args.data)
+        torch.save({"optimizer": opt.state_dict(), "step": step, "elapsed_seconds": time.time() - start}, state_path + ".tmp")
+        os.replace(state_path + ".tmp", state_path)
+
+    stop_reason = "token budget"
+    while step < total_steps:
+        if time.time() - start > args.max_minutes * 60:
+            stop_reason = "wall-clock budget"
+            break
+        if args.max_steps and step >= args.max_steps:
+            stop_reason = "max steps"
+            break
+        lr = lr_at(step, total_steps, warmup_steps, args.lr, args.min_lr_ratio)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        batch = batch_at(data, step, args.seed, args.batch_size, args.context)
+        logits = model(input_ids=batch[:, :-1]).logits
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), batch[:, 1:].reshape(-1))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
+        opt.step()
+        step += 1
+        window_tokens += tokens_per_step
+        window_loss += loss.item()
+        window_n += 1
+        if step % args.log_every == 0 or step == total_steps:
+            now = time.time()
+            rec = {"step": step, "tokens": step * tokens_per_step, "loss": round(window_loss / window_n, 4),
+                   "lr": lr, "grad_norm": round(float(gnorm), 3),
+                   "tokens_per_s": round(window_tokens / (now - window_t), 1), "elapsed_s": round(now - start, 1)}
+            log.write(json.dumps(rec) + "\n")
+            log.flush()
+            print(json.dumps(rec), flush=True)
+            window_t, window_tokens, window_loss, window_n = now, 0, 0.0, 0
+        if time.time() - last_ckpt > args.ckpt_minutes * 60:
+            checkpoint()
+            last_ckpt = time.time()
+
+    checkpoint()
+    total = time.time() - start
+    final = os.path.join(args.out, "final")
+    save_hf(model, final, args.data)
+    summary = {"stop_reason": stop_reason, "steps": step, "tokens_seen": step * tokens_per_step,
+               "train_seconds": round(total, 1), "mean_tokens_per_s": round(step * tokens_per_step / total, 1),
+               "n_params": n_params}
+    with open(os.path.join(final, "train_summary.json"), "w") as f:
+        json.dump(summary, f, indent=1)
+    print(json.dumps(summary), flush=True)
+
+
+if __name__ == "__main__":
+    main()

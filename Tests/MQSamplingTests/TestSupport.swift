@@ -1,0 +1,55 @@
+// Shared helpers for the sampling tests: a seeded generator for test data (never the sampler's own
+// draws), Double-precision references, and a shorthand for sampling from an array.
+import Foundation
+@testable import MQSampling
+
+/// SplitMix64: reproducible test data without depending on the system generator.
+struct TestRNG: RandomNumberGenerator {
+    var state: UInt64
+    init(_ seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    /// Standard normal (Box-Muller).
+    mutating func normal() -> Float {
+        let u1 = Double.random(in: Double.ulpOfOne..<1, using: &self)
+        let u2 = Double.random(in: 0..<1, using: &self)
+        return Float((-2 * Foundation.log(u1)).squareRoot() * Foundation.cos(2 * .pi * u2))
+    }
+    mutating func logits(_ count: Int, scale: Float = 3) -> [Float] {
+        (0..<count).map { _ in normal() * scale }
+    }
+}
+
+/// log softmax in Double with Foundation's exp and log, as plainly as possible.
+func referenceLogSoftmax(_ logits: [Float]) -> [Double] {
+    let m = Double(logits.max()!)
+    let lse = m + Foundation.log(logits.reduce(0.0) { $0 + Foundation.exp(Double($1) - m) })
+    return logits.map { Double($0) - lse }
+}
+
+/// softmax((l - max) / T) in Double over the given logits.
+func referenceSoftmax(_ logits: [Float], temperature: Double = 1) -> [Double] {
+    let m = Double(logits.max()!)
+    let w = logits.map { Foundation.exp((Double($0) - m) / temperature) }
+    let z = w.reduce(0, +)
+    return w.map { $0 / z }
+}
+
+/// Ids ordered by logit descending, ties by id ascending.
+func rankedIDs(_ logits: [Float]) -> [Int] {
+    logits.indices.sorted { logits[$0] != logits[$1] ? logits[$0] > logits[$1] : $0 < $1 }
+}
+
+extension Sampler {
+    mutating func sample(_ logits: [Float], history: [Int] = []) -> SampledToken {
+        logits.withUnsafeBufferPointer { sample(logits: $0, history: history) }
+    }
+    mutating func distribution(_ logits: [Float], history: [Int] = []) -> [TokenProbability] {
+        logits.withUnsafeBufferPointer { distribution(logits: $0, history: history) }
+    }
+}

@@ -9,6 +9,12 @@
 
 import CZMQ
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// The socket types MQTransport supports (the patterns a coordinator/worker system needs).
 public enum ZMQSocketType: Sendable, Equatable, CustomStringConvertible {
     case router, dealer, push, pull, pair, req, rep
@@ -55,6 +61,10 @@ public final class ZMQSocket {
     /// allocates no zmq_msg_t. Heap-allocated because a small zmq_msg_t keeps its bytes inline and
     /// must not move between zmq_msg_data() and the copy.
     let scratch: UnsafeMutablePointer<zmq_msg_t>
+    /// Filesystem paths of ipc endpoints this socket bound. libzmq 4.3.4 leaves the socket file
+    /// behind on unbind and close (it only unlinks a stale one at the next bind), so we remove it,
+    /// and a stopped cluster leaves no stray files.
+    private var boundIPCPaths: [String: String] = [:]
     /// Set if a multipart send failed after its first frame went out: libzmq would glue the next
     /// message onto the unfinished one, so further sends are refused.
     var multipartBroken = false
@@ -86,6 +96,8 @@ public final class ZMQSocket {
         guard let socket = handle else { return }
         handle = nil
         endpoints.removeAll()
+        for path in boundIPCPaths.values { Self.unlinkSocketFile(path) }
+        boundIPCPaths.removeAll()
         // zmq_close only fails for an invalid socket, which `socket` is not.
         _ = zmq_close(socket)
     }
@@ -119,6 +131,7 @@ public final class ZMQSocket {
         }
         let resolved = try lastEndpoint
         endpoints.append(resolved)
+        if let path = Self.ipcPath(resolved) { boundIPCPaths[resolved] = path }
         return resolved
     }
 
@@ -139,6 +152,7 @@ public final class ZMQSocket {
             throw ZMQError.last("unbind \(endpoint)", endpoint: label)
         }
         endpoints.removeAll { $0 == endpoint }
+        if let path = boundIPCPaths.removeValue(forKey: endpoint) { Self.unlinkSocketFile(path) }
     }
 
     /// Drops the connection to `endpoint` (and stops reconnecting to it).
@@ -157,6 +171,20 @@ public final class ZMQSocket {
             // libzmq returns a NUL-terminated string; drop the terminator.
             return String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
         }
+    }
+
+    /// The filesystem path of an `ipc://` endpoint; nil for other transports and for Linux's
+    /// abstract namespace (`ipc://@name`), which has no file.
+    static func ipcPath(_ endpoint: String) -> String? {
+        guard endpoint.hasPrefix("ipc://") else { return nil }
+        let path = String(endpoint.dropFirst("ipc://".count))
+        guard !path.isEmpty, !path.hasPrefix("@") else { return nil }
+        return path
+    }
+
+    /// Best effort: a file already gone (or never created) is not an error worth reporting.
+    private static func unlinkSocketFile(_ path: String) {
+        _ = unlink(path)
     }
 
     // MARK: - Typed options (set before bind/connect unless noted; libzmq applies most only to

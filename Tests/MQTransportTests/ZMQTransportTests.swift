@@ -131,6 +131,12 @@ final class ZMQTransportTests: XCTestCase {
             XCTAssertEqual(frames[1].count, size)
             XCTAssertTrue(frames[1] == copied, "8 MB frame came back different")
         }
+
+        // Closing the bound socket removes its ipc file (libzmq itself leaves it behind).
+        let socketFile = String(endpoint.dropFirst("ipc://".count))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: socketFile))
+        pull.close()
+        XCTAssertFalse(FileManager.default.fileExists(atPath: socketFile), "ipc socket file left behind")
     }
 
     // MARK: - Timeouts and failures

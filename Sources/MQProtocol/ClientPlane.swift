@@ -163,11 +163,11 @@ public struct CallRequest: Hashable, Sendable {
 
     /// A request for a typed call.
     public init(
-        callID: UInt64, call: DecoderCall, timeoutMilliseconds: UInt32 = 0,
+        version: ProtocolVersion = .current, callID: UInt64, call: DecoderCall, timeoutMilliseconds: UInt32 = 0,
         metadata: [String: String] = [:]
     ) {
         self.init(
-            callID: callID, method: call.method.rawValue, timeoutMilliseconds: timeoutMilliseconds,
+            version: version, callID: callID, method: call.method.rawValue, timeoutMilliseconds: timeoutMilliseconds,
             metadata: metadata, payload: call.encodePayload())
     }
 

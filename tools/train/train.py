@@ -15,15 +15,17 @@ Hyperparameters (all flags; defaults are the values used for the shipped model):
   --n-embd 256 --n-layer 4 --n-head 8 --n-positions 512   model shape (head_dim 32)
   --attention mqa|mha     mqa: multi_query=true, n_inner widened to match the twin's params;
                           mha: multi_query=false, n_inner = 4 * n_embd
-  --context 256 --batch-size 16      tokens per step = 4096
-  --lr 1e-3 --min-lr-ratio 0.1       AdamW peak LR, cosine decay to lr*ratio at the budget
-  --warmup-tokens 131072             linear warmup (32 steps at 4096 tokens/step)
+  --context 256 --batch-size 8       tokens per step = 2048 (small batches: more updates for a
+                                     small token budget)
+  --lr 2e-3 --min-lr-ratio 0.1       AdamW peak LR, cosine decay to lr*ratio at the budget
+  --warmup-tokens 40960              linear warmup (20 steps at 2048 tokens/step)
   --betas 0.9 0.95 --eps 1e-8 --weight-decay 0.1 (2-D weights only) --grad-clip 1.0
   --seed 1234 --threads 1
 
 Usage:
   OMP_NUM_THREADS=1 /work/venv/bin/python tools/train/train.py --attention mqa \\
-      --out models/train-work/mqa --token-budget 6000000 --max-minutes 40
+      --out models/train-work/mqa --token-budget 450560 --max-minutes 40
+(tools/train/reproduce.sh runs the whole pipeline: data, both models, export, table.)
 """
 import argparse
 import json
@@ -51,10 +53,10 @@ def parse_args(argv=None):
     ap.add_argument("--n-head", type=int, default=8)
     ap.add_argument("--n-positions", type=int, default=512)
     ap.add_argument("--context", type=int, default=256)
-    ap.add_argument("--batch-size", type=int, default=16)
-    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--min-lr-ratio", type=float, default=0.1)
-    ap.add_argument("--warmup-tokens", type=int, default=131072)
+    ap.add_argument("--warmup-tokens", type=int, default=40960)
     ap.add_argument("--betas", type=float, nargs=2, default=[0.9, 0.95])
     ap.add_argument("--eps", type=float, default=1e-8)
     ap.add_argument("--weight-decay", type=float, default=0.1)

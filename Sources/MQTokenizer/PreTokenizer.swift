@@ -23,20 +23,31 @@ enum SplitBehavior: Sendable {
     }
 }
 
-/// A compiled Split regex. Swift's `Regex` is immutable once built, so sharing it is safe.
+/// A compiled Split regex: the Oniguruma-compatible engine when it understands the pattern, else
+/// Swift Regex with Unicode-scalar semantics (whose classes differ slightly at the edges).
 struct SplitRegex: @unchecked Sendable {
-    let regex: Regex<AnyRegexOutput>
+    // Safety: both engines' compiled forms are immutable after init.
+    private let scalarRegex: ScalarRegex?
+    private let swiftRegex: Regex<AnyRegexOutput>?
 
     init(_ pattern: String, json: JSONCursor) throws {
         do {
-            regex = try Regex(pattern).matchingSemantics(.unicodeScalar)
+            scalarRegex = try ScalarRegex(pattern)
+            swiftRegex = nil
         } catch {
-            throw json.invalid("cannot compile regex \(pattern.debugDescription): \(error)")
+            scalarRegex = nil
+            do {
+                swiftRegex = try Regex(pattern).matchingSemantics(.unicodeScalar)
+            } catch {
+                throw json.invalid("cannot compile regex \(pattern.debugDescription): \(error)")
+            }
         }
     }
 
     /// Match ranges in scalar offsets.
     func matches(in piece: [Unicode.Scalar]) -> [Range<Int>] {
+        if let scalarRegex { return scalarRegex.matches(in: piece) }
+        guard let regex = swiftRegex else { return [] }
         var view = String.UnicodeScalarView()
         view.append(contentsOf: piece)
         let text = String(view)

@@ -17,6 +17,9 @@ public final class Tokenizer: Sendable {
     let preTokenizer: PreTokenizer?
     let postProcessor: PostProcessor?
     let decoding: DecodePipeline
+    /// id -> token string of added tokens as tokenizers' `id_to_token` reports them: the content, put
+    /// through the normalizer when the token is `normalized` (decoding uses this string too).
+    private let addedIdToToken: [Int: String]
     /// Like tokenizers' `get_vocab_size(with_added_tokens=True)`: distinct token strings in the model
     /// vocabulary and the added tokens.
     public let vocabSize: Int
@@ -74,6 +77,12 @@ public final class Tokenizer: Sendable {
         var added = AddedVocabulary()
         added.add(tokens, modelVocabSize: model.vocabSize, modelId: { model.vocab[$0] }, normalizer: normalizer)
         self.added = added
+        addedIdToToken = added.idToToken.mapValues { [normalizer] t in
+            guard t.normalized, let normalizer else { return t.content }
+            var view = String.UnicodeScalarView()
+            view.append(contentsOf: normalizer.apply(Array(t.content.unicodeScalars)))
+            return String(view)
+        }
 
         var keys = Set(model.vocab.keys)
         keys.formUnion(added.tokenToId.keys)
@@ -129,9 +138,10 @@ public final class Tokenizer: Sendable {
         return added.tokenToId[key] ?? model.vocab[key]
     }
 
-    /// The token string of an id (added tokens first, then the model vocabulary).
+    /// The token string of an id (added tokens first, then the model vocabulary), like tokenizers'
+    /// `id_to_token`: a `normalized` added token is reported in normalized form.
     public func token(forId id: Int) -> String? {
-        added.idToToken[id]?.content ?? model.vocabR[id]
+        addedIdToToken[id] ?? model.vocabR[id]
     }
 
     /// Whether `id` is a special added token (what `skipSpecialTokens` drops).

@@ -20,12 +20,70 @@ enum Fixtures {
 
     static func url(_ name: String) -> URL { directory.appendingPathComponent(name) }
 
+    /// Parsed with MQTokenizer's own JSON reader: Foundation's drops a leading U+FEFF from strings
+    /// and merges canonically equivalent keys, and these files must be read byte-exact.
+    static func value(_ name: String) throws -> JSONValue {
+        try JSONParser.parse([UInt8](try Data(contentsOf: url(name))), source: name)
+    }
+
     static func json(_ name: String) throws -> [String: Any] {
-        let data = try Data(contentsOf: url(name))
-        guard let obj = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw NSError(domain: "Fixtures", code: 1, userInfo: [NSLocalizedDescriptionKey: "\(name) is not an object"])
+        toAny(try value(name)) as? [String: Any] ?? [:]
+    }
+}
+
+/// JSONValue -> Foundation-style values for convenient reading in tests.
+func toAny(_ v: JSONValue) -> Any {
+    switch v {
+    case .null: return NSNull()
+    case let .bool(b): return b
+    case let .integer(i): return i
+    case let .double(d): return d
+    case let .string(s): return s
+    case let .array(a): return a.map(toAny)
+    case let .object(entries):
+        var d: [String: Any] = [:]
+        for (k, x) in entries { d[k] = toAny(x) }
+        return d
+    }
+}
+
+/// The entry `key` of a JSON object value.
+func member(_ v: JSONValue, _ key: String) -> JSONValue? {
+    guard case let .object(entries) = v else { return nil }
+    return entries.last(where: { $0.key.utf8.elementsEqual(key.utf8) })?.value
+}
+
+/// Serializes a JSONValue (strings written as escaped ASCII-safe JSON, byte-exact).
+func serialize(_ v: JSONValue, into out: inout String) {
+    switch v {
+    case .null: out += "null"
+    case let .bool(b): out += b ? "true" : "false"
+    case let .integer(i): out += String(i)
+    case let .double(d): out += String(d)
+    case let .string(s):
+        out += "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
+            default: out.unicodeScalars.append(u)
+            }
         }
-        return obj
+        out += "\""
+    case let .array(a):
+        out += "["
+        for (i, x) in a.enumerated() { if i > 0 { out += "," }; serialize(x, into: &out) }
+        out += "]"
+    case let .object(entries):
+        out += "{"
+        for (i, e) in entries.enumerated() {
+            if i > 0 { out += "," }
+            serialize(.string(e.key), into: &out)
+            out += ":"
+            serialize(e.value, into: &out)
+        }
+        out += "}"
     }
 }
 

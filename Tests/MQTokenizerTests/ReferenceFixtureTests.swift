@@ -36,28 +36,38 @@ final class ReferenceFixtureTests: XCTestCase {
     /// Pre-tokenizers, normalizers, decoders, post-processors and BPE options, each as a patch over
     /// starcoder.json or a whole tokenizer.json.
     func testPipelineVariants() throws {
-        let variants = try Fixtures.json("variants.json")
-        let base = try Fixtures.json(variants["base"] as? String ?? "starcoder.json")
+        let variants = try Fixtures.value("variants.json")
+        guard case let .string(baseName)? = member(variants, "base"), case let .array(list)? = member(variants, "variants"),
+              case let .object(baseEntries) = try Fixtures.value(baseName) else {
+            return XCTFail("variants.json: unexpected layout")
+        }
         var failed = 0, total = 0
-        for variant in variants["variants"] as? [[String: Any]] ?? [] {
-            let name = variant["name"] as? String ?? "?"
-            var json: [String: Any]
-            if let whole = variant["tokenizer"] as? [String: Any] {
+        for variant in list {
+            let name = (member(variant, "name").map(toAny) as? String) ?? "?"
+            var json: JSONValue
+            if let whole = member(variant, "tokenizer") {
                 json = whole
             } else {
-                json = base
-                for (k, v) in variant["patch"] as? [String: Any] ?? [:] { json[k] = v }
+                var entries = baseEntries
+                if case let .object(patch)? = member(variant, "patch") {
+                    for (k, v) in patch {
+                        if let i = entries.firstIndex(where: { $0.key == k }) { entries[i].value = v } else { entries.append((k, v)) }
+                    }
+                }
+                json = .object(entries)
             }
-            let data = try JSONSerialization.data(withJSONObject: json)
+            var text = ""
+            serialize(json, into: &text)
             let tokenizer: Tokenizer
             do {
-                tokenizer = try Tokenizer(data: data, source: "variant \(name)")
+                tokenizer = try Tokenizer(data: Data(text.utf8), source: "variant \(name)")
             } catch {
                 XCTFail("variant \(name): \(error)")
                 failed += 1
                 continue
             }
-            let counts = checkCases(tokenizer, variant["cases"] as? [[String: Any]] ?? [], label: "variant \(name)")
+            let cases = member(variant, "cases").map(toAny) as? [[String: Any]] ?? []
+            let counts = checkCases(tokenizer, cases, label: "variant \(name)")
             failed += counts.failed
             total += counts.passed + counts.failed
         }

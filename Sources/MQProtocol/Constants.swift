@@ -35,6 +35,10 @@ public enum ProtocolLimits {
     public static let maxMessageBytes = 16 << 20
     /// Largest activation tensor frame: 1 GiB (for example 8192 tokens x 32768 hidden x F32).
     public static let maxTensorBytes = 1 << 30
+    /// How many released sequence ids a worker remembers, to drop a Step that arrives on the
+    /// data socket after its sequence's Release arrived on the control socket (the two sockets
+    /// are not ordered; sequence ids are never reused).
+    public static let releasedSequencesRemembered = 65_536
 }
 
 /// Liveness on the worker plane's control sockets (zguide's Paranoid Pirate pattern). Both sides

@@ -53,8 +53,8 @@ typedef enum _Mq__V1__StatusCode {
    */
   MQ__V1__STATUS_CODE__STATUS_CODE_CANCELLED = 1,
   /*
-   * The request is invalid: malformed payload, empty or over-long prompt, bad parameter, unknown
-   * call id reuse. Retrying the same request fails again.
+   * The request is invalid: malformed payload, empty or over-long prompt, bad parameter, a call
+   * id already in flight. Retrying the same request fails again.
    */
   MQ__V1__STATUS_CODE__STATUS_CODE_INVALID_ARGUMENT = 3,
   /*

@@ -315,7 +315,7 @@ struct  Mq__V1__StepSequence
 {
   ProtobufCMessage base;
   /*
-   * The sequence, chosen by the coordinator, nonzero, never reused.
+   * The sequence, chosen by the coordinator: nonzero, increasing, never reused.
    */
   uint64_t seq_id;
   /*
@@ -466,7 +466,8 @@ struct  Mq__V1__StepResult
 
 /*
  * Coordinator -> every stage (control socket): the sequences are finished or abandoned; free
- * their KV cache and sampler. Unknown ids are ignored.
+ * their KV cache and sampler. Unknown ids are ignored. The control and data sockets are not
+ * ordered, so a worker remembers the ids it released and drops a later Step naming one of them.
  */
 struct  Mq__V1__Release
 {

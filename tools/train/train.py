@@ -24,7 +24,7 @@ Hyperparameters (all flags; defaults are the values used for the shipped model):
 
 Usage:
   OMP_NUM_THREADS=1 /work/venv/bin/python tools/train/train.py --attention mqa \\
-      --out models/train-work/mqa --token-budget 450560 --max-minutes 40
+      --out models/train-work/mqa --token-budget 614400 --max-minutes 40
 (tools/train/reproduce.sh runs the whole pipeline: data, both models, export, table.)
 """
 import argparse

@@ -9,88 +9,105 @@
 //
 // Why our own exp: the token a request gets must not depend on which libm the process links, so the
 // weights that choose tokens come from this fixed polynomial, not from the C library. Every sum has a
-// fixed order (lanes, then chunks in order), so results are bit-identical run to run.
+// fixed order (within a chunk, then chunks in order), so results are bit-identical run to run.
+//
+// Why scalar code: Swift's SIMD comparisons and masks compile to per-lane loops, while these plain
+// loops over one Double at a time are vectorised by LLVM (vcvtps2pd, vcmppd, vfmadd on 4 lanes).
+// Vectorising does not change any result: each weight is computed on its own, with no reassociation.
 import Foundation
 
 enum ExpKernel {
-    /// Entries per chunk: two SIMD4<Double> (one AVX2 register each).
+    /// Entries per chunk.
     static let chunkWidth = 8
+    /// Weights computed per block on the stack in `sum` (1 KiB, which Swift always stack-allocates).
+    static let blockSize = 128
     /// Arguments below this give weight 0 (e^-708 is just above the smallest normal Double, and a
     /// token that far below the maximum cannot change a Double sum that already holds 1).
     static let underflowArgument = -708.0
 
     static func chunkCount(_ count: Int) -> Int { (count + chunkWidth - 1) / chunkWidth }
 
-    /// exp(x) for x ≤ 0, lane-wise; about 1 ulp for x in [-708, 0], and 0 below or for -inf / NaN.
+    /// exp(x) for x ≤ 0 to about 1 ulp; 0 below `underflowArgument`, for -inf and for NaN.
     @inline(__always)
-    static func expNonPositive(_ x: SIMD4<Double>) -> SIMD4<Double> {
-        let valid = x .>= SIMD4(repeating: underflowArgument)   // false for NaN and -inf
-        let xs = x.replacing(with: 0, where: .!valid)
+    static func expNonPositive(_ x: Double) -> Double {
+        let valid = x >= underflowArgument   // false for NaN and -inf
+        let xs = valid ? x : 0
         // x = n·ln2 + r with |r| ≤ ln2/2. Adding 1.5·2^52 rounds x·log2(e) to an integer n that sits
         // in the low mantissa bits, which become the exponent of 2^n below.
-        let roundingShift = SIMD4<Double>(repeating: 0x1.8p52)
-        let kd = xs * SIMD4(repeating: 1.4426950408889634) + roundingShift
+        let roundingShift = 0x1.8p52
+        let kd = xs * 1.4426950408889634 + roundingShift
         let n = kd - roundingShift
-        var r = xs.addingProduct(n, SIMD4(repeating: -0x1.62e42fefa39efp-1))   // ln 2, high part
-        r = r.addingProduct(n, SIMD4(repeating: -0x1.abc9e3b39803fp-56))        // ln 2, low part
+        var r = xs.addingProduct(n, -0x1.62e42fefa39efp-1)   // ln 2, high part (fused: exact)
+        r = r.addingProduct(n, -0x1.abc9e3b39803fp-56)        // ln 2, low part
         // Taylor series to degree 12: truncation error below 2e-16 for |r| ≤ 0.347.
-        var p = SIMD4<Double>(repeating: 1.0 / 479001600.0)
-        p = SIMD4(repeating: 1.0 / 39916800.0).addingProduct(p, r)
-        p = SIMD4(repeating: 1.0 / 3628800.0).addingProduct(p, r)
-        p = SIMD4(repeating: 1.0 / 362880.0).addingProduct(p, r)
-        p = SIMD4(repeating: 1.0 / 40320.0).addingProduct(p, r)
-        p = SIMD4(repeating: 1.0 / 5040.0).addingProduct(p, r)
-        p = SIMD4(repeating: 1.0 / 720.0).addingProduct(p, r)
-        p = SIMD4(repeating: 1.0 / 120.0).addingProduct(p, r)
-        p = SIMD4(repeating: 1.0 / 24.0).addingProduct(p, r)
-        p = SIMD4(repeating: 1.0 / 6.0).addingProduct(p, r)
-        p = SIMD4(repeating: 0.5).addingProduct(p, r)
-        p = SIMD4(repeating: 1.0).addingProduct(p, r)
-        p = SIMD4(repeating: 1.0).addingProduct(p, r)
+        var p = 1.0 / 479001600.0
+        p = (1.0 / 39916800.0).addingProduct(p, r)
+        p = (1.0 / 3628800.0).addingProduct(p, r)
+        p = (1.0 / 362880.0).addingProduct(p, r)
+        p = (1.0 / 40320.0).addingProduct(p, r)
+        p = (1.0 / 5040.0).addingProduct(p, r)
+        p = (1.0 / 720.0).addingProduct(p, r)
+        p = (1.0 / 120.0).addingProduct(p, r)
+        p = (1.0 / 24.0).addingProduct(p, r)
+        p = (1.0 / 6.0).addingProduct(p, r)
+        p = 0.5.addingProduct(p, r)
+        p = 1.0.addingProduct(p, r)
+        p = 1.0.addingProduct(p, r)
         // 2^n: the low 12 bits of kd's pattern hold n (two's complement); shifted into the exponent
         // field, the high bits of the rounding constant fall off the top.
-        let kbits = unsafeBitCast(kd, to: SIMD4<UInt64>.self)
-        let scaleBits = (kbits &+ SIMD4(repeating: 1023)) &<< SIMD4(repeating: 52)
-        let result = p * unsafeBitCast(scaleBits, to: SIMD4<Double>.self)
-        return result.replacing(with: 0, where: .!valid)
+        let scaleBits = (kd.bitPattern &+ 1023) &<< 52
+        let result = p * Double(bitPattern: scaleBits)
+        return valid ? result : 0
     }
 
-    /// The two halves of chunk `c`'s weights (lanes past `count` are 0).
+    /// out[i] = exp((values[i] - shift) · scale) for i in 0..<count.
     @inline(__always)
-    static func chunkWeights(_ values: UnsafePointer<Float>, count: Int, chunk c: Int,
-                             shift: Double, scale: Double) -> (SIMD4<Double>, SIMD4<Double>) {
-        let start = c * chunkWidth
-        var f: SIMD8<Float>
-        if start + chunkWidth <= count {
-            f = UnsafeRawPointer(values + start).loadUnaligned(as: SIMD8<Float>.self)
-        } else {
-            f = SIMD8(repeating: -.infinity)
-            for lane in 0..<(count - start) { f[lane] = values[start + lane] }
+    static func weights(_ values: UnsafePointer<Float>, count: Int, shift: Double, scale: Double,
+                        into out: UnsafeMutablePointer<Double>) {
+        for i in 0..<count {
+            out[i] = expNonPositive((Double(values[i]) - shift) * scale)
         }
-        let shiftV = SIMD4<Double>(repeating: shift), scaleV = SIMD4<Double>(repeating: scale)
-        let lo = (SIMD4<Double>(f.lowHalf) - shiftV) * scaleV
-        let hi = (SIMD4<Double>(f.highHalf) - shiftV) * scaleV
-        return (expNonPositive(lo), expNonPositive(hi))
     }
 
-    /// The one summation order used for a chunk, both when building sums and when walking them.
+    /// The one summation order for a chunk's 8 weights, used both when building sums and when
+    /// walking them.
     @inline(__always)
-    static func chunkSum(_ w: (SIMD4<Double>, SIMD4<Double>)) -> Double {
-        let s = w.0 + w.1
-        return (s[0] + s[1]) + (s[2] + s[3])
+    static func chunkSum(_ w: UnsafePointer<Double>) -> Double {
+        ((w[0] + w[4]) + (w[1] + w[5])) + ((w[2] + w[6]) + (w[3] + w[7]))
+    }
+
+    /// Chunk `c`'s weights into out[0..<8], zero past `count`.
+    @inline(__always)
+    static func chunkWeights(_ values: UnsafePointer<Float>, count: Int, chunk c: Int, shift: Double, scale: Double,
+                             into out: UnsafeMutablePointer<Double>) {
+        let start = c * chunkWidth
+        let n = min(chunkWidth, count - start)
+        weights(values + start, count: n, shift: shift, scale: scale, into: out)
+        for lane in n..<chunkWidth { out[lane] = 0 }
     }
 
     /// Σ weight over `values[0..<count]`, summing chunk sums in order; stores each chunk's sum when
     /// `chunkSums` is given (it must hold chunkCount(count) entries).
     static func sum(_ values: UnsafePointer<Float>, count: Int, shift: Double, scale: Double,
                     chunkSums: UnsafeMutablePointer<Double>?) -> Double {
-        var total = 0.0
-        for c in 0..<chunkCount(count) {
-            let s = chunkSum(chunkWeights(values, count: count, chunk: c, shift: shift, scale: scale))
-            chunkSums?[c] = s
-            total += s
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: blockSize) { buffer in
+            let block = buffer.baseAddress!
+            var total = 0.0
+            var start = 0
+            while start < count {
+                let n = min(blockSize, count - start)
+                weights(values + start, count: n, shift: shift, scale: scale, into: block)
+                let chunks = chunkCount(n)
+                for lane in n..<(chunks * chunkWidth) { block[lane] = 0 }
+                for c in 0..<chunks {
+                    let s = chunkSum(block + c * chunkWidth)
+                    chunkSums?[start / chunkWidth + c] = s
+                    total += s
+                }
+                start += n
+            }
+            return total
         }
-        return total
     }
 
     /// The first index whose inclusive running weight passes `target` (`> target`, or `>= target`
@@ -105,15 +122,17 @@ enum ExpKernel {
             guard passes(running + s) else { running += s; continue }
             // The answer is in this chunk. In-chunk rounding can differ from the chunk sum, so fall
             // back to the chunk's last positive weight (there is one: s > 0 here).
-            let w = chunkWeights(values, count: count, chunk: c, shift: shift, scale: scale)
-            let lanes = SIMD8<Double>(lowHalf: w.0, highHalf: w.1)
-            var lastPositive = -1
-            for lane in 0..<chunkWidth where lanes[lane] > 0 {
-                running += lanes[lane]
-                lastPositive = lane
-                if passes(running) { return c * chunkWidth + lane }
+            return withUnsafeTemporaryAllocation(of: Double.self, capacity: chunkWidth) { buffer in
+                let w = buffer.baseAddress!
+                chunkWeights(values, count: count, chunk: c, shift: shift, scale: scale, into: w)
+                var lastPositive = 0
+                for lane in 0..<chunkWidth where w[lane] > 0 {
+                    running += w[lane]
+                    lastPositive = lane
+                    if passes(running) { return c * chunkWidth + lane }
+                }
+                return c * chunkWidth + lastPositive
             }
-            if lastPositive >= 0 { return c * chunkWidth + lastPositive }
         }
         return nil
     }
@@ -122,17 +141,15 @@ enum ExpKernel {
     static func lastPositive(values: UnsafePointer<Float>, count: Int, shift: Double, scale: Double,
                              chunkSums: UnsafePointer<Double>) -> Int? {
         var c = chunkCount(count) - 1
-        while c >= 0 {
-            if chunkSums[c] > 0 {
-                let w = chunkWeights(values, count: count, chunk: c, shift: shift, scale: scale)
-                let lanes = SIMD8<Double>(lowHalf: w.0, highHalf: w.1)
-                for lane in stride(from: chunkWidth - 1, through: 0, by: -1) where lanes[lane] > 0 {
-                    return c * chunkWidth + lane
-                }
-            }
-            c -= 1
+        while c >= 0 && !(chunkSums[c] > 0) { c -= 1 }
+        guard c >= 0 else { return nil }
+        return withUnsafeTemporaryAllocation(of: Double.self, capacity: chunkWidth) { buffer in
+            let w = buffer.baseAddress!
+            chunkWeights(values, count: count, chunk: c, shift: shift, scale: scale, into: w)
+            var lane = chunkWidth - 1
+            while lane > 0 && !(w[lane] > 0) { lane -= 1 }
+            return c * chunkWidth + lane
         }
-        return nil
     }
 
     /// Naive reference for tests: the same weights through the C library's exp, one at a time.

@@ -56,20 +56,18 @@ struct LogNormalizer {
 }
 
 /// The largest value in `values`, ignoring NaN; -inf when there is none.
+/// Floats are compared as order-preserving Int32 keys, because an integer max reduction vectorises
+/// and a Float one (with NaN to skip) does not.
 func maxIgnoringNaN(_ values: UnsafeBufferPointer<Float>) -> Float {
-    guard let base = values.baseAddress else { return -.infinity }
-    let n = values.count
-    var acc = SIMD8<Float>(repeating: -.infinity)
-    var i = 0
-    while i + 8 <= n {
-        let v = UnsafeRawPointer(base + i).loadUnaligned(as: SIMD8<Float>.self)
-        acc = acc.replacing(with: v, where: v .> acc)   // a NaN lane never compares greater
-        i += 8
+    @inline(__always) func key(_ v: Float) -> Int32 {
+        let bits = Int32(bitPattern: v.bitPattern)
+        return bits < 0 ? bits ^ Int32.max : bits   // negative floats: larger magnitude, smaller key
     }
-    var m = acc.max()
-    while i < n {
-        if base[i] > m { m = base[i] }
-        i += 1
+    let negativeInfinityKey = key(-.infinity)
+    var best = negativeInfinityKey
+    for v in values {
+        let k = v.isNaN ? negativeInfinityKey : key(v)
+        best = k > best ? k : best
     }
-    return m
+    return Float(bitPattern: UInt32(bitPattern: best < 0 ? best ^ Int32.max : best))
 }

@@ -7,8 +7,8 @@
 //         bits 31...0  = UInt32.max - id (smaller id, larger key).
 // Values must not be NaN (callers map NaN to -inf first); -0.0 is ranked as +0.0.
 //
-// The sort and selection here allocate nothing (the hot path promises that) and fall back to
-// heapsort when quicksort partitions go badly, so their worst case is O(n log n).
+// The sort and selections here allocate nothing (the hot path promises that); the quicksort-based
+// ones fall back to heapsort when partitions go badly, so their worst case is O(n log n).
 
 enum RankedKey {
     @inline(__always)
@@ -36,24 +36,81 @@ enum RankedKey {
         quicksort(base, 0, keys.count, depthLimit: 2 * log2Floor(keys.count) + 2)
     }
 
-    /// Rearranges `keys` so that keys[rank - 1] is the rank-th largest, everything before it is
-    /// larger and everything after it smaller (rank in 1...count).
-    static func selectDescending(_ keys: UnsafeMutableBufferPointer<UInt64>, rank: Int) {
-        guard let a = keys.baseAddress, rank >= 1, rank <= keys.count else { return }
-        let target = rank - 1
-        var lo = 0, hi = keys.count
-        var depth = 2 * log2Floor(keys.count) + 2
-        while hi - lo > insertionSortLimit {
-            if depth == 0 { heapsort(a, lo, hi); return }
-            depth -= 1
-            let p = partition(a, lo, hi)
-            if p == target { return }
-            if target < p { hi = p } else { lo = p + 1 }
+    /// Largest heap `kthLargestValue` builds; beyond it a radix select is faster (a big heap's
+    /// sift-downs miss the cache and mispredict, while radix select costs ~3 passes whatever k is).
+    static let heapSelectLimit = 512
+    /// Buckets per radix-select pass (11 bits of the 32-bit order key).
+    static let radixBuckets = 2048
+
+    /// The k-th largest of values[0..<count] (k in 1...count). Both strategies return exactly that
+    /// value, so which one runs never changes a result.
+    /// heap: scratch for min(k, count - k + 1) keys when that is ≤ heapSelectLimit.
+    /// histogram: scratch for radixBuckets counters.
+    static func kthLargestValue(_ values: UnsafePointer<Float>, count: Int, k: Int,
+                                heap: UnsafeMutablePointer<UInt64>, histogram: UnsafeMutablePointer<Int32>) -> Float {
+        let fromBelow = count - k + 1
+        if k <= heapSelectLimit && k <= fromBelow {
+            return heapSelect(values, count: count, size: k, heap: heap, smallest: false)
         }
-        insertionSort(a, lo, hi)
+        if fromBelow <= heapSelectLimit {
+            return heapSelect(values, count: count, size: fromBelow, heap: heap, smallest: true)
+        }
+        return radixSelect(values, count: count, k: k, histogram: histogram)
     }
 
-    private static func log2Floor(_ n: Int) -> Int { Int.bitWidth - 1 - n.leadingZeroBitCount }
+    /// One heap of the `size` best keys seen so far (or, if `smallest`, the `size` worst): most
+    /// values lose a single comparison against the root, about one compare per value.
+    /// Returns the root's value: the size-th largest (smallest). Smallest keys are kept as
+    /// complemented keys, so that one min-heap serves both.
+    @inline(__always)
+    private static func heapSelect(_ values: UnsafePointer<Float>, count: Int, size: Int,
+                                   heap: UnsafeMutablePointer<UInt64>, smallest: Bool) -> Float {
+        @inline(__always) func heapKey(_ x: Float, _ i: Int) -> UInt64 { smallest ? ~make(x, i) : make(x, i) }
+        @inline(__always) func rootValue() -> Float { value(smallest ? ~heap[0] : heap[0]) }
+        for i in 0..<size { heap[i] = heapKey(values[i], i) }
+        var i = size / 2 - 1
+        while i >= 0 { siftDownMin(heap, i, size); i -= 1 }
+        var edge = rootValue()   // values strictly beyond the edge cannot enter
+        for i in size..<count {
+            let x = values[i]
+            if smallest ? x > edge : x < edge { continue }
+            let key = heapKey(x, i)
+            if key > heap[0] {
+                heap[0] = key
+                siftDownMin(heap, 0, size)
+                edge = rootValue()
+            }
+        }
+        return rootValue()
+    }
+
+    /// Most significant digit first radix select on the 32-bit order key of each value: each pass
+    /// counts the values that share the digits found so far, by their next 11 (then 11, then 10)
+    /// bits, and walks the counts down from the top to the bucket holding the k-th largest.
+    static func radixSelect(_ values: UnsafePointer<Float>, count: Int, k: Int,
+                                    histogram: UnsafeMutablePointer<Int32>) -> Float {
+        @inline(__always) func orderKey(_ x: Float) -> UInt32 {
+            let bits = (x + 0).bitPattern
+            return bits & 0x8000_0000 != 0 ? ~bits : bits | 0x8000_0000
+        }
+        var prefix: UInt32 = 0, prefixMask: UInt32 = 0
+        var remaining = Int32(truncatingIfNeeded: k)
+        for (shift, width) in [(UInt32(21), UInt32(11)), (10, 11), (0, 10)] {
+            let buckets = 1 << Int(width), digitMask = UInt32(buckets - 1)
+            for b in 0..<buckets { histogram[b] = 0 }
+            for i in 0..<count {
+                let key = orderKey(values[i])
+                if key & prefixMask == prefix { histogram[Int((key >> shift) & digitMask)] &+= 1 }
+            }
+            var b = buckets - 1
+            while histogram[b] < remaining { remaining -= histogram[b]; b -= 1 }
+            prefix |= UInt32(b) << shift
+            prefixMask |= digitMask << shift
+        }
+        return Float(bitPattern: prefix & 0x8000_0000 != 0 ? prefix & 0x7FFF_FFFF : ~prefix)
+    }
+
+    static func log2Floor(_ n: Int) -> Int { Int.bitWidth - 1 - n.leadingZeroBitCount }
 
     private static func quicksort(_ a: UnsafeMutablePointer<UInt64>, _ lo: Int, _ hi: Int, depthLimit: Int) {
         var lo = lo, hi = hi, depth = depthLimit
@@ -72,7 +129,9 @@ enum RankedKey {
     }
 
     /// Lomuto partition of a[lo..<hi] around the median of three; returns the pivot's final index,
-    /// with larger keys before it and smaller after (keys are distinct).
+    /// with larger keys before it and smaller after (keys are distinct). Branch-free inner loop:
+    /// every element is swapped and `store` advances only past larger ones, because on random keys
+    /// a branch here is mispredicted half the time.
     @inline(__always)
     private static func partition(_ a: UnsafeMutablePointer<UInt64>, _ lo: Int, _ hi: Int) -> Int {
         let mid = lo + (hi - lo) / 2, last = hi - 1
@@ -83,9 +142,11 @@ enum RankedKey {
         a.swapAt(mid, last)
         let pivot = a[last]
         var store = lo
-        for i in lo..<last where a[i] > pivot {
-            a.swapAt(i, store)
-            store += 1
+        for i in lo..<last {
+            let x = a[i]
+            a[i] = a[store]
+            a[store] = x
+            store &+= x > pivot ? 1 : 0
         }
         a.swapAt(store, last)
         return store
@@ -101,26 +162,84 @@ enum RankedKey {
         }
     }
 
+    /// Restores the min-heap property of h[0..<end] below `start`.
+    @inline(__always)
+    private static func siftDownMin(_ h: UnsafeMutablePointer<UInt64>, _ start: Int, _ end: Int) {
+        var root = start
+        while true {
+            var child = 2 * root + 1
+            if child >= end { return }
+            if child + 1 < end && h[child + 1] < h[child] { child += 1 }
+            if h[child] < h[root] { h.swapAt(child, root); root = child } else { return }
+        }
+    }
+
     /// Descending heapsort of a[lo..<hi] through a min-heap: each step moves the smallest to the end.
     private static func heapsort(_ a: UnsafeMutablePointer<UInt64>, _ lo: Int, _ hi: Int) {
         let h = a + lo, n = hi - lo
-        func siftDown(_ start: Int, _ end: Int) {
-            var root = start
-            while true {
-                var child = 2 * root + 1
-                if child >= end { return }
-                if child + 1 < end && h[child + 1] < h[child] { child += 1 }
-                if h[child] < h[root] { h.swapAt(child, root); root = child } else { return }
-            }
-        }
         var i = n / 2 - 1
-        while i >= 0 { siftDown(i, n); i -= 1 }
+        while i >= 0 { siftDownMin(h, i, n); i -= 1 }
         var end = n - 1
         while end > 0 {
             h.swapAt(0, end)
-            siftDown(0, end)
+            siftDownMin(h, 0, end)
             end -= 1
         }
+    }
+}
+
+// MARK: - Nucleus (top-p) selection
+
+extension RankedKey {
+    /// Weight of one key's logit: exp((value - shift) · scale), as ExpKernel computes it.
+    @inline(__always)
+    static func weight(_ key: UInt64, shift: Double, scale: Double) -> Double {
+        ExpKernel.expNonPositive((Double(value(key)) - shift) * scale)
+    }
+
+    /// Σ weight over keys[0..<count], in ExpKernel's chunk order.
+    static func mass(_ keys: UnsafePointer<UInt64>, count: Int, shift: Double, scale: Double) -> Double {
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: ExpKernel.blockSize) { buffer in
+            let values = buffer.baseAddress!
+            var total = 0.0
+            var start = 0
+            while start < count {
+                let n = min(ExpKernel.blockSize, count - start)
+                for j in 0..<n { values[j] = value(keys[start + j]) }
+                total += ExpKernel.sum(values, count: n, shift: shift, scale: scale, chunkSums: nil)
+                start += n
+            }
+            return total
+        }
+    }
+
+    /// Rearranges `keys` so that its first n entries are the nucleus, the fewest largest keys
+    /// whose weights add up to at least `target`, and returns n (all keys when rounding leaves the
+    /// total short). Sampling needs the set, not its order, so this is a quickselect guided by
+    /// mass: expected O(count) instead of sorting. The chosen set depends only on the keys.
+    static func selectNucleus(_ keys: UnsafeMutableBufferPointer<UInt64>, target: Double,
+                              shift: Double, scale: Double) -> Int {
+        guard let a = keys.baseAddress, !keys.isEmpty else { return 0 }
+        var lo = 0, hi = keys.count
+        var above = 0.0   // mass of keys[0..<lo], all larger than anything in lo..<hi
+        var depth = 2 * log2Floor(keys.count) + 2
+        while hi - lo > insertionSortLimit && depth > 0 {
+            depth -= 1
+            let p = partition(a, lo, hi)
+            let upper = above + mass(a + lo, count: p - lo, shift: shift, scale: scale)
+            if upper >= target { hi = p; continue }
+            let withPivot = upper + weight(a[p], shift: shift, scale: scale)
+            if withPivot >= target { return p + 1 }
+            above = withPivot
+            lo = p + 1
+        }
+        // A short (or stubborn) range is left: order it and walk it.
+        sortDescending(UnsafeMutableBufferPointer(start: a + lo, count: hi - lo))
+        for j in lo..<hi {
+            above += weight(a[j], shift: shift, scale: scale)
+            if above >= target { return j + 1 }
+        }
+        return hi
     }
 }
 

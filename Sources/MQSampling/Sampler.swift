@@ -5,6 +5,7 @@
 //   work       [V]   processed logits by token id, later reused for the K candidates' logits
 //   keys       [V]   RankedKey of each candidate (top-k / top-p only)
 //   chunkSums  [NC]  Double softmax weight per chunk of 8 candidates (sampling only)
+//   histogram  [2048] radix-select counters (top-k with large k only)
 //
 // Order of operations is Hugging Face's: repetition penalty → temperature → top-k → top-p →
 // draw from the renormalised distribution. Temperature is applied inside the Double weight
@@ -113,15 +114,13 @@ public struct Sampler: Sendable {
         case .single(let only):
             return [TokenProbability(id: only, probability: 1)]
         case .weighted(let w):
+            var weights = [Double](repeating: 0, count: w.count)
+            weights.withUnsafeMutableBufferPointer {
+                ExpKernel.weights(w.values, count: w.count, shift: w.shift, scale: w.scale, into: $0.baseAddress!)
+            }
             var out: [TokenProbability] = []
-            for c in 0..<ExpKernel.chunkCount(w.count) {
-                let pair = ExpKernel.chunkWeights(w.values, count: w.count, chunk: c, shift: w.shift, scale: w.scale)
-                let lanes = SIMD8<Double>(lowHalf: pair.0, highHalf: pair.1)
-                for lane in 0..<ExpKernel.chunkWidth where lanes[lane] > 0 {
-                    let j = c * ExpKernel.chunkWidth + lane
-                    out.append(TokenProbability(id: w.ids.map { RankedKey.id($0[j]) } ?? j,
-                                                probability: lanes[lane] / w.total))
-                }
+            for (j, weight) in weights.enumerated() where weight > 0 {
+                out.append(TokenProbability(id: w.ids.map { RankedKey.id($0[j]) } ?? j, probability: weight / w.total))
             }
             return out.sorted { $0.probability != $1.probability ? $0.probability > $1.probability : $0.id < $1.id }
         }
@@ -176,26 +175,22 @@ public struct Sampler: Sendable {
 
         if p.topK > 0 && p.topK < v {
             let keys = scratch.keys.baseAddress!
-            var n = 0
-            for i in 0..<v where work[i] > -.infinity {
-                keys[n] = RankedKey.make(work[i], i)
-                n += 1
-            }
-            if p.topK < n {
-                RankedKey.selectDescending(UnsafeMutableBufferPointer(start: keys, count: n), rank: p.topK)
+            let edge = RankedKey.kthLargestValue(work, count: v, k: p.topK, heap: keys,
+                                                 histogram: scratch.histogram.baseAddress!)
+            if edge > -.infinity {   // otherwise fewer than k tokens are possible: nothing to cut
                 // Hugging Face keeps every logit equal to the k-th largest, so ties at the edge stay.
-                let edge = RankedKey.value(keys[p.topK - 1])
-                var kept = p.topK
-                for j in p.topK..<n where RankedKey.value(keys[j]) == edge {
-                    keys[kept] = keys[j]
-                    kept += 1
+                // Candidates move to the front of work, in id order. Branch-free: every value is
+                // written at n, which advances only past kept ones (n ≤ i: nothing unread is lost).
+                var n = 0
+                for i in 0..<v {
+                    let x = work[i]
+                    keys[n] = RankedKey.make(x, i)
+                    work[n] = x
+                    n &+= x >= edge ? 1 : 0
                 }
-                n = kept
+                count = n
+                ids = keys
             }
-            // From here on, work holds the candidates' logits in key order (ids live in the keys).
-            for j in 0..<n { work[j] = RankedKey.value(keys[j]) }
-            count = n
-            ids = keys
         }
 
         if p.topP < 1 {
@@ -204,27 +199,24 @@ public struct Sampler: Sendable {
             // The nucleus is the highest-first prefix whose weight reaches topP · total. Its last
             // token has weight > (1 - topP) · total / count (the rest of the mass, > 1 - topP, lies
             // on at most `count` tokens no heavier than it), and so has every token in it. Only
-            // tokens above that bound (with a margin of a factor e for rounding) need sorting.
+            // tokens above that bound (with a margin of a factor e for rounding) need ranking.
             let logBound = Foundation.log((1 - Double(p.topP)) * total / Double(count)) - 1
             let valueBound = shift + logBound / scale
-            var c = 0
+            var c = 0   // branch-free compaction, as for top-k
             if ids != nil {
-                for j in 0..<count where Double(work[j]) >= valueBound {
+                for j in 0..<count {
                     keys[c] = keys[j]
-                    c += 1
+                    c &+= Double(work[j]) >= valueBound ? 1 : 0
                 }
             } else {
-                for i in 0..<count where Double(work[i]) >= valueBound {
+                for i in 0..<count {
                     keys[c] = RankedKey.make(work[i], i)
-                    c += 1
+                    c &+= Double(work[i]) >= valueBound ? 1 : 0
                 }
             }
-            RankedKey.sortDescending(UnsafeMutableBufferPointer(start: keys, count: c))
-            for j in 0..<c { work[j] = RankedKey.value(keys[j]) }
-            _ = ExpKernel.sum(values, count: c, shift: shift, scale: scale, chunkSums: scratch.chunkSums.baseAddress!)
-            let last = ExpKernel.locate(Double(p.topP) * total, inclusive: true, values: values, count: c,
-                                        shift: shift, scale: scale, chunkSums: scratch.chunkSums.baseAddress!) ?? (c - 1)
-            count = last + 1
+            count = RankedKey.selectNucleus(UnsafeMutableBufferPointer(start: keys, count: c),
+                                            target: Double(p.topP) * total, shift: shift, scale: scale)
+            for j in 0..<count { work[j] = RankedKey.value(keys[j]) }
             ids = keys
         }
 
@@ -237,17 +229,8 @@ public struct Sampler: Sendable {
     private func fillProcessedLogits(row: UnsafeBufferPointer<Float>, history: some Collection<Int>) {
         let work = scratch.work.baseAddress!
         let n = row.count
-        var i = 0
-        if let src = row.baseAddress {
-            let negInf = SIMD8<Float>(repeating: -.infinity)
-            while i + 8 <= n {
-                let x = UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float>.self)
-                UnsafeMutableRawPointer(work + i).storeBytes(of: x.replacing(with: negInf, where: x .!= x), as: SIMD8<Float>.self)
-                i += 8
-            }
-            while i < n { work[i] = src[i].isNaN ? -.infinity : src[i]; i += 1 }
-        }
-        while i < vocabSize { work[i] = -.infinity; i += 1 }
+        for i in 0..<n { work[i] = row[i].isNaN ? -.infinity : row[i] }
+        for i in n..<vocabSize { work[i] = -.infinity }
 
         let penalty = parameters.repetitionPenalty
         guard penalty != 1 else { return }
@@ -316,6 +299,7 @@ final class SamplerScratch: @unchecked Sendable {
     let chunkSums: UnsafeMutableBufferPointer<Double>
     let keys: UnsafeMutableBufferPointer<UInt64>
     let top: UnsafeMutableBufferPointer<UInt64>
+    let histogram: UnsafeMutableBufferPointer<Int32>
 
     init(vocabSize: Int, needsChunkSums: Bool, needsKeys: Bool, topCount: Int) {
         self.vocabSize = vocabSize
@@ -323,6 +307,7 @@ final class SamplerScratch: @unchecked Sendable {
         chunkSums = .allocate(capacity: needsChunkSums ? ExpKernel.chunkCount(vocabSize) : 0)
         keys = .allocate(capacity: needsKeys ? vocabSize : 0)
         top = .allocate(capacity: topCount)
+        histogram = .allocate(capacity: needsKeys ? RankedKey.radixBuckets : 0)
     }
 
     func emptyCopy() -> SamplerScratch {
@@ -335,5 +320,6 @@ final class SamplerScratch: @unchecked Sendable {
         chunkSums.deallocate()
         keys.deallocate()
         top.deallocate()
+        histogram.deallocate()
     }
 }

@@ -1,7 +1,7 @@
 // The pieces under the sampler, each against a plain reference: Philox against Random123's
 // known answers, our exp and chunked sums against Foundation's exp, the chunk walk against a
-// linear scan, ranked keys against Float order, and the allocation-free sort/select against
-// Array.sorted.
+// linear scan, ranked keys against Float order, and the allocation-free sort and selections
+// against sorting with Array.sorted.
 import Foundation
 import XCTest
 @testable import MQSampling
@@ -56,19 +56,18 @@ final class ExpKernelTests: XCTestCase {
         while x <= 0 {
             for offset in [0.0, 0.123456789, 0.5, 0.3465735902799727, -0.3465735902799727] where x + offset <= 0 && x + offset >= -708 {
                 let v = x + offset
-                let got = ExpKernel.expNonPositive(SIMD4(repeating: v))[0]
+                let got = ExpKernel.expNonPositive(v)
                 let want = Foundation.exp(v)
                 worst = max(worst, abs(got - want) / want.ulp)
             }
             x += 0.37
         }
         XCTAssertLessThanOrEqual(worst, 2, "worst error \(worst) ulps")
-        XCTAssertEqual(ExpKernel.expNonPositive(SIMD4(repeating: 0))[0], 1)
+        XCTAssertEqual(ExpKernel.expNonPositive(0), 1)
     }
 
     func testExpIsZeroBelowCutoffAndForNonFinite() {
-        let x = SIMD4<Double>(-708.5, -.infinity, .nan, -1e300)
-        XCTAssertEqual(ExpKernel.expNonPositive(x), SIMD4(repeating: 0))
+        for x in [-708.5, -.infinity, .nan, -1e300] { XCTAssertEqual(ExpKernel.expNonPositive(x), 0, "exp(\(x))") }
     }
 
     func testChunkSumsMatchNaiveWeights() {
@@ -171,20 +170,83 @@ final class RankedKeyTests: XCTestCase {
         }
     }
 
-    func testSelectPutsTheRankthLargestInPlace() {
+    func testKthLargestValueMatchesSorting() {
         var rng = TestRNG(4)
         for n in [1, 2, 16, 17, 100, 5000] {
-            for shape in 0..<3 {
-                var input = (0..<n).map { _ in rng.next() }
-                if shape == 1 { input.sort() } else if shape == 2 { input.sort(by: >) }
-                let sorted = input.sorted(by: >)
-                for rank in Set([1, 2, n / 3 + 1, n / 2 + 1, n]) where rank >= 1 && rank <= n {
-                    var a = input
-                    a.withUnsafeMutableBufferPointer { RankedKey.selectDescending($0, rank: rank) }
-                    XCTAssertEqual(a[rank - 1], sorted[rank - 1], "n \(n) rank \(rank)")
-                    XCTAssertEqual(Set(a[..<rank]), Set(sorted[..<rank]), "n \(n) rank \(rank): the top set")
-                    XCTAssertEqual(a.sorted(by: >), sorted, "selection must permute, not lose, keys")
+            for shape in 0..<4 {
+                var values = rng.logits(n)
+                if shape == 1 { values.sort() }                           // every value enters the heap
+                if shape == 2 { values.sort(by: >) }
+                if shape == 3 { values = values.map { ($0 * 2).rounded() } }   // many ties
+                if n > 3 { values[n / 3] = -.infinity }
+                let sorted = values.sorted(by: >)
+                var heap = [UInt64](repeating: 0, count: n)
+                var histogram = [Int32](repeating: 0, count: RankedKey.radixBuckets)
+                for k in Set([1, 2, n / 3 + 1, n / 2 + 1, n - 1, n]) where k >= 1 && k <= n {
+                    let (got, radix) = values.withUnsafeBufferPointer { v in
+                        heap.withUnsafeMutableBufferPointer { h in
+                            histogram.withUnsafeMutableBufferPointer { hist in
+                                (RankedKey.kthLargestValue(v.baseAddress!, count: n, k: k, heap: h.baseAddress!,
+                                                           histogram: hist.baseAddress!),
+                                 RankedKey.radixSelect(v.baseAddress!, count: n, k: k, histogram: hist.baseAddress!))
+                            }
+                        }
+                    }
+                    XCTAssertEqual(got, sorted[k - 1], "n \(n) shape \(shape) k \(k)")
+                    XCTAssertEqual(radix, sorted[k - 1], "radix select: n \(n) shape \(shape) k \(k)")
                 }
+            }
+        }
+    }
+
+    func testRadixSelectOnSpecialValues() {
+        let values: [Float] = [3, -.infinity, -0.0, 0, 1e-45, -1e-45, -2, .infinity, 3, -.greatestFiniteMagnitude, 7.5]
+        let sorted = values.sorted(by: >)
+        var histogram = [Int32](repeating: 0, count: RankedKey.radixBuckets)
+        for k in 1...values.count {
+            let got = values.withUnsafeBufferPointer { v in
+                histogram.withUnsafeMutableBufferPointer {
+                    RankedKey.radixSelect(v.baseAddress!, count: v.count, k: k, histogram: $0.baseAddress!)
+                }
+            }
+            XCTAssertEqual(got, sorted[k - 1], "k \(k)")
+        }
+    }
+
+    /// The nucleus by definition: sort, then the shortest prefix whose weights reach the target.
+    private func referenceNucleus(_ keys: [UInt64], target: Double, shift: Double, scale: Double) -> Set<UInt64> {
+        var total = 0.0
+        var kept: Set<UInt64> = []
+        for key in keys.sorted(by: >) {
+            kept.insert(key)
+            total += Foundation.exp((Double(RankedKey.value(key)) - shift) * scale)
+            if total >= target { break }
+        }
+        return kept
+    }
+
+    func testSelectNucleusMatchesSortedPrefix() {
+        var rng = TestRNG(5)
+        for n in [1, 5, 17, 300, 20_000] {
+            for scale: Float in [0.01, 1, 6] {   // nearly flat to very peaked
+                let logits = rng.logits(n, scale: scale)
+                let keys = logits.enumerated().map { RankedKey.make($0.element, $0.offset) }
+                let shift = Double(logits.max()!)
+                let total = logits.reduce(0.0) { $0 + Foundation.exp(Double($1) - shift) }
+                for p in [1e-9, 0.3, 0.9, 0.999] {
+                    var a = keys
+                    let got = a.withUnsafeMutableBufferPointer {
+                        RankedKey.selectNucleus($0, target: p * total, shift: shift, scale: 1)
+                    }
+                    let want = referenceNucleus(keys, target: p * total, shift: shift, scale: 1)
+                    XCTAssertEqual(Set(a[..<got]), want, "n \(n) scale \(scale) p \(p)")
+                    XCTAssertEqual(Set(a), Set(keys), "selection must permute, not lose, keys")
+                }
+                // A target above the total (rounding): everything is kept.
+                var a = keys
+                XCTAssertEqual(a.withUnsafeMutableBufferPointer {
+                    RankedKey.selectNucleus($0, target: total * 2, shift: shift, scale: 1)
+                }, n)
             }
         }
     }

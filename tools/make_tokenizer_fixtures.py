@@ -431,6 +431,28 @@ def main():
     variants.append({"name": "byte_fallback", "tokenizer": fb_json, "cases": case_list(tok, variant_texts)})
 
     write_json(os.path.join(out, "variants.json"), {"meta": meta, "base": "starcoder.json", "variants": variants})
+
+    # (f) Split regexes through Oniguruma (tokenizers' SysRegex): pieces per pattern and text.
+    regex_texts = [t for t in COMMON_TEXTS if len(t) < 100] + [
+        "abcABC aBc xyz", "aaa bbb aab", "foo.bar(baz) == 42;", "CamelCaseWord snake_case_word",
+        "a\nb\n\nc\n", "x1 y22 z333 w4444", "中文字符 and 日本語", "ab ab\tab\nab"]
+    regex_patterns = [
+        r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+",
+        llama3,
+        r"[0-9][0-9][0-9]",
+        r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+",
+        r"\s+", r"\S+", r"\w+", r"\W", r"\d+", r"\D+", r"\h+", r"(?i)ab", r"(?i:AB)c", r"a*", r"a+?", r"a{2}",
+        r"a{1,2}", r"a{,2}", r"\d{2,}?", r"\b\w", r"\B.", r"^.", r".$", r"\A.|.\z", r"(?<=a)b", r"(?<!a)b", r"x(?=y)|\p{Lu}",
+        r"(?!a)\w", r"\p{Lu}\p{Ll}+", r"[\u4e00-\u9fa5]+", r"[^a-z\s]+", r"[a-c\d]+", r"[\p{L}&&[^a]]", r".", r".+",
+        r"(?m:.+)", r"(?:ab|a)(?:bc|c)?", r"(?>a+)b|a", r"a++", r"\x41|\x{3042}|\t", r"[\]\[-]", r"[-a]", r"\p{^L}+",
+        r"\P{N}", r"\p{Han}+", r"(a|b)*c", r"(\s|\w)+?!",
+    ]
+    regex_cases = []
+    for pattern in regex_patterns:
+        pre = pre_tokenizers.Split(Regex(pattern), "isolated")
+        regex_cases.append({"pattern": pattern, "cases": [
+            {"text": t, "pieces": [p for p, _ in pre.pre_tokenize_str(t)]} for t in regex_texts]})
+    write_json(os.path.join(out, "regex.json"), {"meta": meta, "patterns": regex_cases})
     total = sum(os.path.getsize(os.path.join(out, n)) for n in os.listdir(out))
     print(f"wrote {out} ({total / 1e6:.2f} MB)")
 

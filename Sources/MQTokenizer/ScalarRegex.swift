@@ -352,12 +352,13 @@ private struct RegexParser {
     }
 
     private mutating func parseGroup() throws -> RegexNode {
+        let flagsEnd = peek(1) == "?" ? inlineFlagsEnd() : nil  // needs pos at '('
         pos += 1  // (
         var kind = "group"
         if peek() == "?" {
-            if let flagsEnd = inlineFlagsEnd(), p[flagsEnd] == ":" {
+            if let flagsEnd, p[flagsEnd] == ":" {
                 let savedCI = caseInsensitive, savedDot = dotAll
-                try applyFlags(from: pos + 2, to: flagsEnd)
+                try applyFlags(from: pos + 1, to: flagsEnd)
                 pos = flagsEnd + 1
                 let body = try parseAlternation()
                 caseInsensitive = savedCI

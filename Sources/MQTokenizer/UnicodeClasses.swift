@@ -1,7 +1,7 @@
 // Character classes, per Unicode scalar, as the libraries behind `tokenizers` define them.
 //
 // tokenizers mixes three definitions and they differ at the edges, so each is named for its origin:
-//   - Oniguruma (SysRegex: the GPT-2 pattern, Split regexes): \p{L}, \p{N}, \s = White_Space, \w = L|M|N|Pc
+//   - Oniguruma (SysRegex: the GPT-2 pattern, Split regexes): \p{L}, \p{N}, \s = White_Space, \w (below)
 //   - Rust std (Digits, WhitespaceSplit): char::is_numeric = N*, char::is_whitespace = White_Space
 //   - Rust `regex` crate (added-token lstrip/rstrip/single_word, Whitespace): \w = Alphabetic|M|Nd|Pc|Join_Control
 // Classification of ASCII goes through a table; everything else asks the stdlib's Unicode data.
@@ -79,16 +79,23 @@ enum CharClass {
         }
     }
 
-    /// \w of Oniguruma: L, M, N, Pc.
+    /// \w of Oniguruma. Below U+0100 it reads its Latin-1 ctype table, which also counts ª ² ³ µ ¹ º
+    /// ¼ ½ ¾ and the Latin-1 letters; above, Alphabetic, M*, Nd, Pc (not Join_Control).
+    /// (So ½ is a word character but ① and U+200D are not; tokenizers' fixtures confirm these.)
     static func isOnigWord(_ s: Unicode.Scalar) -> Bool {
-        if s.value < 128 { return ascii[Int(s.value)] & rustWordBit != 0 }
-        switch s.properties.generalCategory {
-        case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter,
-             .nonspacingMark, .spacingMark, .enclosingMark,
-             .decimalNumber, .letterNumber, .otherNumber, .connectorPunctuation:
-            return true
-        default:
-            return false
+        let v = s.value
+        if v < 128 { return ascii[Int(v)] & rustWordBit != 0 }
+        if v < 0x100 {
+            switch v {
+            case 0xAA, 0xB2, 0xB3, 0xB5, 0xB9, 0xBA, 0xBC...0xBE, 0xC0...0xD6, 0xD8...0xF6, 0xF8...0xFF: return true
+            default: return false
+            }
+        }
+        let p = s.properties
+        if p.isAlphabetic { return true }
+        switch p.generalCategory {
+        case .nonspacingMark, .spacingMark, .enclosingMark, .decimalNumber, .connectorPunctuation: return true
+        default: return false
         }
     }
 }

@@ -1,0 +1,79 @@
+// The Split regex engine against Oniguruma (pieces recorded from tokenizers' Split pre-tokenizer),
+// and the hand-written GPT-2 scanner against the same pattern run through the regex engine.
+
+import Foundation
+import XCTest
+@testable import MQTokenizer
+
+final class RegexAndScannerTests: XCTestCase {
+    /// Patterns the scalar engine leaves to Swift Regex (checked for compiling, not for exactness).
+    private let fallbackPatterns: Set<String> = [#"[\p{L}&&[^a]]"#, #"\p{Han}+"#]
+
+    func testSplitRegexMatchesOniguruma() throws {
+        let fixture = try Fixtures.json("regex.json")
+        let patterns = fixture["patterns"] as? [[String: Any]] ?? []
+        XCTAssertGreaterThan(patterns.count, 40)
+        var passed = 0, failed = 0
+        for entry in patterns {
+            guard let pattern = entry["pattern"] as? String else { continue }
+            let json = JSONCursor(value: .null, path: "pattern", source: "regex.json")
+            let regex = try SplitRegex(pattern, json: json)
+            let usesEngine = (try? ScalarRegex(pattern)) != nil
+            if fallbackPatterns.contains(pattern) {
+                XCTAssertFalse(usesEngine, "\(pattern) was expected to be left to Swift Regex")
+                continue
+            }
+            XCTAssertTrue(usesEngine, "scalar regex engine rejected \(pattern)")
+            let split = PreTokenizer.split(.regex(regex), .isolated, invert: false)
+            for c in entry["cases"] as? [[String: Any]] ?? [] {
+                guard let text = c["text"] as? String, let pieces = c["pieces"] as? [String] else { continue }
+                let got = split.apply([Array(text.unicodeScalars)]).map { $0.map(\.value) }
+                let expected = pieces.map(scalars)
+                if got == expected {
+                    passed += 1
+                } else {
+                    failed += 1
+                    if failed <= 10 {
+                        let gotText = got.map { String(String.UnicodeScalarView($0.compactMap(Unicode.Scalar.init))) }
+                        XCTFail("pattern \(pattern.debugDescription) text \(text.debugDescription):\n got      \(gotText)\n expected \(pieces)")
+                    }
+                }
+            }
+        }
+        print("split regex: \(passed) passed, \(failed) failed")
+        XCTAssertGreaterThan(passed, 1000)
+    }
+
+    func testRegexSyntaxErrorsAreReported() {
+        let json = JSONCursor(value: .null, path: "pre_tokenizer.pattern.Regex", source: "t.json")
+        XCTAssertThrowsError(try SplitRegex("(unclosed", json: json)) { error in
+            XCTAssertTrue("\(error)".hasPrefix("t.json: pre_tokenizer.pattern.Regex: cannot compile regex"), "\(error)")
+        }
+    }
+
+    /// The GPT-2 scanner and the regex engine running GPT-2's pattern agree on random text built from
+    /// the characters that matter (contractions, spaces of several kinds, letters, digits, marks).
+    func testGPT2ScannerAgreesWithRegex() throws {
+        let regex = try ScalarRegex(#"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"#)
+        let alphabet: [Unicode.Scalar] = ["'", "s", "t", "r", "e", "v", "m", "l", "d", "A", " ", " ", "\t", "\n", "\r",
+                                          "\u{A0}", "\u{3000}", "1", "٣", "½", "!", ".", "é", "\u{301}", "日", "😀", "\u{200D}", "_"]
+        var rng = SystemRandomNumberGenerator()
+        var texts: [[Unicode.Scalar]] = []
+        for _ in 0..<3000 {
+            let n = Int.random(in: 0...24, using: &rng)
+            texts.append((0..<n).map { _ in alphabet.randomElement(using: &rng)! })
+        }
+        if let sample = try? String(contentsOf: Fixtures.url("sample_code.py"), encoding: .utf8) {
+            texts.append(Array(sample.unicodeScalars.prefix(20_000)))
+        }
+        for text in texts {
+            let scanner = ByteLevel.gpt2Split(text[...])
+            let viaRegex = regex.matches(in: text).map(\.upperBound)
+            if scanner != viaRegex {
+                let shown = String(String.UnicodeScalarView(text))
+                XCTFail("GPT-2 scanner disagrees on \(shown.debugDescription): \(scanner) vs regex \(viaRegex)")
+                return
+            }
+        }
+    }
+}

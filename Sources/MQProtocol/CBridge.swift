@@ -60,8 +60,10 @@ protocol CBridged {
     static func cInit(_ message: UnsafeMutablePointer<CMessage>)
     /// Writes this value into an initialized struct; every pointer it stores comes from `arena`.
     func fill(_ message: UnsafeMutablePointer<CMessage>, arena: CArena)
-    /// Converts and validates an unpacked struct; `path` names it in errors.
-    init(c message: UnsafePointer<CMessage>, path: String) throws(ProtocolError)
+    /// Converts and validates an unpacked struct. `path` names it in errors; it is a closure so
+    /// that the field path strings are only built when something fails (decoding a Step then
+    /// costs no string formatting).
+    init(c message: UnsafePointer<CMessage>, path: () -> String) throws(ProtocolError)
 }
 
 /// Owns every C allocation made while encoding one message; all are freed when it goes away.
@@ -155,7 +157,7 @@ enum Wire {
 
     /// Parses bytes with protobuf-c and converts them; the C tree is freed before returning.
     static func unpack<M: CBridged>(_: M.Type, _ bytes: UnsafeRawBufferPointer) throws(ProtocolError) -> M {
-        try withUnpacked(M.self, bytes) { message throws(ProtocolError) -> M in try M(c: message, path: M.protoName) }
+        try withUnpacked(M.self, bytes) { message throws(ProtocolError) -> M in try M(c: message, path: { M.protoName }) }
     }
 
     /// Parses bytes with protobuf-c, hands the struct to `body` and frees it afterwards.
@@ -180,10 +182,10 @@ enum Wire {
     /// The address of the generated descriptor, read from a freshly initialized struct (Swift
     /// would copy the C global if it were named directly, and protobuf-c keeps its address).
     static func descriptor<M: CBridged>(of _: M.Type) -> UnsafePointer<ProtobufCMessageDescriptor> {
-        let scratch = UnsafeMutablePointer<M.CMessage>.allocate(capacity: 1)
-        defer { scratch.deallocate() }
-        M.cInit(scratch)
-        return UnsafeRawPointer(scratch).load(as: ProtobufCMessage.self).descriptor
+        withUnsafeTemporaryAllocation(of: M.CMessage.self, capacity: 1) { scratch in
+            M.cInit(scratch.baseAddress!)
+            return UnsafeRawPointer(scratch.baseAddress!).load(as: ProtobufCMessage.self).descriptor
+        }
     }
 }
 
@@ -227,36 +229,36 @@ func decodeArray<T>(_ count: Int, _ pointer: UnsafePointer<T>?) -> [T] {
 }
 
 /// A repeated `bytes` field of UTF-8 texts.
-func decodeTexts(_ count: Int, _ pointer: UnsafePointer<ProtobufCBinaryData>?, _ path: String) throws(ProtocolError) -> [String] {
+func decodeTexts(_ count: Int, _ pointer: UnsafePointer<ProtobufCBinaryData>?, _ path: @autoclosure () -> String) throws(ProtocolError) -> [String] {
     guard count > 0, let pointer else { return [] }
     var out: [String] = []
     out.reserveCapacity(count)
-    for index in 0 ..< count { out.append(try decodeText(pointer[index], "\(path)[\(index)]")) }
+    for index in 0 ..< count { out.append(try decodeText(pointer[index], "\(path())[\(index)]")) }
     return out
 }
 
 /// An optional message field.
-func decodeMessage<M: CBridged>(_: M.Type, _ pointer: UnsafePointer<M.CMessage>?, _ path: String) throws(ProtocolError) -> M? {
+func decodeMessage<M: CBridged>(_: M.Type, _ pointer: UnsafePointer<M.CMessage>?, _ path: @autoclosure () -> String) throws(ProtocolError) -> M? {
     guard let pointer else { return nil }
     return try M(c: pointer, path: path)
 }
 
 /// A required message field.
-func decodeRequired<M: CBridged>(_: M.Type, _ pointer: UnsafePointer<M.CMessage>?, _ path: String) throws(ProtocolError) -> M {
-    guard let pointer else { throw .missingField(path) }
+func decodeRequired<M: CBridged>(_: M.Type, _ pointer: UnsafePointer<M.CMessage>?, _ path: @autoclosure () -> String) throws(ProtocolError) -> M {
+    guard let pointer else { throw .missingField(path()) }
     return try M(c: pointer, path: path)
 }
 
 /// A repeated message field.
 func decodeMessages<M: CBridged>(
-    _: M.Type, _ count: Int, _ pointer: UnsafePointer<UnsafeMutablePointer<M.CMessage>?>?, _ path: String
+    _: M.Type, _ count: Int, _ pointer: UnsafePointer<UnsafeMutablePointer<M.CMessage>?>?, _ path: @autoclosure () -> String
 ) throws(ProtocolError) -> [M] {
     guard count > 0, let pointer else { return [] }
     var out: [M] = []
     out.reserveCapacity(count)
     for index in 0 ..< count {
-        guard let element = pointer[index] else { throw .missingField("\(path)[\(index)]") }
-        out.append(try M(c: element, path: "\(path)[\(index)]"))
+        guard let element = pointer[index] else { throw .missingField("\(path())[\(index)]") }
+        out.append(try M(c: element, path: { "\(path())[\(index)]" }))
     }
     return out
 }

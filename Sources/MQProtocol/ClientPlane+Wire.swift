@@ -15,8 +15,8 @@ extension Status: CBridged {
         message.pointee.message = arena.string(self.message)
     }
 
-    init(c message: UnsafePointer<Mq__V1__Status>, path: String) throws(ProtocolError) {
-        self.init(code: StatusCode(wire: message.pointee.code), message: try decodeString(message.pointee.message, "\(path).message"))
+    init(c message: UnsafePointer<Mq__V1__Status>, path: () -> String) throws(ProtocolError) {
+        self.init(code: StatusCode(wire: message.pointee.code), message: try decodeString(message.pointee.message, "\(path()).message"))
     }
 }
 
@@ -40,9 +40,9 @@ struct MetadataEntry: CBridged {
         message.pointee.value = arena.string(value)
     }
 
-    init(c message: UnsafePointer<Mq__V1__CallRequest__MetadataEntry>, path: String) throws(ProtocolError) {
-        key = try decodeString(message.pointee.key, "\(path).key")
-        value = try decodeString(message.pointee.value, "\(path).value")
+    init(c message: UnsafePointer<Mq__V1__CallRequest__MetadataEntry>, path: () -> String) throws(ProtocolError) {
+        key = try decodeString(message.pointee.key, "\(path()).key")
+        value = try decodeString(message.pointee.value, "\(path()).value")
     }
 }
 
@@ -62,16 +62,16 @@ extension CallRequest: CBridged, WireMessage {
     }
 
     /// Requires the version and a nonzero call id; duplicate metadata keys keep the last value.
-    init(c message: UnsafePointer<Mq__V1__CallRequest>, path: String) throws(ProtocolError) {
+    init(c message: UnsafePointer<Mq__V1__CallRequest>, path: () -> String) throws(ProtocolError) {
         let m = message.pointee
-        let version = try decodeRequired(ProtocolVersion.self, m.version, "\(path).version")
-        guard m.call_id != 0 else { throw .invalidValue(field: "\(path).call_id", reason: "must be nonzero") }
+        let version = try decodeRequired(ProtocolVersion.self, m.version, "\(path()).version")
+        guard m.call_id != 0 else { throw .invalidValue(field: "\(path()).call_id", reason: "must be nonzero") }
         var metadata: [String: String] = [:]
-        for entry in try decodeMessages(MetadataEntry.self, m.n_metadata, m.metadata, "\(path).metadata") {
+        for entry in try decodeMessages(MetadataEntry.self, m.n_metadata, m.metadata, "\(path()).metadata") {
             metadata[entry.key] = entry.value
         }
         self.init(
-            version: version, callID: m.call_id, method: try decodeString(m.method, "\(path).method"),
+            version: version, callID: m.call_id, method: try decodeString(m.method, "\(path()).method"),
             timeoutMilliseconds: m.timeout_ms, metadata: metadata, payload: decodeBytes(m.payload))
     }
 
@@ -114,22 +114,22 @@ extension CallReply: CBridged, WireMessage {
     }
 
     /// Requires a known kind, a status on a trailer and none on a stream item.
-    init(c message: UnsafePointer<Mq__V1__CallReply>, path: String) throws(ProtocolError) {
+    init(c message: UnsafePointer<Mq__V1__CallReply>, path: () -> String) throws(ProtocolError) {
         let m = message.pointee
-        let status = try decodeMessage(Status.self, m.status, "\(path).status")
+        let status = try decodeMessage(Status.self, m.status, "\(path()).status")
         switch wireNumber(m.kind) {
         case wireNumber(MQ__V1__REPLY_KIND__REPLY_KIND_MESSAGE):
             guard status == nil else {
-                throw .invalidValue(field: "\(path).status", reason: "present on a REPLY_KIND_MESSAGE reply")
+                throw .invalidValue(field: "\(path()).status", reason: "present on a REPLY_KIND_MESSAGE reply")
             }
             self = .message(callID: m.call_id, payload: decodeBytes(m.payload))
         case wireNumber(MQ__V1__REPLY_KIND__REPLY_KIND_TRAILER):
-            guard let status else { throw .missingField("\(path).status") }
+            guard let status else { throw .missingField("\(path()).status") }
             self = .trailer(callID: m.call_id, status: status, payload: decodeBytes(m.payload))
         case 0:
-            throw .missingField("\(path).kind")
+            throw .missingField("\(path()).kind")
         case let other:
-            throw .unknownEnumValue(field: "\(path).kind", value: other)
+            throw .unknownEnumValue(field: "\(path()).kind", value: other)
         }
     }
 
@@ -183,24 +183,24 @@ extension GenerateRequest: CBridged, WireMessage {
     }
 
     /// Requires a non-empty prompt; absent sampling means greedy.
-    init(c message: UnsafePointer<Mq__V1__GenerateRequest>, path: String) throws(ProtocolError) {
+    init(c message: UnsafePointer<Mq__V1__GenerateRequest>, path: () -> String) throws(ProtocolError) {
         let m = message.pointee
         let prompt: Prompt
         switch m.prompt_case {
         case MQ__V1__GENERATE_REQUEST__PROMPT_TEXT:
-            prompt = .text(try decodeText(m.text, "\(path).text"))
+            prompt = .text(try decodeText(m.text, "\(path()).text"))
         case MQ__V1__GENERATE_REQUEST__PROMPT_TOKEN_IDS:
-            prompt = .tokenIDs(try decodeRequired(TokenIDList.self, m.token_ids, "\(path).token_ids").ids)
+            prompt = .tokenIDs(try decodeRequired(TokenIDList.self, m.token_ids, "\(path()).token_ids").ids)
         default:
-            throw .missingField("\(path).prompt")
+            throw .missingField("\(path()).prompt")
         }
         switch prompt {
-        case .text(""), .tokenIDs([]): throw .invalidValue(field: "\(path).prompt", reason: "the prompt is empty")
+        case .text(""), .tokenIDs([]): throw .invalidValue(field: "\(path()).prompt", reason: "the prompt is empty")
         default: break
         }
         self.init(
             prompt: prompt, maxNewTokens: m.max_new_tokens,
-            sampling: try decodeMessage(SamplingParams.self, m.sampling, "\(path).sampling") ?? .greedy)
+            sampling: try decodeMessage(SamplingParams.self, m.sampling, "\(path()).sampling") ?? .greedy)
     }
 
     public func encode() -> [UInt8] { Wire.pack(self) }
@@ -219,7 +219,7 @@ extension GenerationTiming: CBridged {
         message.pointee.decode_ns = decodeNanoseconds
     }
 
-    init(c message: UnsafePointer<Mq__V1__GenerationTiming>, path: String) throws(ProtocolError) {
+    init(c message: UnsafePointer<Mq__V1__GenerationTiming>, path: () -> String) throws(ProtocolError) {
         self.init(
             queueNanoseconds: message.pointee.queue_ns, prefillNanoseconds: message.pointee.prefill_ns,
             decodeNanoseconds: message.pointee.decode_ns)
@@ -227,12 +227,12 @@ extension GenerationTiming: CBridged {
 }
 
 /// Checks that per-token arrays line up: one logprob per token, alternatives for none or all.
-private func requireAligned(tokens: Int, logprobs: Int, topLogprobs: Int, _ path: String) throws(ProtocolError) {
+private func requireAligned(tokens: Int, logprobs: Int, topLogprobs: Int, _ path: @autoclosure () -> String) throws(ProtocolError) {
     guard logprobs == tokens else {
-        throw .invalidValue(field: "\(path).logprobs", reason: "\(logprobs) log probabilities for \(tokens) tokens")
+        throw .invalidValue(field: "\(path()).logprobs", reason: "\(logprobs) log probabilities for \(tokens) tokens")
     }
     guard topLogprobs == 0 || topLogprobs == tokens else {
-        throw .invalidValue(field: "\(path).top_logprobs", reason: "\(topLogprobs) lists for \(tokens) tokens")
+        throw .invalidValue(field: "\(path()).top_logprobs", reason: "\(topLogprobs) lists for \(tokens) tokens")
     }
 }
 
@@ -252,17 +252,17 @@ extension GenerateResponse: CBridged, WireMessage {
     }
 
     /// Requires a finish reason and aligned per-token arrays.
-    init(c message: UnsafePointer<Mq__V1__GenerateResponse>, path: String) throws(ProtocolError) {
+    init(c message: UnsafePointer<Mq__V1__GenerateResponse>, path: () -> String) throws(ProtocolError) {
         let m = message.pointee
-        guard let finishReason = FinishReason(wire: m.finish_reason) else { throw .missingField("\(path).finish_reason") }
+        guard let finishReason = FinishReason(wire: m.finish_reason) else { throw .missingField("\(path()).finish_reason") }
         let tokenIDs = decodeArray(m.n_token_ids, m.token_ids)
-        try requireAligned(tokens: tokenIDs.count, logprobs: m.n_logprobs, topLogprobs: m.n_top_logprobs, path)
+        try requireAligned(tokens: tokenIDs.count, logprobs: m.n_logprobs, topLogprobs: m.n_top_logprobs, path())
         self.init(
             tokenIDs: tokenIDs, logprobs: decodeArray(m.n_logprobs, m.logprobs),
-            topLogprobs: try decodeTopLogprobs(m.n_top_logprobs, m.top_logprobs, "\(path).top_logprobs"),
-            text: try decodeText(m.text, "\(path).text"), finishReason: finishReason,
+            topLogprobs: try decodeTopLogprobs(m.n_top_logprobs, m.top_logprobs, "\(path()).top_logprobs"),
+            text: try decodeText(m.text, "\(path()).text"), finishReason: finishReason,
             promptTokens: m.prompt_tokens, completionTokens: m.completion_tokens,
-            timing: try decodeMessage(GenerationTiming.self, m.timing, "\(path).timing") ?? GenerationTiming())
+            timing: try decodeMessage(GenerationTiming.self, m.timing, "\(path()).timing") ?? GenerationTiming())
     }
 
     public func encode() -> [UInt8] { Wire.pack(self) }
@@ -287,17 +287,17 @@ extension GenerateStreamChunk: CBridged, WireMessage {
     }
 
     /// Requires aligned per-token arrays.
-    init(c message: UnsafePointer<Mq__V1__GenerateStreamChunk>, path: String) throws(ProtocolError) {
+    init(c message: UnsafePointer<Mq__V1__GenerateStreamChunk>, path: () -> String) throws(ProtocolError) {
         let m = message.pointee
         let tokenIDs = decodeArray(m.n_token_ids, m.token_ids)
-        try requireAligned(tokens: tokenIDs.count, logprobs: m.n_logprobs, topLogprobs: m.n_top_logprobs, path)
+        try requireAligned(tokens: tokenIDs.count, logprobs: m.n_logprobs, topLogprobs: m.n_top_logprobs, path())
         self.init(
             tokenIDs: tokenIDs, logprobs: decodeArray(m.n_logprobs, m.logprobs),
-            topLogprobs: try decodeTopLogprobs(m.n_top_logprobs, m.top_logprobs, "\(path).top_logprobs"),
-            textDelta: try decodeText(m.text_delta, "\(path).text_delta"),
+            topLogprobs: try decodeTopLogprobs(m.n_top_logprobs, m.top_logprobs, "\(path()).top_logprobs"),
+            textDelta: try decodeText(m.text_delta, "\(path()).text_delta"),
             finishReason: FinishReason(wire: m.finish_reason), promptTokens: m.prompt_tokens,
             completionTokens: m.completion_tokens,
-            timing: try decodeMessage(GenerationTiming.self, m.timing, "\(path).timing"))
+            timing: try decodeMessage(GenerationTiming.self, m.timing, "\(path()).timing"))
     }
 
     public func encode() -> [UInt8] { Wire.pack(self) }
@@ -317,8 +317,8 @@ extension CancelRequest: CBridged, WireMessage {
     }
 
     /// Requires a nonzero call id.
-    init(c message: UnsafePointer<Mq__V1__CancelRequest>, path: String) throws(ProtocolError) {
-        guard message.pointee.call_id != 0 else { throw .invalidValue(field: "\(path).call_id", reason: "must be nonzero") }
+    init(c message: UnsafePointer<Mq__V1__CancelRequest>, path: () -> String) throws(ProtocolError) {
+        guard message.pointee.call_id != 0 else { throw .invalidValue(field: "\(path()).call_id", reason: "must be nonzero") }
         self.init(callID: message.pointee.call_id)
     }
 
@@ -332,7 +332,7 @@ extension CancelResponse: CBridged, WireMessage {
     static let protoName = "CancelResponse"
     static func cInit(_ message: UnsafeMutablePointer<Mq__V1__CancelResponse>) { mq__v1__cancel_response__init(message) }
     func fill(_ message: UnsafeMutablePointer<Mq__V1__CancelResponse>, arena: CArena) {}
-    init(c message: UnsafePointer<Mq__V1__CancelResponse>, path: String) throws(ProtocolError) { self.init() }
+    init(c message: UnsafePointer<Mq__V1__CancelResponse>, path: () -> String) throws(ProtocolError) { self.init() }
 
     public func encode() -> [UInt8] { Wire.pack(self) }
     public static func decode(_ bytes: UnsafeRawBufferPointer) throws(ProtocolError) -> CancelResponse {
@@ -348,8 +348,8 @@ extension TokenizeRequest: CBridged, WireMessage {
         message.pointee.text = arena.text(text)
     }
 
-    init(c message: UnsafePointer<Mq__V1__TokenizeRequest>, path: String) throws(ProtocolError) {
-        self.init(text: try decodeText(message.pointee.text, "\(path).text"))
+    init(c message: UnsafePointer<Mq__V1__TokenizeRequest>, path: () -> String) throws(ProtocolError) {
+        self.init(text: try decodeText(message.pointee.text, "\(path()).text"))
     }
 
     public func encode() -> [UInt8] { Wire.pack(self) }
@@ -368,14 +368,14 @@ extension TokenizeResponse: CBridged, WireMessage {
     }
 
     /// Requires no token strings or one per id.
-    init(c message: UnsafePointer<Mq__V1__TokenizeResponse>, path: String) throws(ProtocolError) {
+    init(c message: UnsafePointer<Mq__V1__TokenizeResponse>, path: () -> String) throws(ProtocolError) {
         let m = message.pointee
         guard m.n_tokens == 0 || m.n_tokens == m.n_token_ids else {
-            throw .invalidValue(field: "\(path).tokens", reason: "\(m.n_tokens) strings for \(m.n_token_ids) ids")
+            throw .invalidValue(field: "\(path()).tokens", reason: "\(m.n_tokens) strings for \(m.n_token_ids) ids")
         }
         self.init(
             tokenIDs: decodeArray(m.n_token_ids, m.token_ids),
-            tokens: try decodeTexts(m.n_tokens, m.tokens, "\(path).tokens"))
+            tokens: try decodeTexts(m.n_tokens, m.tokens, "\(path()).tokens"))
     }
 
     public func encode() -> [UInt8] { Wire.pack(self) }
@@ -390,7 +390,7 @@ extension HealthRequest: CBridged, WireMessage {
     static let protoName = "HealthRequest"
     static func cInit(_ message: UnsafeMutablePointer<Mq__V1__HealthRequest>) { mq__v1__health_request__init(message) }
     func fill(_ message: UnsafeMutablePointer<Mq__V1__HealthRequest>, arena: CArena) {}
-    init(c message: UnsafePointer<Mq__V1__HealthRequest>, path: String) throws(ProtocolError) { self.init() }
+    init(c message: UnsafePointer<Mq__V1__HealthRequest>, path: () -> String) throws(ProtocolError) { self.init() }
 
     public func encode() -> [UInt8] { Wire.pack(self) }
     public static func decode(_ bytes: UnsafeRawBufferPointer) throws(ProtocolError) -> HealthRequest {
@@ -413,13 +413,13 @@ extension WorkerStatus: CBridged {
     }
 
     /// Requires a state.
-    init(c message: UnsafePointer<Mq__V1__WorkerStatus>, path: String) throws(ProtocolError) {
+    init(c message: UnsafePointer<Mq__V1__WorkerStatus>, path: () -> String) throws(ProtocolError) {
         let m = message.pointee
-        guard let state = WorkerState(wire: m.state) else { throw .missingField("\(path).state") }
+        guard let state = WorkerState(wire: m.state) else { throw .missingField("\(path()).state") }
         self.init(
-            workerID: try decodeString(m.worker_id, "\(path).worker_id"),
-            dataEndpoint: try decodeString(m.data_endpoint, "\(path).data_endpoint"), state: state,
-            layers: try decodeMessage(LayerRange.self, m.layers, "\(path).layers"), stageIndex: m.stage_index,
+            workerID: try decodeString(m.worker_id, "\(path()).worker_id"),
+            dataEndpoint: try decodeString(m.data_endpoint, "\(path()).data_endpoint"), state: state,
+            layers: try decodeMessage(LayerRange.self, m.layers, "\(path()).layers"), stageIndex: m.stage_index,
             lastHeardMilliseconds: m.last_heard_ms, activeSequences: m.active_sequences)
     }
 }
@@ -436,12 +436,12 @@ extension HealthResponse: CBridged, WireMessage {
         message.pointee.in_flight_calls = inFlightCalls
     }
 
-    init(c message: UnsafePointer<Mq__V1__HealthResponse>, path: String) throws(ProtocolError) {
+    init(c message: UnsafePointer<Mq__V1__HealthResponse>, path: () -> String) throws(ProtocolError) {
         let m = message.pointee
         self.init(
             serving: m.serving != 0,
-            missingLayers: try decodeMessages(LayerRange.self, m.n_missing_layers, m.missing_layers, "\(path).missing_layers"),
-            workers: try decodeMessages(WorkerStatus.self, m.n_workers, m.workers, "\(path).workers"),
+            missingLayers: try decodeMessages(LayerRange.self, m.n_missing_layers, m.missing_layers, "\(path()).missing_layers"),
+            workers: try decodeMessages(WorkerStatus.self, m.n_workers, m.workers, "\(path()).workers"),
             totalLayers: m.total_layers, inFlightCalls: m.in_flight_calls)
     }
 
@@ -457,7 +457,7 @@ extension InfoRequest: CBridged, WireMessage {
     static let protoName = "InfoRequest"
     static func cInit(_ message: UnsafeMutablePointer<Mq__V1__InfoRequest>) { mq__v1__info_request__init(message) }
     func fill(_ message: UnsafeMutablePointer<Mq__V1__InfoRequest>, arena: CArena) {}
-    init(c message: UnsafePointer<Mq__V1__InfoRequest>, path: String) throws(ProtocolError) { self.init() }
+    init(c message: UnsafePointer<Mq__V1__InfoRequest>, path: () -> String) throws(ProtocolError) { self.init() }
 
     public func encode() -> [UInt8] { Wire.pack(self) }
     public static func decode(_ bytes: UnsafeRawBufferPointer) throws(ProtocolError) -> InfoRequest {
@@ -486,16 +486,16 @@ extension ModelInfo: CBridged {
     }
 
     /// Requires the attention kind and the activation type.
-    init(c message: UnsafePointer<Mq__V1__ModelInfo>, path: String) throws(ProtocolError) {
+    init(c message: UnsafePointer<Mq__V1__ModelInfo>, path: () -> String) throws(ProtocolError) {
         let m = message.pointee
-        guard let attentionKind = AttentionKind(wire: m.attention_kind) else { throw .missingField("\(path).attention_kind") }
+        guard let attentionKind = AttentionKind(wire: m.attention_kind) else { throw .missingField("\(path()).attention_kind") }
         self.init(
-            name: try decodeString(m.name, "\(path).name"),
-            architecture: try decodeString(m.architecture, "\(path).architecture"), attentionKind: attentionKind,
+            name: try decodeString(m.name, "\(path()).name"),
+            architecture: try decodeString(m.architecture, "\(path()).architecture"), attentionKind: attentionKind,
             numLayers: m.num_layers, hiddenSize: m.hidden_size, numHeads: m.num_heads, kvHeads: m.kv_heads,
             headDim: m.head_dim, vocabSize: m.vocab_size, maxPositions: m.max_positions,
             kvBytesPerToken: m.kv_bytes_per_token, eosTokenID: m.eos_token_id,
-            activationDType: try DType(wire: m.activation_dtype, path: "\(path).activation_dtype"))
+            activationDType: try DType(wire: m.activation_dtype, path: "\(path()).activation_dtype"))
     }
 }
 
@@ -514,12 +514,12 @@ extension StageInfo: CBridged {
     }
 
     /// Requires the layer range.
-    init(c message: UnsafePointer<Mq__V1__StageInfo>, path: String) throws(ProtocolError) {
+    init(c message: UnsafePointer<Mq__V1__StageInfo>, path: () -> String) throws(ProtocolError) {
         let m = message.pointee
         self.init(
-            stageIndex: m.stage_index, workerID: try decodeString(m.worker_id, "\(path).worker_id"),
-            dataEndpoint: try decodeString(m.data_endpoint, "\(path).data_endpoint"),
-            layers: try decodeRequired(LayerRange.self, m.layers, "\(path).layers"), residentBytes: m.resident_bytes,
+            stageIndex: m.stage_index, workerID: try decodeString(m.worker_id, "\(path()).worker_id"),
+            dataEndpoint: try decodeString(m.data_endpoint, "\(path()).data_endpoint"),
+            layers: try decodeRequired(LayerRange.self, m.layers, "\(path()).layers"), residentBytes: m.resident_bytes,
             kvCapacityBytes: m.kv_capacity_bytes, kvUsedBytes: m.kv_used_bytes)
     }
 }
@@ -536,7 +536,7 @@ extension ServerLimits: CBridged {
         message.pointee.max_timeout_ms = maxTimeoutMilliseconds
     }
 
-    init(c message: UnsafePointer<Mq__V1__ServerLimits>, path: String) throws(ProtocolError) {
+    init(c message: UnsafePointer<Mq__V1__ServerLimits>, path: () -> String) throws(ProtocolError) {
         let m = message.pointee
         self.init(
             maxPromptTokens: m.max_prompt_tokens, defaultMaxNewTokens: m.default_max_new_tokens,
@@ -557,13 +557,13 @@ extension InfoResponse: CBridged, WireMessage {
     }
 
     /// Requires the version, the model and the limits.
-    init(c message: UnsafePointer<Mq__V1__InfoResponse>, path: String) throws(ProtocolError) {
+    init(c message: UnsafePointer<Mq__V1__InfoResponse>, path: () -> String) throws(ProtocolError) {
         let m = message.pointee
         self.init(
-            version: try decodeRequired(ProtocolVersion.self, m.version, "\(path).version"),
-            model: try decodeRequired(ModelInfo.self, m.model, "\(path).model"),
-            stages: try decodeMessages(StageInfo.self, m.n_stages, m.stages, "\(path).stages"),
-            limits: try decodeRequired(ServerLimits.self, m.limits, "\(path).limits"))
+            version: try decodeRequired(ProtocolVersion.self, m.version, "\(path()).version"),
+            model: try decodeRequired(ModelInfo.self, m.model, "\(path()).model"),
+            stages: try decodeMessages(StageInfo.self, m.n_stages, m.stages, "\(path()).stages"),
+            limits: try decodeRequired(ServerLimits.self, m.limits, "\(path()).limits"))
     }
 
     public func encode() -> [UInt8] { Wire.pack(self) }

@@ -162,7 +162,7 @@ extension ProtocolVersion: CBridged {
         message.pointee.minor = minor
     }
 
-    init(c message: UnsafePointer<Mq__V1__ProtocolVersion>, path: String) throws(ProtocolError) {
+    init(c message: UnsafePointer<Mq__V1__ProtocolVersion>, path: () -> String) throws(ProtocolError) {
         self.init(major: message.pointee.major, minor: message.pointee.minor)
     }
 }
@@ -176,8 +176,8 @@ extension LayerRange: CBridged {
         message.pointee.end_layer = end
     }
 
-    init(c message: UnsafePointer<Mq__V1__LayerRange>, path: String) throws(ProtocolError) {
-        try self.init(first: message.pointee.first_layer, end: message.pointee.end_layer, field: path)
+    init(c message: UnsafePointer<Mq__V1__LayerRange>, path: () -> String) throws(ProtocolError) {
+        try self.init(first: message.pointee.first_layer, end: message.pointee.end_layer, field: path())
     }
 }
 
@@ -194,7 +194,7 @@ struct TokenIDList: CBridged {
 
     init(ids: [UInt32]) { self.ids = ids }
 
-    init(c message: UnsafePointer<Mq__V1__TokenIds>, path: String) throws(ProtocolError) {
+    init(c message: UnsafePointer<Mq__V1__TokenIds>, path: () -> String) throws(ProtocolError) {
         ids = decodeArray(message.pointee.n_ids, message.pointee.ids)
     }
 }
@@ -218,17 +218,17 @@ extension SamplingParams: CBridged {
     }
 
     /// Checks that the floats are finite and non-negative.
-    init(c message: UnsafePointer<Mq__V1__SamplingParams>, path: String) throws(ProtocolError) {
+    init(c message: UnsafePointer<Mq__V1__SamplingParams>, path: () -> String) throws(ProtocolError) {
         let m = message.pointee
-        try requireFiniteNonNegative(m.temperature, "\(path).temperature")
-        try requireFiniteNonNegative(m.top_p, "\(path).top_p")
-        try requireFiniteNonNegative(m.repetition_penalty, "\(path).repetition_penalty")
+        try requireFiniteNonNegative(m.temperature, "\(path()).temperature")
+        try requireFiniteNonNegative(m.top_p, "\(path()).top_p")
+        try requireFiniteNonNegative(m.repetition_penalty, "\(path()).repetition_penalty")
         self.init(
             temperature: m.temperature, topK: m.top_k, topP: m.top_p,
             seed: m.seed_choice_case == MQ__V1__SAMPLING_PARAMS__SEED_CHOICE_SEED ? m.seed : nil,
             repetitionPenalty: m.repetition_penalty,
             stopTokenIDs: decodeArray(m.n_stop_token_ids, m.stop_token_ids),
-            stopStrings: try decodeTexts(m.n_stop_strings, m.stop_strings, "\(path).stop_strings"),
+            stopStrings: try decodeTexts(m.n_stop_strings, m.stop_strings, "\(path()).stop_strings"),
             topLogprobs: m.top_logprobs)
     }
 }
@@ -242,7 +242,7 @@ extension TokenLogprob: CBridged {
         message.pointee.logprob = logprob
     }
 
-    init(c message: UnsafePointer<Mq__V1__TokenLogprob>, path: String) throws(ProtocolError) {
+    init(c message: UnsafePointer<Mq__V1__TokenLogprob>, path: () -> String) throws(ProtocolError) {
         self.init(tokenID: message.pointee.token_id, logprob: message.pointee.logprob)
     }
 }
@@ -260,9 +260,9 @@ struct TopLogprobList: CBridged {
         (message.pointee.n_candidates, message.pointee.candidates) = arena.messages(candidates)
     }
 
-    init(c message: UnsafePointer<Mq__V1__TopLogprobs>, path: String) throws(ProtocolError) {
+    init(c message: UnsafePointer<Mq__V1__TopLogprobs>, path: () -> String) throws(ProtocolError) {
         candidates = try decodeMessages(
-            TokenLogprob.self, message.pointee.n_candidates, message.pointee.candidates, "\(path).candidates")
+            TokenLogprob.self, message.pointee.n_candidates, message.pointee.candidates, "\(path()).candidates")
     }
 }
 
@@ -275,7 +275,7 @@ extension CArena {
 
 /// A repeated TopLogprobs field.
 func decodeTopLogprobs(
-    _ count: Int, _ pointer: UnsafePointer<UnsafeMutablePointer<Mq__V1__TopLogprobs>?>?, _ path: String
+    _ count: Int, _ pointer: UnsafePointer<UnsafeMutablePointer<Mq__V1__TopLogprobs>?>?, _ path: @autoclosure () -> String
 ) throws(ProtocolError) -> [[TokenLogprob]] {
-    try decodeMessages(TopLogprobList.self, count, pointer, path).map(\.candidates)
+    try decodeMessages(TopLogprobList.self, count, pointer, path()).map(\.candidates)
 }

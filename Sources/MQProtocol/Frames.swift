@@ -20,6 +20,10 @@ public struct StepFrames: Hashable, Sendable {
     /// Pairs a step with its tensor bytes, checking that they agree (see `validate`).
     public init(step: Step, tensor: [UInt8]?) throws(ProtocolError) {
         try StepFrames.validate(step, tensorByteCount: tensor?.count)
+        self.init(validated: step, tensor: tensor)
+    }
+
+    private init(validated step: Step, tensor: [UInt8]?) {
         self.step = step
         self.tensor = tensor
     }
@@ -40,7 +44,7 @@ public struct StepFrames: Hashable, Sendable {
         let step = try withRawBytes(frames[0]) { header throws(ProtocolError) -> Step in
             try decodeHeader(header, tensorByteCount: tensor?.count)
         }
-        return try StepFrames(step: step, tensor: tensor)
+        return StepFrames(validated: step, tensor: tensor)
     }
 
     /// Decodes a header frame without copying the tensor frame, which stays in the transport's

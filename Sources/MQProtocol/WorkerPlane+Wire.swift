@@ -42,29 +42,29 @@ extension WorkerMessage: CBridged, WireMessage {
 
     /// Requires a body. A body kind added by a newer minor version arrives as an unknown field,
     /// so it decodes as a missing body: log it and ignore the frame.
-    init(c message: UnsafePointer<Mq__V1__WorkerMessage>, path: String) throws(ProtocolError) {
+    init(c message: UnsafePointer<Mq__V1__WorkerMessage>, path: () -> String) throws(ProtocolError) {
         let m = message.pointee
         switch m.body_case {
         case MQ__V1__WORKER_MESSAGE__BODY_REGISTER:
-            self = .register(try decodeRequired(Register.self, m.register_, "\(path).register"))
+            self = .register(try decodeRequired(Register.self, m.register_, "\(path()).register"))
         case MQ__V1__WORKER_MESSAGE__BODY_ASSIGN:
-            self = .assign(try decodeRequired(Assign.self, m.assign, "\(path).assign"))
+            self = .assign(try decodeRequired(Assign.self, m.assign, "\(path()).assign"))
         case MQ__V1__WORKER_MESSAGE__BODY_READY:
-            self = .ready(try decodeRequired(Ready.self, m.ready, "\(path).ready"))
+            self = .ready(try decodeRequired(Ready.self, m.ready, "\(path()).ready"))
         case MQ__V1__WORKER_MESSAGE__BODY_STEP:
-            self = .step(try decodeRequired(Step.self, m.step, "\(path).step"))
+            self = .step(try decodeRequired(Step.self, m.step, "\(path()).step"))
         case MQ__V1__WORKER_MESSAGE__BODY_STEP_RESULT:
-            self = .stepResult(try decodeRequired(StepResult.self, m.step_result, "\(path).step_result"))
+            self = .stepResult(try decodeRequired(StepResult.self, m.step_result, "\(path()).step_result"))
         case MQ__V1__WORKER_MESSAGE__BODY_RELEASE:
-            self = .release(try decodeRequired(Release.self, m.release, "\(path).release"))
+            self = .release(try decodeRequired(Release.self, m.release, "\(path()).release"))
         case MQ__V1__WORKER_MESSAGE__BODY_HEARTBEAT:
-            self = .heartbeat(try decodeRequired(Heartbeat.self, m.heartbeat, "\(path).heartbeat"))
+            self = .heartbeat(try decodeRequired(Heartbeat.self, m.heartbeat, "\(path()).heartbeat"))
         case MQ__V1__WORKER_MESSAGE__BODY_SHUTDOWN:
-            self = .shutdown(try decodeRequired(Shutdown.self, m.shutdown, "\(path).shutdown"))
+            self = .shutdown(try decodeRequired(Shutdown.self, m.shutdown, "\(path()).shutdown"))
         case MQ__V1__WORKER_MESSAGE__BODY_ERROR:
-            self = .error(try decodeRequired(WorkerError.self, m.error, "\(path).error"))
+            self = .error(try decodeRequired(WorkerError.self, m.error, "\(path()).error"))
         default:
-            throw .missingField("\(path).body")
+            throw .missingField("\(path()).body")
         }
     }
 
@@ -89,16 +89,16 @@ extension Register: CBridged {
 
     /// Requires the version, a worker id and a data endpoint. The version is not compared here:
     /// the coordinator calls `requireCompatibleVersion()` so it can answer with a WorkerError.
-    init(c message: UnsafePointer<Mq__V1__Register>, path: String) throws(ProtocolError) {
+    init(c message: UnsafePointer<Mq__V1__Register>, path: () -> String) throws(ProtocolError) {
         let m = message.pointee
-        let version = try decodeRequired(ProtocolVersion.self, m.version, "\(path).version")
-        let workerID = try decodeString(m.worker_id, "\(path).worker_id")
-        guard !workerID.isEmpty else { throw .missingField("\(path).worker_id") }
-        let dataEndpoint = try decodeString(m.data_endpoint, "\(path).data_endpoint")
-        guard !dataEndpoint.isEmpty else { throw .missingField("\(path).data_endpoint") }
+        let version = try decodeRequired(ProtocolVersion.self, m.version, "\(path()).version")
+        let workerID = try decodeString(m.worker_id, "\(path()).worker_id")
+        guard !workerID.isEmpty else { throw .missingField("\(path()).worker_id") }
+        let dataEndpoint = try decodeString(m.data_endpoint, "\(path()).data_endpoint")
+        guard !dataEndpoint.isEmpty else { throw .missingField("\(path()).data_endpoint") }
         self.init(
             version: version, workerID: workerID, memoryBytes: m.memory_bytes, dataEndpoint: dataEndpoint,
-            pid: m.pid, host: try decodeString(m.host, "\(path).host"))
+            pid: m.pid, host: try decodeString(m.host, "\(path()).host"))
     }
 }
 
@@ -120,28 +120,28 @@ extension Assign: CBridged {
     }
 
     /// Checks the invariants listed on `Assign`.
-    init(c message: UnsafePointer<Mq__V1__Assign>, path: String) throws(ProtocolError) {
+    init(c message: UnsafePointer<Mq__V1__Assign>, path: () -> String) throws(ProtocolError) {
         let m = message.pointee
         guard m.first_layer < m.end_layer else {
-            throw .invalidValue(field: "\(path).end_layer", reason: "layer range \(m.first_layer)..<\(m.end_layer) is empty")
+            throw .invalidValue(field: "\(path()).end_layer", reason: "layer range \(m.first_layer)..<\(m.end_layer) is empty")
         }
         guard m.stage_index < m.num_stages else {
-            throw .invalidValue(field: "\(path).stage_index", reason: "stage \(m.stage_index) of \(m.num_stages) stages")
+            throw .invalidValue(field: "\(path()).stage_index", reason: "stage \(m.stage_index) of \(m.num_stages) stages")
         }
         let isFirst = m.is_first != 0, isLast = m.is_last != 0
         guard isFirst == (m.stage_index == 0) else {
-            throw .invalidValue(field: "\(path).is_first", reason: "is_first is \(isFirst) for stage \(m.stage_index)")
+            throw .invalidValue(field: "\(path()).is_first", reason: "is_first is \(isFirst) for stage \(m.stage_index)")
         }
         guard isLast == (m.stage_index + 1 == m.num_stages) else {
             throw .invalidValue(
-                field: "\(path).is_last", reason: "is_last is \(isLast) for stage \(m.stage_index) of \(m.num_stages)")
+                field: "\(path()).is_last", reason: "is_last is \(isLast) for stage \(m.stage_index) of \(m.num_stages)")
         }
-        let modelPath = try decodeString(m.model_path, "\(path).model_path")
-        guard !modelPath.isEmpty else { throw .missingField("\(path).model_path") }
-        let nextEndpoint = try decodeString(m.next_endpoint, "\(path).next_endpoint")
+        let modelPath = try decodeString(m.model_path, "\(path()).model_path")
+        guard !modelPath.isEmpty else { throw .missingField("\(path()).model_path") }
+        let nextEndpoint = try decodeString(m.next_endpoint, "\(path()).next_endpoint")
         guard nextEndpoint.isEmpty == isLast else {
             throw .invalidValue(
-                field: "\(path).next_endpoint",
+                field: "\(path()).next_endpoint",
                 reason: isLast ? "the last stage sends to the coordinator, not to \"\(nextEndpoint)\"" : "empty for a stage that is not last")
         }
         self.init(
@@ -166,11 +166,11 @@ extension Ready: CBridged {
     }
 
     /// Requires the layer range.
-    init(c message: UnsafePointer<Mq__V1__Ready>, path: String) throws(ProtocolError) {
+    init(c message: UnsafePointer<Mq__V1__Ready>, path: () -> String) throws(ProtocolError) {
         let m = message.pointee
         self.init(
-            assignmentID: m.assignment_id, workerID: try decodeString(m.worker_id, "\(path).worker_id"),
-            layers: try decodeRequired(LayerRange.self, m.layers, "\(path).layers"), residentBytes: m.resident_bytes,
+            assignmentID: m.assignment_id, workerID: try decodeString(m.worker_id, "\(path()).worker_id"),
+            layers: try decodeRequired(LayerRange.self, m.layers, "\(path()).layers"), residentBytes: m.resident_bytes,
             kvBytesPerToken: m.kv_bytes_per_token, kvCapacityBytes: m.kv_capacity_bytes, loadNanoseconds: m.load_ns)
     }
 }
@@ -185,11 +185,11 @@ extension TensorDesc: CBridged {
     }
 
     /// Requires a known dtype and a shape whose byte count is within the limits.
-    init(c message: UnsafePointer<Mq__V1__TensorDesc>, path: String) throws(ProtocolError) {
+    init(c message: UnsafePointer<Mq__V1__TensorDesc>, path: () -> String) throws(ProtocolError) {
         let m = message.pointee
         self.init(
-            dtype: try DType(wire: m.dtype, path: "\(path).dtype"), shape: decodeArray(m.n_shape, m.shape))
-        _ = try byteCount(field: path)
+            dtype: try DType(wire: m.dtype, path: "\(path()).dtype"), shape: decodeArray(m.n_shape, m.shape))
+        _ = try byteCount(field: path())
     }
 }
 
@@ -206,16 +206,16 @@ extension StepSequence: CBridged {
     }
 
     /// Requires a nonzero id, at least one token, no position overflow, sampling at position 0.
-    init(c message: UnsafePointer<Mq__V1__StepSequence>, path: String) throws(ProtocolError) {
+    init(c message: UnsafePointer<Mq__V1__StepSequence>, path: () -> String) throws(ProtocolError) {
         let m = message.pointee
-        guard m.seq_id != 0 else { throw .invalidValue(field: "\(path).seq_id", reason: "must be nonzero") }
-        guard m.n_token_ids > 0 else { throw .invalidValue(field: "\(path).token_ids", reason: "no tokens") }
+        guard m.seq_id != 0 else { throw .invalidValue(field: "\(path()).seq_id", reason: "must be nonzero") }
+        guard m.n_token_ids > 0 else { throw .invalidValue(field: "\(path()).token_ids", reason: "no tokens") }
         guard UInt64(m.position) + UInt64(m.n_token_ids) <= UInt64(UInt32.max) else {
             throw .invalidValue(
-                field: "\(path).position", reason: "position \(m.position) + \(m.n_token_ids) tokens overflows")
+                field: "\(path()).position", reason: "position \(m.position) + \(m.n_token_ids) tokens overflows")
         }
-        let sampling = try decodeMessage(SamplingParams.self, m.sampling, "\(path).sampling")
-        guard m.position != 0 || sampling != nil else { throw .missingField("\(path).sampling") }
+        let sampling = try decodeMessage(SamplingParams.self, m.sampling, "\(path()).sampling")
+        guard m.position != 0 || sampling != nil else { throw .missingField("\(path()).sampling") }
         self.init(
             seqID: m.seq_id, position: m.position, tokenIDs: decodeArray(m.n_token_ids, m.token_ids),
             sample: m.sample != 0, sampling: sampling)
@@ -232,7 +232,7 @@ extension StageTiming: CBridged {
         message.pointee.forward_ns = forwardNanoseconds
     }
 
-    init(c message: UnsafePointer<Mq__V1__StageTiming>, path: String) throws(ProtocolError) {
+    init(c message: UnsafePointer<Mq__V1__StageTiming>, path: () -> String) throws(ProtocolError) {
         self.init(
             stageIndex: message.pointee.stage_index, queueNanoseconds: message.pointee.queue_ns,
             forwardNanoseconds: message.pointee.forward_ns)
@@ -252,27 +252,27 @@ extension Step: CBridged {
     }
 
     /// Checks the invariants listed on `Step`.
-    init(c message: UnsafePointer<Mq__V1__Step>, path: String) throws(ProtocolError) {
+    init(c message: UnsafePointer<Mq__V1__Step>, path: () -> String) throws(ProtocolError) {
         let m = message.pointee
-        guard m.step_id != 0 else { throw .invalidValue(field: "\(path).step_id", reason: "must be nonzero") }
-        let sequences = try decodeMessages(StepSequence.self, m.n_sequences, m.sequences, "\(path).sequences")
-        guard !sequences.isEmpty else { throw .invalidValue(field: "\(path).sequences", reason: "no sequences") }
+        guard m.step_id != 0 else { throw .invalidValue(field: "\(path()).step_id", reason: "must be nonzero") }
+        let sequences = try decodeMessages(StepSequence.self, m.n_sequences, m.sequences, "\(path()).sequences")
+        guard !sequences.isEmpty else { throw .invalidValue(field: "\(path()).sequences", reason: "no sequences") }
         var seen = Set<UInt64>()
         for (index, sequence) in sequences.enumerated() where !seen.insert(sequence.seqID).inserted {
             throw .invalidValue(
-                field: "\(path).sequences[\(index)].seq_id", reason: "sequence \(sequence.seqID) appears twice")
+                field: "\(path()).sequences[\(index)].seq_id", reason: "sequence \(sequence.seqID) appears twice")
         }
         self.init(
             stepID: m.step_id, stageIndex: m.stage_index, sequences: sequences,
-            tensor: try decodeMessage(TensorDesc.self, m.tensor, "\(path).tensor"),
-            timings: try decodeMessages(StageTiming.self, m.n_timings, m.timings, "\(path).timings"))
+            tensor: try decodeMessage(TensorDesc.self, m.tensor, "\(path()).tensor"),
+            timings: try decodeMessages(StageTiming.self, m.n_timings, m.timings, "\(path()).timings"))
         if let tensor {
             guard tensor.shape.count == 2 else {
-                throw .invalidValue(field: "\(path).tensor.shape", reason: "\(tensor.shape) is not [tokens, hidden]")
+                throw .invalidValue(field: "\(path()).tensor.shape", reason: "\(tensor.shape) is not [tokens, hidden]")
             }
             guard tensor.shape[0] == UInt64(tokenCount) else {
                 throw .invalidValue(
-                    field: "\(path).tensor.shape[0]",
+                    field: "\(path()).tensor.shape[0]",
                     reason: "\(tensor.shape[0]) rows for \(tokenCount) tokens in the step's sequences")
             }
         }
@@ -291,12 +291,12 @@ extension SequenceResult: CBridged {
     }
 
     /// Requires a nonzero sequence id.
-    init(c message: UnsafePointer<Mq__V1__SequenceResult>, path: String) throws(ProtocolError) {
+    init(c message: UnsafePointer<Mq__V1__SequenceResult>, path: () -> String) throws(ProtocolError) {
         let m = message.pointee
-        guard m.seq_id != 0 else { throw .invalidValue(field: "\(path).seq_id", reason: "must be nonzero") }
+        guard m.seq_id != 0 else { throw .invalidValue(field: "\(path()).seq_id", reason: "must be nonzero") }
         self.init(
             seqID: m.seq_id, tokenID: m.token_id, logprob: m.logprob,
-            topLogprobs: try decodeMessage(TopLogprobList.self, m.top_logprobs, "\(path).top_logprobs")?.candidates ?? [])
+            topLogprobs: try decodeMessage(TopLogprobList.self, m.top_logprobs, "\(path()).top_logprobs")?.candidates ?? [])
     }
 }
 
@@ -311,12 +311,12 @@ extension StepResult: CBridged {
     }
 
     /// Requires a nonzero step id.
-    init(c message: UnsafePointer<Mq__V1__StepResult>, path: String) throws(ProtocolError) {
+    init(c message: UnsafePointer<Mq__V1__StepResult>, path: () -> String) throws(ProtocolError) {
         let m = message.pointee
-        guard m.step_id != 0 else { throw .invalidValue(field: "\(path).step_id", reason: "must be nonzero") }
+        guard m.step_id != 0 else { throw .invalidValue(field: "\(path()).step_id", reason: "must be nonzero") }
         self.init(
-            stepID: m.step_id, results: try decodeMessages(SequenceResult.self, m.n_results, m.results, "\(path).results"),
-            timings: try decodeMessages(StageTiming.self, m.n_timings, m.timings, "\(path).timings"))
+            stepID: m.step_id, results: try decodeMessages(SequenceResult.self, m.n_results, m.results, "\(path()).results"),
+            timings: try decodeMessages(StageTiming.self, m.n_timings, m.timings, "\(path()).timings"))
     }
 }
 
@@ -328,7 +328,7 @@ extension Release: CBridged {
         (message.pointee.n_seq_ids, message.pointee.seq_ids) = arena.array(seqIDs)
     }
 
-    init(c message: UnsafePointer<Mq__V1__Release>, path: String) throws(ProtocolError) {
+    init(c message: UnsafePointer<Mq__V1__Release>, path: () -> String) throws(ProtocolError) {
         self.init(seqIDs: decodeArray(message.pointee.n_seq_ids, message.pointee.seq_ids))
     }
 }
@@ -344,7 +344,7 @@ extension WorkerLoad: CBridged {
         message.pointee.steps_done = stepsDone
     }
 
-    init(c message: UnsafePointer<Mq__V1__WorkerLoad>, path: String) throws(ProtocolError) {
+    init(c message: UnsafePointer<Mq__V1__WorkerLoad>, path: () -> String) throws(ProtocolError) {
         let m = message.pointee
         self.init(
             activeSequences: m.active_sequences, kvUsedBytes: m.kv_used_bytes, kvCapacityBytes: m.kv_capacity_bytes,
@@ -362,11 +362,11 @@ extension Heartbeat: CBridged {
         if let load { message.pointee.load = arena.message(load) }
     }
 
-    init(c message: UnsafePointer<Mq__V1__Heartbeat>, path: String) throws(ProtocolError) {
+    init(c message: UnsafePointer<Mq__V1__Heartbeat>, path: () -> String) throws(ProtocolError) {
         let m = message.pointee
         self.init(
-            workerID: try decodeString(m.worker_id, "\(path).worker_id"), sentUnixMilliseconds: m.sent_unix_ms,
-            load: try decodeMessage(WorkerLoad.self, m.load, "\(path).load"))
+            workerID: try decodeString(m.worker_id, "\(path()).worker_id"), sentUnixMilliseconds: m.sent_unix_ms,
+            load: try decodeMessage(WorkerLoad.self, m.load, "\(path()).load"))
     }
 }
 
@@ -378,8 +378,8 @@ extension Shutdown: CBridged {
         message.pointee.reason = arena.string(reason)
     }
 
-    init(c message: UnsafePointer<Mq__V1__Shutdown>, path: String) throws(ProtocolError) {
-        self.init(reason: try decodeString(message.pointee.reason, "\(path).reason"))
+    init(c message: UnsafePointer<Mq__V1__Shutdown>, path: () -> String) throws(ProtocolError) {
+        self.init(reason: try decodeString(message.pointee.reason, "\(path()).reason"))
     }
 }
 
@@ -395,11 +395,11 @@ extension WorkerError: CBridged {
     }
 
     /// Requires a code.
-    init(c message: UnsafePointer<Mq__V1__WorkerError>, path: String) throws(ProtocolError) {
+    init(c message: UnsafePointer<Mq__V1__WorkerError>, path: () -> String) throws(ProtocolError) {
         let m = message.pointee
-        guard let code = WorkerErrorCode(wire: m.code) else { throw .missingField("\(path).code") }
+        guard let code = WorkerErrorCode(wire: m.code) else { throw .missingField("\(path()).code") }
         self.init(
-            code: code, message: try decodeString(m.message, "\(path).message"),
+            code: code, message: try decodeString(m.message, "\(path()).message"),
             stepID: m.step_id == 0 ? nil : m.step_id, seqID: m.seq_id == 0 ? nil : m.seq_id)
     }
 }

@@ -1,7 +1,7 @@
 // Ranking tokens by logit without ties: each (value, id) pair becomes one UInt64 whose integer
-// order is "value descending, then id ascending". With every key distinct, top-k selection,
-// top-p sorting and the top-logprobs list have exactly one answer, whatever the algorithm does
-// with equal logits, so results never depend on sort stability.
+// order is "value descending, then id ascending". With every key distinct, the top-k edge, the
+// top-p nucleus and the top-logprobs list have exactly one answer, whatever the algorithm does
+// with equal logits, so results never depend on sort stability or on which algorithm ran.
 //
 // Layout: bits 63...32 = the Float's bits mapped to an unsigned order (larger value, larger key),
 //         bits 31...0  = UInt32.max - id (smaller id, larger key).
@@ -11,11 +11,16 @@
 // ones fall back to heapsort when partitions go badly, so their worst case is O(n log n).
 
 enum RankedKey {
+    /// The Float's bits as an unsigned integer with the same order (the key's upper half).
+    @inline(__always)
+    static func orderKey(_ value: Float) -> UInt32 {
+        let bits = (value + 0).bitPattern   // + 0 turns -0.0 into +0.0
+        return bits & 0x8000_0000 != 0 ? ~bits : bits | 0x8000_0000
+    }
+
     @inline(__always)
     static func make(_ value: Float, _ id: Int) -> UInt64 {
-        let bits = (value + 0).bitPattern   // + 0 turns -0.0 into +0.0
-        let ordered = bits & 0x8000_0000 != 0 ? ~bits : bits | 0x8000_0000
-        return UInt64(ordered) << 32 | UInt64(UInt32.max - UInt32(truncatingIfNeeded: id))
+        UInt64(orderKey(value)) << 32 | UInt64(UInt32.max - UInt32(truncatingIfNeeded: id))
     }
 
     @inline(__always)
@@ -88,15 +93,13 @@ enum RankedKey {
     /// counts the values that share the digits found so far, by their next 11 (then 11, then 10)
     /// bits, and walks the counts down from the top to the bucket holding the k-th largest.
     static func radixSelect(_ values: UnsafePointer<Float>, count: Int, k: Int,
-                                    histogram: UnsafeMutablePointer<Int32>) -> Float {
-        @inline(__always) func orderKey(_ x: Float) -> UInt32 {
-            let bits = (x + 0).bitPattern
-            return bits & 0x8000_0000 != 0 ? ~bits : bits | 0x8000_0000
-        }
+                            histogram: UnsafeMutablePointer<Int32>) -> Float {
         var prefix: UInt32 = 0, prefixMask: UInt32 = 0
         var remaining = Int32(truncatingIfNeeded: k)
-        for (shift, width) in [(UInt32(21), UInt32(11)), (10, 11), (0, 10)] {
-            let buckets = 1 << Int(width), digitMask = UInt32(buckets - 1)
+        for pass in 0..<3 {
+            let shift: UInt32 = pass == 0 ? 21 : pass == 1 ? 10 : 0   // digits: 31...21, 20...10, 9...0
+            let buckets = pass == 2 ? 1024 : radixBuckets
+            let digitMask = UInt32(buckets - 1)
             for b in 0..<buckets { histogram[b] = 0 }
             for i in 0..<count {
                 let key = orderKey(values[i])

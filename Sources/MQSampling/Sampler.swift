@@ -15,13 +15,13 @@
 // Determinism: the chosen token is a function of (parameters, step, logits, history) alone. The
 // draw comes from Philox keyed by (seed, step); every sum runs in a fixed order; the weights come
 // from our own exp (ExpKernels.swift), not libm; candidate ranking has no ties (RankedKeys.swift).
+// (libm's log is used only for the reported logprobs, never for the choice.)
 //
 // Non-finite logits never trap: NaN is treated as -inf (probability 0); -inf is allowed; if some
 // processed logits are +inf the draw is uniform over them. If no token has a processed logit above
 // -inf, the sampler returns the raw argmax, or token 0 if every raw logit is -inf or NaN (its
 // logprob is then -inf). Logits beyond `logits.count` (a short row) count as -inf; entries past
 // vocabSize are ignored; history ids outside 0..<vocabSize are ignored.
-import Foundation
 
 /// One token and its log probability under the model's raw distribution.
 public struct TokenLogprob: Sendable, Equatable, Hashable, Codable {
@@ -62,8 +62,8 @@ public struct Sampler: Sendable {
     /// are the ones a sampler started at 0 would make from then on.
     public init(parameters: SamplingParameters, vocabSize: Int, startStep: Int = 0) throws {
         self.parameters = try parameters.validated()
-        guard vocabSize > 0, vocabSize <= Int(UInt32.max) else {
-            throw SamplingError.invalid(field: "vocab_size", reason: "must be in 1...\(UInt32.max), got \(vocabSize)")
+        guard vocabSize > 0, vocabSize <= SamplingLimits.maxVocabSize else {
+            throw SamplingError.invalid(field: "vocab_size", reason: "must be in 1...\(SamplingLimits.maxVocabSize), got \(vocabSize)")
         }
         guard startStep >= 0 else {
             throw SamplingError.invalid(field: "step", reason: "must be ≥ 0, got \(startStep)")
@@ -199,8 +199,11 @@ public struct Sampler: Sendable {
             // The nucleus is the highest-first prefix whose weight reaches topP · total. Its last
             // token has weight > (1 - topP) · total / count (the rest of the mass, > 1 - topP, lies
             // on at most `count` tokens no heavier than it), and so has every token in it. Only
-            // tokens above that bound (with a margin of a factor e for rounding) need ranking.
-            let logBound = Foundation.log((1 - Double(p.topP)) * total / Double(count)) - 1
+            // tokens above that bound need ranking. Its log is taken from the binary exponent,
+            // floor(log2 b)·ln 2 - 1: 1 to 1.7 below the true log, a margin for rounding, and pure
+            // bit arithmetic, so that no libm enters the token choice.
+            let weightBound = (1 - Double(p.topP)) * total / Double(count)
+            let logBound = Double(weightBound.exponent) * 0.6931471805599453 - 1
             let valueBound = shift + logBound / scale
             var c = 0   // branch-free compaction, as for top-k
             if ids != nil {

@@ -6,6 +6,8 @@
 public enum SamplingLimits {
     /// Most alternatives a request may ask for per token (OpenAI's API allows 20 as well).
     public static let maxTopLogprobs = 20
+    /// Largest vocabulary a Sampler accepts (token ids live in 32-bit key halves and counters).
+    public static let maxVocabSize = 1 << 24
 }
 
 public enum SamplingError: Error, Equatable, Sendable, CustomStringConvertible {

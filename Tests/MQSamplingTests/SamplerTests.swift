@@ -176,6 +176,49 @@ final class SamplerTests: XCTestCase {
         }
     }
 
+    func testThreadsGiveTheSameTokens() throws {
+        var rng = TestRNG(18)
+        let v = 2000
+        let rows = (0..<40).map { _ in rng.logits(v, scale: 1) }
+        let parameters = SamplingParameters(temperature: 0.9, topK: 100, topP: 0.95, repetitionPenalty: 1.1, seed: 31)
+        let template = try Sampler(parameters: parameters, vocabSize: v)
+        @Sendable func run(_ sampler: Sampler) -> [Int] {
+            var s = sampler
+            var history: [Int] = []
+            for row in rows { history.append(s.sample(row, history: history).id) }
+            return history
+        }
+        let alone = run(template)
+        let results = Results(count: 8)
+        DispatchQueue.concurrentPerform(iterations: 8) { results.set($0, run(template)) }   // copies of one sampler
+        for n in 0..<8 { XCTAssertEqual(results.get(n), alone, "thread \(n)") }
+    }
+
+    /// Per-thread result slots for testThreadsGiveTheSameTokens.
+    private final class Results: @unchecked Sendable {
+        private let lock = NSLock()
+        private var values: [[Int]]
+        init(count: Int) { values = Array(repeating: [], count: count) }
+        func set(_ i: Int, _ v: [Int]) { lock.lock(); values[i] = v; lock.unlock() }
+        func get(_ i: Int) -> [Int] { lock.lock(); defer { lock.unlock() }; return values[i] }
+    }
+
+    /// A change detector for the draw procedure itself (Philox → uniform → inverse CDF over the
+    /// candidates). If it fails, every recorded (seed, prompt) now yields different text: that
+    /// may be intended, but it must be a decision, so update the pinned ids knowingly.
+    func testPinnedDraws() throws {
+        let logits: [Float] = (0..<64).map { Float(($0 * 37) % 64) / 8 }
+        var plain = try Sampler(parameters: SamplingParameters(temperature: 1, seed: 1234), vocabSize: 64)
+        var truncated = try Sampler(parameters: SamplingParameters(temperature: 0.7, topK: 20, topP: 0.9, seed: 1234),
+                                    vocabSize: 64)
+        let plainIDs = (0..<12).map { _ in plain.sample(logits).id }
+        let truncatedIDs = (0..<12).map { _ in truncated.sample(logits).id }
+        // The plain sequence was reproduced independently in Python (Philox4x32-10 written from
+        // the paper, Double softmax, first id whose running weight exceeds u · total).
+        XCTAssertEqual(plainIDs, [12, 38, 19, 43, 8, 50, 62, 43, 36, 2, 1, 38])
+        XCTAssertEqual(truncatedIDs, [12, 38, 19, 38, 5, 50, 36, 38, 31, 62, 62, 31])
+    }
+
     func testDifferentSeedsDiffer() throws {
         var rng = TestRNG(14)
         let logits = rng.logits(1000, scale: 0.5)
@@ -241,7 +284,8 @@ final class SamplerTests: XCTestCase {
     func testTopKNeverPicksOutsideTheTopK() throws {
         var rng = TestRNG(15)
         let v = 20_000
-        for k in [1, 10, 100] {
+        // 1-100: heap of the best; 2000 and 19_000: radix select; 19_800: heap of the worst.
+        for k in [1, 10, 100, 2000, 19_000, 19_800] {
             let logits = rng.logits(v)
             let allowed = Set(rankedIDs(logits).prefix(k))
             var sampler = try Sampler(parameters: SamplingParameters(temperature: 1.5, topK: k, seed: UInt64(k)), vocabSize: v)
@@ -250,6 +294,13 @@ final class SamplerTests: XCTestCase {
                 let id = sampler.sample(logits).id
                 XCTAssert(allowed.contains(id), "k = \(k): drew \(id)")
             }
+        }
+        // Ties at the k-th value are all kept (HF), on both selection paths.
+        let tied = (0..<3000).map { Float($0 % 7) }
+        for k in [10, 1000] {
+            var sampler = try Sampler(parameters: SamplingParameters(temperature: 1, topK: k), vocabSize: 3000)
+            let edge = tied.sorted(by: >)[k - 1]
+            XCTAssertEqual(Set(sampler.distribution(tied).map(\.id)), Set(tied.indices.filter { tied[$0] >= edge }), "k = \(k)")
         }
         // k at or above the vocabulary keeps everything.
         var everything = try Sampler(parameters: SamplingParameters(temperature: 1, topK: 10), vocabSize: 4)

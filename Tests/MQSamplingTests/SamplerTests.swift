@@ -13,7 +13,9 @@ final class SamplerTests: XCTestCase {
         var sampler = try Sampler(parameters: SamplingParameters(), vocabSize: 5000)
         for _ in 0..<20 {
             let logits = rng.logits(5000)
-            XCTAssertEqual(sampler.sample(logits).id, rankedIDs(logits)[0])
+            var best = 0
+            for i in logits.indices where logits[i] > logits[best] { best = i }
+            XCTAssertEqual(sampler.sample(logits).id, best)
         }
         XCTAssertEqual(sampler.step, 20)
     }
@@ -60,7 +62,7 @@ final class SamplerTests: XCTestCase {
                                             seed: 5, topLogprobs: SamplingLimits.maxTopLogprobs)
         var sampler = try Sampler(parameters: parameters, vocabSize: v)
         var worst = 0.0
-        for round in 0..<5 {
+        for round in 0..<3 {
             let logits = rng.logits(v, scale: round == 0 ? 10 : 3)
             let history = (0..<200).map { _ in Int.random(in: 0..<v, using: &rng) }
             let reference = referenceLogSoftmax(logits)
@@ -71,8 +73,8 @@ final class SamplerTests: XCTestCase {
                 XCTAssertLessThanOrEqual(error, max(2e-6, 4 * Double(Float(want).ulp)), "got \(got), want \(want)")
             }
             check(token.logprob, reference[token.id])
-            let ranked = rankedIDs(logits)
-            XCTAssertEqual(token.top.map(\.id), Array(ranked.prefix(SamplingLimits.maxTopLogprobs)))
+            let ranked = topIDs(logits, SamplingLimits.maxTopLogprobs)
+            XCTAssertEqual(token.top.map(\.id), ranked)
             for alternative in token.top { check(alternative.logprob, reference[alternative.id]) }
             XCTAssertEqual(logits.withUnsafeBufferPointer { logSoftmaxValue(logits: $0, index: ranked[7]) },
                            token.top[7].logprob)
@@ -285,12 +287,13 @@ final class SamplerTests: XCTestCase {
         var rng = TestRNG(15)
         let v = 20_000
         // 1-100: heap of the best; 2000 and 19_000: radix select; 19_800: heap of the worst.
+        let logits = rng.logits(v)
+        let ranked = rankedIDs(logits)
         for k in [1, 10, 100, 2000, 19_000, 19_800] {
-            let logits = rng.logits(v)
-            let allowed = Set(rankedIDs(logits).prefix(k))
+            let allowed = Set(ranked.prefix(k))
             var sampler = try Sampler(parameters: SamplingParameters(temperature: 1.5, topK: k, seed: UInt64(k)), vocabSize: v)
             XCTAssertEqual(Set(sampler.distribution(logits).map(\.id)), allowed)
-            for _ in 0..<300 {
+            for _ in 0..<100 {
                 let id = sampler.sample(logits).id
                 XCTAssert(allowed.contains(id), "k = \(k): drew \(id)")
             }

@@ -40,6 +40,19 @@ func referenceSoftmax(_ logits: [Float], temperature: Double = 1) -> [Double] {
     return w.map { $0 / z }
 }
 
+/// The n best ids, ordered by logit descending, ties by id ascending (cheaper than ranking all).
+func topIDs(_ logits: [Float], _ n: Int) -> [Int] {
+    var best: [Int] = []
+    for i in logits.indices {
+        if best.count == n && !(logits[i] > logits[best[n - 1]]) { continue }
+        var pos = best.count
+        while pos > 0 && logits[i] > logits[best[pos - 1]] { pos -= 1 }
+        best.insert(i, at: pos)
+        if best.count > n { best.removeLast() }
+    }
+    return best
+}
+
 /// Ids ordered by logit descending, ties by id ascending.
 func rankedIDs(_ logits: [Float]) -> [Int] {
     logits.indices.sorted { logits[$0] != logits[$1] ? logits[$0] > logits[$1] : $0 < $1 }

@@ -3,7 +3,9 @@ import Foundation
 import MQCheckpoint
 
 public enum ModelRegistry {
-    public static let supported = ["gpt_bigcode"]
+    /// model_type values mq loads. "gpt2" covers SantaCoder's original multi-query layout and plain GPT-2;
+    /// "RefinedWeb"/"RefinedWebModel" are Falcon's configs from before transformers shipped it.
+    public static let supported = ["gpt_bigcode", "falcon", "RefinedWeb", "RefinedWebModel", "gpt2"]
 
     /// Loads the model in `checkpoint`, limited to `layers` and to the embedding/head if asked.
     public static func load(_ checkpoint: Checkpoint, layers: Range<Int>? = nil,
@@ -12,6 +14,10 @@ public enum ModelRegistry {
         switch type {
         case "gpt_bigcode":
             return try GPTBigCode(checkpoint: checkpoint, layers: layers, embedding: embedding, head: head)
+        case _ where FalconConfig.modelTypes.contains(type):
+            return try Falcon(checkpoint: checkpoint, layers: layers, embedding: embedding, head: head)
+        case "gpt2":
+            return try GPT2(checkpoint: checkpoint, layers: layers, embedding: embedding, head: head)
         default:
             throw CheckpointError.unsupportedModel(
                 file: checkpoint.config.path,
@@ -24,8 +30,12 @@ public enum ModelRegistry {
         let type = try checkpoint.config.string("model_type", default: "")
         switch type {
         case "gpt_bigcode": return try GPTBigCodeConfig(checkpoint.config).shape
+        case _ where FalconConfig.modelTypes.contains(type): return try FalconConfig(checkpoint.config).shape
+        case "gpt2": return try GPT2Config(checkpoint.config).shape
         default:
-            throw CheckpointError.unsupportedModel(file: checkpoint.config.path, reason: "model_type \"\(type)\" is not supported")
+            throw CheckpointError.unsupportedModel(
+                file: checkpoint.config.path,
+                reason: "model_type \"\(type)\" is not supported (supported: \(supported.joined(separator: ", ")))")
         }
     }
 }

@@ -1,0 +1,305 @@
+// GPT-2 layout: SantaCoder's original checkpoints (`GPT2LMHeadCustomModel`, `model_type: gpt2` with
+// `attention_head_type: multiquery`, as bigcode/santacoder and its fine-tunes were first published),
+// and plain GPT-2 (`attention_head_type` absent or `multihead`). Same block as GPTBigCode; what
+// differs is how the weights are stored.
+//
+// Shapes: T = tokens in the step, E = n_embd, H = n_head, D = E / H, KVH = 1 (multiquery) or H,
+//         KV = KVH · D, I = n_inner (null → 4E), V = vocab, P = n_positions.
+// Block (pre-LayerNorm):  x = x + c_proj(attn(ln_1(x)));  x = x + mlp(ln_2(x))
+//                         mlp(h) = c_proj(act(c_fc(h))),  act = activation_function (gelu_new by default)
+// Attention scale 1/√D (scale_attn_weights), also divided by (layer + 1) if scale_attn_by_inverse_layer_idx.
+// Head: logits = ln_f(x) · wteᵀ (tied, the default) or · lm_headᵀ.
+// Storage: GPT-2's Conv1D keeps weights as [in, out], the transpose of nn.Linear's [out, in]; every
+// matrix is transposed at load time. Attention comes in two layouts, told apart by tensor names:
+//   fused: attn.c_attn.weight [E, H·D + 2·KV], columns [Q | K | V];
+//   split: attn.q_attn.weight [E, E] and attn.kv_attn.weight [E, 2·KV], columns [K | V]
+//          (SantaCoder's first upload and Megatron's converter).
+// Both become rows [Q | K | V] of one [H·D + 2·KV, E] matrix, the layout AttentionStep reads.
+// Tensor names carry a `transformer.` prefix (transformers' save_pretrained) or none (OpenAI's GPT-2).
+import Foundation
+import MQCheckpoint
+import MQKernels
+
+public struct GPT2Config: Sendable, Equatable {
+    public var hiddenSize: Int
+    public var heads: Int
+    public var layers: Int
+    public var positions: Int
+    public var intermediateSize: Int
+    public var vocabSize: Int
+    public var layerNormEpsilon: Float
+    public var multiQuery: Bool
+    public var activation: Activation
+    public var scaleAttentionWeights: Bool
+    public var scaleByInverseLayer: Bool
+    public var tieWordEmbeddings: Bool
+    public var eosTokenIds: [Int]
+    public var bosTokenId: Int?
+
+    public var headDim: Int { hiddenSize / heads }
+    public var kvHeads: Int { multiQuery ? 1 : heads }
+    /// "gpt2-santacoder" for the multi-query layout, "gpt2" for plain GPT-2.
+    public var architecture: String { multiQuery ? "gpt2-santacoder" : "gpt2" }
+
+    public init(_ c: ModelConfigFile) throws {
+        let type = try c.string("model_type", default: "")
+        guard type == "gpt2" else {
+            throw CheckpointError.unsupportedModel(file: c.path, reason: "model_type \"\(type)\" is not gpt2")
+        }
+        hiddenSize = try c.int("n_embd", "hidden_size")
+        heads = try c.int("n_head", "num_attention_heads")
+        layers = try c.int("n_layer", "num_hidden_layers")
+        positions = try c.int("n_positions", "max_position_embeddings")
+        intermediateSize = try c.optionalInt("n_inner") ?? 4 * hiddenSize
+        vocabSize = try c.int("vocab_size")
+        layerNormEpsilon = Float(try c.double("layer_norm_epsilon", default: 1e-5))
+        let headType = try c.string("attention_head_type", default: "multihead")
+        switch headType {
+        case "multiquery": multiQuery = true
+        case "multihead": multiQuery = false
+        default:
+            throw CheckpointError.badConfig(file: c.path, key: "attention_head_type",
+                                            reason: "\"\(headType)\" is neither \"multiquery\" nor \"multihead\"")
+        }
+        let act = try c.string("activation_function", default: "gelu_new")
+        guard let a = Activation(huggingFaceName: act) else {
+            throw CheckpointError.badConfig(file: c.path, key: "activation_function", reason: "unsupported activation \"\(act)\"")
+        }
+        activation = a
+        scaleAttentionWeights = try c.bool("scale_attn_weights", default: true)
+        scaleByInverseLayer = try c.bool("scale_attn_by_inverse_layer_idx", default: false)
+        if try c.bool("add_cross_attention", default: false) {
+            throw CheckpointError.unsupportedModel(file: c.path, reason: "add_cross_attention: true (an encoder-decoder GPT-2) is not supported")
+        }
+        tieWordEmbeddings = try c.bool("tie_word_embeddings", default: true)
+        eosTokenIds = try c.intList("eos_token_id")
+        bosTokenId = try c.optionalInt("bos_token_id")
+        for (k, v) in [("n_embd", hiddenSize), ("n_head", heads), ("n_layer", layers), ("n_positions", positions),
+                       ("n_inner", intermediateSize), ("vocab_size", vocabSize)] where v <= 0 {
+            throw CheckpointError.badConfig(file: c.path, key: k, reason: "must be positive, found \(v)")
+        }
+        guard hiddenSize % heads == 0 else {
+            throw CheckpointError.badConfig(file: c.path, key: "n_head", reason: "n_embd \(hiddenSize) is not divisible by n_head \(heads)")
+        }
+    }
+
+    public var shape: ModelShape {
+        ModelShape(architecture: architecture, hiddenSize: hiddenSize, heads: heads, kvHeads: kvHeads,
+                   headDim: headDim, layers: layers, intermediateSize: intermediateSize, vocabSize: vocabSize,
+                   maxPositions: positions, eosTokenIds: eosTokenIds, bosTokenId: bosTokenId)
+    }
+}
+
+public final class GPT2: DecoderModel {
+    /// How a checkpoint stores each layer's attention input projection.
+    public enum AttentionLayout: String, Sendable, Equatable {
+        case fused   // attn.c_attn
+        case split   // attn.q_attn + attn.kv_attn
+    }
+
+    struct Layer {
+        var ln1w, ln1b, qkvW, qkvB, projW, projB, ln2w, ln2b, fcW, fcB, fc2W, fc2B: FloatTensor
+        var all: [FloatTensor] { [ln1w, ln1b, qkvW, qkvB, projW, projB, ln2w, ln2b, fcW, fcB, fc2W, fc2B] }
+    }
+
+    public let config: GPT2Config
+    public let shape: ModelShape
+    public let layerRange: Range<Int>
+    /// The attention layout found in the checkpoint (of the first loaded layer; all must agree).
+    public let attentionLayout: AttentionLayout?
+    let wte: FloatTensor?      // [V, E], also the head when tied
+    let wpe: FloatTensor?      // [P, E]
+    let lnf: (FloatTensor, FloatTensor)?
+    let head: FloatTensor?     // [V, E]
+    let blocks: [Layer]        // blocks[i] is global layer layerRange.lowerBound + i
+    private let work = Workspace()
+
+    public var hasEmbedding: Bool { wte != nil && wpe != nil }
+    public var hasHead: Bool { head != nil }
+
+    /// Loads `layers` (default: all) and, if asked, the embeddings and/or the final norm and head.
+    public init(checkpoint ck: Checkpoint, layers: Range<Int>? = nil, embedding: Bool = true, head wantHead: Bool = true) throws {
+        let c = try GPT2Config(ck.config)
+        config = c
+        shape = c.shape
+        let range = layers ?? 0..<c.layers
+        guard range.lowerBound >= 0, range.upperBound <= c.layers else {
+            throw CheckpointError.badConfig(file: ck.config.path, key: "n_layer",
+                                            reason: "layer range \(range) outside the model's \(c.layers) layers")
+        }
+        layerRange = range
+        try BLAS.load()
+        let E = c.hiddenSize, I = c.intermediateSize, V = c.vocabSize, P = c.positions
+        let KV = c.kvHeads * c.headDim
+        // transformers writes "transformer.wte.weight"; OpenAI's GPT-2 files have bare "wte.weight".
+        let root = ck.has("transformer.wte.weight") || !ck.has("wte.weight") ? "transformer." : ""
+        var wteT: FloatTensor? = nil
+        if embedding || (wantHead && c.tieWordEmbeddings) { wteT = try ck.load(root + "wte.weight", shape: [V, E]) }
+        wte = embedding ? wteT : nil
+        wpe = embedding ? try ck.load(root + "wpe.weight", shape: [P, E]) : nil
+        if wantHead {
+            lnf = (try ck.load(root + "ln_f.weight", shape: [E]), try ck.load(root + "ln_f.bias", shape: [E]))
+            head = c.tieWordEmbeddings ? wteT : try ck.load("lm_head.weight", shape: [V, E])
+        } else {
+            lnf = nil
+            head = nil
+        }
+        /// A Conv1D weight [in, out] as a Linear weight [out, in].
+        func conv1D(_ name: String, in n: Int, out m: Int) throws -> FloatTensor {
+            Self.transposed(try ck.load(name, shape: [n, m]))
+        }
+        var layout: AttentionLayout? = nil
+        var bl: [Layer] = []
+        for i in range {
+            let p = root + "h.\(i)."
+            let found: AttentionLayout
+            if ck.has(p + "attn.c_attn.weight") { found = .fused }
+            else if ck.has(p + "attn.q_attn.weight") && ck.has(p + "attn.kv_attn.weight") { found = .split }
+            else {
+                throw CheckpointError.missingTensor(name: p + "attn.c_attn.weight (or attn.q_attn.weight + attn.kv_attn.weight)",
+                                                   directory: ck.directory.path)
+            }
+            if let layout, layout != found {
+                throw CheckpointError.unsupportedModel(file: ck.config.path,
+                                                       reason: "layer \(i) stores attention as \(found.rawValue), earlier layers as \(layout.rawValue)")
+            }
+            layout = found
+            let qkvW: FloatTensor, qkvB: FloatTensor
+            switch found {
+            case .fused:
+                qkvW = try conv1D(p + "attn.c_attn.weight", in: E, out: E + 2 * KV)
+                qkvB = try ck.load(p + "attn.c_attn.bias", shape: [E + 2 * KV])
+            case .split:
+                // Rows [Q | K | V]: q_attn's transpose on top of kv_attn's.
+                let q = try ck.load(p + "attn.q_attn.weight", shape: [E, E])
+                let kv = try ck.load(p + "attn.kv_attn.weight", shape: [E, 2 * KV])
+                qkvW = Self.transposedStack([q, kv], rows: E, name: p + "attn.q_attn+kv_attn.weight")
+                let qb = try ck.load(p + "attn.q_attn.bias", shape: [E])
+                let kvb = try ck.load(p + "attn.kv_attn.bias", shape: [2 * KV])
+                qkvB = Self.concatenated([qb, kvb], name: p + "attn.q_attn+kv_attn.bias")
+            }
+            bl.append(Layer(
+                ln1w: try ck.load(p + "ln_1.weight", shape: [E]), ln1b: try ck.load(p + "ln_1.bias", shape: [E]),
+                qkvW: qkvW, qkvB: qkvB,
+                projW: try conv1D(p + "attn.c_proj.weight", in: E, out: E), projB: try ck.load(p + "attn.c_proj.bias", shape: [E]),
+                ln2w: try ck.load(p + "ln_2.weight", shape: [E]), ln2b: try ck.load(p + "ln_2.bias", shape: [E]),
+                fcW: try conv1D(p + "mlp.c_fc.weight", in: E, out: I), fcB: try ck.load(p + "mlp.c_fc.bias", shape: [I]),
+                fc2W: try conv1D(p + "mlp.c_proj.weight", in: I, out: E), fc2B: try ck.load(p + "mlp.c_proj.bias", shape: [E])))
+        }
+        blocks = bl
+        attentionLayout = layout
+    }
+
+    /// t[N, M] → [M, N] (owned copy).
+    static func transposed(_ t: FloatTensor) -> FloatTensor {
+        let n = t.shape[0], m = t.shape[1]
+        let out = UnsafeMutablePointer<Float>.allocate(capacity: n * m)
+        transpose(t.pointer, rows: n, columns: m, into: out)
+        return FloatTensor(name: t.name, shape: [m, n], owned: out, sourceDType: t.sourceDType)
+    }
+
+    /// Tensors [N, Mᵢ] sharing N = `rows` → [Σ Mᵢ, N]: each transposed, stacked in order.
+    static func transposedStack(_ ts: [FloatTensor], rows n: Int, name: String) -> FloatTensor {
+        let total = ts.reduce(0) { $0 + $1.shape[1] }
+        let out = UnsafeMutablePointer<Float>.allocate(capacity: total * n)
+        var at = out
+        for t in ts {
+            transpose(t.pointer, rows: n, columns: t.shape[1], into: at)
+            at += t.shape[1] * n
+        }
+        return FloatTensor(name: name, shape: [total, n], owned: out, sourceDType: ts[0].sourceDType)
+    }
+
+    static func concatenated(_ ts: [FloatTensor], name: String) -> FloatTensor {
+        let total = ts.reduce(0) { $0 + $1.count }
+        let out = UnsafeMutablePointer<Float>.allocate(capacity: total)
+        var at = out
+        for t in ts { at.update(from: t.pointer, count: t.count); at += t.count }
+        return FloatTensor(name: name, shape: [total], owned: out, sourceDType: ts[0].sourceDType)
+    }
+
+    /// dst[M, N] = src[N, M]ᵀ, in tiles so both sides stay in cache for large matrices.
+    static func transpose(_ src: UnsafePointer<Float>, rows n: Int, columns m: Int, into dst: UnsafeMutablePointer<Float>) {
+        let tile = 32
+        for r0 in stride(from: 0, to: n, by: tile) {
+            for c0 in stride(from: 0, to: m, by: tile) {
+                for r in r0..<min(r0 + tile, n) {
+                    for c in c0..<min(c0 + tile, m) { dst[c * n + r] = src[r * m + c] }
+                }
+            }
+        }
+    }
+
+    public var weightBytesLoaded: Int {
+        var set: [ObjectIdentifier: Int] = [:]
+        for t in blocks.flatMap(\.all) + [wte, wpe, head, lnf?.0, lnf?.1].compactMap({ $0 }) {
+            set[ObjectIdentifier(t)] = t.byteCount
+        }
+        return set.values.reduce(0, +)
+    }
+
+    public var weightBytesPerToken: Int {
+        var n = blocks.flatMap(\.all).reduce(0) { $0 + $1.byteCount }
+        if let head, let lnf { n += head.byteCount + lnf.0.byteCount + lnf.1.byteCount }
+        if hasEmbedding { n += 2 * config.hiddenSize * 4 }   // one row of wte and one of wpe
+        return n
+    }
+
+    public func embed(_ tokens: [StepToken], into hidden: UnsafeMutablePointer<Float>) throws {
+        guard let wte, let wpe else { throw ModelError.notLoaded("the embeddings") }
+        let E = config.hiddenSize
+        for (t, tok) in tokens.enumerated() {
+            guard tok.token >= 0 && tok.token < config.vocabSize else {
+                throw ModelError.tokenOutOfRange(token: tok.token, vocab: config.vocabSize)
+            }
+            guard tok.position >= 0 && tok.position < config.positions else {
+                throw ModelError.positionOutOfRange(sequence: tok.sequence, position: tok.position, max: config.positions)
+            }
+            let row = hidden + t * E
+            row.update(from: wte.pointer + tok.token * E, count: E)
+            addInPlace(row, wpe.pointer + tok.position * E, count: E)
+        }
+    }
+
+    public func forward(_ tokens: [StepToken], hidden x: UnsafeMutablePointer<Float>, cache: KVCache) throws {
+        let T = tokens.count
+        guard T > 0 else { throw ModelError.emptyStep }
+        let E = config.hiddenSize, I = config.intermediateSize, H = config.heads, D = config.headDim
+        let KVH = config.kvHeads, KV = KVH * D, QKV = E + 2 * KV
+        try AttentionStep.validate(tokens, cache: cache, maxPositions: config.positions)
+        let baseScale: Float = config.scaleAttentionWeights ? 1 / Float(D).squareRoot() : 1
+        let normed = work.floats(.normed, T * E)    // [T, E]
+        let qkv = work.floats(.qkv, T * QKV)        // [T, E + 2·KV]
+        let attn = work.floats(.attn, T * E)        // [T, E]
+        let proj = work.floats(.proj, T * E)        // [T, E]
+        let mlp = work.floats(.mlp, T * I)          // [T, I]
+        for (i, w) in blocks.enumerated() {
+            let layer = layerRange.lowerBound + i
+            let scale = config.scaleByInverseLayer ? baseScale / Float(layer + 1) : baseScale
+            // attention
+            layerNorm(x, w.ln1w.pointer, w.ln1b.pointer, normed, tokens: T, channels: E, eps: config.layerNormEpsilon)
+            linear(normed, w.qkvW.pointer, w.qkvB.pointer, qkv, tokens: T, inFeatures: E, outFeatures: QKV)
+            try AttentionStep.run(tokens, qkv: qkv, qkvStride: QKV, heads: H, kvHeads: KVH, headDim: D,
+                                  layer: layer, cache: cache, scale: scale, work: work, out: attn)
+            linear(attn, w.projW.pointer, w.projB.pointer, proj, tokens: T, inFeatures: E, outFeatures: E)
+            addInPlace(x, proj, count: T * E)
+            // MLP
+            layerNorm(x, w.ln2w.pointer, w.ln2b.pointer, normed, tokens: T, channels: E, eps: config.layerNormEpsilon)
+            linear(normed, w.fcW.pointer, w.fcB.pointer, mlp, tokens: T, inFeatures: E, outFeatures: I)
+            config.activation.apply(mlp, count: T * I)
+            linear(mlp, w.fc2W.pointer, w.fc2B.pointer, proj, tokens: T, inFeatures: I, outFeatures: E)
+            addInPlace(x, proj, count: T * E)
+        }
+        AttentionStep.commitLengths(tokens, cache: cache)
+    }
+
+    public func logits(hidden: UnsafePointer<Float>, rows: [Int], into logits: UnsafeMutablePointer<Float>) throws {
+        guard let head, let lnf else { throw ModelError.notLoaded("the final norm and LM head") }
+        let E = config.hiddenSize, R = rows.count
+        let normed = work.floats(.logitsRows, R * E)   // [R, E]
+        for (r, row) in rows.enumerated() {
+            layerNorm(hidden + row * E, lnf.0.pointer, lnf.1.pointer, normed + r * E, tokens: 1, channels: E, eps: config.layerNormEpsilon)
+        }
+        linear(normed, head.pointer, nil, logits, tokens: R, inFeatures: E, outFeatures: config.vocabSize)
+    }
+}

@@ -10,7 +10,10 @@
 //   CMQProto      protoc-c output for Protos/mq/v1/*.proto (generated, committed; tools/gen-protos.sh)
 //   MQProtocol    typed Swift messages <-> protobuf-c wire bytes; the only module that sees CMQProto
 //   MQTransport   ZeroMQ sockets, multipart frames, polling; the only module that sees libzmq
-//   mq            the command-line tool (thin)
+//   MQClient      async client library for the coordinator's gRPC-like calls (no model code)
+//   MQWorker      a pipeline stage: registers, loads its layers, runs steps, forwards activations
+//   MQCoordinator assigns layers to workers, schedules steps, serves client calls
+//   mq, mq-worker, mq-coordinator   thin executables
 import PackageDescription
 
 // Hot numeric code is built optimized even in debug builds: the test suite runs real models.
@@ -21,6 +24,9 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "mq", targets: ["mq"]),
+        .executable(name: "mq-worker", targets: ["mq-worker"]),
+        .executable(name: "mq-coordinator", targets: ["mq-coordinator"]),
+        .library(name: "MQClient", targets: ["MQClient"]),
         .library(name: "MQEngine", targets: ["MQEngine"]),
     ],
     dependencies: [
@@ -43,9 +49,28 @@ let package = Package(
         .target(name: "MQEngine", dependencies: ["MQModel", "MQTokenizer", "MQSampling", "MQCheckpoint"]),
         .target(name: "MQProtocol", dependencies: ["CMQProto", "CProtobufC"]),
         .target(name: "MQTransport", dependencies: ["CZMQ"]),
+        .target(name: "MQClient", dependencies: ["MQProtocol", "MQTransport"]),
+        .target(name: "MQWorker", dependencies: [
+            "MQProtocol", "MQTransport", "MQModel", "MQCheckpoint", "MQSampling", "MQKernels",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "MQCoordinator", dependencies: [
+            "MQProtocol", "MQTransport", "MQModel", "MQCheckpoint", "MQTokenizer", "MQSampling",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .executableTarget(name: "mq", dependencies: [
-            "MQEngine",
+            "MQEngine", "MQClient",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "mq-worker", dependencies: [
+            "MQWorker",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "mq-coordinator", dependencies: [
+            "MQCoordinator",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
 
         .testTarget(name: "MQKernelsTests", dependencies: ["MQKernels"]),
@@ -55,6 +80,8 @@ let package = Package(
         .testTarget(name: "MQModelTests", dependencies: ["MQModel", "MQCheckpoint"]),
         .testTarget(name: "MQProtocolTests", dependencies: ["MQProtocol"]),
         .testTarget(name: "MQTransportTests", dependencies: ["MQTransport"]),
+        .testTarget(name: "MQClientTests", dependencies: ["MQClient", "MQProtocol", "MQTransport"]),
+        .testTarget(name: "MQClusterTests", dependencies: ["MQClient", "MQProtocol"]),
         .testTarget(name: "MQCLITests", dependencies: ["MQEngine"]),
     ]
 )

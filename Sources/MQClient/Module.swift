@@ -1,0 +1,1 @@
+// MQClient: see Package.swift for this module's job.

@@ -1,0 +1,1 @@
+// MQCoordinator: see Package.swift for this module's job.

@@ -1,0 +1,1 @@
+// MQWorker: see Package.swift for this module's job.

@@ -1,0 +1,1 @@
+print("mq-coordinator")

@@ -85,10 +85,24 @@ indirect enum RegexNode: Sendable {
 
 struct ScalarRegex: Sendable {
     let root: RegexNode
+    /// A test every match's first scalar must pass, when the pattern has one: start positions that
+    /// fail it are skipped without running the matcher (Falcon's `[0-9][0-9][0-9]` on words).
+    private let firstTest: ScalarTest?
 
     init(_ pattern: String) throws {
         var parser = RegexParser(Array(pattern.unicodeScalars))
         root = try parser.parseAll()
+        firstTest = ScalarRegex.requiredFirst(root)
+    }
+
+    private static func requiredFirst(_ node: RegexNode) -> ScalarTest? {
+        switch node {
+        case let .one(test): return test
+        case let .sequence(nodes): return nodes.first.flatMap(requiredFirst)
+        case let .repetition(body, lo, _, _): return lo >= 1 ? requiredFirst(body) : nil
+        case let .atomic(body): return requiredFirst(body)
+        default: return nil
+        }
     }
 
     /// Successive leftmost matches, like the onig crate's `find_iter` (an empty match right after
@@ -101,6 +115,7 @@ struct ScalarRegex: Sendable {
         while searchFrom <= text.count {
             var found: Range<Int>? = nil
             for start in searchFrom...text.count {
+                if let firstTest, start == text.count || !firstTest.matches(text[start]) { continue }
                 if let end = matcher.matchAt(root, start) { found = start..<end; break }
             }
             guard let m = found else { break }

@@ -200,7 +200,7 @@ final class RankedKeyTests: XCTestCase {
     }
 
     func testRadixSelectOnSpecialValues() {
-        let values: [Float] = [3, -.infinity, -0.0, 0, 1e-45, -1e-45, -2, .infinity, 3, -.greatestFiniteMagnitude, 7.5]
+        let values: [Float] = [3, -.infinity, -0.0, 0, .leastNonzeroMagnitude, -.leastNonzeroMagnitude, -2, .infinity, 3, -.greatestFiniteMagnitude, 7.5]
         let sorted = values.sorted(by: >)
         var histogram = [Int32](repeating: 0, count: RankedKey.radixBuckets)
         for k in 1...values.count {

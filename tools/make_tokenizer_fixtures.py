@@ -14,6 +14,8 @@ Writes, into the output folder:
                              "decode_cases": [{"ids", "decoded", "decoded_skip"}], "sample": {...}}
   variants.json             other pipelines (pre-tokenizers, normalizers, decoders, post-processors, BPE
                             options), each a patch over starcoder.json or a whole tokenizer, with cases
+  regex.json                Split(Regex, Isolated) pieces from Oniguruma for many patterns and texts
+                            (checks MQTokenizer's regex engine)
   sample_code.py            ~100 KB of generated Python-like code (deterministic), for throughput and a
                             long-text check
 

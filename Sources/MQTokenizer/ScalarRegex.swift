@@ -9,6 +9,8 @@
 // greedy/lazy/possessive quantifiers including `{n,m}`, anchors `^ $ \A \z \Z \b \B`.
 // Anything else (scripts like \p{Han}, POSIX brackets, backreferences, ...) is reported as
 // unsupported and the caller falls back to Swift Regex.
+// Repetition of a single-scalar test (`\p{L}+`, `\s*`, `[0-9]{3}`) runs as a loop; repetition of a
+// larger group recurses once per iteration, so such patterns on very long pieces use deep stacks.
 
 struct RegexUnsupported: Error, CustomStringConvertible {
     let description: String

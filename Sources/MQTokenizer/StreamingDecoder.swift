@@ -4,7 +4,7 @@
 // id. Invalid bytes become U+FFFD as soon as they are known to be invalid, so the concatenation of
 // every `push` plus `finish` equals `decode(allIds)`.
 
-public struct StreamingDecoder {
+public struct StreamingDecoder: Sendable {
     private let tokenizer: Tokenizer
     private let skipSpecialTokens: Bool
     /// Bytes not yet turned into text (a valid but unfinished UTF-8 prefix).

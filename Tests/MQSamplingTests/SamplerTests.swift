@@ -257,6 +257,7 @@ final class SamplerTests: XCTestCase {
         let observed = try counts(SamplingParameters(temperature: 1, seed: 2024), logits, draws: 20_000)
         let chi2 = chiSquare(observed, referenceSoftmax(logits))
         // 4 degrees of freedom: P(chi2 > 18.47) = 0.001 for a correct sampler.
+        print("T = 1: counts \(observed), chi-square \(chi2) (4 dof)")
         XCTAssertLessThan(chi2, 18.47, "counts \(observed), chi-square \(chi2)")
     }
 

@@ -52,6 +52,10 @@ def main():
         if os.path.exists(path):
             with open(path) as f:
                 info[name] = json.load(f)
+    resumes = os.path.join(run_dir, "resumes.jsonl")
+    if os.path.exists(resumes):
+        with open(resumes) as f:
+            info["resumes"] = [json.loads(line) for line in f if line.strip()]
     for split in ("train", "heldout"):
         info.get("data", {}).get(split, {}).pop("paths", None)
     with open(os.path.join(args.dst, "training_info.json"), "w") as f:

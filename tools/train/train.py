@@ -3,7 +3,8 @@
 
 Resumable: every --ckpt-minutes it writes <out>/checkpoint/ (a Hugging Face folder, fp32) plus
 <out>/checkpoint/trainer_state.pt (optimizer, step, tokens, elapsed time); rerunning the same
-command continues from there. Stops at --token-budget or --max-minutes, whichever comes first,
+command continues from there (give a larger --max-minutes: elapsed time carries over; each
+resume is recorded in <out>/resumes.jsonl, run.json keeps the first invocation). Stops at --token-budget or --max-minutes, whichever comes first,
 and writes <out>/final/ (HF folder: config.json, model.safetensors, tokenizer.json,
 generation_config.json) and appends a line per log step to <out>/log.jsonl.
 
@@ -132,10 +133,15 @@ def main():
     n_params = sum(p.numel() for p in model.parameters())
     print(f"{args.attention}: n_inner={config.n_inner} params={n_params} (mqa {mqa_p}, mha {mha_p}), "
           f"{total_steps} steps x {tokens_per_step} tokens", flush=True)
-    with open(os.path.join(args.out, "run.json"), "w") as f:
-        json.dump({"args": vars(args), "n_params": n_params, "mqa_params": mqa_p, "mha_params": mha_p,
-                   "n_inner": config.n_inner, "total_steps": total_steps, "tokens_per_step": tokens_per_step,
-                   "torch": torch.__version__}, f, indent=1)
+    if step == 0:
+        with open(os.path.join(args.out, "run.json"), "w") as f:
+            json.dump({"args": vars(args), "n_params": n_params, "mqa_params": mqa_p, "mha_params": mha_p,
+                       "n_inner": config.n_inner, "total_steps": total_steps, "tokens_per_step": tokens_per_step,
+                       "torch": torch.__version__}, f, indent=1)
+    else:  # keep the original invocation in run.json; record each resume separately
+        with open(os.path.join(args.out, "resumes.jsonl"), "a") as f:
+            f.write(json.dumps({"resumed_at_step": step, "resumed_at_tokens": step * tokens_per_step,
+                                "elapsed_seconds": round(elapsed, 1), "args": vars(args)}) + "\n")
 
     log = open(os.path.join(args.out, "log.jsonl"), "a")
     start = time.time() - elapsed

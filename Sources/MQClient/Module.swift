@@ -1,1 +1,0 @@
-// MQClient: see Package.swift for this module's job.

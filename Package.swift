@@ -43,7 +43,7 @@ let package = Package(
 
         .target(name: "MQKernels", dependencies: ["COpenBLAS"], swiftSettings: kernelFlags),
         .target(name: "MQCheckpoint", swiftSettings: kernelFlags),
-        .target(name: "MQTokenizer"),
+        .target(name: "MQTokenizer", swiftSettings: [.unsafeFlags(["-O"])]),
         .target(name: "MQSampling", swiftSettings: kernelFlags),
         .target(name: "MQModel", dependencies: ["MQKernels", "MQCheckpoint"], swiftSettings: kernelFlags),
         .target(name: "MQEngine", dependencies: ["MQModel", "MQTokenizer", "MQSampling", "MQCheckpoint"]),
@@ -55,7 +55,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "MQCoordinator", dependencies: [
-            "MQProtocol", "MQTransport", "MQModel", "MQCheckpoint", "MQTokenizer", "MQSampling",
+            "MQProtocol", "MQTransport", "MQModel", "MQCheckpoint", "MQTokenizer", "MQSampling", "MQEngine",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "mq", dependencies: [

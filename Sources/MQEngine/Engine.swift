@@ -13,26 +13,27 @@ public enum FinishReason: String, Sendable, Codable {
     case length, eos, stop
 }
 
-/// What `generate` reports while it runs.
-public enum GenerationEvent: Sendable {
-    /// A token was produced; `textDelta` is the text it completes (may be empty mid-character).
-    case token(id: Int, logprob: Float, textDelta: String)
-    /// Trailing text flushed at the end (an incomplete UTF-8 sequence decoded lossily).
-    case tail(String)
+/// What `generate` reports as each token is produced: `textDelta` is the text it completes (empty
+/// while a UTF-8 character is incomplete; at the end it includes any lossily decoded remainder).
+public struct GenerationEvent: Sendable {
+    public var id: Int
+    public var logprob: Float
+    public var textDelta: String
 }
 
 public struct GenerationRequest: Sendable {
     public var promptIds: [Int]
     public var maxNewTokens: Int
     public var sampling: SamplingParameters
-    /// Token ids that end generation (default: the model's eos_token_id). The stop token is reported
-    /// in `tokenIds` like Hugging Face's generate does, but not in `text`.
-    public var stopTokenIds: [Int]?
+    /// Token ids that end generation with finish reason "stop" (the model's eos_token_id always
+    /// ends it with "eos"). The ending token is reported in `tokenIds`, as Hugging Face's generate
+    /// does, but not in `text`.
+    public var stopTokenIds: [Int]
     /// Strings that end generation when they appear in the text; the text is cut before them.
     public var stopStrings: [String]
 
     public init(promptIds: [Int], maxNewTokens: Int, sampling: SamplingParameters = SamplingParameters(),
-                stopTokenIds: [Int]? = nil, stopStrings: [String] = []) {
+                stopTokenIds: [Int] = [], stopStrings: [String] = []) {
         self.promptIds = promptIds; self.maxNewTokens = maxNewTokens; self.sampling = sampling
         self.stopTokenIds = stopTokenIds; self.stopStrings = stopStrings
     }
@@ -128,17 +129,14 @@ public final class Engine {
                                 blocks: (r.promptIds.count + r.maxNewTokens + KVCache.defaultBlockSize - 1) / KVCache.defaultBlockSize)
         try cache.reserve(sequence: sequenceId, positions: r.promptIds.count + r.maxNewTokens)
         var sampler = try Sampler(parameters: r.sampling, vocabSize: V)
-        let stopIds = Set(r.stopTokenIds ?? shape.eosTokenIds)
+        var out = OutputTracker(tokenizer: tokenizer, eosTokenIds: shape.eosTokenIds, stopTokenIds: r.stopTokenIds,
+                                stopStrings: r.stopStrings, maxNewTokens: r.maxNewTokens)
         var hidden = [Float](repeating: 0, count: r.promptIds.count * E)
         var logits = [Float](repeating: 0, count: V)
         var history = r.promptIds
         history.reserveCapacity(r.promptIds.count + r.maxNewTokens)
-        var ids: [Int] = [], lps: [Float] = []
-        var stream = tokenizer.map { StreamingDecoder(tokenizer: $0, skipSpecialTokens: true) }
-        var text = ""
-        var finish = FinishReason.length
         var step = r.promptIds.enumerated().map { StepToken(sequence: sequenceId, position: $0.offset, token: $0.element) }
-        while ids.count < r.maxNewTokens {
+        while !out.isFinished {
             try hidden.withUnsafeMutableBufferPointer { h in
                 try model.embed(step, into: h.baseAddress!)
                 try model.forward(step, hidden: h.baseAddress!, cache: cache)
@@ -147,45 +145,13 @@ public final class Engine {
                 }
             }
             let s = logits.withUnsafeBufferPointer { sampler.sample(logits: $0, history: history) }
-            ids.append(s.id); lps.append(s.logprob); history.append(s.id)
-            if stopIds.contains(s.id) {
-                finish = .eos
-                _ = onEvent?(.token(id: s.id, logprob: s.logprob, textDelta: ""))
-                break
+            history.append(s.id)
+            let delta = out.append(id: s.id, logprob: s.logprob)
+            if let cont = onEvent?(GenerationEvent(id: s.id, logprob: s.logprob, textDelta: delta)), !cont, !out.isFinished {
+                _ = out.finish(.stop)
             }
-            var delta = stream?.push(s.id) ?? ""
-            text += delta
-            if let cut = Self.firstStop(in: text, stops: r.stopStrings) {
-                // Emit only the part of this delta that precedes the stop string.
-                let keep = max(0, text.utf8.count - delta.utf8.count)
-                text = String(decoding: text.utf8.prefix(cut), as: UTF8.self)
-                delta = cut > keep ? String(decoding: text.utf8.dropFirst(keep), as: UTF8.self) : ""
-                _ = onEvent?(.token(id: s.id, logprob: s.logprob, textDelta: delta))
-                finish = .stop
-                break
-            }
-            if let cont = onEvent?(.token(id: s.id, logprob: s.logprob, textDelta: delta)), !cont { finish = .stop; break }
-            step = [StepToken(sequence: sequenceId, position: r.promptIds.count + ids.count - 1, token: s.id)]
+            step = [StepToken(sequence: sequenceId, position: history.count - 1, token: s.id)]
         }
-        if finish != .stop, var st = stream {
-            let tail = st.finish()
-            if !tail.isEmpty { text += tail; _ = onEvent?(.tail(tail)) }
-        }
-        return GenerationResult(tokenIds: ids, logprobs: lps, text: text, finishReason: finish)
-    }
-
-    /// UTF-8 offset of the earliest stop string in `text`, if any.
-    static func firstStop(in text: String, stops: [String]) -> Int? {
-        var best: Int? = nil
-        let bytes = Array(text.utf8)
-        for s in stops where !s.isEmpty {
-            let pat = Array(s.utf8)
-            guard pat.count <= bytes.count else { continue }
-            for i in 0...(bytes.count - pat.count) where bytes[i] == pat[0] && Array(bytes[i..<(i + pat.count)]) == pat {
-                if best == nil || i < best! { best = i }
-                break
-            }
-        }
-        return best
+        return out.result
     }
 }

@@ -1,1 +1,104 @@
-print("mq-coordinator")
+// mq-coordinator: splits a model's layers across mq-worker processes and serves client calls.
+import ArgumentParser
+import Dispatch
+import Foundation
+import Logging
+import MQCoordinator
+
+struct CoordinatorCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mq-coordinator",
+        abstract: "Serve a model split across mq-worker processes (pipeline parallelism over ZeroMQ).",
+        discussion: """
+        Workers connect to --workers-listen and are assigned contiguous layer ranges once --workers of \
+        them have registered. Clients (mq generate/stream/info/health, MQClient) call --listen.
+        """)
+
+    @Option(help: "Hugging Face model folder (config.json, tokenizer.json; weights are read by the workers).")
+    var model: String
+    @Option(help: "Client endpoint (ROUTER), tcp or ipc.") var listen = CoordinatorDefaults.clientEndpoint
+    @Option(name: .customLong("workers-listen"), help: "Worker endpoint (ROUTER), tcp or ipc.") var workersListen = CoordinatorDefaults.workerEndpoint
+    @Option(help: "Number of pipeline stages (workers that get layers).") var workers: Int = 1
+    @Option(help: "Layer split: 'even', 'memory' (proportional to memory offered), or counts per stage like 10,10.")
+    var split: String = "even"
+    @Option(name: .customLong("kv-memory"), help: "KV-cache bytes each stage may use (suffixes K, M, G; default: the worker decides).")
+    var kvMemory: String?
+    @Option(name: .customLong("max-new-tokens"), help: "Largest max_new_tokens a call may ask for.") var maxNewTokens = CoordinatorDefaults.maxNewTokens
+    @Option(name: .customLong("max-prompt-tokens"), help: "Longest prompt accepted (0: the model's context length).") var maxPromptTokens = 0
+    @Option(name: .customLong("max-queued"), help: "Calls in flight beyond which new calls get RESOURCE_EXHAUSTED.") var maxQueued = CoordinatorDefaults.maxQueuedCalls
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
+
+    func validate() throws {
+        if workers < 1 { throw ValidationError("--workers must be at least 1") }
+        _ = try parseSplit()
+        if let kvMemory, parseBytes(kvMemory) == nil { throw ValidationError("--kv-memory: cannot read \"\(kvMemory)\" as a byte count") }
+        if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("--log-level: unknown level \"\(logLevel)\"") }
+    }
+
+    func parseSplit() throws -> SplitPolicy {
+        switch split {
+        case "even": return .even
+        case "memory": return .memory
+        default:
+            let parts = split.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard !parts.isEmpty, parts.allSatisfy({ ($0 ?? 0) > 0 }) else {
+                throw ValidationError("--split: expected even, memory or positive layer counts like 10,10")
+            }
+            return .layers(parts.map { $0! })
+        }
+    }
+
+    func run() throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var h = StreamLogHandler.standardError(label: label)
+            h.logLevel = level
+            return h
+        }
+        let logger = Logger(label: "mq-coordinator")
+        var config = CoordinatorConfig(modelPath: model, stages: workers)
+        config.clientEndpoint = listen
+        config.workerEndpoint = workersListen
+        config.split = try parseSplit()
+        config.kvCapacityBytes = kvMemory.flatMap(parseBytes) ?? 0
+        config.maxNewTokens = maxNewTokens
+        config.maxPromptTokens = maxPromptTokens
+        config.maxQueuedCalls = maxQueued
+        let service: CoordinatorService
+        do { service = try CoordinatorService(config: config, logger: logger) } catch {
+            logger.critical("cannot start: \(error)")
+            throw ExitCode.failure
+        }
+        service.onListening = { c, w in
+            FileHandle.standardOutput.write(Data("mq-coordinator listening: clients \(c), workers \(w)\n".utf8))
+        }
+        // SIGTERM / SIGINT drain the service; the handlers run on a dispatch queue, not in signal context.
+        signal(SIGTERM, SIG_IGN)
+        signal(SIGINT, SIG_IGN)
+        let queue = DispatchQueue(label: "signals")
+        let sources = [SIGTERM, SIGINT].map { sig -> DispatchSourceSignal in
+            let s = DispatchSource.makeSignalSource(signal: sig, queue: queue)
+            s.setEventHandler { service.stop() }
+            s.resume()
+            return s
+        }
+        defer { sources.forEach { $0.cancel() } }
+        do { try service.run() } catch {
+            logger.critical("stopped: \(error)")
+            throw ExitCode.failure
+        }
+        print("mq-coordinator: \(service.hopStatistics)")
+    }
+}
+
+/// "512M", "2G", "1048576" → bytes.
+func parseBytes(_ s: String) -> UInt64? {
+    let units: [Character: UInt64] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40]
+    var t = s.uppercased().trimmingCharacters(in: .whitespaces)
+    if t.hasSuffix("IB") || t.hasSuffix("B") && t.count > 1 && units[t.dropLast().last ?? " "] != nil { t = String(t.prefix { $0.isNumber || $0 == "." || units[$0] != nil }) }
+    guard let last = t.last else { return nil }
+    if let mult = units[last], let v = Double(t.dropLast()), v >= 0 { return UInt64(v * Double(mult)) }
+    return UInt64(t)
+}
+
+CoordinatorCommand.main()

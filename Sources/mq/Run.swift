@@ -54,10 +54,7 @@ struct Run: ParsableCommand {
                 writeStdout(result.jsonLine() + "\n")
             } else {
                 _ = try engine.generate(request) { event in
-                    switch event {
-                    case .token(_, _, let delta): writeStdout(delta)
-                    case .tail(let t): writeStdout(t)
-                    }
+                    writeStdout(event.textDelta)
                     return true
                 }
                 writeStdout("\n")

@@ -1,0 +1,49 @@
+// A client call in progress: who asked, its deadline, its sequence on the workers and its output.
+import MQEngine
+import MQProtocol
+
+struct CallKey: Hashable {
+    let routingID: [UInt8]
+    let callID: UInt64
+}
+
+final class CallState {
+    let key: CallKey
+    let streaming: Bool
+    let received: ContinuousClock.Instant
+    let deadline: ContinuousClock.Instant
+    let seqID: UInt64
+    let prompt: [Int]
+    /// Normalized (seed chosen, "unset" zeros replaced by neutral values) before it goes to workers.
+    let sampling: SamplingParams
+    var output: OutputTracker
+    /// Tokens already in the workers' caches for this sequence.
+    var position = 0
+    /// Tokens the next step feeds: the prompt, then the last sampled token.
+    var nextInput: [Int]
+    /// A step holding this sequence is in flight.
+    var inStep = false
+    /// Some step holding it was sent, so workers may hold its KV cache (Release needed).
+    var started = false
+    /// The client has been answered (finished, failed, cancelled); only cleanup remains.
+    var ended = false
+    var firstStepSent: ContinuousClock.Instant?
+    var firstTokenAt: ContinuousClock.Instant?
+
+    init(key: CallKey, streaming: Bool, received: ContinuousClock.Instant, deadline: ContinuousClock.Instant,
+         seqID: UInt64, prompt: [Int], sampling: SamplingParams, output: OutputTracker) {
+        self.key = key; self.streaming = streaming; self.received = received; self.deadline = deadline
+        self.seqID = seqID; self.prompt = prompt; self.sampling = sampling; self.output = output
+        self.nextInput = prompt
+    }
+}
+
+extension MQProtocol.FinishReason {
+    init(_ r: MQEngine.FinishReason) {
+        switch r {
+        case .length: self = .length
+        case .eos: self = .eos
+        case .stop: self = .stop
+        }
+    }
+}

@@ -1,0 +1,201 @@
+// Worker membership and the layer plan: which worker serves which contiguous layer range, what
+// each stage must be told (Assign), and whether every layer is served. Pure bookkeeping, no sockets,
+// so it is tested directly.
+import MQProtocol
+
+struct WorkerRecord {
+    let routingID: [UInt8]
+    var workerID: String
+    var dataEndpoint: String
+    var memoryBytes: UInt64
+    var state: WorkerState
+    var stage: Int?
+    var lastHeard: ContinuousClock.Instant
+    /// The Assign this worker was last sent (nil: none yet).
+    var assignmentID: UInt64 = 0
+    var assignedNext: String? = nil
+    var residentBytes: UInt64 = 0
+    var kvCapacityBytes: UInt64 = 0
+    var kvUsedBytes: UInt64 = 0
+    var kvBytesPerToken: UInt64 = 0
+    var activeSequences: UInt32 = 0
+}
+
+enum PlanError: Error, CustomStringConvertible, Equatable {
+    case badSplit(String)
+    var description: String { if case .badSplit(let s) = self { return s }; return "" }
+}
+
+struct Cluster {
+    let totalLayers: Int
+    let stageCount: Int
+    let policy: SplitPolicy
+    let modelPath: String
+    let kvCapacityBytes: UInt64
+    private(set) var plan: [Range<Int>]? = nil
+    private(set) var workers: [[UInt8]: WorkerRecord] = [:]
+    private(set) var stageWorker: [[UInt8]?]
+    private(set) var lost: [WorkerRecord] = []
+    private var nextAssignmentID: UInt64 = 1
+    private var order: [[UInt8]] = []    // registration order
+
+    init(totalLayers: Int, stageCount: Int, policy: SplitPolicy, modelPath: String, kvCapacityBytes: UInt64) throws {
+        guard stageCount >= 1 else { throw PlanError.badSplit("at least one stage is needed") }
+        guard stageCount <= totalLayers else {
+            throw PlanError.badSplit("\(stageCount) stages for \(totalLayers) layers: each stage needs at least one layer")
+        }
+        if case .layers(let l) = policy {
+            guard l.count == stageCount else { throw PlanError.badSplit("--split lists \(l.count) stages but --workers is \(stageCount)") }
+            guard l.allSatisfy({ $0 >= 1 }), l.reduce(0, +) == totalLayers else {
+                throw PlanError.badSplit("--split \(policy) must list positive layer counts summing to the model's \(totalLayers) layers")
+            }
+        }
+        self.totalLayers = totalLayers
+        self.stageCount = stageCount
+        self.policy = policy
+        self.modelPath = modelPath
+        self.kvCapacityBytes = kvCapacityBytes
+        stageWorker = Array(repeating: nil, count: stageCount)
+    }
+
+    /// Layer ranges for `stageCount` stages; `memory` weights the memory policy.
+    static func split(layers: Int, stages: Int, policy: SplitPolicy, memory: [UInt64]) -> [Range<Int>] {
+        var counts: [Int]
+        switch policy {
+        case .layers(let l): counts = l
+        case .even:
+            counts = (0..<stages).map { layers / stages + ($0 < layers % stages ? 1 : 0) }
+        case .memory:
+            let total = Double(memory.reduce(0, +))
+            if total <= 0 { return split(layers: layers, stages: stages, policy: .even, memory: []) }
+            // One layer each, the rest by largest remainder of the proportional share.
+            let spare = layers - stages
+            let shares = memory.map { Double(spare) * Double($0) / total }
+            counts = shares.map { 1 + Int($0) }
+            var left = layers - counts.reduce(0, +)
+            for i in shares.indices.sorted(by: { shares[$0] - shares[$0].rounded(.down) > shares[$1] - shares[$1].rounded(.down) }) where left > 0 {
+                counts[i] += 1; left -= 1
+            }
+        }
+        var ranges: [Range<Int>] = []
+        var at = 0
+        for c in counts { ranges.append(at..<(at + c)); at += c }
+        return ranges
+    }
+
+    // MARK: membership
+
+    mutating func register(_ r: Register, routingID: [UInt8], now: ContinuousClock.Instant) {
+        if let old = workers[routingID] { markLost(old.routingID, now: now) }
+        workers[routingID] = WorkerRecord(routingID: routingID, workerID: r.workerID, dataEndpoint: r.dataEndpoint,
+                                          memoryBytes: r.memoryBytes, state: .registered, stage: nil, lastHeard: now)
+        order.append(routingID)
+    }
+
+    mutating func heard(_ id: [UInt8], now: ContinuousClock.Instant) { workers[id]?.lastHeard = now }
+
+    mutating func updateLoad(_ id: [UInt8], _ load: WorkerLoad) {
+        workers[id]?.kvUsedBytes = load.kvUsedBytes
+        workers[id]?.kvCapacityBytes = load.kvCapacityBytes
+        workers[id]?.activeSequences = load.activeSequences
+    }
+
+    /// Marks a worker lost and frees its stage. Returns its record if it was known.
+    @discardableResult
+    mutating func markLost(_ id: [UInt8], now: ContinuousClock.Instant) -> WorkerRecord? {
+        guard var w = workers.removeValue(forKey: id) else { return nil }
+        order.removeAll { $0 == id }
+        if let s = w.stage, stageWorker[s] == id { stageWorker[s] = nil }
+        w.state = .lost
+        lost.insert(w, at: 0)
+        if lost.count > CoordinatorDefaults.lostWorkersRemembered { lost.removeLast() }
+        return w
+    }
+
+    /// Workers whose last sign of life is older than `expiry`.
+    func expired(now: ContinuousClock.Instant, expiry: Duration) -> [[UInt8]] {
+        workers.values.filter { now - $0.lastHeard > expiry }.map(\.routingID)
+    }
+
+    /// Records a Ready; returns true if it answered the worker's current assignment.
+    mutating func ready(_ r: Ready, from id: [UInt8]) -> Bool {
+        guard var w = workers[id], w.assignmentID == r.assignmentID, w.state == .loading else { return false }
+        w.state = .ready
+        w.residentBytes = r.residentBytes
+        w.kvCapacityBytes = r.kvCapacityBytes
+        w.kvBytesPerToken = r.kvBytesPerToken
+        workers[id] = w
+        return true
+    }
+
+    /// A worker refused its assignment: it goes back to being a spare? No: it is dropped, so the
+    /// stage can go to another worker.
+    mutating func assignmentFailed(_ id: [UInt8], now: ContinuousClock.Instant) { markLost(id, now: now) }
+
+    // MARK: planning
+
+    /// Binds workers to stages (making the plan the first time enough workers are registered) and
+    /// returns the Assign messages to send: to every stage whose range or next endpoint changed.
+    mutating func reconcile() -> [([UInt8], Assign)] {
+        let spares = order.filter { workers[$0]?.stage == nil }
+        if plan == nil {
+            guard spares.count >= stageCount else { return [] }
+            let chosen = Array(spares.prefix(stageCount))
+            plan = Self.split(layers: totalLayers, stages: stageCount, policy: policy, memory: chosen.map { workers[$0]!.memoryBytes })
+            for (s, id) in chosen.enumerated() { bind(id, to: s) }
+        } else {
+            var free = spares[...]
+            for s in 0..<stageCount where stageWorker[s] == nil {
+                guard let id = free.popFirst() else { break }
+                bind(id, to: s)
+            }
+        }
+        guard let plan, stageWorker.allSatisfy({ $0 != nil }) else { return [] }
+        var out: [([UInt8], Assign)] = []
+        for s in 0..<stageCount {
+            let id = stageWorker[s]!
+            let next = s + 1 < stageCount ? workers[stageWorker[s + 1]!]!.dataEndpoint : ""
+            guard var w = workers[id], w.assignmentID == 0 || w.assignedNext != next else { continue }
+            w.assignmentID = nextAssignmentID
+            nextAssignmentID += 1
+            w.assignedNext = next
+            w.state = .loading
+            workers[id] = w
+            let r = plan[s]
+            out.append((id, Assign(assignmentID: w.assignmentID, modelPath: modelPath, stageIndex: UInt32(s),
+                                   numStages: UInt32(stageCount), layers: LayerRange(UInt32(r.lowerBound)..<UInt32(r.upperBound)),
+                                   nextEndpoint: next, kvCapacityBytes: kvCapacityBytes)))
+        }
+        return out
+    }
+
+    private mutating func bind(_ id: [UInt8], to stage: Int) {
+        stageWorker[stage] = id
+        workers[id]?.stage = stage
+        workers[id]?.assignmentID = 0
+        workers[id]?.assignedNext = nil
+    }
+
+    // MARK: state
+
+    var serving: Bool {
+        plan != nil && stageWorker.allSatisfy { id in id.flatMap { workers[$0] }?.state == .ready }
+    }
+
+    /// Layer ranges not held by a READY worker, merged and in order.
+    var missingLayers: [Range<Int>] {
+        guard let plan else { return totalLayers > 0 ? [0..<totalLayers] : [] }
+        var out: [Range<Int>] = []
+        for (s, r) in plan.enumerated() where stageWorker[s].flatMap({ workers[$0] })?.state != .ready {
+            if let last = out.last, last.upperBound == r.lowerBound { out[out.count - 1] = last.lowerBound..<r.upperBound }
+            else { out.append(r) }
+        }
+        return out
+    }
+
+    func worker(atStage s: Int) -> WorkerRecord? { stageWorker[s].flatMap { workers[$0] } }
+    func record(_ id: [UInt8]) -> WorkerRecord? { workers[id] }
+    var allRecords: [WorkerRecord] { order.compactMap { workers[$0] } + lost }
+    var stageRoutingIDs: [[UInt8]] { stageWorker.compactMap { $0 } }
+    var liveRoutingIDs: [[UInt8]] { order }
+}

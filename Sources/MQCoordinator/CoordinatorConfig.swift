@@ -1,0 +1,73 @@
+// The coordinator's configuration and its named defaults (limits, timeouts, intervals).
+import Foundation
+import MQProtocol
+
+/// How the model's layers are divided among the stages.
+public enum SplitPolicy: Sendable, Equatable, CustomStringConvertible {
+    /// As equal as possible (earlier stages get the remainder).
+    case even
+    /// Exactly these layer counts, one per stage (must sum to the model's layers).
+    case layers([Int])
+    /// In proportion to the memory each worker offers in its Register.
+    case memory
+
+    public var description: String {
+        switch self {
+        case .even: return "even"
+        case .layers(let l): return l.map(String.init).joined(separator: ",")
+        case .memory: return "memory"
+        }
+    }
+}
+
+public enum CoordinatorDefaults {
+    public static let clientEndpoint = "tcp://127.0.0.1:5555"
+    public static let workerEndpoint = "tcp://127.0.0.1:5556"
+    public static let defaultMaxNewTokens = 64
+    public static let maxNewTokens = 4096
+    public static let defaultTimeout: Duration = .seconds(60)
+    public static let maxTimeout: Duration = .seconds(3600)
+    /// A step that has not come back after this long fails its calls (workers that stop answering
+    /// are normally caught sooner by heartbeat expiry).
+    public static let stepTimeout: Duration = .seconds(120)
+    /// Upper bounds on one step (sequences and tokens), so a burst of prompts cannot build a step
+    /// too large to move between stages.
+    public static let maxSequencesPerStep = 64
+    public static let maxTokensPerStep = 8192
+    /// Calls waiting for a place in a step beyond this get RESOURCE_EXHAUSTED.
+    public static let maxQueuedCalls = 256
+    /// On SIGTERM, in-flight calls may finish for this long before they are failed.
+    public static let drainTimeout: Duration = .seconds(10)
+    /// Lost workers listed in Health, most recent first.
+    public static let lostWorkersRemembered = 16
+    /// Longest wait in one poll (timers are checked at least this often).
+    public static let pollInterval: Duration = .milliseconds(50)
+}
+
+public struct CoordinatorConfig: Sendable {
+    public var modelPath: String
+    public var clientEndpoint = CoordinatorDefaults.clientEndpoint
+    public var workerEndpoint = CoordinatorDefaults.workerEndpoint
+    public var stages: Int
+    public var split: SplitPolicy = .even
+    public var defaultMaxNewTokens = CoordinatorDefaults.defaultMaxNewTokens
+    public var maxNewTokens = CoordinatorDefaults.maxNewTokens
+    /// 0 means the model's context length.
+    public var maxPromptTokens = 0
+    public var defaultTimeout = CoordinatorDefaults.defaultTimeout
+    public var maxTimeout = CoordinatorDefaults.maxTimeout
+    public var stepTimeout = CoordinatorDefaults.stepTimeout
+    public var maxQueuedCalls = CoordinatorDefaults.maxQueuedCalls
+    /// KV bytes offered to each stage in Assign (0 lets each worker decide).
+    public var kvCapacityBytes: UInt64 = 0
+    public var drainTimeout = CoordinatorDefaults.drainTimeout
+
+    public init(modelPath: String, stages: Int) {
+        self.modelPath = modelPath
+        self.stages = stages
+    }
+}
+
+extension Duration {
+    var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
+}

@@ -1,0 +1,561 @@
+// The coordinator: one thread that owns every socket. It serves client calls on a ROUTER, keeps
+// the workers (registration, layer assignment, heartbeats, loss) on a second ROUTER, and drives the
+// pipeline: it PUSHes each step (token ids only) to stage 0 and receives the sampled tokens from
+// the last stage. Activations never pass through it. See Protos/PROTOCOL.md for every flow.
+import Foundation
+import Logging
+import MQCheckpoint
+import MQEngine
+import MQModel
+import MQProtocol
+import MQSampling
+import MQTokenizer
+import MQTransport
+
+public enum CoordinatorError: Error, CustomStringConvertible {
+    case setup(String)
+    public var description: String { if case .setup(let s) = self { return s }; return "" }
+}
+
+public final class CoordinatorService: @unchecked Sendable {
+    // Safe to share: other threads only touch `mailbox` (thread-safe) and the immutable `config`.
+    enum Command: Sendable { case stop }
+
+    public let config: CoordinatorConfig
+    let logger: Logger
+    let shape: ModelShape
+    let tokenizer: Tokenizer?
+    let modelName: String
+    private let mailbox: ZMQMailbox<Command>
+    /// Called once with the bound client and worker endpoints (wildcard ports resolved).
+    public var onListening: (@Sendable (_ clients: String, _ workers: String) -> Void)?
+
+    // Owned by the service thread:
+    private var cluster: Cluster
+    private var calls: [CallKey: CallState] = [:]
+    private var bySeq: [UInt64: CallState] = [:]
+    private var arrival: [CallState] = []          // scheduling order
+    private var nextSeqID: UInt64 = 1
+    private var nextStepID: UInt64 = 1
+    private var inFlight: (id: UInt64, sent: ContinuousClock.Instant, seqs: [UInt64])?
+    private var draining: ContinuousClock.Instant?
+    private var clientSocket: ZMQSocket!
+    private var workerSocket: ZMQSocket!
+    private var dataPush: ZMQSocket?
+    private var dataTarget: String?
+    private var context: ZMQContext!
+    private var stats = HopStats()
+    private let clock = ContinuousClock()
+
+    public init(config: CoordinatorConfig, logger: Logger) throws {
+        self.config = config
+        self.logger = logger
+        let dir = URL(fileURLWithPath: config.modelPath)
+        let ck = try Checkpoint(directory: dir)
+        shape = try ModelRegistry.shape(of: ck)
+        let tokURL = dir.appendingPathComponent("tokenizer.json")
+        tokenizer = FileManager.default.fileExists(atPath: tokURL.path) ? try Tokenizer(contentsOf: tokURL) : nil
+        modelName = dir.standardizedFileURL.lastPathComponent
+        mailbox = try ZMQMailbox()
+        cluster = try Cluster(totalLayers: shape.layers, stageCount: config.stages, policy: config.split,
+                              modelPath: dir.standardizedFileURL.path, kvCapacityBytes: config.kvCapacityBytes)
+    }
+
+    /// Asks the service loop to drain and exit (any thread; e.g. from a SIGTERM handler).
+    public func stop() { _ = mailbox.post(.stop) }
+
+    var maxPromptTokens: Int { config.maxPromptTokens > 0 ? min(config.maxPromptTokens, shape.maxPositions) : shape.maxPositions }
+
+    // MARK: loop
+
+    /// Binds the sockets and serves until `stop()`. Blocks the calling thread.
+    public func run() throws {
+        context = try ZMQContext()
+        clientSocket = try ZMQSocket(context, type: .router, name: "clients")
+        try clientSocket.setRouterMandatory(true)
+        try clientSocket.setMaxMessageSize(Int64(ProtocolLimits.maxMessageBytes))
+        try clientSocket.setLinger(.zero)
+        workerSocket = try ZMQSocket(context, type: .router, name: "workers")
+        try workerSocket.setRouterMandatory(true)
+        try workerSocket.setMaxMessageSize(Int64(ProtocolLimits.maxMessageBytes))
+        try workerSocket.setLinger(.zero)
+        let c = try clientSocket.bind(config.clientEndpoint)
+        let w = try workerSocket.bind(config.workerEndpoint)
+        logger.info("listening", metadata: ["clients": "\(c)", "workers": "\(w)", "model": "\(modelName)",
+                                            "layers": "\(shape.layers)", "stages": "\(config.stages)", "split": "\(config.split)"])
+        onListening?(c, w)
+        defer { closeAll() }
+        var lastHeartbeat = clock.now
+        while true {
+            var poller = ZMQPoller()
+            let iClient = poller.add(clientSocket)
+            let iWorker = poller.add(workerSocket)
+            let iMail = poller.add(mailbox)
+            let ready = try poller.poll(timeout: CoordinatorDefaults.pollInterval)
+            if ready.isReadable(iMail) {
+                for cmd in mailbox.drain() where cmd == .stop && draining == nil {
+                    draining = clock.now
+                    logger.info("draining", metadata: ["in_flight_calls": "\(calls.count)"])
+                }
+            }
+            if ready.isReadable(iWorker) {
+                while let m = try workerSocket.tryReceiveRouted() { handleWorker(m) }
+            }
+            if ready.isReadable(iClient) {
+                while let m = try clientSocket.tryReceiveRouted() { handleClient(m) }
+            }
+            let now = clock.now
+            if now - lastHeartbeat >= WorkerPlaneTiming.heartbeatInterval {
+                lastHeartbeat = now
+                let hb = WorkerMessage.heartbeat(Heartbeat(sentUnixMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000)))
+                for id in cluster.liveRoutingIDs { sendWorker(id, hb) }
+            }
+            checkTimers(now)
+            schedule(now)
+            if let d = draining, calls.isEmpty || now - d > config.drainTimeout {
+                for call in Array(calls.values) { finish(call, status: Status(code: .unavailable, message: "the coordinator is shutting down")) }
+                releaseEnded()
+                for id in cluster.liveRoutingIDs { sendWorker(id, .shutdown(Shutdown(reason: "coordinator shutting down"))) }
+                logger.info("stopped", metadata: stats.metadata(stages: config.stages))
+                return
+            }
+        }
+    }
+
+    private func closeAll() {
+        dataPush?.close()
+        clientSocket?.close()
+        workerSocket?.close()
+        _ = mailbox.close()
+    }
+
+    // MARK: client plane
+
+    private func handleClient(_ m: RoutedMessage) {
+        guard m.frames.count == 1 else {
+            logger.warning("dropped a client message with \(m.frames.count) frames (expected 1)")
+            return
+        }
+        let frame = m.frames[0]
+        let request: CallRequest
+        let call: DecoderCall
+        do {
+            request = try CallRequest.decode(frame)
+            call = try request.decodeCall()
+        } catch {
+            if let id = CallRequest.peekCallID(frame) {
+                reply(m.identity, .end(callID: id, status: error.status))
+            } else {
+                logger.warning("dropped an unparseable client frame", metadata: ["bytes": "\(frame.count)", "error": "\(error)"])
+            }
+            return
+        }
+        let key = CallKey(routingID: m.identity, callID: request.callID)
+        if calls[key] != nil {
+            reply(m.identity, .failure(callID: request.callID, .invalidArgument, "call id \(request.callID) is already in flight on this connection"))
+            return
+        }
+        switch call {
+        case .health: reply(m.identity, .response(callID: request.callID, health()))
+        case .info: reply(m.identity, .response(callID: request.callID, info()))
+        case .tokenize(let t):
+            guard let tokenizer else {
+                reply(m.identity, .failure(callID: request.callID, .invalidArgument, "the model has no tokenizer.json")); return
+            }
+            let ids = tokenizer.encode(t.text)
+            reply(m.identity, .response(callID: request.callID, TokenizeResponse(
+                tokenIDs: ids.map { UInt32($0) }, tokens: ids.map { tokenizer.token(forId: $0) ?? "" })))
+        case .cancel(let c):
+            let target = CallKey(routingID: m.identity, callID: c.callID)
+            if let victim = calls[target] {
+                finish(victim, status: Status(code: .cancelled, message: "cancelled by call \(request.callID)"))
+                releaseEnded()
+                reply(m.identity, .response(callID: request.callID, CancelResponse()))
+            } else {
+                reply(m.identity, .failure(callID: request.callID, .notFound, "call \(c.callID) is not in flight"))
+            }
+        case .generate(let g), .generateStream(let g):
+            startGeneration(key, g, streaming: call.method.isStreaming, timeoutMs: request.timeoutMilliseconds)
+        }
+    }
+
+    private func startGeneration(_ key: CallKey, _ g: GenerateRequest, streaming: Bool, timeoutMs: UInt32) {
+        func fail(_ code: StatusCode, _ msg: String) { reply(key.routingID, .failure(callID: key.callID, code, msg)) }
+        if draining != nil { return fail(.unavailable, "the coordinator is shutting down") }
+        guard cluster.serving else {
+            let missing = cluster.missingLayers.map { "\($0.lowerBound)..<\($0.upperBound)" }.joined(separator: ", ")
+            return fail(.unavailable, "not serving: layers \(missing) have no ready worker")
+        }
+        guard calls.count < config.maxQueuedCalls else {
+            return fail(.resourceExhausted, "\(calls.count) calls in flight, the limit is \(config.maxQueuedCalls); retry later")
+        }
+        var prompt: [Int]
+        switch g.prompt {
+        case .text(let text):
+            guard let tokenizer else { return fail(.invalidArgument, "the model has no tokenizer.json: send prompt token ids") }
+            prompt = tokenizer.encode(text)
+        case .tokenIDs(let ids): prompt = ids.map { Int($0) }
+        }
+        let maxNew = g.maxNewTokens == 0 ? config.defaultMaxNewTokens : Int(g.maxNewTokens)
+        guard !prompt.isEmpty else { return fail(.invalidArgument, "GenerateRequest.prompt: the prompt is empty") }
+        guard prompt.count <= maxPromptTokens else {
+            return fail(.invalidArgument, "GenerateRequest.prompt: prompt has \(prompt.count) tokens, limit \(maxPromptTokens)")
+        }
+        guard maxNew <= config.maxNewTokens else {
+            return fail(.invalidArgument, "GenerateRequest.max_new_tokens: \(maxNew) exceeds the limit \(config.maxNewTokens)")
+        }
+        guard prompt.count + maxNew <= shape.maxPositions else {
+            return fail(.invalidArgument, "GenerateRequest: prompt of \(prompt.count) tokens plus \(maxNew) new tokens exceeds the model's \(shape.maxPositions) positions")
+        }
+        if let bad = prompt.first(where: { $0 >= shape.vocabSize }) {
+            return fail(.invalidArgument, "GenerateRequest.prompt.token_ids: token id \(bad) is outside the vocabulary (0..<\(shape.vocabSize))")
+        }
+        var s = g.sampling
+        if s.topP == 0 || s.topP > 1 { s.topP = 1 }
+        if s.repetitionPenalty == 0 { s.repetitionPenalty = 1 }
+        if s.seed == nil { s.seed = UInt64.random(in: 0...UInt64.max) }
+        do {
+            _ = try SamplingParameters(temperature: s.temperature, topK: Int(s.topK), topP: s.topP,
+                                       repetitionPenalty: s.repetitionPenalty, seed: s.seed!, topLogprobs: Int(s.topLogprobs)).validated()
+        } catch { return fail(.invalidArgument, "GenerateRequest.sampling: \(error)") }
+        let now = clock.now
+        var timeout = timeoutMs == 0 ? config.defaultTimeout : .milliseconds(Int64(timeoutMs))
+        if timeout > config.maxTimeout { timeout = config.maxTimeout }
+        let out = OutputTracker(tokenizer: tokenizer, eosTokenIds: shape.eosTokenIds, stopTokenIds: s.stopTokenIDs.map { Int($0) },
+                                stopStrings: s.stopStrings, maxNewTokens: maxNew)
+        let call = CallState(key: key, streaming: streaming, received: now, deadline: now + timeout,
+                             seqID: nextSeqID, prompt: prompt, sampling: s, output: out)
+        nextSeqID += 1
+        calls[key] = call
+        bySeq[call.seqID] = call
+        arrival.append(call)
+        logger.debug("call started", metadata: ["call": "\(key.callID)", "seq": "\(call.seqID)", "prompt_tokens": "\(prompt.count)", "max_new": "\(maxNew)"])
+    }
+
+    /// Sends a reply; a client that went away (EHOSTUNREACH) has its calls cancelled.
+    private func reply(_ identity: [UInt8], _ r: CallReply) {
+        do { try clientSocket.send(to: identity, frames: [r.encode()]) } catch {
+            logger.info("client gone; cancelling its calls", metadata: ["error": "\(error)"])
+            for call in calls.values where call.key.routingID == identity && !call.ended {
+                call.ended = true
+                calls[call.key] = nil
+            }
+            releaseEnded()
+        }
+    }
+
+    /// Answers a call with its final status (and, for an OK unary call, its response).
+    private func finish(_ call: CallState, status: Status) {
+        guard !call.ended else { return }
+        call.ended = true
+        calls[call.key] = nil
+        if status.isOK {
+            let r = call.output.result
+            let timing = timingOf(call)
+            if call.streaming {
+                reply(call.key.routingID, .end(callID: call.key.callID, status: status))
+            } else {
+                reply(call.key.routingID, .response(callID: call.key.callID, GenerateResponse(
+                    tokenIDs: r.tokenIds.map { UInt32($0) }, logprobs: r.logprobs, text: r.text,
+                    finishReason: MQProtocol.FinishReason(r.finishReason), promptTokens: UInt32(call.prompt.count),
+                    completionTokens: UInt32(r.tokenIds.count), timing: timing)))
+            }
+        } else {
+            reply(call.key.routingID, .end(callID: call.key.callID, status: status))
+        }
+        logger.debug("call ended", metadata: ["call": "\(call.key.callID)", "status": "\(status)"])
+    }
+
+    private func timingOf(_ call: CallState) -> GenerationTiming {
+        let now = clock.now
+        let start = call.firstStepSent ?? now
+        let first = call.firstTokenAt ?? now
+        return GenerationTiming(queueNanoseconds: nanos(start - call.received), prefillNanoseconds: nanos(first - start),
+                                decodeNanoseconds: nanos(now - first))
+    }
+
+    /// Sends Release for ended sequences that no in-flight step holds, and forgets them.
+    private func releaseEnded() {
+        var ids: [UInt64] = []
+        for call in arrival where call.ended && !call.inStep {
+            if call.started { ids.append(call.seqID) }
+            bySeq[call.seqID] = nil
+        }
+        arrival.removeAll { $0.ended && !$0.inStep }
+        guard !ids.isEmpty else { return }
+        for id in cluster.stageRoutingIDs { sendWorker(id, .release(Release(seqIDs: ids))) }
+    }
+
+    private func health() -> HealthResponse {
+        let now = clock.now
+        return HealthResponse(
+            serving: cluster.serving && draining == nil,
+            missingLayers: cluster.missingLayers.map { LayerRange(UInt32($0.lowerBound)..<UInt32($0.upperBound)) },
+            workers: cluster.allRecords.map { w in
+                WorkerStatus(workerID: w.workerID, dataEndpoint: w.dataEndpoint, state: w.state,
+                             layers: w.stage.flatMap { s in cluster.plan.map { LayerRange(UInt32($0[s].lowerBound)..<UInt32($0[s].upperBound)) } },
+                             stageIndex: UInt32(w.stage ?? 0), lastHeardMilliseconds: UInt64(max(0, (now - w.lastHeard).milliseconds)),
+                             activeSequences: w.activeSequences)
+            },
+            totalLayers: UInt32(shape.layers), inFlightCalls: UInt32(calls.count))
+    }
+
+    private func info() -> InfoResponse {
+        let kind: MQProtocol.AttentionKind = MQProtocol.AttentionKind(heads: shape.heads, kvHeads: shape.kvHeads)
+        let model = ModelInfo(name: modelName, architecture: shape.architecture, attentionKind: kind,
+                              numLayers: UInt32(shape.layers), hiddenSize: UInt32(shape.hiddenSize), numHeads: UInt32(shape.heads),
+                              kvHeads: UInt32(shape.kvHeads), headDim: UInt32(shape.headDim), vocabSize: UInt32(shape.vocabSize),
+                              maxPositions: UInt32(shape.maxPositions), kvBytesPerToken: UInt64(shape.kvBytesPerToken(layerCount: shape.layers)),
+                              eosTokenID: UInt32(shape.eosTokenIds.first ?? 0))
+        var stages: [StageInfo] = []
+        if let plan = cluster.plan {
+            for (s, r) in plan.enumerated() {
+                let w = cluster.worker(atStage: s)
+                stages.append(StageInfo(stageIndex: UInt32(s), workerID: w?.workerID ?? "", dataEndpoint: w?.dataEndpoint ?? "",
+                                        layers: LayerRange(UInt32(r.lowerBound)..<UInt32(r.upperBound)),
+                                        residentBytes: w?.residentBytes ?? 0, kvCapacityBytes: w?.kvCapacityBytes ?? 0,
+                                        kvUsedBytes: w?.kvUsedBytes ?? 0))
+            }
+        }
+        let limits = ServerLimits(maxPromptTokens: UInt32(maxPromptTokens), defaultMaxNewTokens: UInt32(config.defaultMaxNewTokens),
+                                  maxNewTokens: UInt32(config.maxNewTokens),
+                                  defaultTimeoutMilliseconds: UInt32(config.defaultTimeout.milliseconds),
+                                  maxTimeoutMilliseconds: UInt32(config.maxTimeout.milliseconds))
+        return InfoResponse(model: model, stages: stages, limits: limits)
+    }
+
+    // MARK: worker plane
+
+    private func sendWorker(_ id: [UInt8], _ msg: WorkerMessage) {
+        do { try workerSocket.send(to: id, frames: [msg.encode()]) } catch {
+            logger.warning("cannot reach worker", metadata: ["worker": "\(cluster.record(id)?.workerID ?? "?")", "error": "\(error)"])
+        }
+    }
+
+    private func handleWorker(_ m: RoutedMessage) {
+        guard m.frames.count == 1 else { logger.warning("dropped a worker message with \(m.frames.count) frames"); return }
+        let msg: WorkerMessage
+        do { msg = try WorkerMessage.decode(m.frames[0]) } catch {
+            logger.warning("dropped an undecodable worker frame", metadata: ["error": "\(error)"])
+            return
+        }
+        let now = clock.now
+        cluster.heard(m.identity, now: now)
+        let name = cluster.record(m.identity)?.workerID ?? "unregistered"
+        switch msg {
+        case .register(let r):
+            do { try r.requireCompatibleVersion() } catch {
+                logger.error("refused a worker of another protocol version", metadata: ["worker": "\(r.workerID)", "error": "\(error)"])
+                sendWorker(m.identity, .error(.versionMismatch(worker: r.version)))
+                return
+            }
+            cluster.register(r, routingID: m.identity, now: now)
+            logger.info("worker registered", metadata: ["worker": "\(r.workerID)", "data": "\(r.dataEndpoint)", "memory": "\(r.memoryBytes)"])
+            reconcile()
+        case .ready(let r):
+            if cluster.ready(r, from: m.identity) {
+                logger.info("stage ready", metadata: ["worker": "\(name)", "layers": "\(r.layers)", "resident_bytes": "\(r.residentBytes)",
+                                                     "kv_bytes_per_token": "\(r.kvBytesPerToken)", "load_ms": "\(r.loadNanoseconds / 1_000_000)"])
+                updateDataTarget()
+                if cluster.serving { logger.info("serving", metadata: ["stages": "\(config.stages)"]) }
+            }
+        case .stepResult(let r): handleResult(r, now: now)
+        case .heartbeat(let h): if let load = h.load { cluster.updateLoad(m.identity, load) }
+        case .shutdown(let s): workerLost(m.identity, reason: "worker \(name) left: \(s.reason)")
+        case .error(let e): handleWorkerError(e, from: m.identity, name: name)
+        case .assign, .step, .release:
+            logger.warning("unexpected \(msg.kindName) from worker \(name)")
+        }
+    }
+
+    private func reconcile() {
+        for (id, a) in cluster.reconcile() {
+            logger.info("assigning", metadata: ["worker": "\(cluster.record(id)?.workerID ?? "?")", "stage": "\(a.stageIndex)",
+                                                "layers": "\(a.layers)", "next": "\(a.nextEndpoint)"])
+            sendWorker(id, .assign(a))
+        }
+    }
+
+    /// Points the step PUSH socket at stage 0's data endpoint when that changes.
+    private func updateDataTarget() {
+        guard let first = cluster.worker(atStage: 0), first.state == .ready, first.dataEndpoint != dataTarget else { return }
+        dataPush?.close()
+        do {
+            let s = try ZMQSocket(context, type: .push, name: "steps")
+            try s.setImmediate(true)
+            try s.setLinger(.zero)
+            try s.connect(first.dataEndpoint)
+            dataPush = s
+            dataTarget = first.dataEndpoint
+        } catch {
+            logger.error("cannot connect to stage 0", metadata: ["endpoint": "\(first.dataEndpoint)", "error": "\(error)"])
+            dataPush = nil
+            dataTarget = nil
+        }
+    }
+
+    private func handleWorkerError(_ e: WorkerError, from id: [UInt8], name: String) {
+        logger.warning("worker error", metadata: ["worker": "\(name)", "error": "\(e)"])
+        switch e.code {
+        case .loadFailed, .invalidAssignment:
+            workerLost(id, reason: "worker \(name) could not take its assignment: \(e.message)")
+            return
+        default: break
+        }
+        guard let step = inFlight, e.stepID == step.id else { return }
+        // The step stopped at that stage: its sequences' caches now disagree between stages, so
+        // every call in it ends (the named one with the mapped code) and is released everywhere.
+        inFlight = nil
+        for seq in step.seqs {
+            guard let call = bySeq[seq] else { continue }
+            call.inStep = false
+            let code: StatusCode = (e.code == .kvCacheFull && (e.seqID == nil || e.seqID == seq)) ? .resourceExhausted
+                : (e.code == .stepFailed || e.code == .internalError ? .internalError : .unavailable)
+            finish(call, status: Status(code: code, message: "stage \(name): \(e.message)"))
+        }
+        releaseEnded()
+    }
+
+    private func workerLost(_ id: [UInt8], reason: String) {
+        guard let rec = cluster.markLost(id, now: clock.now) else { return }
+        logger.error("worker lost", metadata: ["worker": "\(rec.workerID)", "reason": "\(reason)",
+                                                "missing": "\(cluster.missingLayers)"])
+        if rec.stage != nil {
+            // Every call with state in the pipeline fails; surviving stages drop those sequences.
+            let layers = rec.stage.flatMap { s in cluster.plan?[s] }.map { "\($0.lowerBound)..<\($0.upperBound)" } ?? "?"
+            inFlight = nil
+            for call in arrival where !call.ended {
+                call.inStep = false
+                finish(call, status: Status(code: .unavailable, message: "worker \(rec.workerID) (layers \(layers)) lost: \(reason)"))
+            }
+            for call in arrival { call.inStep = false }
+            releaseEnded()
+            if rec.stage == 0 { dataPush?.close(); dataPush = nil; dataTarget = nil }
+        }
+        reconcile()
+    }
+
+    // MARK: steps
+
+    private func checkTimers(_ now: ContinuousClock.Instant) {
+        for id in cluster.expired(now: now, expiry: WorkerPlaneTiming.peerExpiry) {
+            workerLost(id, reason: "no heartbeat for \(WorkerPlaneTiming.peerExpiry)")
+        }
+        var any = false
+        for call in arrival where !call.ended && now >= call.deadline {
+            finish(call, status: Status(code: .deadlineExceeded, message: "deadline exceeded after \(call.output.tokenIds.count) tokens"))
+            any = true
+        }
+        if let s = inFlight, now - s.sent > config.stepTimeout {
+            logger.error("step timed out", metadata: ["step": "\(s.id)"])
+            inFlight = nil
+            for seq in s.seqs {
+                guard let call = bySeq[seq] else { continue }
+                call.inStep = false
+                finish(call, status: Status(code: .unavailable, message: "step \(s.id) did not complete within \(config.stepTimeout)"))
+            }
+            any = true
+        }
+        if any { releaseEnded() }
+    }
+
+    private func schedule(_ now: ContinuousClock.Instant) {
+        guard inFlight == nil, cluster.serving, let push = dataPush else { return }
+        var seqs: [StepSequence] = []
+        var members: [CallState] = []
+        var tokens = 0
+        for call in arrival where !call.ended {
+            guard seqs.count < CoordinatorDefaults.maxSequencesPerStep,
+                  tokens + call.nextInput.count <= CoordinatorDefaults.maxTokensPerStep || seqs.isEmpty else { break }
+            seqs.append(StepSequence(seqID: call.seqID, position: UInt32(call.position), tokenIDs: call.nextInput.map { UInt32($0) },
+                                     sample: true, sampling: call.position == 0 ? call.sampling : nil))
+            members.append(call)
+            tokens += call.nextInput.count
+        }
+        guard !seqs.isEmpty else { return }
+        let step = Step(stepID: nextStepID, stageIndex: 0, sequences: seqs)
+        do {
+            let frames = try StepFrames(step: step, tensor: nil).encode()
+            guard try push.trySend(frames: frames) else { return }   // stage 0 not connected yet: retry next loop
+        } catch {
+            logger.error("cannot send step", metadata: ["error": "\(error)"])
+            return
+        }
+        nextStepID += 1
+        inFlight = (step.stepID, now, seqs.map(\.seqID))
+        for call in members {
+            call.inStep = true
+            call.started = true
+            if call.firstStepSent == nil { call.firstStepSent = now }
+        }
+    }
+
+    private func handleResult(_ r: StepResult, now: ContinuousClock.Instant) {
+        guard let step = inFlight, step.id == r.stepID else {
+            logger.debug("ignored a result for step \(r.stepID) (not in flight)")
+            return
+        }
+        inFlight = nil
+        stats.add(roundTrip: now - step.sent, stageNanos: r.timings.reduce(0) { $0 + $1.queueNanoseconds + $1.forwardNanoseconds },
+                  stages: config.stages)
+        var results: [UInt64: SequenceResult] = [:]
+        for x in r.results { results[x.seqID] = x }
+        for seq in step.seqs {
+            guard let call = bySeq[seq] else { continue }
+            call.inStep = false
+            guard !call.ended else { continue }
+            guard let x = results[seq] else {
+                finish(call, status: Status(code: .internalError, message: "step \(r.stepID) returned no token for sequence \(seq)"))
+                continue
+            }
+            call.position += call.nextInput.count
+            call.nextInput = [Int(x.tokenID)]
+            if call.firstTokenAt == nil { call.firstTokenAt = now }
+            let delta = call.output.append(id: Int(x.tokenID), logprob: x.logprob)
+            var reason = call.output.finishReason
+            if reason == nil && call.position + 1 >= shape.maxPositions {
+                // The context window is full (cannot happen when prompt + max_new_tokens fit).
+                _ = call.output.finish(.length); reason = .length
+            }
+            if call.streaming {
+                let last = reason != nil
+                reply(call.key.routingID, .chunk(callID: call.key.callID, GenerateStreamChunk(
+                    tokenIDs: [x.tokenID], logprobs: [x.logprob], textDelta: delta,
+                    finishReason: reason.map { MQProtocol.FinishReason($0) },
+                    promptTokens: last ? UInt32(call.prompt.count) : 0,
+                    completionTokens: last ? UInt32(call.output.tokenIds.count) : 0,
+                    timing: last ? timingOf(call) : nil)))
+            }
+            if reason != nil { finish(call, status: Status(code: .ok)) }
+        }
+        releaseEnded()
+    }
+
+    public var hopStatistics: String { stats.summary(stages: config.stages) }
+}
+
+private func nanos(_ d: Duration) -> UInt64 {
+    UInt64(max(0, d.components.seconds)) * 1_000_000_000 + UInt64(max(0, d.components.attoseconds)) / 1_000_000_000
+}
+
+/// Step round trips and the per-hop latency derived from them (PROTOCOL.md 6.2).
+struct HopStats {
+    var steps = 0
+    var roundTripNanos: UInt64 = 0
+    var stageNanos: UInt64 = 0
+
+    mutating func add(roundTrip: Duration, stageNanos s: UInt64, stages: Int) {
+        steps += 1
+        roundTripNanos += nanos(roundTrip)
+        stageNanos += s
+    }
+
+    func summary(stages: Int) -> String {
+        guard steps > 0 else { return "no steps" }
+        let rt = Double(roundTripNanos) / Double(steps) / 1e6
+        let hop = Double(roundTripNanos > stageNanos ? roundTripNanos - stageNanos : 0) / Double(steps) / Double(stages + 1) / 1e3
+        return String(format: "%d steps, mean round trip %.3f ms, mean per-hop latency %.1f us over %d hops", steps, rt, hop, stages + 1)
+    }
+
+    func metadata(stages: Int) -> Logger.Metadata { ["steps": "\(summary(stages: stages))"] }
+}

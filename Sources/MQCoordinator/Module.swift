@@ -1,1 +1,0 @@
-// MQCoordinator: see Package.swift for this module's job.

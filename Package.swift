@@ -82,7 +82,7 @@ let package = Package(
         .testTarget(name: "MQTransportTests", dependencies: ["MQTransport"]),
         .testTarget(name: "MQClientTests", dependencies: ["MQClient", "MQProtocol", "MQTransport"]),
         .testTarget(name: "MQWorkerTests", dependencies: ["MQWorker", "MQProtocol", "MQTransport", "MQModel", "MQCheckpoint"]),
-        .testTarget(name: "MQClusterTests", dependencies: ["MQClient", "MQProtocol"]),
+        .testTarget(name: "MQClusterTests", dependencies: ["MQClient", "MQProtocol", "MQTransport", "MQEngine"]),
         .testTarget(name: "MQCLITests", dependencies: ["MQEngine"]),
     ]
 )

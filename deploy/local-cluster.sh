@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Brings up an mq cluster on this machine: one mq-coordinator and N mq-worker processes, each worker
+# holding a contiguous range of the model's layers. Waits until every layer is served, prints how
+# to call it, optionally generates from a prompt, and stops every process it started on exit.
+#
+# Usage:
+#   deploy/local-cluster.sh [--model DIR] [--workers N] [--port PORT] [--prompt TEXT] [--max-tokens N]
+#                           [--keep] [--split even|memory|A,B,...] [--debug]
+#     --model DIR     Hugging Face model folder (default: models/default, the bundled model)
+#     --workers N     pipeline stages / worker processes (default 2)
+#     --port PORT     client port; workers use PORT+1 (default 5555)
+#     --prompt TEXT   generate from TEXT (streamed) once the cluster is ready
+#     --keep          keep the cluster running until Ctrl-C (default: stop after the prompt, or
+#                     keep running if no prompt was given)
+#     --debug         use the debug build instead of building with -c release
+# Example (the README's quick start):
+#   deploy/local-cluster.sh --prompt 'def fibonacci(n):' --max-tokens 64
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+model=models/default workers=2 port=5555 prompt="" max_tokens=64 keep="" split=even config=release
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --model) model=$2; shift 2 ;;
+    --workers) workers=$2; shift 2 ;;
+    --port) port=$2; shift 2 ;;
+    --prompt) prompt=$2; shift 2 ;;
+    --max-tokens) max_tokens=$2; shift 2 ;;
+    --split) split=$2; shift 2 ;;
+    --keep) keep=1; shift ;;
+    --debug) config=debug; shift ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    *) echo "local-cluster: unknown argument $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+[ -f "$model/config.json" ] || { echo "local-cluster: $model/config.json not found" >&2; exit 2; }
+
+.ci/install-deps
+if [ "$config" = release ]; then
+  echo "local-cluster: building (swift build -c release; the first build takes a few minutes)..." >&2
+  swift build -c release >&2
+fi
+bin=".build/$config"
+run_dir=$(mktemp -d "${TMPDIR:-/tmp}/mq-cluster.XXXXXX")
+clients="tcp://127.0.0.1:$port"
+workers_ep="tcp://127.0.0.1:$((port + 1))"
+pids=()
+
+stop_all() {
+  trap - EXIT INT TERM
+  if [ ${#pids[@]} -gt 0 ]; then
+    kill -TERM "${pids[@]}" 2>/dev/null || true
+    for _ in $(seq 50); do
+      alive=0; for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+      [ $alive = 0 ] && break; sleep 0.1
+    done
+    kill -KILL "${pids[@]}" 2>/dev/null || true
+    wait 2>/dev/null || true
+  fi
+  echo "local-cluster: stopped (logs in $run_dir)" >&2
+}
+trap stop_all EXIT INT TERM
+
+"$bin/mq-coordinator" --model "$model" --workers "$workers" --split "$split" \
+  --listen "$clients" --workers-listen "$workers_ep" >"$run_dir/coordinator.out" 2>"$run_dir/coordinator.log" &
+pids+=($!)
+for i in $(seq 0 $((workers - 1))); do
+  "$bin/mq-worker" --coordinator "$workers_ep" --listen "ipc://$run_dir/worker$i.sock" --worker-id "worker$i" \
+    --threads 1 >"$run_dir/worker$i.out" 2>"$run_dir/worker$i.log" &
+  pids+=($!)
+done
+
+echo "local-cluster: waiting for $workers workers to load $model ..." >&2
+for _ in $(seq 600); do
+  if "$bin/mq" health --server "$clients" --timeout 1 >/dev/null 2>&1; then break; fi
+  for p in "${pids[@]}"; do
+    kill -0 "$p" 2>/dev/null || { echo "local-cluster: a process exited early; logs:" >&2; tail -n 20 "$run_dir"/*.log >&2; exit 1; }
+  done
+  sleep 0.2
+done
+"$bin/mq" health --server "$clients" --timeout 2 >/dev/null || { echo "local-cluster: not serving after 120 s" >&2; tail -n 20 "$run_dir"/*.log >&2; exit 1; }
+"$bin/mq" info --server "$clients" >&2
+cat >&2 <<EOT
+local-cluster: serving on $clients
+  $bin/mq stream   --server $clients --prompt 'def fibonacci(n):' --max-tokens 64
+  $bin/mq generate --server $clients --prompt-ids 1,2,3 --max-tokens 8 --json
+  $bin/mq health   --server $clients
+EOT
+
+if [ -n "$prompt" ]; then
+  printf '%s' "$prompt"
+  "$bin/mq" stream --server "$clients" --prompt "$prompt" --max-tokens "$max_tokens"
+fi
+if [ -n "$keep" ] || [ -z "$prompt" ]; then
+  echo "local-cluster: running; press Ctrl-C to stop" >&2
+  wait "${pids[0]}"
+fi

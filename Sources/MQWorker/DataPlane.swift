@@ -1,0 +1,273 @@
+// The data-plane thread of a worker: it owns the PULL socket (steps in), the PUSH socket (steps
+// out to the next stage) and the Stage (model, KV cache, samplers). It takes commands from the
+// control thread through a mailbox (Assign, Release, drop everything, stop) and hands it frames to
+// send to the coordinator (Ready, StepResult, WorkerError) through another. Loading and computing
+// happen here, so the control thread keeps heartbeating through a long load or a long prefill.
+
+import Foundation
+import Logging
+import MQModel
+import MQProtocol
+import MQTransport
+
+/// Control thread -> data thread.
+enum DataCommand: Sendable {
+    case assign(Assign)
+    case release([UInt64])
+    /// Forget every sequence; `forgetReleased` also clears the released-id memory (the worker is
+    /// registering anew, and a restarted coordinator numbers sequences from the start).
+    case dropAll(reason: String, forgetReleased: Bool)
+    /// Return after the current step.
+    case stop
+}
+
+/// Data thread (or `stop()`) -> control thread.
+enum ControlEvent: Sendable {
+    /// Drain and leave; the reason goes into the Shutdown sent to the coordinator.
+    case stop(reason: String)
+    /// One encoded WorkerMessage frame for the coordinator.
+    case send([UInt8])
+    /// The data thread returned: nil when asked to stop, else its error.
+    case dataPlaneEnded(String?)
+}
+
+/// The load the data thread publishes after every change, read by the control thread for its
+/// heartbeats (and by tests).
+final class LoadBoard: @unchecked Sendable {
+    // @unchecked: `load` is only touched under `lock`.
+    private let lock = NSLock()
+    private var load = WorkerLoad(activeSequences: 0, kvUsedBytes: 0, kvCapacityBytes: 0, stepsDone: 0)
+
+    var snapshot: WorkerLoad {
+        lock.lock(); defer { lock.unlock() }
+        return load
+    }
+
+    func publish(_ value: WorkerLoad) {
+        lock.lock(); defer { lock.unlock() }
+        load = value
+    }
+}
+
+final class DataPlane {
+    private let context: ZMQContext
+    private let pull: ZMQSocket
+    private let commands: ZMQMailbox<DataCommand>
+    private let events: ZMQMailbox<ControlEvent>
+    private let board: LoadBoard
+    private let configuration: WorkerConfiguration
+    private var logger: Logger
+
+    private var stage: Stage?
+    private var push: ZMQSocket?
+    private var pushEndpoint = ""
+    private var released = ReleasedSequences()
+    private var stepsDone: UInt64 = 0
+
+    init(context: ZMQContext, pull: ZMQSocket, commands: ZMQMailbox<DataCommand>, events: ZMQMailbox<ControlEvent>,
+         board: LoadBoard, configuration: WorkerConfiguration) {
+        self.context = context
+        self.pull = pull
+        self.commands = commands
+        self.events = events
+        self.board = board
+        self.configuration = configuration
+        self.logger = configuration.logger
+    }
+
+    /// Serves until `.stop` (returns) or a transport failure (throws). Commands are handled before
+    /// each step, so a Release that arrived first is honoured first.
+    func run() throws {
+        defer {
+            push?.close()
+            pull.close()
+        }
+        var poller = ZMQPoller()
+        let stepsIndex = poller.add(pull)
+        let commandsIndex = poller.add(commands)
+        while true {
+            let ready = try poller.poll(timeout: nil)
+            if ready.isReadable(commandsIndex) {
+                for command in commands.drain() {
+                    if case .stop = command { return }
+                    handle(command)
+                }
+            }
+            if ready.isReadable(stepsIndex), let frames = try pull.tryReceive() {
+                handleStep(frames, receivedAt: .now)
+            }
+        }
+    }
+
+    // MARK: - Commands
+
+    private func handle(_ command: DataCommand) {
+        switch command {
+        case let .assign(assign):
+            handleAssign(assign)
+        case let .release(ids):
+            for id in ids { released.insert(id) }
+            let freed = stage?.release(ids) ?? 0
+            logger.debug("released \(freed) of \(ids.count) sequence(s)", metadata: ["seq_ids": "\(ids)"])
+        case let .dropAll(reason, forgetReleased):
+            if let stage, stage.activeSequences > 0 {
+                logger.notice("dropping \(stage.activeSequences) sequence(s): \(reason)")
+            }
+            stage?.dropAllSequences()
+            if forgetReleased { released.removeAll() }
+        case .stop:
+            break
+        }
+        publishLoad()
+    }
+
+    private func handleAssign(_ assign: Assign) {
+        let path = configuration.modelPathOverride ?? assign.modelPath
+        let identity = Stage.identity(of: assign, modelPath: path)
+        let budget = assign.kvCapacityBytes == 0 ? configuration.kvMemoryBytes : min(assign.kvCapacityBytes, configuration.kvMemoryBytes)
+        do throws(WorkerError) {
+            if let stage, stage.identity == identity {
+                try stage.reassign(assign, kvBudgetBytes: budget)
+                logger.info("assignment \(assign.assignmentID): same \(identity), weights kept; all sequences dropped")
+            } else {
+                if let old = stage {
+                    logger.info("assignment \(assign.assignmentID): replacing \(old.identity)")
+                }
+                // Free the old weights and cache before mapping new ones, to keep the peak low.
+                stage = nil
+                logger.info("assignment \(assign.assignmentID): loading \(identity) as stage \(assign.stageIndex) of \(assign.numStages)")
+                stage = try Stage.load(assign, modelPath: path, kvBudgetBytes: budget, logger: logger)
+            }
+            try connectOutput(assign)
+        } catch {
+            // No half-usable assignment: steps get NOT_READY until a good Assign arrives.
+            stage = nil
+            closeOutput()
+            logger.error("\(error)")
+            send(.error(error))
+            return
+        }
+        guard let stage else { return }
+        let ready = Ready(assignmentID: assign.assignmentID, workerID: configuration.workerID, layers: assign.layers,
+                          residentBytes: HostInfo.residentBytes(), kvBytesPerToken: UInt64(stage.cache.bytesPerToken),
+                          kvCapacityBytes: UInt64(stage.cache.capacityBytes), loadNanoseconds: stage.loadNanoseconds)
+        let layers = identity.layers
+        let summary =
+            "stage \(assign.stageIndex) ready: layer \(layers.lowerBound) to layer \(layers.upperBound - 1) "
+            + "(\(stage.shape.architecture), \(stage.shape.attentionKind)), loaded in \(Double(stage.loadNanoseconds) / 1e6) ms, "
+            + "resident \(ByteCount.format(ready.residentBytes)), KV cache \(ByteCount.format(ready.kvCapacityBytes)) = "
+            + "\(stage.cache.capacityTokens) tokens at \(ready.kvBytesPerToken) B/token, "
+            + (assign.isLast ? "last stage (samples)" : "next stage \(assign.nextEndpoint)")
+        logger.info("\(summary)")
+        send(.ready(ready))
+    }
+
+    /// Points the PUSH socket at the next stage (closing it on the last stage). Kept when the
+    /// endpoint is unchanged; libzmq reconnects it by itself if the peer restarts there.
+    private func connectOutput(_ assign: Assign) throws(WorkerError) {
+        guard !assign.isLast else { closeOutput(); return }
+        if push != nil, pushEndpoint == assign.nextEndpoint { return }
+        closeOutput()
+        do {
+            let socket = try ZMQSocket(context, type: .push, name: "stage-\(assign.stageIndex)-out")
+            try socket.setImmediate(true)
+            try socket.setSendTimeout(configuration.timing.forwardTimeout)
+            try socket.setMaxMessageSize(Int64(ProtocolLimits.maxTensorBytes))
+            try socket.connect(assign.nextEndpoint)
+            push = socket
+            pushEndpoint = assign.nextEndpoint
+        } catch {
+            throw WorkerError(code: .invalidAssignment,
+                              message: "assignment \(assign.assignmentID): cannot connect to the next stage at \(assign.nextEndpoint): \(error)")
+        }
+    }
+
+    private func closeOutput() {
+        // The pipeline is being rewired: steps still queued for the old next stage are stale.
+        try? push?.setLinger(.zero)
+        push?.close()
+        push = nil
+        pushEndpoint = ""
+    }
+
+    // MARK: - Steps
+
+    private func handleStep(_ frames: [[UInt8]], receivedAt: ContinuousClock.Instant) {
+        defer { publishLoad() }
+        let decoded: StepFrames
+        do {
+            decoded = try StepFrames.decode(frames)
+        } catch {
+            let sizes = frames.map(\.count)
+            logger.warning("dropping a data-plane message with \(frames.count) frame(s) of \(sizes) bytes: \(error)")
+            send(.error(WorkerError(code: .malformedMessage, message: "data-plane message: \(error)")))
+            return
+        }
+        let step = decoded.step
+        guard let stage else {
+            send(.error(WorkerError(code: .notReady, message: "Step \(step.stepID): this worker has no loaded assignment",
+                                    stepID: step.stepID)))
+            return
+        }
+        if let gone = step.sequences.first(where: { released.contains($0.seqID) }) {
+            logger.notice("dropping Step \(step.stepID): sequence \(gone.seqID) was released")
+            return
+        }
+        let outcome: StepOutcome
+        do throws(WorkerError) {
+            outcome = try stage.process(step, tensor: decoded.tensor, receivedAt: receivedAt)
+        } catch {
+            logger.warning("Step \(step.stepID) failed: \(error)")
+            send(.error(error))
+            return
+        }
+        stepsDone += 1
+        switch outcome {
+        case let .result(result):
+            send(.stepResult(result))
+        case let .forward(next, activations):
+            forward(next, activations)
+        }
+    }
+
+    private func forward(_ step: Step, _ activations: UnsafeRawBufferPointer) {
+        guard let push else {
+            send(.error(WorkerError(code: .internalError, message: "Step \(step.stepID): no connection to a next stage",
+                                    stepID: step.stepID)))
+            return
+        }
+        do {
+            try push.send(frames: [.bytes(WorkerMessage.step(step).encode()), .raw(activations)])
+        } catch let error as ZMQError {
+            let timedOut = error.kind == .wouldBlock
+            logger.warning("Step \(step.stepID) could not be handed to \(pushEndpoint): \(error)")
+            send(.error(WorkerError(
+                code: .stepFailed,
+                message: timedOut
+                    ? "Step \(step.stepID): the next stage at \(pushEndpoint) did not take it within \(configuration.timing.forwardTimeout)"
+                    : "Step \(step.stepID): sending to the next stage at \(pushEndpoint) failed: \(error)",
+                stepID: step.stepID)))
+            if !timedOut, let assign = stage?.assignment {
+                // A socket that failed midway cannot send again; start a fresh one to the same peer.
+                closeOutput()
+                try? connectOutput(assign)
+            }
+        } catch {
+            send(.error(WorkerError(code: .internalError, message: "Step \(step.stepID): \(error)", stepID: step.stepID)))
+        }
+    }
+
+    // MARK: - Output to the control thread
+
+    private func send(_ message: WorkerMessage) {
+        events.post(.send(message.encode()))
+    }
+
+    private func publishLoad() {
+        board.publish(WorkerLoad(
+            activeSequences: UInt32(clamping: stage?.activeSequences ?? 0),
+            kvUsedBytes: UInt64(stage?.cache.usedBytes ?? 0),
+            kvCapacityBytes: UInt64(stage?.cache.capacityBytes ?? 0),
+            stepsDone: stepsDone))
+    }
+}

@@ -1,1 +1,0 @@
-// MQWorker: see Package.swift for this module's job.

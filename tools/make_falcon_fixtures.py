@@ -38,6 +38,9 @@ model that ignores a norm, a bias or the rotation fails its test.
 
 Usage (from the repository root):
     /work/venv/bin/python tools/make_falcon_fixtures.py
+    # or only a random checkpoint of any size, for checks against transformers on unseen shapes:
+    /work/venv/bin/python tools/make_falcon_fixtures.py --random /tmp/falcon-unseen --hidden 256 --heads 16 \
+        --kv-heads 4 --new-decoder true --layers 2 --dtype bf16
 Deterministic: running it twice gives byte-identical files on the same library versions (tools/requirements.txt).
 """
 
@@ -122,11 +125,11 @@ ROTARY_CASES = [(16, 10000.0), (8, 10000.0), (16, 500000.0), (64, 10000.0), (128
 ROTARY_POSITIONS = [0, 1, 2, 7, 100, 1000, 2047, 4095]
 
 
-def make_config(vocab_size: int, spec: Spec) -> FalconConfig:
+def make_config(vocab_size: int, spec: Spec, hidden: int = HIDDEN, positions: int = MAX_POSITIONS) -> FalconConfig:
     return FalconConfig(
         vocab_size=vocab_size,
-        hidden_size=HIDDEN,
-        max_position_embeddings=MAX_POSITIONS,
+        hidden_size=hidden,
+        max_position_embeddings=positions,
         layer_norm_epsilon=1e-5,
         bos_token_id=EOS_ID,
         eos_token_id=EOS_ID,
@@ -290,10 +293,56 @@ def write_rotary(path: Path) -> None:
                                 "cases": out}, separators=(",", ":")) + "\n", encoding="utf-8")
 
 
+def parse_bool(text: str) -> bool:
+    if text.lower() in ("true", "1", "yes"):
+        return True
+    if text.lower() in ("false", "0", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, found {text!r}")
+
+
+def write_random(args: argparse.Namespace, tokenizer: Tokenizer) -> None:
+    """One random checkpoint (no reference.json) with the shape given on the command line."""
+    dtypes = {"f32": torch.float32, "f16": torch.float16, "bf16": torch.bfloat16}
+    kwargs = dict(num_attention_heads=args.heads, num_hidden_layers=args.layers,
+                  new_decoder_architecture=args.new_decoder, multi_query=args.multi_query,
+                  parallel_attn=args.parallel, bias=args.bias, tie_word_embeddings=args.tie,
+                  rope_parameters={"rope_type": "default", "rope_theta": args.theta})
+    if args.kv_heads is not None:
+        kwargs["num_kv_heads"] = args.kv_heads
+    if args.ffn is not None:
+        kwargs["ffn_hidden_size"] = args.ffn
+    config = make_config(tokenizer.get_vocab_size(), Spec("random", kwargs, dtypes[args.dtype], "random", args.seed),
+                         hidden=args.hidden, positions=args.positions)
+    torch.manual_seed(args.seed)
+    model = FalconForCausalLM(config)
+    randomize_(model, torch.Generator().manual_seed(args.seed))
+    if args.random.exists():
+        shutil.rmtree(args.random)
+    model.eval().to(dtypes[args.dtype]).save_pretrained(args.random)
+    shutil.copyfile(TOKENIZER, args.random / "tokenizer.json")
+    print(f"{args.random}: {sum(p.numel() for p in model.parameters())} parameters, {args.dtype}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "Tests/Fixtures/models")
     parser.add_argument("--rotary-out", type=Path, default=REPO_ROOT / "Tests/Fixtures/kernels/rotary.json")
+    parser.add_argument("--random", type=Path, metavar="OUTDIR", help="write only one random checkpoint there")
+    parser.add_argument("--hidden", type=int, default=128)
+    parser.add_argument("--heads", type=int, default=4)
+    parser.add_argument("--kv-heads", type=int, default=None, help="num_kv_heads (used with --new-decoder true)")
+    parser.add_argument("--layers", type=int, default=2)
+    parser.add_argument("--new-decoder", type=parse_bool, default=False)
+    parser.add_argument("--multi-query", type=parse_bool, default=True)
+    parser.add_argument("--parallel", type=parse_bool, default=True)
+    parser.add_argument("--bias", type=parse_bool, default=False)
+    parser.add_argument("--tie", type=parse_bool, default=True)
+    parser.add_argument("--ffn", type=int, default=None, help="ffn_hidden_size (default 4 * hidden)")
+    parser.add_argument("--theta", type=float, default=10000.0)
+    parser.add_argument("--positions", type=int, default=256)
+    parser.add_argument("--dtype", choices=["f32", "f16", "bf16"], default="f32")
+    parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
 
     torch.set_num_threads(1)
@@ -306,6 +355,9 @@ def main(argv: list[str] | None = None) -> int:
             raise RuntimeError(f"{TOKENIZER}: no token with id {i}")
     if tokenizer.id_to_token(EOS_ID) != "<|endoftext|>" or tokenizer.id_to_token(0) != ">>TITLE<<":
         raise RuntimeError(f"{TOKENIZER}: Falcon specials not where expected")
+    if args.random:
+        write_random(args, tokenizer)
+        return 0
     for spec in SPECS:
         s = write_model(spec, tokenizer, args.out)
         lines = "; ".join(f"T={len(c['prompt_ids'])} greedy={c['greedy_ids']}" for c in s["cases"])

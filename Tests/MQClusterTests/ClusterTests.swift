@@ -65,17 +65,21 @@ final class ClusterTests: XCTestCase {
 
     func testEightConcurrentClientsGetTheirOwnResults() async throws {
         let model = Paths.model("mqa")
-        let requests: [([UInt32], SamplingParameters)] = (0..<8).map { i in
-            ([UInt32(10 + i), UInt32(100 + 7 * i), 33, UInt32(i)], i % 2 == 0 ? SamplingParameters() : SamplingParameters(temperature: 0.8, topK: 40, topP: 0.95, seed: UInt64(i)))
+        var requests: [([UInt32], SamplingParameters)] = []
+        for i in 0..<8 {
+            let prompt: [UInt32] = [UInt32(10 + i), UInt32(100 + 7 * i), 33, UInt32(i)]
+            let s = i % 2 == 0 ? SamplingParameters() : SamplingParameters(temperature: 0.8, topK: 40, topP: 0.95, seed: UInt64(i))
+            requests.append((prompt, s))
         }
         let expected = try requests.map { try singleProcess(model, $0.0.map { Int($0) }, maxTokens: 24, sampling: $0.1) }
         let cluster = try LocalCluster(model: model, workers: 2)
         defer { cluster.stop() }
         try await cluster.waitUntilServing()
+        let endpoint = cluster.clientEndpoint
         let results = try await withThrowingTaskGroup(of: (Int, GenerateResponse).self) { group in
             for (i, (prompt, s)) in requests.enumerated() {
                 group.addTask {
-                    let c = try cluster.client()
+                    let c = try MQClient(endpoint: endpoint, defaultTimeout: .seconds(30))
                     defer { c.close() }
                     let sp = SamplingParams(temperature: s.temperature, topK: UInt32(s.topK), topP: s.topP, seed: s.seed)
                     return (i, try await c.generate(GenerateRequest(prompt: .tokenIDs(prompt), maxNewTokens: 24, sampling: sp)))
@@ -152,7 +156,10 @@ final class ClusterTests: XCTestCase {
         try await cluster.waitUntilServing()
         let c = try cluster.client(timeout: .seconds(60))
         defer { c.close() }
-        // A long generation; kill the last stage after a few tokens have streamed.
+        // A long generation; kill the last stage's worker after a few tokens have streamed.
+        let info = try await c.info()
+        let victimID = info.stages[1].workerID
+        let victim = cluster.workers[Int(victimID.dropFirst())!]   // workers are named w0, w1, ...
         let started = ContinuousClock.now
         let stream = c.generateStream(GenerateRequest(prompt: .tokenIDs([5, 6, 7]), maxNewTokens: 3900, sampling: SamplingParams(seed: 0)), timeout: .seconds(60))
         let unary = Task { try await c.generate(GenerateRequest(prompt: .tokenIDs([9]), maxNewTokens: 3900), timeout: .seconds(60)) }
@@ -161,7 +168,7 @@ final class ClusterTests: XCTestCase {
         do {
             for try await _ in stream {
                 received += 1
-                if received == 10 { kill(cluster.workers[1].processIdentifier, SIGKILL) }
+                if received == 10 { kill(victim.processIdentifier, SIGKILL) }
             }
         } catch let e as MQClientError { failure = e }
         XCTAssertEqual(failure?.code, .unavailable, "stream ended with \(String(describing: failure)) after \(received) chunks")

@@ -259,7 +259,10 @@ final class DataPlane {
 
     // MARK: - Output to the control thread
 
+    /// Publishes the load first, so that whoever sees this message also sees its effect on the
+    /// load (a heartbeat or `WorkerService.status` read after a StepResult or Ready).
     private func send(_ message: WorkerMessage) {
+        publishLoad()
         events.post(.send(message.encode()))
     }
 

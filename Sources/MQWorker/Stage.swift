@@ -144,11 +144,16 @@ final class Stage {
     /// the new stage index and budget. The cache is recreated only if the budget changed.
     func reassign(_ assign: Assign, kvBudgetBytes: UInt64) throws(WorkerError) {
         dropAllSequences()
-        let wanted = try? Stage.makeCache(model: model, budgetBytes: kvBudgetBytes)
-        guard let wanted else {
-            throw WorkerError(code: .loadFailed, message: "assignment \(assign.assignmentID): cannot reserve a KV cache of \(kvBudgetBytes) bytes")
+        // KVCache(budgetBytes:) holds max(1, budget / block) whole blocks.
+        let blocks = max(1, Int(clamping: kvBudgetBytes) / cache.bytesPerBlock)
+        if blocks != cache.blockCount {
+            do {
+                cache = try Stage.makeCache(model: model, budgetBytes: kvBudgetBytes)
+            } catch {
+                throw WorkerError(code: .loadFailed,
+                                  message: "assignment \(assign.assignmentID): cannot reserve a KV cache of \(kvBudgetBytes) bytes: \(error)")
+            }
         }
-        if wanted.capacityBytes != cache.capacityBytes { cache = wanted }
         assignment = assign
     }
 

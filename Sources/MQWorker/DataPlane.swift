@@ -155,7 +155,7 @@ final class DataPlane {
         let summary =
             "stage \(assign.stageIndex) ready: layer \(layers.lowerBound) to layer \(layers.upperBound - 1) "
             + "(\(stage.shape.architecture), \(stage.shape.attentionKind)), loaded in \(Double(stage.loadNanoseconds) / 1e6) ms, "
-            + "resident \(ByteCount.format(ready.residentBytes)), KV cache \(ByteCount.format(ready.kvCapacityBytes)) = "
+            + "weights \(ByteCount.format(UInt64(stage.model.weightBytesLoaded))), process resident \(ByteCount.format(ready.residentBytes)), KV cache \(ByteCount.format(ready.kvCapacityBytes)) = "
             + "\(stage.cache.capacityTokens) tokens at \(ready.kvBytesPerToken) B/token, "
             + (assign.isLast ? "last stage (samples)" : "next stage \(assign.nextEndpoint)")
         logger.info("\(summary)")

@@ -124,6 +124,7 @@ final class Stage {
             try BLAS.load()
             model = try ModelRegistry.load(checkpoint, layers: identity.layers, embedding: identity.embeds, head: identity.hasHead)
             cache = try makeCache(model: model, budgetBytes: kvBudgetBytes)
+            try warmUp(model)
         } catch {
             throw failure(.loadFailed, "\(error)")
         }
@@ -133,6 +134,26 @@ final class Stage {
         }
         return Stage(identity: identity, model: model, assignment: assign, cache: cache,
                      loadNanoseconds: nanoseconds(elapsed))
+    }
+
+    /// Runs one token through the stage with a throw-away cache. The weights are memory-mapped, so
+    /// until something reads them they are neither resident nor checked by the page cache; this
+    /// pages them in during the load (while heartbeats continue) instead of during the first call,
+    /// makes Ready's resident bytes show them, and starts BLAS's threads.
+    private static func warmUp(_ model: any DecoderModel) throws {
+        let shape = model.shape
+        let scratch = try KVCache(layers: model.layerRange, kvDim: shape.kvHeads * shape.headDim, blocks: 1)
+        try scratch.reserve(sequence: 0, positions: 1)
+        let token = [StepToken(sequence: 0, position: 0, token: 0)]
+        var hidden = [Float](repeating: 0, count: shape.hiddenSize)   // [1, E]
+        try hidden.withUnsafeMutableBufferPointer { h in
+            if model.hasEmbedding { try model.embed(token, into: h.baseAddress!) }
+            try model.forward(token, hidden: h.baseAddress!, cache: scratch)
+            if model.hasHead {
+                var logits = [Float](repeating: 0, count: shape.vocabSize)   // [1, V]
+                try logits.withUnsafeMutableBufferPointer { try model.logits(hidden: h.baseAddress!, rows: [0], into: $0.baseAddress!) }
+            }
+        }
     }
 
     private static func makeCache(model: any DecoderModel, budgetBytes: UInt64) throws -> KVCache {

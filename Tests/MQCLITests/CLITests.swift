@@ -1,0 +1,104 @@
+// The `mq` executable end to end: run --json against transformers' greedy reference, tokenize
+// against the reference ids, streaming text equal to the JSON text, and clear errors on bad input.
+import Foundation
+import XCTest
+
+final class CLITests: XCTestCase {
+    static let mq: URL = {
+        let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        var d = exe.deletingLastPathComponent()
+        for _ in 0..<3 {
+            if FileManager.default.isExecutableFile(atPath: d.appendingPathComponent("mq").path) { return d.appendingPathComponent("mq") }
+            d.deleteLastPathComponent()
+        }
+        var root = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { root.deleteLastPathComponent() }
+        return root.appendingPathComponent(".build/debug/mq")
+    }()
+
+    static let fixtures: URL = {
+        var u = URL(fileURLWithPath: #filePath)
+        u.deleteLastPathComponent(); u.deleteLastPathComponent()
+        return u.appendingPathComponent("Fixtures/models")
+    }()
+
+    struct Output { var status: Int32; var stdout: String; var stderr: String }
+
+    func mq(_ args: [String]) throws -> Output {
+        let p = Process()
+        p.executableURL = Self.mq
+        p.arguments = args
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Output(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    }
+
+    struct RunJSON: Decodable { var token_ids: [Int]; var logprobs: [Double]; var text: String; var finish_reason: String }
+    struct Ref: Decodable { struct Case: Decodable { var prompt_text: String?; var prompt_ids: [Int]; var greedy_ids: [Int]; var greedy_logprobs: [Double] }; var cases: [Case] }
+
+    func reference(_ model: String) throws -> Ref {
+        try JSONDecoder().decode(Ref.self, from: Data(contentsOf: Self.fixtures.appendingPathComponent("\(model)/reference.json")))
+    }
+
+    func testRunJSONMatchesTransformersGreedy() throws {
+        for model in ["mqa", "mha-bf16"] {
+            for c in try reference(model).cases {
+                let o = try mq(["run", "--model", Self.fixtures.appendingPathComponent(model).path,
+                                "--prompt-ids", c.prompt_ids.map(String.init).joined(separator: ","),
+                                "--max-tokens", "\(c.greedy_ids.count)", "--temperature", "0", "--json"])
+                XCTAssertEqual(o.status, 0, o.stderr)
+                let r = try JSONDecoder().decode(RunJSON.self, from: Data(o.stdout.utf8))
+                // transformers' reference ignores EOS (id 0); mq stops at it and reports it.
+                let expected = c.greedy_ids.firstIndex(of: 0).map { Array(c.greedy_ids[...$0]) } ?? c.greedy_ids
+                XCTAssertEqual(r.token_ids, expected, model)
+                XCTAssertEqual(r.finish_reason, expected.count < c.greedy_ids.count ? "eos" : "length")
+                for (a, b) in zip(r.logprobs, c.greedy_logprobs) { XCTAssertEqual(a, b, accuracy: 1e-4, model) }
+            }
+        }
+    }
+
+    func testTokenizeMatchesReferenceIds() throws {
+        let ref = try reference("mqa")
+        let c = try XCTUnwrap(ref.cases.first { $0.prompt_text != nil })
+        let o = try mq(["tokenize", "--model", Self.fixtures.appendingPathComponent("mqa").path, "--text", c.prompt_text!, "--json"])
+        XCTAssertEqual(o.status, 0, o.stderr)
+        XCTAssertEqual(o.stdout.trimmingCharacters(in: .whitespacesAndNewlines),
+                       "{\"ids\": [\(c.prompt_ids.map(String.init).joined(separator: ", "))]}")
+    }
+
+    func testStreamedTextEqualsJSONText() throws {
+        let model = Self.fixtures.appendingPathComponent("mqa").path
+        let j = try mq(["run", "--model", model, "--prompt", "def fibonacci(n):", "--max-tokens", "20", "--json"])
+        let s = try mq(["run", "--model", model, "--prompt", "def fibonacci(n):", "--max-tokens", "20"])
+        XCTAssertEqual(j.status, 0); XCTAssertEqual(s.status, 0)
+        let r = try JSONDecoder().decode(RunJSON.self, from: Data(j.stdout.utf8))
+        XCTAssertEqual(s.stdout, r.text + "\n")
+        // Seeded sampling is reproducible.
+        let a = try mq(["run", "--model", model, "--prompt-ids", "5,6", "--max-tokens", "10", "--temperature", "0.9", "--top-p", "0.9", "--seed", "7", "--json"])
+        let b = try mq(["run", "--model", model, "--prompt-ids", "5,6", "--max-tokens", "10", "--temperature", "0.9", "--top-p", "0.9", "--seed", "7", "--json"])
+        XCTAssertEqual(a.stdout, b.stdout)
+    }
+
+    func testBadInputGivesClearErrors() throws {
+        let model = Self.fixtures.appendingPathComponent("mqa").path
+        let cases: [([String], String)] = [
+            (["run", "--model", "/nonexistent/model", "--prompt-ids", "1", "--max-tokens", "2"], "config.json"),
+            (["run", "--model", model, "--prompt-ids", "1,x", "--max-tokens", "2"], "not an integer"),
+            (["run", "--model", model, "--prompt-ids", "1,9999", "--max-tokens", "2"], "outside the vocabulary"),
+            (["run", "--model", model, "--prompt-ids", "1", "--max-tokens", "4000"], "positions"),
+            (["run", "--model", model, "--prompt-ids", "1", "--max-tokens", "2", "--top-p", "1.5"], "top_p"),
+            (["run", "--model", model, "--prompt", "x", "--prompt-ids", "1"], "exactly one"),
+            (["tokenize", "--model", model, "--file", "/nonexistent/file"], "cannot read"),
+        ]
+        for (args, needle) in cases {
+            let o = try mq(args)
+            XCTAssertNotEqual(o.status, 0, "\(args) should fail")
+            XCTAssertTrue(o.stderr.contains(needle), "\(args): stderr \(o.stderr) should mention \(needle)")
+        }
+    }
+}

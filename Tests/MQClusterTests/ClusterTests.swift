@@ -63,6 +63,23 @@ final class ClusterTests: XCTestCase {
         }
     }
 
+    func testFalconAndSantaCoderLayoutsThroughTwoWorkers() async throws {
+        for name in ["falcon-mqa", "falcon-grouped", "santacoder-split"] {
+            let model = Paths.model(name)
+            let prompt: [UInt32] = [3, 14, 15, 92, 65]
+            let expected = try singleProcess(model, prompt.map { Int($0) }, maxTokens: 16)
+            let cluster = try LocalCluster(model: model, workers: 2)
+            defer { cluster.stop() }
+            try await cluster.waitUntilServing()
+            let c = try cluster.client()
+            defer { c.close() }
+            let r = try await c.generate(GenerateRequest(prompt: .tokenIDs(prompt), maxNewTokens: 16, sampling: SamplingParams(seed: 0)))
+            assertSame(r, expected, "\(name) through 2 workers")
+            let info = try await c.info()
+            XCTAssertEqual(info.model.kvHeads, name == "falcon-grouped" ? 2 : 1, name)
+        }
+    }
+
     func testEightConcurrentClientsGetTheirOwnResults() async throws {
         let model = Paths.model("mqa")
         var requests: [([UInt32], SamplingParameters)] = []

@@ -16,8 +16,8 @@ import MQTransport
 enum ClientCommand: Sendable {
     /// Send a new call and deliver its replies.
     case start(OutgoingCall)
-    /// The caller gave up on a call (its task was cancelled, its stream dropped): fail it locally
-    /// with CANCELLED and, if the coordinator has it, send a Cancel for it.
+    /// The caller gave up on a call (its task was cancelled, its stream dropped): end it locally
+    /// (a unary call throws CANCELLED) and, if the coordinator has it, send a Cancel for it.
     case abandon(callID: UInt64, reason: String)
     /// Fail every pending call, close the socket and end the thread.
     case shutdown
@@ -170,7 +170,13 @@ final class ClientConnection {
             } else {
                 unsent.removeAll { $0 == callID }
             }
-            active.call.sink.fail(MQClientError(code: .cancelled, message: reason, callID: callID))
+            // A stream is abandoned only from its own termination handler: it has already ended
+            // for its consumer (iteration returns nil, as AsyncThrowingStream does on task
+            // cancellation). Finishing it here too would race with that and could turn the end
+            // into a thrown CANCELLED.
+            if case .unary = active.call.sink {
+                active.call.sink.fail(MQClientError(code: .cancelled, message: reason, callID: callID))
+            }
         case .shutdown:
             stopping = true
         }

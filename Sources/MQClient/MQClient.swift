@@ -10,8 +10,9 @@
 // as timeout_ms and enforced here as well, so no call ever hangs: a coordinator that is not there
 // fails a call with UNAVAILABLE within `MQClientDefaults.connectTimeout`, one that does not answer
 // with DEADLINE_EXCEEDED shortly after the deadline. Cancelling the Swift task of a call (or
-// dropping a stream) ends it with CANCELLED and sends Cancel to the coordinator. All failures are
-// `MQClientError`s carrying a gRPC-style status code.
+// dropping a stream) sends Cancel to the coordinator; a unary call then throws CANCELLED, a
+// stream's iteration just ends, as Swift's async streams do. All failures are `MQClientError`s
+// carrying a gRPC-style status code.
 //
 // The protocol types (GenerateRequest, StatusCode, ...) come from MQProtocol, re-exported so that
 // a client needs only `import MQClient`.
@@ -105,8 +106,9 @@ public final class MQClient: Sendable {
 
     /// Starts a GenerateStream call and returns at once. Iterate the result for the chunks as the
     /// coordinator produces them; iteration ends after an OK trailer and throws `MQClientError`
-    /// for any other outcome. The call id is known immediately, so another task can `cancel` it;
-    /// cancelling the iterating task or dropping the stream also cancels it.
+    /// for any other outcome. The call id is known immediately, so another task can `cancel` it
+    /// (the iteration then throws CANCELLED). Cancelling the iterating task, or dropping the
+    /// stream, also sends Cancel; the iteration then ends without an error.
     public func generateStream(_ request: GenerateRequest, timeout: Duration? = nil,
                                metadata: [String: String] = [:]) -> GenerateStreamCall {
         let callID = ids.next()

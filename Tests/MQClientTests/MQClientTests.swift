@@ -260,6 +260,26 @@ final class MQClientTests: XCTestCase {
         XCTAssertTrue(sawCancel, "cancelling the task sends Cancel for call \(call.callID)")
     }
 
+    func testDroppingAStreamSendsCancel() async throws {
+        let server = try FakeCoordinator { _, _ in }   // never answers
+        let client = try MQClient(endpoint: server.endpoint)
+        defer { client.close() }
+
+        let callID = await startAndDropStream(client, server)
+        let sawCancel = await server.log.wait { _ in
+            server.log.calls(.cancel).contains { $0.call == .cancel(CancelRequest(callID: callID)) }
+        }
+        XCTAssertTrue(sawCancel, "dropping the stream unread sends Cancel for call \(callID)")
+    }
+
+    /// Starts a stream, waits until the server has it, and lets the handle go.
+    private func startAndDropStream(_ client: MQClient, _ server: FakeCoordinator) async -> UInt64 {
+        let call = client.generateStream(prompt, timeout: .seconds(10))
+        let started = await server.log.wait { $0.contains { $0.callID == call.callID } }
+        XCTAssertTrue(started)
+        return call.callID
+    }
+
     func testCancellingAUnaryTaskSendsCancelAndThrowsCancelled() async throws {
         let server = try FakeCoordinator { _, _ in }   // never answers
         let client = try MQClient(endpoint: server.endpoint)

@@ -68,6 +68,9 @@ def parse_args(argv=None):
     ap.add_argument("--ckpt-minutes", type=float, default=5.0)
     ap.add_argument("--log-every", type=int, default=10)
     ap.add_argument("--seed", type=int, default=1234)
+    ap.add_argument("--init-from", default=None,
+                    help="start a new run (fresh optimizer and schedule) from this HF folder's weights, "
+                         "e.g. to continue the shipped model past the equal-budget comparison")
     ap.add_argument("--threads", type=int, default=1)
     return ap.parse_args(argv)
 
@@ -114,6 +117,9 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     if os.path.exists(state_path):
         model = GPTBigCodeForCausalLM.from_pretrained(ckpt, dtype=torch.float32, attn_implementation="sdpa")
+    elif args.init_from:
+        model = GPTBigCodeForCausalLM.from_pretrained(args.init_from, dtype=torch.float32, attn_implementation="sdpa")
+        config = model.config
     else:
         model = GPTBigCodeForCausalLM._from_config(config, attn_implementation="sdpa")
     model.train()

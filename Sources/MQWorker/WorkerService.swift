@@ -174,23 +174,23 @@ private final class ControlLoop {
             exit = try serve()
         } catch {
             // A transport failure of the control socket itself: still stop the data thread.
-            _ = finish(sendShutdown: "worker failed: \(error)")
+            finish(sendShutdown: "worker failed: \(error)")
             throw WorkerServiceError.transport("\(error)")
         }
         switch exit! {
         case let .coordinatorShutdown(reason):
             logger.notice("coordinator asked this worker to exit: \(reason)")
-            _ = finish(sendShutdown: nil)
+            finish(sendShutdown: nil)
         case let .leaving(reason):
             logger.notice("stopping: \(reason)")
-            _ = finish(sendShutdown: reason)
+            finish(sendShutdown: reason)
         case let .versionMismatch(message):
             logger.critical("the coordinator refused this worker: \(message)")
-            _ = finish(sendShutdown: nil)
+            finish(sendShutdown: nil)
             throw WorkerServiceError.versionMismatch(message)
         case let .dataPlaneFailed(message):
             logger.critical("the data plane failed: \(message)")
-            _ = finish(sendShutdown: "data plane failed: \(message)")
+            finish(sendShutdown: "data plane failed: \(message)")
             throw WorkerServiceError.dataPlaneFailed(message)
         }
     }
@@ -374,7 +374,7 @@ private final class ControlLoop {
 
     /// Stops the data thread after its current step, sends what it produced meanwhile, then the
     /// Shutdown (when `sendShutdown` is a reason), and closes the control socket.
-    private func finish(sendShutdown reason: String?) -> Bool {
+    private func finish(sendShutdown reason: String?) {
         if !dataPlaneEnded { commands.post(.stop) }
         let dataResult = Result { try dataThread.join() }
         _ = commands.close()
@@ -387,9 +387,7 @@ private final class ControlLoop {
         closeDealer(linger: WorkerDefaults.closingLinger)
         if case let .failure(error) = dataResult {
             logger.error("the data thread ended with an error: \(error)")
-            return false
         }
-        return true
     }
 
     static func unixMilliseconds() -> UInt64 {

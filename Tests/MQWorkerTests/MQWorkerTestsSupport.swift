@@ -98,11 +98,11 @@ final class FakeCoordinator {
     private(set) var heartbeats: [(worker: String, heartbeat: Heartbeat)] = []
     var sendsHeartbeats = true
 
-    init() throws {
+    init(bind: String = "tcp://127.0.0.1:*") throws {
         context = try ZMQContext()
         router = try ZMQSocket(context, type: .router, name: "fake-coordinator")
         try router.setRouterMandatory(true)
-        endpoint = try router.bind("tcp://127.0.0.1:*")
+        endpoint = try router.bind(bind)
     }
 
     deinit {

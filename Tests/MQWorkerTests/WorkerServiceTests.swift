@@ -358,6 +358,22 @@ final class WorkerServiceTests: XCTestCase {
         try worker.stop()
     }
 
+    func testAWorkerStartedBeforeItsCoordinatorRegistersWhenItAppears() throws {
+        // A port nobody listens on yet: bind, note it, close.
+        let probe = try FakeCoordinator()
+        let endpoint = probe.endpoint
+        probe.router.close()
+        let worker = try RunningWorker(coordinator: endpoint, workerID: "w-early-bird")
+        // Let the worker try (and fail) to send its Register a few times.
+        let waitUntil = ContinuousClock.now + .milliseconds(200)
+        while ContinuousClock.now < waitUntil { XCTAssertFalse(worker.service.status.registered); usleep(20_000) }
+        let coordinator = try FakeCoordinator(bind: endpoint)
+        let register = try coordinator.expectRegister()
+        XCTAssertEqual(register.workerID, "w-early-bird")
+        XCTAssertEqual(worker.service.status.reconnects, 0, "waiting for the first connection is not a reconnect")
+        try worker.stop()
+    }
+
     func testRunCanOnlyBeCalledOnce() throws {
         let coordinator = try FakeCoordinator()
         let worker = try RunningWorker(coordinator: coordinator.endpoint, workerID: "w-once")

@@ -81,7 +81,10 @@ let package = Package(
         .testTarget(name: "MQProtocolTests", dependencies: ["MQProtocol"]),
         .testTarget(name: "MQTransportTests", dependencies: ["MQTransport"]),
         .testTarget(name: "MQClientTests", dependencies: ["MQClient", "MQProtocol", "MQTransport"]),
-        .testTarget(name: "MQWorkerTests", dependencies: ["MQWorker", "MQProtocol", "MQTransport", "MQModel", "MQCheckpoint"]),
+        .testTarget(name: "MQWorkerTests", dependencies: [
+            "MQWorker", "MQProtocol", "MQTransport", "MQModel", "MQCheckpoint",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "MQClusterTests", dependencies: ["MQClient", "MQProtocol", "MQTransport", "MQEngine"]),
         .testTarget(name: "MQCLITests", dependencies: ["MQEngine"]),
     ]

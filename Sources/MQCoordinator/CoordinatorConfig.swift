@@ -40,6 +40,8 @@ public enum CoordinatorDefaults {
     public static let drainTimeout: Duration = .seconds(10)
     /// Lost workers listed in Health, most recent first.
     public static let lostWorkersRemembered = 16
+    /// How long closing the worker socket waits for queued messages (the final Shutdowns).
+    public static let shutdownLinger: Duration = .milliseconds(300)
     /// Longest wait in one poll (timers are checked at least this often).
     public static let pollInterval: Duration = .milliseconds(50)
 }

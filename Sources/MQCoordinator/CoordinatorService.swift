@@ -78,7 +78,8 @@ public final class CoordinatorService: @unchecked Sendable {
         workerSocket = try ZMQSocket(context, type: .router, name: "workers")
         try workerSocket.setRouterMandatory(true)
         try workerSocket.setMaxMessageSize(Int64(ProtocolLimits.maxMessageBytes))
-        try workerSocket.setLinger(.zero)
+        // Long enough for the Shutdown sent to every worker on exit to leave before the socket closes.
+        try workerSocket.setLinger(CoordinatorDefaults.shutdownLinger)
         let c = try clientSocket.bind(config.clientEndpoint)
         let w = try workerSocket.bind(config.workerEndpoint)
         logger.info("listening", metadata: ["clients": "\(c)", "workers": "\(w)", "model": "\(modelName)",

@@ -5,9 +5,12 @@ Every number in both files comes from the JSON the other scripts wrote (evaluate
 sample.py --json-out, export.py's training_info.json), so the documents cannot drift from what the
 scripts print.
 
+The shipped model may be the equal-budget MQA run trained further (train.py --init-from); then
+--phase1 names the equal-budget export so the card can describe both phases.
+
 Usage:
   /work/venv/bin/python tools/train/card.py --eval models/train-work/eval.json \\
-      --samples models/train-work/samples.json
+      --samples models/train-work/samples.json --phase1 models/train-work/mqa/export
 """
 import argparse
 import json
@@ -15,8 +18,8 @@ import os
 
 PAPER_PPL = (29.9, 30.2)  # Shazeer 2019: Billion-Word, multi-head vs multi-query
 REPRO = "tools/train/reproduce.sh"
-EVAL_CMD = ("/work/venv/bin/python tools/train/evaluate.py --mqa models/default "
-            "--mha models/train-work/mha/export")
+EVAL_CMD = ("/work/venv/bin/python tools/train/evaluate.py --mqa models/train-work/mqa/export "
+            "--mha models/train-work/mha/export --shipped models/default")
 
 
 def quality_section(ev, info_mqa, heading="##"):
@@ -55,7 +58,13 @@ def quality_section(ev, info_mqa, heading="##"):
         "| Model | Params | FF width | Tokens seen | Held-out ppl / token | Held-out ppl / byte | Bits / byte |",
         "|---|---|---|---|---|---|---|",
     ]
-    for name, r in (("Multi-head (ours)", mha), ("**Multi-query (ours, `models/default`)**", mqa)):
+    shipped = ev.get("shipped")
+    mqa_name = "Multi-query (ours)" if shipped else "**Multi-query (ours, `models/default`)**"
+    rows = [("Multi-head (ours)", mha), (mqa_name, mqa)]
+    if shipped:
+        rows.append(("*Multi-query, shipped `models/default`: the row above trained further "
+                     "(not part of the comparison)*", shipped))
+    for name, r in rows:
         lines.append(f"| {name} | {r['params']:,} | {r['n_inner']} | {r['tokens_seen']:,} | "
                      f"{r['ppl_token']:.3f} | {r['ppl_byte']:.4f} | {r['bits_per_byte']:.4f} |")
     lines += [
@@ -86,11 +95,39 @@ def quality_section(ev, info_mqa, heading="##"):
     return "\n".join(lines)
 
 
+def phase_text(info, label):
+    """One bullet list describing a training run from its training_info.json."""
+    a, summ, data = info["run"]["args"], info["summary"], info["data"]
+    resumes = info.get("resumes", [])
+    if resumes:
+        r = resumes[0]
+        stop = (f"the {a['max_minutes']:g}-minute wall-clock limit stopped it at {r['resumed_at_tokens']:,} "
+                "tokens and it was resumed from its checkpoint (same data order and schedule) to the budget")
+    else:
+        stop = f"stopped by: {summ['stop_reason']}"
+    init = f" --init-from {a['init_from']}" if a.get("init_from") else ""
+    cmd = (f"OMP_NUM_THREADS={a['threads']} /work/venv/bin/python tools/train/train.py --attention mqa{init} "
+           f"--out {a['out']} --seed {a['seed']} --batch-size {a['batch_size']} --context {a['context']} "
+           f"--lr {a['lr']:g} --warmup-tokens {a['warmup_tokens']} --token-budget {a['token_budget']} "
+           f"--max-minutes {a['max_minutes']:g} --threads {a['threads']}")
+    return f"""{label}
+- {summ['tokens_seen']:,} tokens ({summ['steps']} steps of {a['batch_size']} × {a['context']} tokens, data order seed {a['seed']}),
+  {summ['tokens_seen'] / data['train']['tokens']:.2f} passes over the training split; {stop}.
+- AdamW (β {a['betas'][0]}, {a['betas'][1]}; ε {a['eps']:g}; weight decay {a['weight_decay']} on matrices), peak LR {a['lr']:g},
+  linear warmup over {a['warmup_tokens']:,} tokens, cosine decay to {a['min_lr_ratio']} × peak; gradient clip {a['grad_clip']};
+  no dropout; fp32.
+- Time: {summ['train_seconds'] / 60:.1f} minutes on {a['threads']} CPU thread(s), {summ['mean_tokens_per_s']:.0f} tokens/s
+  (2-core machine shared with Swift compilation).
+- Command: `{cmd}`
+"""
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--eval", required=True)
     ap.add_argument("--samples", required=True)
     ap.add_argument("--model", default="models/default")
+    ap.add_argument("--phase1", default=None, help="export folder of the equal-budget MQA run, if the shipped model continued it")
     ap.add_argument("--quality-out", default="models/QUALITY.md")
     args = ap.parse_args()
     with open(args.eval) as f:
@@ -103,29 +140,31 @@ def main():
         cfg = json.load(f)
     info["config_line"] = (f"{cfg['n_layer']} layers, d_model {cfg['n_embd']}, {cfg['n_head']} heads of "
                            f"{cfg['n_embd'] // cfg['n_head']}")
-    data, run, summ = info["data"], info["run"], info["summary"]
-    a = run["args"]
-    mqa = ev["mqa"]
+    data = info["data"]
+    shipped = ev.get("shipped", ev["mqa"])
     size_mb = os.path.getsize(os.path.join(args.model, "model.safetensors")) / 1e6
     fib = samples["samples"][0]
     pyver = ".".join(data["python_version"].split(".")[:2])
-    resumes = info.get("resumes", [])
-    if resumes:
-        r = resumes[0]
-        stop_note = (f"the {a['max_minutes']:g}-minute wall-clock limit stopped the first run at "
-                     f"{r['resumed_at_tokens']:,} tokens; it was resumed from its checkpoint (same data order "
-                     f"and schedule) until the token budget, so both models saw the same tokens")
+    if args.phase1:
+        with open(os.path.join(args.phase1, "training_info.json")) as f:
+            p1 = json.load(f)
+        total_tokens = p1["summary"]["tokens_seen"] + info["summary"]["tokens_seen"]
+        total_min = (p1["summary"]["train_seconds"] + info["summary"]["train_seconds"]) / 60
+        training = (f"Two phases, {total_tokens:,} tokens in all ({total_min:.0f} minutes of training), then "
+                    f"`tools/train/export.py models/train-work/mqa-continued/final models/default` (F16). "
+                    f"The whole pipeline: `{REPRO}`.\n\n"
+                    + phase_text(p1, "**Phase 1, the equal-budget run** (the multi-query row of the quality "
+                                     "table; the multi-head twin saw the same tokens in the same order):")
+                    + "\n" + phase_text(info, "**Phase 2, continued training of the shipped model** (new optimizer "
+                                              "and schedule, different data order seed, larger batch):"))
     else:
-        stop_note = f"stopped by: {summ['stop_reason']}"
-    cmd = (f"OMP_NUM_THREADS=1 /work/venv/bin/python tools/train/train.py --attention mqa "
-           f"--out models/train-work/mqa --batch-size {a['batch_size']} --context {a['context']} "
-           f"--lr {a['lr']} --warmup-tokens {a['warmup_tokens']} --token-budget {a['token_budget']} "
-           f"--max-minutes {a['max_minutes']:g}")
+        training = (phase_text(info, "") + f"\nThen `tools/train/export.py models/train-work/mqa/final models/default` (F16). "
+                    f"The whole pipeline: `{REPRO}`.\n")
     card = f"""# mq default model: a tiny multi-query Python code model
 
-A {mqa['params'] / 1e6:.2f}M-parameter GPTBigCode (StarCoder architecture) decoder with multi-query
+A {shipped['params'] / 1e6:.2f}M-parameter GPTBigCode (StarCoder architecture) decoder with multi-query
 attention, trained from scratch on CPU for this repository so that `mq` has a model that works
-offline. It writes Python-looking code; it is far too small and too briefly trained to write
+offline. It writes Python-shaped text; it is far too small and too briefly trained to write
 *correct* code. Use it to exercise mq, not to write programs.
 
 ## Data and licence
@@ -149,26 +188,18 @@ offline. It writes Python-looking code; it is far too small and too briefly trai
 | Architecture | `GPTBigCodeForCausalLM`, `multi_query: true` (1 key/value head) |
 | Layers / d_model / heads / head dim | {cfg['n_layer']} / {cfg['n_embd']} / {cfg['n_head']} / {cfg['n_embd'] // cfg['n_head']} |
 | Feed-forward width (`n_inner`) | {cfg['n_inner']} (widened from {4 * cfg['n_embd']} to match the multi-head twin's parameter count) |
-| Context (`n_positions`) | {cfg['n_positions']} (trained on windows of {a['context']}) |
+| Context (`n_positions`) | {cfg['n_positions']} (trained on windows of {info['run']['args']['context']}) |
 | Activation | {cfg['activation_function']}; tied input/output embeddings |
-| Parameters | {mqa['params']:,} (multi-head twin: {ev['mha']['params']:,}) |
+| Parameters | {shipped['params']:,} (multi-head twin: {ev['mha']['params']:,}) |
 | Weights | `model.safetensors`, F16, {size_mb:.1f} MB |
 
 ## Training
-- {summ['tokens_seen']:,} tokens ({summ['steps']} steps of {a['batch_size']} × {a['context']} tokens), about
-  {summ['tokens_seen'] / data['train']['tokens']:.2f} passes over the training split; {stop_note}.
-- AdamW (β {a['betas'][0]}, {a['betas'][1]}; ε {a['eps']}; weight decay {a['weight_decay']} on matrices), peak LR {a['lr']},
-  linear warmup over {a['warmup_tokens']:,} tokens, cosine decay to {a['min_lr_ratio']} × peak; gradient clip {a['grad_clip']};
-  no dropout; seed {a['seed']}; fp32 training, exported to F16.
-- Time: {summ['train_seconds'] / 60:.1f} minutes of training on one CPU thread ({summ['mean_tokens_per_s']:.0f} tokens/s),
-  alongside the multi-head twin on the other core of a 2-core machine that was also compiling Swift.
-- Command: `{cmd}`, then `tools/train/export.py models/train-work/mqa/final models/default`
-  (or the whole pipeline: `tools/train/reproduce.sh`).
-
+{training}
 ## Held-out quality
-Per token: perplexity {mqa['ppl_token']:.3f}. Per byte: perplexity {mqa['ppl_byte']:.4f},
-{mqa['bits_per_byte']:.4f} bits per byte (NLL in nats over {mqa['bytes']:,} UTF-8 bytes).
-See [../QUALITY.md](../QUALITY.md) for the comparison with the multi-head twin and the paper.
+Per token: perplexity {shipped['ppl_token']:.3f}. Per byte: perplexity {shipped['ppl_byte']:.4f},
+{shipped['bits_per_byte']:.4f} bits per byte (NLL in nats over {shipped['bytes']:,} UTF-8 bytes of
+{data['heldout']['files']} held-out files). See [../QUALITY.md](../QUALITY.md) for the comparison
+with the multi-head twin and the paper.
 
 ## Sample
 Greedy completion of `{fib['prompt']}` (96 new tokens, `tools/train/sample.py models/default`):

@@ -14,9 +14,10 @@ file is predicted and counted (it is part of the text the model must model).
   bits per byte        = total_nll / utf8_bytes / ln 2
 NLL is in nats. Per-byte numbers do not depend on the tokenizer, so they compare across vocabularies.
 
-Usage (reproduces the table in models/QUALITY.md from the two checkpoints):
-  /work/venv/bin/python tools/train/evaluate.py \\
-      --mqa models/default --mha models/train-work/mha/final [--markdown-out models/train-work/table.md]
+Usage (reproduces the table in models/QUALITY.md from the two equal-budget checkpoints, plus the
+shipped model's row):
+  /work/venv/bin/python tools/train/evaluate.py --mqa models/train-work/mqa/export \\
+      --mha models/train-work/mha/export --shipped models/default
 """
 import argparse
 import json
@@ -75,7 +76,7 @@ def evaluate(folder, data_dir, context, batch_size, limit_windows=0):
             "multi_query": model.config.multi_query, "tokens": total_tokens, "bytes": nbytes,
             "nll": total_nll, "ppl_token": math.exp(total_nll / total_tokens),
             "ppl_byte": math.exp(total_nll / nbytes), "bits_per_byte": total_nll / nbytes / math.log(2),
-            "tokens_seen": summary.get("tokens_seen")}
+            "tokens_seen": summary.get("tokens_seen", 0) + summary.get("tokens_seen_before", 0) or None}
 
 
 def table(mqa, mha):
@@ -106,8 +107,10 @@ def table(mqa, mha):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--mqa", default="models/default")
-    ap.add_argument("--mha", default="models/train-work/mha/final")
+    ap.add_argument("--mqa", default="models/train-work/mqa/export", help="equal-budget multi-query model")
+    ap.add_argument("--mha", default="models/train-work/mha/export", help="equal-budget multi-head twin")
+    ap.add_argument("--shipped", default=None,
+                    help="also evaluate this folder (the shipped model, trained further; not part of the comparison)")
     ap.add_argument("--data", default="models/train-work/data")
     ap.add_argument("--context", type=int, default=256, help="evaluation window (the training context)")
     ap.add_argument("--batch-size", type=int, default=8)
@@ -119,14 +122,24 @@ def main():
     torch.set_num_threads(args.threads)
     # The two models are evaluated in two processes of --threads threads each (2 cores here).
     with ProcessPoolExecutor(max_workers=2, initializer=torch.set_num_threads, initargs=(args.threads,)) as pool:
+        folders = [args.mqa, args.mha] + ([args.shipped] if args.shipped else [])
         jobs = [pool.submit(evaluate, folder, args.data, args.context, args.batch_size, args.limit_windows)
-                for folder in (args.mqa, args.mha)]
-        mqa, mha = (j.result() for j in jobs)
+                for folder in folders]
+        results = [j.result() for j in jobs]
+    mqa, mha = results[0], results[1]
     md = table(mqa, mha)
+    if args.shipped:
+        r = results[2]
+        md += (f"\nShipped model {args.shipped} (trained further, {r['tokens_seen']:,} tokens; not part of the "
+               f"equal-budget comparison): ppl/token {r['ppl_token']:.3f}, ppl/byte {r['ppl_byte']:.4f}, "
+               f"bits/byte {r['bits_per_byte']:.4f}.")
     print(md)
     if args.json_out:
+        out = {"mqa": mqa, "mha": mha}
+        if args.shipped:
+            out["shipped"] = results[2]
         with open(args.json_out, "w") as f:
-            json.dump({"mqa": mqa, "mha": mha}, f, indent=1)
+            json.dump(out, f, indent=1)
     if args.markdown_out:
         with open(args.markdown_out, "w") as f:
             f.write(md + "\n")

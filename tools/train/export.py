@@ -60,8 +60,15 @@ def main():
         info.get("data", {}).get(split, {}).pop("paths", None)
     with open(os.path.join(args.dst, "training_info.json"), "w") as f:
         json.dump(info, f, indent=1)
-    if os.path.exists(os.path.join(args.src, "train_summary.json")):
-        shutil.copy(os.path.join(args.src, "train_summary.json"), os.path.join(args.dst, "train_summary.json"))
+    if "summary" in info:
+        summary = dict(info["summary"])
+        init_from = info.get("run", {}).get("args", {}).get("init_from")
+        if init_from:  # a continued run: count the tokens its starting weights had already seen
+            with open(os.path.join(init_from, "train_summary.json")) as f:
+                before = json.load(f)
+            summary["tokens_seen_before"] = before["tokens_seen"] + before.get("tokens_seen_before", 0)
+        with open(os.path.join(args.dst, "train_summary.json"), "w") as f:
+            json.dump(summary, f, indent=1)
 
     # Check: the F16 folder reloads and agrees with the fp32 source.
     reloaded = GPTBigCodeForCausalLM.from_pretrained(args.dst, dtype=torch.float32)

@@ -136,6 +136,9 @@ def main():
         step, elapsed = st["step"], st["elapsed_seconds"]
         print(f"resumed at step {step} ({step * tokens_per_step} tokens, {elapsed:.0f}s)", flush=True)
 
+    if step >= total_steps:  # already at the token budget: nothing to do, keep final/ as it is
+        print(f"{args.out} already reached its token budget at step {step}; nothing to do", flush=True)
+        return
     n_params = sum(p.numel() for p in model.parameters())
     print(f"{args.attention}: n_inner={config.n_inner} params={n_params} (mqa {mqa_p}, mha {mha_p}), "
           f"{total_steps} steps x {tokens_per_step} tokens", flush=True)

@@ -80,6 +80,23 @@ final class ClusterTests: XCTestCase {
         }
     }
 
+    func testSIGTERMDrainsTheCoordinatorAndStopsItsWorkers() async throws {
+        let cluster = try LocalCluster(model: Paths.model("mqa"), workers: 2)
+        defer { cluster.stop() }
+        try await cluster.waitUntilServing()
+        kill(cluster.coordinator.processIdentifier, SIGTERM)
+        let end = Date().addingTimeInterval(10)
+        while (cluster.workers + [cluster.coordinator]).contains(where: { $0.isRunning }) && Date() < end {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        XCTAssertFalse(cluster.coordinator.isRunning, cluster.logs())
+        XCTAssertEqual(cluster.coordinator.terminationStatus, 0)
+        for w in cluster.workers {
+            XCTAssertFalse(w.isRunning, "a worker kept running after the coordinator's Shutdown:\n\(cluster.logs())")
+            if !w.isRunning { XCTAssertEqual(w.terminationStatus, 0) }
+        }
+    }
+
     func testEightConcurrentClientsGetTheirOwnResults() async throws {
         let model = Paths.model("mqa")
         var requests: [([UInt32], SamplingParameters)] = []

@@ -23,6 +23,10 @@ final class CallState {
     var nextInput: [Int]
     /// A step holding this sequence is in flight.
     var inStep = false
+    /// Its KV reservation is counted (prompt + max new tokens on every stage).
+    var admitted = false
+    /// Alternatives per generated token, when the request asked for them.
+    var topLogprobs: [[TokenLogprob]] = []
     /// Some step holding it was sent, so workers may hold its KV cache (Release needed).
     var started = false
     /// The client has been answered (finished, failed, cancelled); only cleanup remains.

@@ -34,8 +34,13 @@ public enum CoordinatorDefaults {
     /// too large to move between stages.
     public static let maxSequencesPerStep = 64
     public static let maxTokensPerStep = 8192
-    /// Calls waiting for a place in a step beyond this get RESOURCE_EXHAUSTED.
+    /// Calls waiting for KV cache beyond this get RESOURCE_EXHAUSTED.
     public static let maxQueuedCalls = 256
+    /// Prompt tokens a sequence feeds per step; longer prompts are prefilled in chunks so that
+    /// running decodes keep going.
+    public static let prefillChunk = 512
+    /// Tokens per KV block on the workers (KVCache.defaultBlockSize): reservations are whole blocks.
+    public static let kvBlockTokens = 16
     /// On SIGTERM, in-flight calls may finish for this long before they are failed.
     public static let drainTimeout: Duration = .seconds(10)
     /// Lost workers listed in Health, most recent first.
@@ -60,6 +65,9 @@ public struct CoordinatorConfig: Sendable {
     public var maxTimeout = CoordinatorDefaults.maxTimeout
     public var stepTimeout = CoordinatorDefaults.stepTimeout
     public var maxQueuedCalls = CoordinatorDefaults.maxQueuedCalls
+    /// Steps kept in the pipeline at once, each with its own sequences (default: one per stage).
+    public var microBatches: Int
+    public var prefillChunk = CoordinatorDefaults.prefillChunk
     /// KV bytes offered to each stage in Assign (0 lets each worker decide).
     public var kvCapacityBytes: UInt64 = 0
     public var drainTimeout = CoordinatorDefaults.drainTimeout
@@ -67,6 +75,7 @@ public struct CoordinatorConfig: Sendable {
     public init(modelPath: String, stages: Int) {
         self.modelPath = modelPath
         self.stages = stages
+        self.microBatches = stages
     }
 }
 

@@ -37,7 +37,11 @@ public final class CoordinatorService: @unchecked Sendable {
     private var arrival: [CallState] = []          // scheduling order
     private var nextSeqID: UInt64 = 1
     private var nextStepID: UInt64 = 1
-    private var inFlight: (id: UInt64, sent: ContinuousClock.Instant, seqs: [UInt64])?
+    /// Steps in the pipeline, by step id (up to `config.microBatches` at once, disjoint sequences).
+    private var inFlight: [UInt64: InFlightStep] = [:]
+    /// KV tokens reserved by admitted calls (whole blocks of prompt + max new tokens, on every stage).
+    private var reservedTokens = 0
+    private var busy = BusyStats()
     private var draining: ContinuousClock.Instant?
     private var clientSocket: ZMQSocket!
     private var workerSocket: ZMQSocket!
@@ -187,8 +191,9 @@ public final class CoordinatorService: @unchecked Sendable {
             let missing = cluster.missingLayers.map { "\($0.lowerBound)..<\($0.upperBound)" }.joined(separator: ", ")
             return fail(.unavailable, "not serving: layers \(missing) have no ready worker")
         }
-        guard calls.count < config.maxQueuedCalls else {
-            return fail(.resourceExhausted, "\(calls.count) calls in flight, the limit is \(config.maxQueuedCalls); retry later")
+        let waiting = arrival.reduce(0) { $0 + (!$1.ended && !$1.admitted ? 1 : 0) }
+        guard waiting < config.maxQueuedCalls else {
+            return fail(.resourceExhausted, "the queue is full (\(waiting) calls waiting for KV cache, limit \(config.maxQueuedCalls)); retry in about a second")
         }
         var prompt: [Int]
         switch g.prompt {
@@ -257,7 +262,7 @@ public final class CoordinatorService: @unchecked Sendable {
                 reply(call.key.routingID, .end(callID: call.key.callID, status: status))
             } else {
                 reply(call.key.routingID, .response(callID: call.key.callID, GenerateResponse(
-                    tokenIDs: r.tokenIds.map { UInt32($0) }, logprobs: r.logprobs, text: r.text,
+                    tokenIDs: r.tokenIds.map { UInt32($0) }, logprobs: r.logprobs, topLogprobs: call.topLogprobs, text: r.text,
                     finishReason: MQProtocol.FinishReason(r.finishReason), promptTokens: UInt32(call.prompt.count),
                     completionTokens: UInt32(r.tokenIds.count), timing: timing)))
             }
@@ -280,6 +285,7 @@ public final class CoordinatorService: @unchecked Sendable {
         var ids: [UInt64] = []
         for call in arrival where call.ended && !call.inStep {
             if call.started { ids.append(call.seqID) }
+            if call.admitted { reservedTokens -= Self.reservation(call); call.admitted = false }
             bySeq[call.seqID] = nil
         }
         arrival.removeAll { $0.ended && !$0.inStep }
@@ -403,14 +409,13 @@ public final class CoordinatorService: @unchecked Sendable {
             return
         default: break
         }
-        guard let step = inFlight, e.stepID == step.id else { return }
+        guard let sid = e.stepID, let step = inFlight.removeValue(forKey: sid) else { return }
         // The step stopped at that stage: its sequences' caches now disagree between stages, so
         // every call in it ends (the named one with the mapped code) and is released everywhere.
-        inFlight = nil
-        for seq in step.seqs {
-            guard let call = bySeq[seq] else { continue }
+        for m in step.members {
+            guard let call = bySeq[m.seq] else { continue }
             call.inStep = false
-            let code: StatusCode = (e.code == .kvCacheFull && (e.seqID == nil || e.seqID == seq)) ? .resourceExhausted
+            let code: StatusCode = (e.code == .kvCacheFull && (e.seqID == nil || e.seqID == m.seq)) ? .resourceExhausted
                 : (e.code == .stepFailed || e.code == .internalError ? .internalError : .unavailable)
             finish(call, status: Status(code: code, message: "stage \(name): \(e.message)"))
         }
@@ -424,7 +429,7 @@ public final class CoordinatorService: @unchecked Sendable {
         if rec.stage != nil {
             // Every call with state in the pipeline fails; surviving stages drop those sequences.
             let layers = rec.stage.flatMap { s in cluster.plan?[s] }.map { "\($0.lowerBound)..<\($0.upperBound)" } ?? "?"
-            inFlight = nil
+            inFlight.removeAll()
             for call in arrival where !call.ended {
                 call.inStep = false
                 finish(call, status: Status(code: .unavailable, message: "worker \(rec.workerID) (layers \(layers)) lost: \(reason)"))
@@ -447,72 +452,126 @@ public final class CoordinatorService: @unchecked Sendable {
             finish(call, status: Status(code: .deadlineExceeded, message: "deadline exceeded after \(call.output.tokenIds.count) tokens"))
             any = true
         }
-        if let s = inFlight, now - s.sent > config.stepTimeout {
-            logger.error("step timed out", metadata: ["step": "\(s.id)"])
-            inFlight = nil
-            for seq in s.seqs {
-                guard let call = bySeq[seq] else { continue }
+        for (id, step) in inFlight where now - step.sent > config.stepTimeout {
+            logger.error("step timed out", metadata: ["step": "\(id)"])
+            inFlight[id] = nil
+            for m in step.members {
+                guard let call = bySeq[m.seq] else { continue }
                 call.inStep = false
-                finish(call, status: Status(code: .unavailable, message: "step \(s.id) did not complete within \(config.stepTimeout)"))
+                finish(call, status: Status(code: .unavailable, message: "step \(id) did not complete within \(config.stepTimeout)"))
             }
             any = true
         }
         if any { releaseEnded() }
     }
 
+    /// Tokens of KV cache every stage can hold (the tightest stage decides), in whole blocks.
+    private var kvCapacityTokens: Int? {
+        var best: Int? = nil
+        for s in 0..<config.stages {
+            guard let w = cluster.worker(atStage: s), w.kvBytesPerToken > 0 else { return nil }
+            let perBlock = Int(w.kvBytesPerToken) * CoordinatorDefaults.kvBlockTokens
+            let tokens = Int(w.kvCapacityBytes) / perBlock * CoordinatorDefaults.kvBlockTokens
+            best = min(best ?? tokens, tokens)
+        }
+        return best
+    }
+
+    /// KV tokens a call reserves: its prompt plus max new tokens, rounded up to whole blocks.
+    static func reservation(_ call: CallState) -> Int {
+        let n = call.prompt.count + call.output.maxNewTokens
+        let b = CoordinatorDefaults.kvBlockTokens
+        return (n + b - 1) / b * b
+    }
+
+    /// Admits waiting calls in arrival order while every stage has room for them (no overtaking,
+    /// so a large request is not starved by small ones).
+    private func admit() {
+        guard let capacity = kvCapacityTokens else { return }
+        for call in arrival where !call.ended && !call.admitted {
+            let need = Self.reservation(call)
+            if need > capacity {
+                finish(call, status: Status(code: .resourceExhausted, message:
+                    "the request needs \(need) tokens of KV cache but a stage holds at most \(capacity); shorten the prompt or max_new_tokens"))
+                continue
+            }
+            guard reservedTokens + need <= capacity else { break }
+            reservedTokens += need
+            call.admitted = true
+        }
+    }
+
     private func schedule(_ now: ContinuousClock.Instant) {
-        guard inFlight == nil, cluster.serving, let push = dataPush else { return }
-        var seqs: [StepSequence] = []
-        var members: [CallState] = []
-        var tokens = 0
-        for call in arrival where !call.ended {
-            guard seqs.count < CoordinatorDefaults.maxSequencesPerStep,
-                  tokens + call.nextInput.count <= CoordinatorDefaults.maxTokensPerStep || seqs.isEmpty else { break }
-            seqs.append(StepSequence(seqID: call.seqID, position: UInt32(call.position), tokenIDs: call.nextInput.map { UInt32($0) },
-                                     sample: true, sampling: call.position == 0 ? call.sampling : nil))
-            members.append(call)
-            tokens += call.nextInput.count
-        }
-        guard !seqs.isEmpty else { return }
-        let step = Step(stepID: nextStepID, stageIndex: 0, sequences: seqs)
-        do {
-            let frames = try StepFrames(step: step, tensor: nil).encode()
-            guard try push.trySend(frames: frames) else { return }   // stage 0 not connected yet: retry next loop
-        } catch {
-            logger.error("cannot send step", metadata: ["error": "\(error)"])
-            return
-        }
-        nextStepID += 1
-        inFlight = (step.stepID, now, seqs.map(\.seqID))
-        for call in members {
-            call.inStep = true
-            call.started = true
-            if call.firstStepSent == nil { call.firstStepSent = now }
+        guard cluster.serving, let push = dataPush else { return }
+        admit()
+        while inFlight.count < max(1, config.microBatches) {
+            // Sequences ready for a step: admitted, not finished, not already in the pipeline.
+            let ready = arrival.filter { !$0.ended && $0.admitted && !$0.inStep }
+            guard !ready.isEmpty else { return }
+            // Spread the ready sequences over the free micro-batch slots so stages overlap.
+            let slots = max(1, config.microBatches) - inFlight.count
+            let share = min(CoordinatorDefaults.maxSequencesPerStep, (ready.count + slots - 1) / slots)
+            var seqs: [StepSequence] = []
+            var members: [(CallState, Int, Bool)] = []
+            var tokens = 0
+            for call in ready {
+                guard seqs.count < share else { break }
+                // Long prompts go in chunks so running decodes keep their pace.
+                let fed = min(call.nextInput.count, config.prefillChunk)
+                guard tokens + fed <= CoordinatorDefaults.maxTokensPerStep || seqs.isEmpty else { break }
+                let sample = fed == call.nextInput.count
+                seqs.append(StepSequence(seqID: call.seqID, position: UInt32(call.position),
+                                         tokenIDs: call.nextInput.prefix(fed).map { UInt32($0) },
+                                         sample: sample, sampling: call.position == 0 ? call.sampling : nil))
+                members.append((call, fed, sample))
+                tokens += fed
+            }
+            let step = Step(stepID: nextStepID, stageIndex: 0, sequences: seqs)
+            do {
+                let frames = try StepFrames(step: step, tensor: nil).encode()
+                guard try push.trySend(frames: frames) else { return }   // stage 0 not connected yet: retry next loop
+            } catch {
+                logger.error("cannot send step", metadata: ["error": "\(error)"])
+                return
+            }
+            nextStepID += 1
+            inFlight[step.stepID] = InFlightStep(sent: now, members: members.map { (seq: $0.0.seqID, fed: $0.1, sampled: $0.2) })
+            busy.start(now)
+            for (call, _, _) in members {
+                call.inStep = true
+                call.started = true
+                if call.firstStepSent == nil { call.firstStepSent = now }
+            }
         }
     }
 
     private func handleResult(_ r: StepResult, now: ContinuousClock.Instant) {
-        guard let step = inFlight, step.id == r.stepID else {
+        guard let step = inFlight.removeValue(forKey: r.stepID) else {
             logger.debug("ignored a result for step \(r.stepID) (not in flight)")
             return
         }
-        inFlight = nil
         stats.add(roundTrip: now - step.sent, stageNanos: r.timings.reduce(0) { $0 + $1.queueNanoseconds + $1.forwardNanoseconds },
                   stages: config.stages)
+        busy.add(r.timings, stages: config.stages)
         var results: [UInt64: SequenceResult] = [:]
         for x in r.results { results[x.seqID] = x }
-        for seq in step.seqs {
-            guard let call = bySeq[seq] else { continue }
+        for m in step.members {
+            guard let call = bySeq[m.seq] else { continue }
             call.inStep = false
             guard !call.ended else { continue }
-            guard let x = results[seq] else {
-                finish(call, status: Status(code: .internalError, message: "step \(r.stepID) returned no token for sequence \(seq)"))
+            call.position += m.fed
+            guard m.sampled else {
+                call.nextInput.removeFirst(m.fed)    // the rest of a chunked prompt
                 continue
             }
-            call.position += call.nextInput.count
+            guard let x = results[m.seq] else {
+                finish(call, status: Status(code: .internalError, message: "step \(r.stepID) returned no token for sequence \(m.seq)"))
+                continue
+            }
             call.nextInput = [Int(x.tokenID)]
             if call.firstTokenAt == nil { call.firstTokenAt = now }
             let delta = call.output.append(id: Int(x.tokenID), logprob: x.logprob)
+            if call.sampling.topLogprobs > 0 { call.topLogprobs.append(x.topLogprobs) }
             var reason = call.output.finishReason
             if reason == nil && call.position + 1 >= shape.maxPositions {
                 // The context window is full (cannot happen when prompt + max_new_tokens fit).
@@ -521,7 +580,8 @@ public final class CoordinatorService: @unchecked Sendable {
             if call.streaming {
                 let last = reason != nil
                 reply(call.key.routingID, .chunk(callID: call.key.callID, GenerateStreamChunk(
-                    tokenIDs: [x.tokenID], logprobs: [x.logprob], textDelta: delta,
+                    tokenIDs: [x.tokenID], logprobs: [x.logprob],
+                    topLogprobs: call.sampling.topLogprobs > 0 ? [x.topLogprobs] : [], textDelta: delta,
                     finishReason: reason.map { MQProtocol.FinishReason($0) },
                     promptTokens: last ? UInt32(call.prompt.count) : 0,
                     completionTokens: last ? UInt32(call.output.tokenIds.count) : 0,
@@ -532,7 +592,7 @@ public final class CoordinatorService: @unchecked Sendable {
         releaseEnded()
     }
 
-    public var hopStatistics: String { stats.summary(stages: config.stages) }
+    public var hopStatistics: String { stats.summary(stages: config.stages) + "; " + busy.summary(now: clock.now) }
 }
 
 private func nanos(_ d: Duration) -> UInt64 {
@@ -559,4 +619,37 @@ struct HopStats {
     }
 
     func metadata(stages: Int) -> Logger.Metadata { ["steps": "\(summary(stages: stages))"] }
+}
+
+struct InFlightStep {
+    var sent: ContinuousClock.Instant
+    /// Each sequence of the step: how many tokens it fed and whether the last stage samples it.
+    var members: [(seq: UInt64, fed: Int, sampled: Bool)]
+}
+
+/// How busy each stage is: the sum of its forward times over the wall time since the first step.
+struct BusyStats {
+    var since: ContinuousClock.Instant?
+    var forwardNanos: [UInt32: UInt64] = [:]
+    var steps: [UInt32: UInt64] = [:]
+
+    mutating func start(_ now: ContinuousClock.Instant) { if since == nil { since = now } }
+
+    mutating func add(_ timings: [StageTiming], stages: Int) {
+        for t in timings {
+            forwardNanos[t.stageIndex, default: 0] += t.forwardNanoseconds
+            steps[t.stageIndex, default: 0] += 1
+        }
+    }
+
+    func fraction(stage: UInt32, now: ContinuousClock.Instant) -> Double {
+        guard let since else { return 0 }
+        let wall = Double(nanos(now - since))
+        return wall > 0 ? min(1, Double(forwardNanos[stage] ?? 0) / wall) : 0
+    }
+
+    func summary(now: ContinuousClock.Instant) -> String {
+        let parts = forwardNanos.keys.sorted().map { String(format: "stage %d busy %.1f%%", $0, 100 * fraction(stage: $0, now: now)) }
+        return parts.isEmpty ? "no stage timings" : parts.joined(separator: ", ")
+    }
 }

@@ -13,7 +13,7 @@ public struct OutputTracker {
     private let stopIds: Set<Int>
     private let stopStrings: [[UInt8]]
     private let longestStop: Int
-    private let maxNewTokens: Int
+    public let maxNewTokens: Int
     private var textBytes: [UInt8] = []
 
     /// - eosTokenIds: end the sequence with finish reason `eos` (reported in tokenIds, not in text).

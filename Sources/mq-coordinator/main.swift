@@ -26,10 +26,14 @@ struct CoordinatorCommand: ParsableCommand {
     @Option(name: .customLong("max-new-tokens"), help: "Largest max_new_tokens a call may ask for.") var maxNewTokens = CoordinatorDefaults.maxNewTokens
     @Option(name: .customLong("max-prompt-tokens"), help: "Longest prompt accepted (0: the model's context length).") var maxPromptTokens = 0
     @Option(name: .customLong("max-queued"), help: "Calls in flight beyond which new calls get RESOURCE_EXHAUSTED.") var maxQueued = CoordinatorDefaults.maxQueuedCalls
+    @Option(name: .customLong("micro-batches"), help: "Steps kept in the pipeline at once (default: one per stage).") var microBatches: Int?
+    @Option(name: .customLong("prefill-chunk"), help: "Prompt tokens a sequence feeds per step (longer prompts are chunked).") var prefillChunk = CoordinatorDefaults.prefillChunk
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
 
     func validate() throws {
         if workers < 1 { throw ValidationError("--workers must be at least 1") }
+        if let m = microBatches, m < 1 { throw ValidationError("--micro-batches must be at least 1") }
+        if prefillChunk < 1 { throw ValidationError("--prefill-chunk must be at least 1") }
         _ = try parseSplit()
         if let kvMemory, parseBytes(kvMemory) == nil { throw ValidationError("--kv-memory: cannot read \"\(kvMemory)\" as a byte count") }
         if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("--log-level: unknown level \"\(logLevel)\"") }
@@ -64,6 +68,8 @@ struct CoordinatorCommand: ParsableCommand {
         config.maxNewTokens = maxNewTokens
         config.maxPromptTokens = maxPromptTokens
         config.maxQueuedCalls = maxQueued
+        config.microBatches = microBatches ?? workers
+        config.prefillChunk = prefillChunk
         let service: CoordinatorService
         do { service = try CoordinatorService(config: config, logger: logger) } catch {
             logger.critical("cannot start: \(error)")

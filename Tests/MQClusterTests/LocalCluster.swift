@@ -29,7 +29,10 @@ final class LocalCluster {
         return root.appendingPathComponent(".build/debug")
     }()
 
-    init(model: URL, workers: Int, split: String = "even", extraCoordinatorArgs: [String] = []) throws {
+    let kvMemory: String
+
+    init(model: URL, workers: Int, split: String = "even", extraCoordinatorArgs: [String] = [], kvMemory: String = "64M") throws {
+        self.kvMemory = kvMemory
         self.model = model
         dir = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("mq-test-\(UInt32.random(in: 0...UInt32.max))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -46,7 +49,7 @@ final class LocalCluster {
         let i = workerCount
         workerCount += 1
         let p = try launch("mq-worker", ["--coordinator", workerEndpoint, "--listen", "ipc://\(dir.path)/w\(i).sock",
-                                         "--worker-id", "w\(i)", "--threads", "1", "--kv-memory", "64M"], log: "worker\(i)")
+                                         "--worker-id", "w\(i)", "--threads", "1", "--kv-memory", kvMemory], log: "worker\(i)")
         workers.append(p)
         return p
     }

@@ -318,10 +318,13 @@ public final class CoordinatorService: @unchecked Sendable {
         if let plan = cluster.plan {
             for (s, r) in plan.enumerated() {
                 let w = cluster.worker(atStage: s)
-                stages.append(StageInfo(stageIndex: UInt32(s), workerID: w?.workerID ?? "", dataEndpoint: w?.dataEndpoint ?? "",
+                let stage = UInt32(s)
+                stages.append(StageInfo(stageIndex: stage, workerID: w?.workerID ?? "", dataEndpoint: w?.dataEndpoint ?? "",
                                         layers: LayerRange(UInt32(r.lowerBound)..<UInt32(r.upperBound)),
                                         residentBytes: w?.residentBytes ?? 0, kvCapacityBytes: w?.kvCapacityBytes ?? 0,
-                                        kvUsedBytes: w?.kvUsedBytes ?? 0))
+                                        kvUsedBytes: w?.kvUsedBytes ?? 0,
+                                        busyFraction: busy.fraction(stage: stage, now: clock.now),
+                                        steps: busy.steps[stage] ?? 0, busyNanoseconds: busy.forwardNanos[stage] ?? 0))
             }
         }
         let limits = ServerLimits(maxPromptTokens: UInt32(maxPromptTokens), defaultMaxNewTokens: UInt32(config.defaultMaxNewTokens),

@@ -46,13 +46,23 @@ public struct GenerationResult: Sendable, Codable, Equatable {
     public var logprobs: [Float]
     public var text: String
     public var finishReason: FinishReason
+    /// When requested (top_logprobs > 0): per generated token, the most likely alternatives under
+    /// the same temperature-1 softmax, most likely first.
+    public var topLogprobs: [[TopLogprob]]?
 
-    enum CodingKeys: String, CodingKey {
-        case tokenIds = "token_ids", logprobs, text, finishReason = "finish_reason"
+    public struct TopLogprob: Sendable, Codable, Equatable {
+        public var id: Int
+        public var logprob: Float
+        public init(id: Int, logprob: Float) { self.id = id; self.logprob = logprob }
     }
 
-    public init(tokenIds: [Int], logprobs: [Float], text: String, finishReason: FinishReason) {
+    enum CodingKeys: String, CodingKey {
+        case tokenIds = "token_ids", logprobs, text, finishReason = "finish_reason", topLogprobs = "top_logprobs"
+    }
+
+    public init(tokenIds: [Int], logprobs: [Float], text: String, finishReason: FinishReason, topLogprobs: [[TopLogprob]]? = nil) {
         self.tokenIds = tokenIds; self.logprobs = logprobs; self.text = text; self.finishReason = finishReason
+        self.topLogprobs = topLogprobs
     }
 
     /// One line of JSON with keys in a fixed order (token_ids, logprobs, text, finish_reason).
@@ -60,7 +70,8 @@ public struct GenerationResult: Sendable, Codable, Equatable {
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         func j<T: Encodable>(_ v: T) -> String { String(decoding: (try? enc.encode(v)) ?? Data("null".utf8), as: UTF8.self) }
-        return "{\"token_ids\": \(j(tokenIds)), \"logprobs\": \(j(logprobs)), \"text\": \(j(text)), \"finish_reason\": \(j(finishReason.rawValue))}"
+        let top = topLogprobs.map { ", \"top_logprobs\": \(j($0))" } ?? ""
+        return "{\"token_ids\": \(j(tokenIds)), \"logprobs\": \(j(logprobs)), \"text\": \(j(text)), \"finish_reason\": \(j(finishReason.rawValue))\(top)}"
     }
 }
 
@@ -136,6 +147,7 @@ public final class Engine {
         var history = r.promptIds
         history.reserveCapacity(r.promptIds.count + r.maxNewTokens)
         var step = r.promptIds.enumerated().map { StepToken(sequence: sequenceId, position: $0.offset, token: $0.element) }
+        var top: [[GenerationResult.TopLogprob]] = []
         while !out.isFinished {
             try hidden.withUnsafeMutableBufferPointer { h in
                 try model.embed(step, into: h.baseAddress!)
@@ -147,11 +159,14 @@ public final class Engine {
             let s = logits.withUnsafeBufferPointer { sampler.sample(logits: $0, history: history) }
             history.append(s.id)
             let delta = out.append(id: s.id, logprob: s.logprob)
+            if r.sampling.topLogprobs > 0 { top.append(s.top.map { GenerationResult.TopLogprob(id: $0.id, logprob: $0.logprob) }) }
             if let cont = onEvent?(GenerationEvent(id: s.id, logprob: s.logprob, textDelta: delta)), !cont, !out.isFinished {
                 _ = out.finish(.stop)
             }
             step = [StepToken(sequence: sequenceId, position: history.count - 1, token: s.id)]
         }
-        return out.result
+        var result = out.result
+        if r.sampling.topLogprobs > 0 { result.topLogprobs = top }
+        return result
     }
 }

@@ -90,7 +90,8 @@ struct RemoteGenerationOptions: ParsableArguments {
         let checked = try sampling.parameters()
         let sampling = SamplingParams(
             temperature: checked.temperature, topK: UInt32(clamping: checked.topK), topP: checked.topP,
-            seed: checked.seed, repetitionPenalty: checked.repetitionPenalty, stopStrings: stops)
+            seed: checked.seed, repetitionPenalty: checked.repetitionPenalty, stopStrings: stops,
+            topLogprobs: UInt32(clamping: checked.topLogprobs))
         let prompt: Prompt
         if let promptIds {
             prompt = .tokenIDs(try parseIds(promptIds, flag: "--prompt-ids").map { id in
@@ -284,7 +285,8 @@ extension GenerateResponse {
         case let .unrecognized(value):
             throw UnsupportedReply(description: "the server reported finish reason \(value), which this mq does not know")
         }
-        return GenerationResult(tokenIds: tokenIDs.map(Int.init), logprobs: logprobs, text: text, finishReason: reason)
+        let top = topLogprobs.isEmpty ? nil : topLogprobs.map { $0.map { GenerationResult.TopLogprob(id: Int($0.tokenID), logprob: $0.logprob) } }
+        return GenerationResult(tokenIds: tokenIDs.map(Int.init), logprobs: logprobs, text: text, finishReason: reason, topLogprobs: top)
     }
 }
 
@@ -363,6 +365,10 @@ extension InfoResponse {
         return (total, free)
     }
 
+    /// Whether the server fills StageInfo's busy_fraction, steps and busy_ns (protocol 1.1 on);
+    /// from an older one they read 0, which must not be printed as "idle".
+    var reportsStageLoad: Bool { version.major > 1 || (version.major == 1 && version.minor >= 1) }
+
     fileprivate func report() -> String {
         let m = model
         var lines = [
@@ -380,7 +386,8 @@ extension InfoResponse {
         lines.append("stages:     \(stages.isEmpty ? "none assigned" : "\(stages.count)")")
         for stage in stages {
             lines.append("  stage \(stage.stageIndex): layers \(stage.layers), worker \(stage.workerID) at \(stage.dataEndpoint), "
-                + "weights \(formatBytes(stage.residentBytes)), KV \(formatBytes(stage.kvUsedBytes)) used of \(formatBytes(stage.kvCapacityBytes))")
+                + "weights \(formatBytes(stage.residentBytes)), KV \(formatBytes(stage.kvUsedBytes)) used of \(formatBytes(stage.kvCapacityBytes))"
+                + (reportsStageLoad ? ", busy \(String(format: "%.1f", stage.busyFraction * 100))% over \(stage.steps) steps" : ""))
         }
         let l = limits
         lines.append("limits:     prompt up to \(l.maxPromptTokens) tokens, up to \(l.maxNewTokens) new tokens (default \(l.defaultMaxNewTokens)), "
@@ -403,6 +410,7 @@ extension InfoResponse {
                     "stage_index": stage.stageIndex, "worker_id": stage.workerID, "data_endpoint": stage.dataEndpoint,
                     "layers": layerRangeObject(stage.layers), "resident_bytes": stage.residentBytes,
                     "kv_capacity_bytes": stage.kvCapacityBytes, "kv_used_bytes": stage.kvUsedBytes,
+                    "busy_fraction": stage.busyFraction, "steps": stage.steps, "busy_ns": stage.busyNanoseconds,
                 ]
             },
             "limits": [

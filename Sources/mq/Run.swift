@@ -11,11 +11,12 @@ struct SamplingOptions: ParsableArguments {
     @Option(name: .customLong("top-p"), help: "Keep the smallest set of tokens whose probability reaches p (1 = off).") var topP: Float = 1
     @Option(name: .customLong("repetition-penalty"), help: "Penalty for tokens already in prompt or output (1 = off).") var repetitionPenalty: Float = 1
     @Option(help: "Random seed for sampling.") var seed: UInt64 = 0
+    @Option(name: .customLong("top-logprobs"), help: "Report this many most likely alternatives per token (0-20; JSON only).") var topLogprobs: Int = 0
 
     func parameters() throws -> SamplingParameters {
         do {
             return try SamplingParameters(temperature: temperature, topK: topK, topP: topP,
-                                          repetitionPenalty: repetitionPenalty, seed: seed).validated()
+                                          repetitionPenalty: repetitionPenalty, seed: seed, topLogprobs: topLogprobs).validated()
         } catch { throw ValidationError("\(error)") }
     }
 }

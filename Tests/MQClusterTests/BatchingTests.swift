@@ -56,6 +56,23 @@ final class BatchingTests: XCTestCase {
         }
     }
 
+    func testTopLogprobsThroughTheClusterEqualSingleProcess() async throws {
+        let cluster = try LocalCluster(model: Paths.model("mqa"), workers: 2)
+        defer { cluster.stop() }
+        try await cluster.waitUntilServing()
+        let c = try cluster.client()
+        defer { c.close() }
+        let r = try await c.generate(GenerateRequest(prompt: .tokenIDs([4, 5, 6]), maxNewTokens: 6,
+                                                     sampling: SamplingParams(temperature: 0.7, seed: 3, topLogprobs: 3)))
+        let e = try singleProcess(Paths.model("mqa"), [4, 5, 6], maxTokens: 6, sampling: SamplingParameters(temperature: 0.7, seed: 3, topLogprobs: 3))
+        assertSame(r, e, "top logprobs request")
+        let expected = try XCTUnwrap(e.topLogprobs)
+        XCTAssertEqual(r.topLogprobs.count, r.tokenIDs.count)
+        XCTAssertEqual(r.topLogprobs.map { $0.map { Int($0.tokenID) } }, expected.map { $0.map(\.id) })
+        for (a, b) in zip(r.topLogprobs.joined(), expected.joined()) { XCTAssertEqual(a.logprob, b.logprob, accuracy: 1e-5) }
+        XCTAssertTrue(r.topLogprobs.allSatisfy { $0.count == 3 })
+    }
+
     func testChunkedPrefillEqualsOnePass() async throws {
         let cluster = try LocalCluster(model: Paths.model("mha"), workers: 2, extraCoordinatorArgs: ["--prefill-chunk", "7"])
         defer { cluster.stop() }

@@ -511,6 +511,11 @@ extension StageInfo: CBridged {
         message.pointee.resident_bytes = residentBytes
         message.pointee.kv_capacity_bytes = kvCapacityBytes
         message.pointee.kv_used_bytes = kvUsedBytes
+        // Clamped so that what goes on the wire always passes decodeFraction: a busy time summed
+        // from the workers' clocks can exceed the coordinator's wall time by a little.
+        message.pointee.busy_fraction = busyFraction.isNaN ? 0 : min(max(busyFraction, 0), 1)
+        message.pointee.steps = steps
+        message.pointee.busy_ns = busyNanoseconds
     }
 
     /// Requires the layer range.
@@ -520,8 +525,18 @@ extension StageInfo: CBridged {
             stageIndex: m.stage_index, workerID: try decodeString(m.worker_id, "\(path()).worker_id"),
             dataEndpoint: try decodeString(m.data_endpoint, "\(path()).data_endpoint"),
             layers: try decodeRequired(LayerRange.self, m.layers, "\(path()).layers"), residentBytes: m.resident_bytes,
-            kvCapacityBytes: m.kv_capacity_bytes, kvUsedBytes: m.kv_used_bytes)
+            kvCapacityBytes: m.kv_capacity_bytes, kvUsedBytes: m.kv_used_bytes,
+            busyFraction: try decodeFraction(m.busy_fraction, "\(path()).busy_fraction"), steps: m.steps,
+            busyNanoseconds: m.busy_ns)
     }
+}
+
+/// A `double` field holding a fraction: NaN, infinities and values outside [0, 1] are refused.
+private func decodeFraction(_ value: Double, _ path: @autoclosure () -> String) throws(ProtocolError) -> Double {
+    guard value.isFinite, value >= 0, value <= 1 else {
+        throw .invalidValue(field: path(), reason: "\(value) is not a fraction in [0, 1]")
+    }
+    return value
 }
 
 extension ServerLimits: CBridged {

@@ -511,10 +511,20 @@ public struct StageInfo: Hashable, Sendable {
     public var residentBytes: UInt64
     public var kvCapacityBytes: UInt64
     public var kvUsedBytes: UInt64
+    /// Since 1.1: fraction of wall time in [0, 1] the stage spent computing over the
+    /// coordinator's measurement window (from the first step after its assignment); 0 before any
+    /// step or from a 1.0 server.
+    public var busyFraction: Double
+    /// Since 1.1: steps the stage has processed since its assignment.
+    public var steps: UInt64
+    /// Since 1.1: nanoseconds the stage has spent computing since its assignment (sum of its
+    /// StageTiming.forwardNanoseconds); two samples give the busy fraction between them.
+    public var busyNanoseconds: UInt64
 
     public init(
         stageIndex: UInt32, workerID: String, dataEndpoint: String, layers: LayerRange,
-        residentBytes: UInt64 = 0, kvCapacityBytes: UInt64 = 0, kvUsedBytes: UInt64 = 0
+        residentBytes: UInt64 = 0, kvCapacityBytes: UInt64 = 0, kvUsedBytes: UInt64 = 0,
+        busyFraction: Double = 0, steps: UInt64 = 0, busyNanoseconds: UInt64 = 0
     ) {
         self.stageIndex = stageIndex
         self.workerID = workerID
@@ -523,6 +533,9 @@ public struct StageInfo: Hashable, Sendable {
         self.residentBytes = residentBytes
         self.kvCapacityBytes = kvCapacityBytes
         self.kvUsedBytes = kvUsedBytes
+        self.busyFraction = busyFraction
+        self.steps = steps
+        self.busyNanoseconds = busyNanoseconds
     }
 }
 

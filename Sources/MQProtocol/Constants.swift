@@ -13,8 +13,8 @@ public struct ProtocolVersion: Hashable, Sendable, CustomStringConvertible {
         self.minor = minor
     }
 
-    /// The version this build speaks: 1.0.
-    public static let current = ProtocolVersion(major: 1, minor: 0)
+    /// The version this build speaks: 1.1 (1.1 added StageInfo's busy_fraction, steps and busy_ns).
+    public static let current = ProtocolVersion(major: 1, minor: 1)
 
     public var description: String { "\(major).\(minor)" }
 

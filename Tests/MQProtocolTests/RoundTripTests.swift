@@ -140,4 +140,50 @@ final class RoundTripTests: XCTestCase {
         XCTAssertEqual(AttentionKind(heads: 12, kvHeads: 4), .groupedQuery)
         XCTAssertEqual(FinishReason.stop.jsonName, "stop")
     }
+
+    func testStageBusyFractionIsClampedOnTheWayOutAndCheckedOnTheWayIn() throws {
+        func sent(_ fraction: Double) throws -> Double {
+            var info = Samples.info
+            info.stages[0].busyFraction = fraction
+            return try InfoResponse.decode(info.encode()).stages[0].busyFraction
+        }
+        // A busy time summed from the workers' clocks can exceed the coordinator's wall time.
+        XCTAssertEqual(try sent(1.25), 1)
+        XCTAssertEqual(try sent(-0.5), 0)
+        XCTAssertEqual(try sent(.nan), 0)
+        XCTAssertEqual(try sent(.infinity), 1)
+        XCTAssertEqual(try sent(0.25), 0.25)
+
+        // A peer that does not clamp: field 8 (fixed64, tag 0x41) holding 0.625 is rewritten.
+        let encoded = Samples.info.encode()
+        let marker: [UInt8] = [0x41] + withUnsafeBytes(of: (0.625 as Double).bitPattern.littleEndian, Array.init)
+        let start = try XCTUnwrap((0 ... encoded.count - marker.count).first { Array(encoded[$0 ..< $0 + marker.count]) == marker })
+        for bad in [1.5, -0.25, Double.nan, -Double.infinity] {
+            var bytes = encoded
+            bytes.replaceSubrange(start + 1 ..< start + 9, with: withUnsafeBytes(of: bad.bitPattern.littleEndian, Array.init))
+            assertThrows({ () throws(ProtocolError) in try InfoResponse.decode(bytes) }) {
+                if case .invalidValue(field: "InfoResponse.stages[0].busy_fraction", _) = $0 { return true } else { return false }
+            }
+        }
+    }
+
+    func testStageInfoFromA10ServerHasNoMeasurements() throws {
+        // A 1.0 coordinator sends StageInfo without fields 8-10: they decode as zero.
+        var stage = ProtoWriter()
+        stage.field(1, varint: 2)
+        stage.field(2, string: "w3")
+        stage.field(4) { range in
+            range.field(1, varint: 20)
+            range.field(2, varint: 24)
+        }
+        stage.field(7, varint: 4_096)
+        var extra = ProtoWriter()
+        extra.field(3, bytes: stage.bytes)
+        let stages = try InfoResponse.decode(Samples.info.encode() + extra.bytes).stages
+        XCTAssertEqual(stages.count, 3)
+        XCTAssertEqual(stages[2].kvUsedBytes, 4_096)
+        XCTAssertEqual(stages[2].busyFraction, 0)
+        XCTAssertEqual(stages[2].steps, 0)
+        XCTAssertEqual(stages[2].busyNanoseconds, 0)
+    }
 }

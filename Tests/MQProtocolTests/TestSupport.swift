@@ -140,7 +140,8 @@ enum Samples {
             hiddenSize: 768, numHeads: 12, kvHeads: 1, headDim: 64, vocabSize: 49_152, maxPositions: 8_192,
             kvBytesPerToken: 10_240, eosTokenID: 0, activationDType: .f32),
         stages: [
-            StageInfo(stageIndex: 0, workerID: "w1", dataEndpoint: "tcp://127.0.0.1:5601", layers: LayerRange(0 ..< 10), residentBytes: 300_000_000, kvCapacityBytes: 1 << 30, kvUsedBytes: 4_096),
+            StageInfo(stageIndex: 0, workerID: "w1", dataEndpoint: "tcp://127.0.0.1:5601", layers: LayerRange(0 ..< 10), residentBytes: 300_000_000, kvCapacityBytes: 1 << 30, kvUsedBytes: 4_096,
+                      busyFraction: 0.625, steps: 1_234, busyNanoseconds: 9_876_543_210),
             StageInfo(stageIndex: 1, workerID: "w2", dataEndpoint: "tcp://127.0.0.1:5602", layers: LayerRange(10 ..< 20)),
         ],
         limits: ServerLimits(maxPromptTokens: 8_000, defaultMaxNewTokens: 128, maxNewTokens: 4_096, defaultTimeoutMilliseconds: 60_000, maxTimeoutMilliseconds: 600_000))

@@ -2130,7 +2130,7 @@ const ProtobufCMessageDescriptor mq__v1__model_info__descriptor =
   (ProtobufCMessageInit) mq__v1__model_info__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor mq__v1__stage_info__field_descriptors[7] =
+static const ProtobufCFieldDescriptor mq__v1__stage_info__field_descriptors[10] =
 {
   {
     "stage_index",
@@ -2216,20 +2216,59 @@ static const ProtobufCFieldDescriptor mq__v1__stage_info__field_descriptors[7] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "busy_fraction",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Mq__V1__StageInfo, busy_fraction),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "steps",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Mq__V1__StageInfo, steps),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "busy_ns",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Mq__V1__StageInfo, busy_ns),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned mq__v1__stage_info__field_indices_by_name[] = {
+  7,   /* field[7] = busy_fraction */
+  9,   /* field[9] = busy_ns */
   2,   /* field[2] = data_endpoint */
   5,   /* field[5] = kv_capacity_bytes */
   6,   /* field[6] = kv_used_bytes */
   3,   /* field[3] = layers */
   4,   /* field[4] = resident_bytes */
   0,   /* field[0] = stage_index */
+  8,   /* field[8] = steps */
   1,   /* field[1] = worker_id */
 };
 static const ProtobufCIntRange mq__v1__stage_info__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 10 }
 };
 const ProtobufCMessageDescriptor mq__v1__stage_info__descriptor =
 {
@@ -2239,7 +2278,7 @@ const ProtobufCMessageDescriptor mq__v1__stage_info__descriptor =
   "Mq__V1__StageInfo",
   "mq.v1",
   sizeof(Mq__V1__StageInfo),
-  7,
+  10,
   mq__v1__stage_info__field_descriptors,
   mq__v1__stage_info__field_indices_by_name,
   1,  mq__v1__stage_info__number_ranges,

@@ -681,10 +681,28 @@ struct  Mq__V1__StageInfo
    * KV-cache bytes in use (from the worker's last Heartbeat).
    */
   uint64_t kv_used_bytes;
+  /*
+   * Since 1.1. Fraction of wall time, in [0, 1], the stage spent computing (the sum of its
+   * StageTiming.forward_ns over wall time) during the coordinator's measurement window, which
+   * starts at the first step after the stage's assignment; 0 before any step. 1 minus this is
+   * the stage's share of pipeline bubble and idle time.
+   */
+  double busy_fraction;
+  /*
+   * Since 1.1. Steps the stage has processed since its assignment (prefill and decode steps,
+   * counted once each whatever their number of sequences).
+   */
+  uint64_t steps;
+  /*
+   * Since 1.1. Nanoseconds the stage has spent computing since its assignment (the sum of its
+   * StageTiming.forward_ns). Monotonic while the assignment lasts, so a client that samples Info
+   * twice gets the busy fraction between the samples as delta busy_ns / delta wall time.
+   */
+  uint64_t busy_ns;
 };
 #define MQ__V1__STAGE_INFO__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&mq__v1__stage_info__descriptor) \
-    , 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, 0, 0, 0 }
+    , 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, 0, 0, 0, 0, 0, 0 }
 
 
 /*

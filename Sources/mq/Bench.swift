@@ -5,7 +5,7 @@ import MQEngine
 import MQKernels
 
 struct Bench: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Benchmarks.", subcommands: [Decode.self, Memory.self])
+    static let configuration = CommandConfiguration(abstract: "Benchmarks.", subcommands: [Decode.self, Memory.self, Serve.self])
 
     struct Decode: ParsableCommand {
         static let configuration = CommandConfiguration(

@@ -1,0 +1,758 @@
+// `mq bench serve`: load test of a running cluster (or of local clusters it starts itself). For each
+// concurrency level it drives N GenerateStream calls at once (each stream issues its requests back
+// to back) and reports aggregate completion tokens/s, time to first token and inter-token latency
+// percentiles, requests completed and failed (by status code), the most KV cache each stage held
+// while the level ran (Info sampled during the run) and each stage's busy fraction (from the
+// coordinator's StageInfo.busy_ns, sampled before and after the level).
+//
+// Prompts are random token ids below the served vocabulary, from a fixed seed, so two runs send the
+// same requests; decoding is greedy. Every call has a deadline; failures are counted, never fatal.
+// With --start MODEL --workers 1,2 it starts an mq-coordinator and K mq-workers from the folder of
+// this mq binary (ipc endpoints in a temporary folder), measures, and stops them again, also on
+// Ctrl-C or an error, so that no process outlives the command.
+import ArgumentParser
+import Dispatch
+import Foundation
+import MQClient
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// MARK: Defaults
+
+/// Defaults and fixed intervals of `mq bench serve` (STYLE habit 10).
+enum ServeBenchDefaults {
+    static let streams = "1,4,16,64"
+    static let requestsPerStream = 4
+    static let promptTokens = 32
+    static let maxTokens = 32
+    static let seed: UInt64 = 1
+    /// Deadline of one generation call, seconds: generous, since 64 streams on 2 cores queue.
+    static let callTimeoutSeconds: Double = 300
+    /// Requests run (one at a time, not measured) before the first level: the first steps of a
+    /// fresh cluster page in weights and warm caches.
+    static let warmupRequests = 1
+    /// How often Info is sampled during a level for the KV high-water mark.
+    static let infoIntervalMilliseconds = 100
+    /// Deadline of one Info or Health call.
+    static let infoTimeout: Duration = .seconds(5)
+    /// How long --start waits for the cluster to serve every layer (loading a model on a busy
+    /// 2-core machine takes a while).
+    static let startTimeoutSeconds: Double = 300
+    /// Pause between Health polls while a started cluster loads.
+    static let startPollInterval: Duration = .milliseconds(250)
+    /// After SIGTERM, how long started processes get to exit before SIGKILL.
+    static let stopGraceSeconds: Double = 10
+}
+
+// MARK: Command
+
+extension Bench {
+    struct Serve: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Load test a cluster: N concurrent GenerateStream calls per level; tokens/s, latency percentiles, KV use, stage busy fractions.",
+            discussion: """
+                Against a running coordinator:
+                  mq bench serve --server tcp://127.0.0.1:5555 --streams 1,4,16 --max-tokens 32
+                Or start local clusters (1 and then 2 stages) from the binaries next to this mq and stop them afterwards:
+                  mq bench serve --start models/bench/tiny_starcoder --workers 1,2 --streams 1,4,16
+
+                tok/s is completion tokens received over the level's wall time; xN is that rate over the rate at \
+                the level with the fewest streams. TTFT is from sending a call to its first token; ITL is the gap \
+                between two token-carrying chunks of one stream. KV max is the largest kv_used_bytes each stage \
+                reported in Info while the level ran (sampled every \(ServeBenchDefaults.infoIntervalMilliseconds) ms). \
+                Busy is measured by the coordinator: the growth of each stage's StageInfo.busy_ns (the sum of its \
+                workers' forward_ns) between Info before and after the level, over the level's wall time; it needs \
+                a coordinator speaking protocol 1.1.
+                """)
+
+        @Option(help: "A running coordinator's client endpoint (tcp://HOST:PORT or ipc://PATH).")
+        var server: String?
+
+        @Option(help: "Start local clusters for this model folder instead of using --server.")
+        var start: String?
+
+        @Option(help: "With --start: worker counts (pipeline stages) to measure, one cluster each, e.g. 1,2.")
+        var workers: String = "1"
+
+        @Option(help: "Concurrent streams per level, e.g. 1,4,16,64.")
+        var streams: String = ServeBenchDefaults.streams
+
+        @Option(name: .customLong("requests-per-stream"), help: "Requests each stream sends back to back per level.")
+        var requestsPerStream: Int = ServeBenchDefaults.requestsPerStream
+
+        @Option(name: .customLong("prompt-tokens"), help: "Prompt length in tokens (random ids below the vocabulary).")
+        var promptTokens: Int = ServeBenchDefaults.promptTokens
+
+        @Option(name: .customLong("max-tokens"), help: "max_new_tokens of every request (greedy decoding).")
+        var maxTokens: Int = ServeBenchDefaults.maxTokens
+
+        @Option(help: "Seed of the random prompts.")
+        var seed: UInt64 = ServeBenchDefaults.seed
+
+        @Option(help: "Unmeasured requests sent before the first level.")
+        var warmup: Int = ServeBenchDefaults.warmupRequests
+
+        @Option(help: "Deadline of each generation call, seconds.")
+        var timeout: Double = ServeBenchDefaults.callTimeoutSeconds
+
+        @Option(name: .customLong("kv-memory"), help: "With --start: the coordinator's --kv-memory (KV bytes per stage, e.g. 256M).")
+        var kvMemory: String?
+
+        @Option(name: .customLong("worker-threads"), help: "With --start: BLAS threads per worker (default: cores / workers).")
+        var workerThreads: Int?
+
+        @Option(name: .customLong("coordinator-option"),
+                help: "With --start: an extra mq-coordinator option NAME=VALUE, e.g. micro-batches=2 (repeatable).")
+        var coordinatorOptions: [String] = []
+
+        @Flag(help: "Print one JSON object instead of tables.")
+        var json = false
+
+        func validate() throws {
+            if (server == nil) == (start == nil) { throw ValidationError("give exactly one of --server and --start") }
+            _ = try parsePositiveList(streams, flag: "--streams")
+            if start != nil {
+                _ = try parsePositiveList(workers, flag: "--workers")
+            } else if workers != "1" {
+                throw ValidationError("--workers only applies with --start")
+            }
+            for (name, value) in [("--requests-per-stream", requestsPerStream), ("--prompt-tokens", promptTokens), ("--max-tokens", maxTokens)]
+            where value < 1 || value > Int(UInt32.max) {
+                throw ValidationError("\(name) must be at least 1, got \(value)")
+            }
+            if warmup < 0 { throw ValidationError("--warmup must not be negative") }
+            try ClientCommandDefaults.validate(timeout: timeout)
+            if let workerThreads, workerThreads < 1 { throw ValidationError("--worker-threads must be at least 1") }
+            _ = try coordinatorArguments()
+        }
+
+        func run() throws {
+            try reportingErrors {
+                let settings = ServeBenchSettings(
+                    levels: try parsePositiveList(streams, flag: "--streams"), requestsPerStream: requestsPerStream,
+                    promptTokens: promptTokens, maxTokens: maxTokens, seed: seed, warmup: warmup,
+                    callTimeout: ClientCommandDefaults.duration(seconds: timeout))
+                var runs: [ServeBenchRun] = []
+                if let server {
+                    runs.append(try measure(endpoint: server, settings: settings))
+                } else if let start {
+                    for count in try parsePositiveList(workers, flag: "--workers") {
+                        let cluster = try LocalCluster.start(
+                            model: start, workers: count,
+                            workerThreads: workerThreads ?? max(1, ProcessInfo.processInfo.activeProcessorCount / count),
+                            coordinatorArguments: try coordinatorArguments())
+                        defer { cluster.stop() }
+                        if !json { writeStderr("mq bench serve: \(count)-stage cluster serving \(start) (logs in \(cluster.directory.path))\n") }
+                        try cluster.waitUntilServing(timeoutSeconds: ServeBenchDefaults.startTimeoutSeconds)
+                        runs.append(try measure(endpoint: cluster.clientEndpoint, settings: settings))
+                    }
+                }
+                if json {
+                    writeStdout(try ServeBenchReport(settings: settings, runs: runs).jsonLine() + "\n")
+                }
+            }
+        }
+
+        private func measure(endpoint: String, settings: ServeBenchSettings) throws -> ServeBenchRun {
+            let json = self.json
+            let run = try waitForCall {
+                try await ServeBenchmark(endpoint: endpoint, settings: settings).run { line in
+                    if !json { writeStderr(line + "\n") }
+                }
+            }
+            if !json { writeStdout(run.table() + "\n") }
+            return run
+        }
+
+        /// --coordinator-option NAME=VALUE pairs as mq-coordinator arguments.
+        private func coordinatorArguments() throws -> [String] {
+            var arguments: [String] = []
+            if let kvMemory { arguments += ["--kv-memory", kvMemory] }
+            for option in coordinatorOptions {
+                let parts = option.split(separator: "=", maxSplits: 1).map(String.init)
+                guard parts.count == 2, !parts[0].isEmpty, !parts[0].hasPrefix("-") else {
+                    throw ValidationError("--coordinator-option: expected NAME=VALUE like micro-batches=2, got \"\(option)\"")
+                }
+                arguments += ["--" + parts[0], parts[1]]
+            }
+            return arguments
+        }
+    }
+}
+
+/// "1,4,16" → [1, 4, 16], each at least 1.
+private func parsePositiveList(_ text: String, flag: String) throws -> [Int] {
+    let values = try parseIds(text, flag: flag)
+    guard values.allSatisfy({ $0 >= 1 }) else { throw ValidationError("\(flag): every value must be at least 1, got \(text)") }
+    return values
+}
+
+private func writeStderr(_ s: String) {
+    FileHandle.standardError.write(Data(s.utf8))
+}
+
+// MARK: Measurement
+
+/// What every level sends.
+struct ServeBenchSettings: Sendable, Encodable {
+    var levels: [Int]
+    var requestsPerStream: Int
+    var promptTokens: Int
+    var maxTokens: Int
+    var seed: UInt64
+    var warmup: Int
+    var callTimeout: Duration
+
+    enum CodingKeys: String, CodingKey { case levels, requestsPerStream, promptTokens, maxTokens, seed, warmup, callTimeoutSeconds }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(levels, forKey: .levels)
+        try c.encode(requestsPerStream, forKey: .requestsPerStream)
+        try c.encode(promptTokens, forKey: .promptTokens)
+        try c.encode(maxTokens, forKey: .maxTokens)
+        try c.encode(seed, forKey: .seed)
+        try c.encode(warmup, forKey: .warmup)
+        try c.encode(callTimeout.seconds, forKey: .callTimeoutSeconds)
+    }
+}
+
+/// Runs the levels of one benchmark against one coordinator.
+struct ServeBenchmark: Sendable {
+    let endpoint: String
+    let settings: ServeBenchSettings
+
+    func run(progress: @Sendable (String) -> Void) async throws -> ServeBenchRun {
+        let client = try MQClient(endpoint: endpoint, defaultTimeout: settings.callTimeout)
+        defer { client.close() }
+        // A separate connection for Info samples, so that they do not queue behind 64 streams'
+        // replies on one socket.
+        let infoClient = try MQClient(endpoint: endpoint, defaultTimeout: ServeBenchDefaults.infoTimeout)
+        defer { infoClient.close() }
+
+        let info = try await infoClient.info()
+        guard !info.stages.isEmpty else {
+            throw ServeBenchError("\(endpoint) has no pipeline stages assigned yet (see mq health)")
+        }
+        guard info.model.vocabSize >= 2 else { throw ServeBenchError("\(endpoint) reports a vocabulary of \(info.model.vocabSize) tokens") }
+        let limits = info.limits
+        if limits.maxPromptTokens > 0, settings.promptTokens > Int(limits.maxPromptTokens) {
+            throw ServeBenchError("--prompt-tokens \(settings.promptTokens) is over the server's limit of \(limits.maxPromptTokens)")
+        }
+        if limits.maxNewTokens > 0, settings.maxTokens > Int(limits.maxNewTokens) {
+            throw ServeBenchError("--max-tokens \(settings.maxTokens) is over the server's limit of \(limits.maxNewTokens)")
+        }
+        let prompts = PromptSource(seed: settings.seed, vocabulary: info.model.vocabSize, length: settings.promptTokens)
+
+        for index in 0 ..< settings.warmup {
+            let outcome = await Self.drive(client: client, request: request(prompts.prompt(stream: -1, request: index)), timeout: settings.callTimeout)
+            if let code = outcome.failure { progress("warm-up request \(index + 1) failed: \(code)") }
+        }
+
+        var levels: [ServeBenchLevel] = []
+        for streams in settings.levels {
+            progress("level: \(streams) stream\(streams == 1 ? "" : "s") x \(settings.requestsPerStream) requests ...")
+            levels.append(try await level(streams: streams, client: client, infoClient: infoClient, prompts: prompts))
+        }
+        let finalInfo = (try? await infoClient.info()) ?? info
+        return ServeBenchRun(endpoint: endpoint, info: finalInfo, levels: levels)
+    }
+
+    private func request(_ ids: [UInt32]) -> GenerateRequest {
+        GenerateRequest(prompt: .tokenIDs(ids), maxNewTokens: UInt32(settings.maxTokens), sampling: .greedy)
+    }
+
+    private func level(streams: Int, client: MQClient, infoClient: MQClient, prompts: PromptSource) async throws -> ServeBenchLevel {
+        let before = try? await infoClient.info()
+        let sampler = Task { await Self.sampleKV(infoClient) }
+        let clock = ContinuousClock()
+        let started = clock.now
+        let requestsPerStream = settings.requestsPerStream
+        let timeout = settings.callTimeout
+        let outcomes = await withTaskGroup(of: [RequestOutcome].self) { group in
+            for stream in 0 ..< streams {
+                group.addTask {
+                    var outcomes: [RequestOutcome] = []
+                    for index in 0 ..< requestsPerStream {
+                        outcomes.append(await Self.drive(client: client, request: request(prompts.prompt(stream: stream, request: index)), timeout: timeout))
+                    }
+                    return outcomes
+                }
+            }
+            var all: [RequestOutcome] = []
+            for await part in group { all += part }
+            return all
+        }
+        let wall = clock.now - started
+        sampler.cancel()
+        let kvSamples = await sampler.value
+        let after = try? await infoClient.info()
+        return ServeBenchLevel(streams: streams, wall: wall, outcomes: outcomes, kv: kvSamples, before: before, after: after)
+    }
+
+    /// One GenerateStream call, timed chunk by chunk. Never throws: a failure is an outcome.
+    static func drive(client: MQClient, request: GenerateRequest, timeout: Duration) async -> RequestOutcome {
+        let clock = ContinuousClock()
+        let sent = clock.now
+        var outcome = RequestOutcome()
+        var previous: ContinuousClock.Instant?
+        var finished = false
+        do {
+            for try await chunk in client.generateStream(request, timeout: timeout) {
+                let now = clock.now
+                if !chunk.tokenIDs.isEmpty {
+                    if let previous {
+                        outcome.interTokenMilliseconds.append((now - previous).milliseconds)
+                    } else {
+                        outcome.firstTokenMilliseconds = (now - sent).milliseconds
+                    }
+                    previous = now
+                    outcome.tokens += chunk.tokenIDs.count
+                }
+                if chunk.isLast { finished = true }
+            }
+            if !finished { outcome.failure = "NO_LAST_CHUNK" }
+        } catch let error as MQClientError {
+            outcome.failure = error.code.description
+        } catch {
+            outcome.failure = "ERROR"
+        }
+        return outcome
+    }
+
+    /// Largest kv_used_bytes per stage index seen in Info samples until the task is cancelled.
+    static func sampleKV(_ client: MQClient) async -> KVSamples {
+        var samples = KVSamples()
+        while !Task.isCancelled {
+            do {
+                let info = try await client.info()
+                samples.add(info)
+            } catch {
+                if Task.isCancelled { break }
+                samples.failedSamples += 1
+            }
+            try? await Task.sleep(for: .milliseconds(ServeBenchDefaults.infoIntervalMilliseconds))
+        }
+        return samples
+    }
+}
+
+struct ServeBenchError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// The fixed-seed prompts: stream s, request r always gets the same ids (stream -1 is warm-up).
+struct PromptSource: Sendable {
+    let seed: UInt64
+    let vocabulary: UInt32
+    let length: Int
+
+    func prompt(stream: Int, request: Int) -> [UInt32] {
+        var rng = SplitMix64(seed: seed ^ (UInt64(bitPattern: Int64(stream)) &* 0x9E37_79B9_7F4A_7C15) ^ (UInt64(request) &* 0xBF58_476D_1CE4_E5B9))
+        // Ids 1..<vocabulary: id 0 is the end-of-sequence token of many models.
+        return (0 ..< length).map { _ in UInt32(1 + rng.next() % UInt64(vocabulary - 1)) }
+    }
+}
+
+/// SplitMix64 (Steele, Lea, Flood 2014): a tiny generator whose sequence depends only on the seed.
+struct SplitMix64 {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// What one request produced.
+struct RequestOutcome: Sendable {
+    var tokens = 0
+    var firstTokenMilliseconds: Double?
+    var interTokenMilliseconds: [Double] = []
+    /// The status code name of a failed call; nil for a completed one.
+    var failure: String?
+}
+
+/// The KV high-water marks of one level.
+struct KVSamples: Sendable {
+    var maxUsedBytes: [UInt32: UInt64] = [:]
+    var samples = 0
+    var failedSamples = 0
+
+    mutating func add(_ info: InfoResponse) {
+        samples += 1
+        for stage in info.stages {
+            maxUsedBytes[stage.stageIndex] = max(maxUsedBytes[stage.stageIndex] ?? 0, stage.kvUsedBytes)
+        }
+    }
+}
+
+// MARK: Results
+
+/// p50, p90, p99 of a set of durations (nearest rank).
+struct Percentiles: Encodable, Sendable {
+    var p50: Double
+    var p90: Double
+    var p99: Double
+    var count: Int
+
+    init?(_ values: [Double]) {
+        guard !values.isEmpty else { return nil }
+        let sorted = values.sorted()
+        func rank(_ p: Double) -> Double { sorted[min(sorted.count - 1, max(0, Int((p * Double(sorted.count)).rounded(.up)) - 1))] }
+        p50 = rank(0.5); p90 = rank(0.9); p99 = rank(0.99); count = values.count
+    }
+
+    var text: String { String(format: "%.0f/%.0f/%.0f", p50, p90, p99) }
+}
+
+/// One stage during one level.
+struct ServeBenchStage: Encodable, Sendable {
+    var stageIndex: UInt32
+    var layers: String
+    var kvCapacityBytes: UInt64
+    /// Largest kv_used_bytes seen while the level ran.
+    var kvUsedMaxBytes: UInt64?
+    /// Computing time over the level's wall time: Δbusy_ns / wall (from the coordinator).
+    var busyFraction: Double?
+    /// The coordinator's own busy_fraction (since the stage's first step) after the level.
+    var busyFractionSinceStart: Double?
+    /// Steps the stage processed during the level.
+    var steps: UInt64?
+}
+
+/// One concurrency level.
+struct ServeBenchLevel: Encodable, Sendable {
+    var streams: Int
+    var wallSeconds: Double
+    var requestsCompleted: Int
+    var requestsFailed: Int
+    /// Failed requests by status code name.
+    var failures: [String: Int]
+    var completionTokens: Int
+    var tokensPerSecond: Double
+    var timeToFirstTokenMs: Percentiles?
+    var interTokenLatencyMs: Percentiles?
+    var stages: [ServeBenchStage]
+    var infoSamples: Int
+
+    init(streams: Int, wall: Duration, outcomes: [RequestOutcome], kv: KVSamples, before: InfoResponse?, after: InfoResponse?) {
+        self.streams = streams
+        wallSeconds = wall.seconds
+        requestsCompleted = outcomes.filter { $0.failure == nil }.count
+        requestsFailed = outcomes.count - requestsCompleted
+        failures = Dictionary(outcomes.compactMap(\.failure).map { ($0, 1) }, uniquingKeysWith: +)
+        // Tokens of failed calls count too: the cluster produced them.
+        completionTokens = outcomes.reduce(0) { $0 + $1.tokens }
+        tokensPerSecond = wallSeconds > 0 ? Double(completionTokens) / wallSeconds : 0
+        timeToFirstTokenMs = Percentiles(outcomes.compactMap(\.firstTokenMilliseconds))
+        interTokenLatencyMs = Percentiles(outcomes.flatMap(\.interTokenMilliseconds))
+        infoSamples = kv.samples
+
+        let produced = completionTokens
+        let reference = after ?? before
+        let measured = (after?.reportsStageLoad ?? false)
+        let wallNanoseconds = wall.seconds * 1e9
+        stages = (reference?.stages ?? []).map { stage in
+            let earlier = before?.stages.first { $0.stageIndex == stage.stageIndex && $0.workerID == stage.workerID }
+            var result = ServeBenchStage(
+                stageIndex: stage.stageIndex, layers: stage.layers.description, kvCapacityBytes: stage.kvCapacityBytes,
+                kvUsedMaxBytes: kv.maxUsedBytes[stage.stageIndex])
+            if measured {
+                result.busyFractionSinceStart = stage.busyFraction
+                // The same worker before and after, and counters that grew: otherwise the stage
+                // was reassigned during the level and the difference means nothing. A level that
+                // produced tokens without a single counted step means the coordinator does not fill
+                // the counters (a 1.1 build before it measured them): unknown, not idle.
+                if let earlier, stage.busyNanoseconds >= earlier.busyNanoseconds, stage.steps >= earlier.steps, wallNanoseconds > 0,
+                   stage.steps > earlier.steps || produced == 0 {
+                    result.busyFraction = min(1, Double(stage.busyNanoseconds - earlier.busyNanoseconds) / wallNanoseconds)
+                    result.steps = stage.steps - earlier.steps
+                }
+            }
+            return result
+        }
+    }
+}
+
+/// All levels against one cluster.
+struct ServeBenchRun: Encodable, Sendable {
+    var endpoint: String
+    var model: String
+    var attention: String
+    var numHeads: UInt32
+    var kvHeads: UInt32
+    var numStages: Int
+    var kvBytesPerToken: UInt64
+    /// Tokens of KV cache the pipeline holds (the tightest stage decides); nil when unknown.
+    var kvCapacityTokens: UInt64?
+    var protocolVersion: String
+    var levels: [ServeBenchLevel]
+
+    init(endpoint: String, info: InfoResponse, levels: [ServeBenchLevel]) {
+        self.endpoint = endpoint
+        model = info.model.name
+        switch info.model.attentionKind {
+        case .multiQuery: attention = "multi-query"
+        case .groupedQuery: attention = "grouped-query"
+        case .multiHead: attention = "multi-head"
+        case let .unrecognized(value): attention = "attention kind \(value)"
+        }
+        numHeads = info.model.numHeads
+        kvHeads = info.model.kvHeads
+        numStages = info.stages.count
+        kvBytesPerToken = info.model.kvBytesPerToken
+        let perLayer = info.model.numLayers == 0 ? 0 : info.model.kvBytesPerToken / UInt64(info.model.numLayers)
+        let capacities = info.stages.compactMap { stage -> UInt64? in
+            let perToken = perLayer * UInt64(stage.layers.count)
+            return perToken == 0 || stage.kvCapacityBytes == 0 ? nil : stage.kvCapacityBytes / perToken
+        }
+        kvCapacityTokens = capacities.count == info.stages.count ? capacities.min() : nil
+        protocolVersion = info.version.description
+        self.levels = levels
+    }
+
+    /// The plain-text report of this run.
+    func table() -> String {
+        var lines = [
+            "\(model): \(attention) (\(numHeads) query heads, \(kvHeads) KV head\(kvHeads == 1 ? "" : "s")), "
+                + "\(numStages) stage\(numStages == 1 ? "" : "s"), \(kvBytesPerToken) KV bytes/token, "
+                + "KV capacity \(kvCapacityTokens.map { "\($0) tokens" } ?? "unknown"), protocol \(protocolVersion), \(endpoint)",
+        ]
+        let header = ["streams", "ok", "failed", "tokens", "wall s", "tok/s", "xN", "TTFT ms p50/90/99", "ITL ms p50/90/99",
+                      "KV max MiB/stage", "busy %/stage", "steps/stage"]
+        let base = levels.min { $0.streams < $1.streams }?.tokensPerSecond ?? 0
+        var rows: [[String]] = [header]
+        for level in levels {
+            let failed = level.requestsFailed == 0 ? "0"
+                : "\(level.requestsFailed) (" + level.failures.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + ")"
+            rows.append([
+                "\(level.streams)", "\(level.requestsCompleted)", failed, "\(level.completionTokens)",
+                String(format: "%.1f", level.wallSeconds), String(format: "%.1f", level.tokensPerSecond),
+                base > 0 ? String(format: "%.1f", level.tokensPerSecond / base) : "-",
+                level.timeToFirstTokenMs?.text ?? "-", level.interTokenLatencyMs?.text ?? "-",
+                level.stages.map { $0.kvUsedMaxBytes.map { String(format: "%.2f", Double($0) / 1_048_576) } ?? "?" }.joined(separator: "/"),
+                level.stages.map { $0.busyFraction.map { String(format: "%.0f", $0 * 100) } ?? "?" }.joined(separator: "/"),
+                level.stages.map { $0.steps.map(String.init) ?? "?" }.joined(separator: "/"),
+            ])
+        }
+        let widths = header.indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
+        for row in rows {
+            lines.append(row.enumerated().map { column, cell in
+                String(repeating: " ", count: widths[column] - cell.count) + cell
+            }.joined(separator: "  "))
+        }
+        if levels.contains(where: { $0.stages.contains { $0.busyFraction == nil } }) {
+            lines.append("busy/steps \"?\": the coordinator speaks protocol \(protocolVersion) (stage load needs 1.1) or a stage changed during the level")
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// The `--json` object.
+struct ServeBenchReport: Encodable {
+    var settings: ServeBenchSettings
+    var runs: [ServeBenchRun]
+
+    func jsonLine() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(self), as: UTF8.self)
+    }
+}
+
+fileprivate extension Duration {
+    var seconds: Double {
+        let parts = components
+        return Double(parts.seconds) + Double(parts.attoseconds) * 1e-18
+    }
+
+    var milliseconds: Double { seconds * 1000 }
+}
+
+// MARK: Local clusters (--start)
+
+/// An mq-coordinator and its mq-workers started by this process, talking over ipc endpoints in a
+/// temporary folder (which also holds their logs). `stop` ends them (SIGTERM, then SIGKILL after a
+/// grace period); a signal to this process stops them too before it exits.
+final class LocalCluster: @unchecked Sendable {
+    // @unchecked: `processes` is written only in `start` before the cluster is shared, and read in
+    // `stop`, which holds `lock`.
+    let directory: URL
+    let clientEndpoint: String
+    private var processes: [(name: String, process: Process)] = []
+    private let lock = NSLock()
+    private var stopped = false
+
+    private init(directory: URL) {
+        self.directory = directory
+        clientEndpoint = "ipc://" + directory.appendingPathComponent("clients.sock").path
+    }
+
+    static func start(model: String, workers: Int, workerThreads: Int, coordinatorArguments: [String]) throws -> LocalCluster {
+        let modelURL = URL(fileURLWithPath: model).standardizedFileURL
+        guard FileManager.default.fileExists(atPath: modelURL.appendingPathComponent("config.json").path) else {
+            throw ServeBenchError("--start: \(modelURL.path)/config.json not found")
+        }
+        let binaries = executableDirectory()
+        for name in ["mq-coordinator", "mq-worker"] where !FileManager.default.isExecutableFile(atPath: binaries.appendingPathComponent(name).path) {
+            throw ServeBenchError("--start: \(name) not found next to this mq in \(binaries.path) (build all products: swift build -c release)")
+        }
+        var template = Array((NSTemporaryDirectory() + "mq-bench.XXXXXX").utf8CString)
+        guard let made = mkdtemp(&template) else {
+            throw ServeBenchError("--start: cannot create a temporary folder in \(NSTemporaryDirectory()): errno \(errno)")
+        }
+        let cluster = LocalCluster(directory: URL(fileURLWithPath: String(cString: made)))
+        ChildProcesses.shared.register(cluster)
+        do {
+            let workerEndpoint = "ipc://" + cluster.directory.appendingPathComponent("workers.sock").path
+            try cluster.launch(
+                "coordinator", binaries.appendingPathComponent("mq-coordinator"),
+                ["--model", modelURL.path, "--workers", "\(workers)", "--listen", cluster.clientEndpoint,
+                 "--workers-listen", workerEndpoint] + coordinatorArguments)
+            for index in 0 ..< workers {
+                try cluster.launch(
+                    "worker\(index)", binaries.appendingPathComponent("mq-worker"),
+                    ["--coordinator", workerEndpoint, "--listen", "ipc://" + cluster.directory.appendingPathComponent("worker\(index).sock").path,
+                     "--worker-id", "worker\(index)", "--threads", "\(workerThreads)"])
+            }
+        } catch {
+            cluster.stop()
+            throw error
+        }
+        return cluster
+    }
+
+    private func launch(_ name: String, _ executable: URL, _ arguments: [String]) throws {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        let log = directory.appendingPathComponent("\(name).log")
+        guard FileManager.default.createFile(atPath: log.path, contents: nil), let handle = FileHandle(forWritingAtPath: log.path) else {
+            throw ServeBenchError("--start: cannot write \(log.path)")
+        }
+        process.standardOutput = handle
+        process.standardError = handle
+        process.standardInput = FileHandle.nullDevice
+        do {
+            try process.run()
+        } catch {
+            throw ServeBenchError("--start: cannot start \(executable.path): \(error)")
+        }
+        lock.lock()
+        processes.append((name, process))
+        lock.unlock()
+        let line = Data("\(name) \(process.processIdentifier)\n".utf8)
+        if let pids = FileHandle(forWritingAtPath: directory.appendingPathComponent("pids").path) {
+            pids.seekToEndOfFile()
+            pids.write(line)
+            try? pids.close()
+        } else {
+            FileManager.default.createFile(atPath: directory.appendingPathComponent("pids").path, contents: line)
+        }
+    }
+
+    /// Polls Health until every layer is served; fails when a process exits or time runs out.
+    func waitUntilServing(timeoutSeconds: Double) throws {
+        let client = try MQClient(endpoint: clientEndpoint, defaultTimeout: ServeBenchDefaults.infoTimeout)
+        defer { client.close() }
+        let deadline = Date().addingTimeInterval(timeoutSeconds)
+        while true {
+            if let exited = exitedProcess() {
+                throw ServeBenchError("--start: \(exited) exited before the cluster served; its log: \(directory.path)/\(exited).log\n" + logTail(exited))
+            }
+            let serving = (try? waitForCall { try await client.health().serving }) ?? false
+            if serving { return }
+            if Date() > deadline {
+                throw ServeBenchError("--start: the cluster did not serve every layer within \(Int(timeoutSeconds)) s (logs in \(directory.path))")
+            }
+            Thread.sleep(forTimeInterval: ServeBenchDefaults.startPollInterval.seconds)
+        }
+    }
+
+    private func exitedProcess() -> String? {
+        lock.lock()
+        defer { lock.unlock() }
+        return processes.first { !$0.process.isRunning }?.name
+    }
+
+    private func logTail(_ name: String) -> String {
+        let text = (try? String(contentsOf: directory.appendingPathComponent("\(name).log"), encoding: .utf8)) ?? ""
+        return text.split(separator: "\n", omittingEmptySubsequences: false).suffix(15).joined(separator: "\n")
+    }
+
+    /// SIGTERM to every process (workers first, so the coordinator sees them go), a grace period,
+    /// then SIGKILL for any left. Idempotent; safe to call from a signal handler's queue.
+    func stop() {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !stopped else { return }
+        stopped = true
+        let running = processes.reversed().filter { $0.process.isRunning }
+        for entry in running { kill(entry.process.processIdentifier, SIGTERM) }
+        let deadline = Date().addingTimeInterval(ServeBenchDefaults.stopGraceSeconds)
+        while running.contains(where: { $0.process.isRunning }), Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        for entry in running where entry.process.isRunning { kill(entry.process.processIdentifier, SIGKILL) }
+        for entry in running { entry.process.waitUntilExit() }
+        ChildProcesses.shared.unregister(self)
+    }
+}
+
+/// The clusters this process has started, so that SIGINT, SIGTERM and SIGHUP stop them before
+/// the process exits. (A process killed with SIGKILL cannot clean up: its children's PIDs are in
+/// the file `pids` of the cluster's folder, for killing by hand.)
+final class ChildProcesses: @unchecked Sendable {
+    // @unchecked: `clusters` and `sources` are only touched under `lock`.
+    static let shared = ChildProcesses()
+    private let lock = NSLock()
+    private var clusters: [ObjectIdentifier: LocalCluster] = [:]
+    private var sources: [any DispatchSourceSignal] = []
+
+    func register(_ cluster: LocalCluster) {
+        lock.lock()
+        defer { lock.unlock() }
+        clusters[ObjectIdentifier(cluster)] = cluster
+        guard sources.isEmpty else { return }
+        for signalNumber in [SIGINT, SIGTERM, SIGHUP] {
+            signal(signalNumber, SIG_IGN)   // delivered to the dispatch source instead
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+            source.setEventHandler { [unowned self] in
+                self.stopAll()
+                exit(128 + signalNumber)
+            }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    func unregister(_ cluster: LocalCluster) {
+        lock.lock()
+        clusters[ObjectIdentifier(cluster)] = nil
+        lock.unlock()
+    }
+
+    private func stopAll() {
+        lock.lock()
+        let all = Array(clusters.values)
+        lock.unlock()
+        for cluster in all { cluster.stop() }
+    }
+}
+
+/// The folder of the running mq binary (through /proc/self/exe, so that a symlink or a relative
+/// argv[0] still finds its sibling executables).
+private func executableDirectory() -> URL {
+    if let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
+        return URL(fileURLWithPath: path).deletingLastPathComponent()
+    }
+    return URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+}

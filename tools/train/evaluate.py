@@ -120,8 +120,8 @@ def main():
     ap.add_argument("--markdown-out", default=None)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    # The two models are evaluated in two processes of --threads threads each (2 cores here).
-    with ProcessPoolExecutor(max_workers=2, initializer=torch.set_num_threads, initargs=(args.threads,)) as pool:
+    # Each model is evaluated in its own process of --threads threads.
+    with ProcessPoolExecutor(max_workers=3, initializer=torch.set_num_threads, initargs=(args.threads,)) as pool:
         folders = [args.mqa, args.mha] + ([args.shipped] if args.shipped else [])
         jobs = [pool.submit(evaluate, folder, args.data, args.context, args.batch_size, args.limit_windows)
                 for folder in folders]

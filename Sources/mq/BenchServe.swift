@@ -548,6 +548,7 @@ struct ServeBenchRun: Encodable, Sendable {
                 String(repeating: " ", count: widths[column] - cell.count) + cell
             }.joined(separator: "  "))
         }
+        lines.append("busy and steps are measured by the coordinator (StageInfo.busy_ns and steps before and after each level); KV max from Info samples")
         if levels.contains(where: { $0.stages.contains { $0.busyFraction == nil } }) {
             lines.append("busy/steps \"?\": the coordinator speaks protocol \(protocolVersion) (stage load needs 1.1) or a stage changed during the level")
         }

@@ -27,7 +27,10 @@ public struct DecodeBenchmarkReport: Sendable, Codable {
     public var tokens: Int
     public var prefillTokensPerSecond: Double
     public var decodeTokensPerSecond: Double
+    /// Median step time (the decode rates and GB/s use it), with the mean and 90th percentile.
     public var msPerStep: Double
+    public var meanMsPerStep: Double
+    public var p90MsPerStep: Double
     public var weightBytesPerStep: Int
     public var weightBytesPerToken: Int
     public var kvBytesPerToken: Int
@@ -44,7 +47,7 @@ public struct DecodeBenchmarkReport: Sendable, Codable {
         blas             \(blas)
         batch/context    \(batch) sequences × \(context) prompt tokens, \(tokens) decode steps, \(threads) thread\(threads == 1 ? "" : "s")
         prefill          \(fmt(prefillTokensPerSecond, 1)) tokens/s
-        decode           \(fmt(decodeTokensPerSecond, 2)) tokens/s, \(fmt(msPerStep, 2)) ms/step (ms/token per sequence)
+        decode           \(fmt(decodeTokensPerSecond, 2)) tokens/s, \(fmt(msPerStep, 2)) ms/step median (mean \(fmt(meanMsPerStep, 2)), p90 \(fmt(p90MsPerStep, 2)); ms/token per sequence)
         weights read     \(mb(weightBytesPerStep)) per step, \(mb(weightBytesPerToken)) per token
         KV cache         \(kvBytesPerToken) bytes per token; \(mb(kvBytesReadPerStep)) read per step
         achieved         \(fmt(weightGBps, 2)) GB/s weights, \(fmt(totalGBps, 2)) GB/s weights + KV
@@ -115,10 +118,18 @@ public enum DecodeBenchmark {
         }
         try decodeStep(); try decodeStep()
         let warmContext = position
-        let t1 = now()
-        for _ in 0..<o.tokens { try decodeStep() }
-        let decodeSeconds = now() - t1
-        let stepSeconds = decodeSeconds / Double(o.tokens)
+        // Per-step times; the median is reported because this machine is shared and noisy (a mean
+        // is dragged by the steps that another process's burst slowed down).
+        var steps: [Double] = []
+        steps.reserveCapacity(o.tokens)
+        for _ in 0..<o.tokens {
+            let t = now()
+            try decodeStep()
+            steps.append(now() - t)
+        }
+        steps.sort()
+        let stepSeconds = steps[steps.count / 2]
+        let meanStepSeconds = steps.reduce(0, +) / Double(steps.count)
         let kvPerToken = shape.kvBytesPerToken(layerCount: model.layerRange.count)
         // Average context attended per step: warmContext+1 ... warmContext+tokens.
         let avgContext = Double(warmContext) + Double(o.tokens + 1) / 2
@@ -129,6 +140,7 @@ public enum DecodeBenchmark {
             blas: BLAS.info.description, threads: o.threads, batch: B, context: o.context, tokens: o.tokens,
             prefillTokensPerSecond: Double(B * o.context) / prefillSeconds,
             decodeTokensPerSecond: Double(B) / stepSeconds, msPerStep: stepSeconds * 1000,
+            meanMsPerStep: meanStepSeconds * 1000, p90MsPerStep: steps[min(steps.count - 1, steps.count * 9 / 10)] * 1000,
             weightBytesPerStep: wBytes, weightBytesPerToken: wBytes / B, kvBytesPerToken: kvPerToken,
             kvBytesReadPerStep: kvRead,
             weightGBps: Double(wBytes) / stepSeconds / 1e9, totalGBps: Double(wBytes + kvRead) / stepSeconds / 1e9,

@@ -132,6 +132,12 @@ public final class CoordinatorService: @unchecked Sendable {
         clientSocket?.close()
         workerSocket?.close()
         _ = mailbox.close()
+        // Dropping the last references terminates the context, which waits (up to each socket's
+        // linger) for queued messages — the final Shutdowns — to leave before the process exits.
+        dataPush = nil
+        clientSocket = nil
+        workerSocket = nil
+        context = nil
     }
 
     // MARK: client plane

@@ -31,7 +31,7 @@ final class BatchingTests: XCTestCase {
             for i in 0..<32 {
                 let r = i < 2 ? probes[i] : self.request(i)
                 group.addTask {
-                    let cl = try MQClient(endpoint: endpoint, defaultTimeout: .seconds(60))
+                    let cl = try MQClient(endpoint: endpoint, defaultTimeout: .seconds(60), connectTimeout: LocalCluster.connectTimeout)
                     defer { cl.close() }
                     return (i, try await cl.generate(r))
                 }
@@ -142,7 +142,7 @@ final class BatchingTests: XCTestCase {
             for i in 0..<24 {
                 group.addTask {
                     do {
-                        let cl = try MQClient(endpoint: endpoint, defaultTimeout: .seconds(60))
+                        let cl = try MQClient(endpoint: endpoint, defaultTimeout: .seconds(60), connectTimeout: LocalCluster.connectTimeout)
                         defer { cl.close() }
                         _ = try await cl.generate(GenerateRequest(prompt: .tokenIDs([UInt32(i + 1), 9]), maxNewTokens: 100))
                         return .ok

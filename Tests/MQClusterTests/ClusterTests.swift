@@ -113,7 +113,7 @@ final class ClusterTests: XCTestCase {
         let results = try await withThrowingTaskGroup(of: (Int, GenerateResponse).self) { group in
             for (i, (prompt, s)) in requests.enumerated() {
                 group.addTask {
-                    let c = try MQClient(endpoint: endpoint, defaultTimeout: .seconds(30))
+                    let c = try MQClient(endpoint: endpoint, defaultTimeout: .seconds(30), connectTimeout: LocalCluster.connectTimeout)
                     defer { c.close() }
                     let sp = SamplingParams(temperature: s.temperature, topK: UInt32(s.topK), topP: s.topP, seed: s.seed)
                     return (i, try await c.generate(GenerateRequest(prompt: .tokenIDs(prompt), maxNewTokens: 24, sampling: sp)))

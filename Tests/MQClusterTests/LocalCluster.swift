@@ -30,6 +30,9 @@ final class LocalCluster {
     }()
 
     let kvMemory: String
+    /// Many clients connecting at once on a loaded 2-core CI machine can take longer than the
+    /// library's default 500 ms to connect; the tests are about the server, not that default.
+    static let connectTimeout: Duration = .seconds(10)
 
     init(model: URL, workers: Int, split: String = "even", extraCoordinatorArgs: [String] = [], kvMemory: String = "64M") throws {
         self.kvMemory = kvMemory
@@ -67,7 +70,7 @@ final class LocalCluster {
     }
 
     func client(timeout: Duration = .seconds(30)) throws -> MQClient {
-        try MQClient(endpoint: clientEndpoint, defaultTimeout: timeout)
+        try MQClient(endpoint: clientEndpoint, defaultTimeout: timeout, connectTimeout: Self.connectTimeout)
     }
 
     /// Polls Health until the cluster serves (or fails the test after `timeout`).

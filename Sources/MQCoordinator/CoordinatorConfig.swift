@@ -47,6 +47,8 @@ public enum CoordinatorDefaults {
     public static let lostWorkersRemembered = 16
     /// How long closing the worker socket waits for queued messages (the final Shutdowns).
     public static let shutdownLinger: Duration = .milliseconds(300)
+    /// Pause after sending the final Shutdowns, before closing the worker socket.
+    public static let shutdownFlush: Duration = .milliseconds(200)
     /// Longest wait in one poll (timers are checked at least this often).
     public static let pollInterval: Duration = .milliseconds(50)
 }
@@ -81,4 +83,5 @@ public struct CoordinatorConfig: Sendable {
 
 extension Duration {
     var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

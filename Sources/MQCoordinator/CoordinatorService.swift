@@ -121,6 +121,9 @@ public final class CoordinatorService: @unchecked Sendable {
                 for call in Array(calls.values) { finish(call, status: Status(code: .unavailable, message: "the coordinator is shutting down")) }
                 releaseEnded()
                 for id in cluster.liveRoutingIDs { sendWorker(id, .shutdown(Shutdown(reason: "coordinator shutting down"))) }
+                // Give libzmq's I/O thread time to write the Shutdowns before the sockets close
+                // (seen lost now and then when closing straight away, even with a linger).
+                Thread.sleep(forTimeInterval: CoordinatorDefaults.shutdownFlush.seconds)
                 logger.info("stopped", metadata: stats.metadata(stages: config.stages))
                 return
             }

@@ -47,6 +47,9 @@ public enum CoordinatorDefaults {
     public static let lostWorkersRemembered = 16
     /// How long closing the worker socket waits for queued messages (the final Shutdowns).
     public static let shutdownLinger: Duration = .milliseconds(300)
+    /// A released sequence's KV reservation is reused only after this long, so that the workers
+    /// have freed its blocks (Release and Step travel on different, unordered sockets).
+    public static let releaseGrace: Duration = .milliseconds(50)
     /// Pause after sending the final Shutdowns, before closing the worker socket.
     public static let shutdownFlush: Duration = .milliseconds(200)
     /// Longest wait in one poll (timers are checked at least this often).

@@ -41,6 +41,8 @@ public final class CoordinatorService: @unchecked Sendable {
     private var inFlight: [UInt64: InFlightStep] = [:]
     /// KV tokens reserved by admitted calls (whole blocks of prompt + max new tokens, on every stage).
     private var reservedTokens = 0
+    /// Reservations of released sequences, returned to the pool after `releaseGrace`.
+    private var pendingFree: [(tokens: Int, at: ContinuousClock.Instant)] = []
     private var busy = BusyStats()
     private var draining: ContinuousClock.Instant?
     private var clientSocket: ZMQSocket!
@@ -294,7 +296,13 @@ public final class CoordinatorService: @unchecked Sendable {
         var ids: [UInt64] = []
         for call in arrival where call.ended && !call.inStep {
             if call.started { ids.append(call.seqID) }
-            if call.admitted { reservedTokens -= Self.reservation(call); call.admitted = false }
+            if call.admitted {
+                // Release travels on the control socket and the next Step on the data socket, which
+                // are not ordered: a worker may see a new sequence before it has freed this one.
+                // So the reservation returns to the pool only after a grace period.
+                pendingFree.append((tokens: Self.reservation(call), at: clock.now))
+                call.admitted = false
+            }
             bySeq[call.seqID] = nil
         }
         arrival.removeAll { $0.ended && !$0.inStep }
@@ -499,6 +507,11 @@ public final class CoordinatorService: @unchecked Sendable {
     /// Admits waiting calls in arrival order while every stage has room for them (no overtaking,
     /// so a large request is not starved by small ones).
     private func admit() {
+        let now = clock.now
+        while let first = pendingFree.first, now - first.at >= CoordinatorDefaults.releaseGrace {
+            reservedTokens -= first.tokens
+            pendingFree.removeFirst()
+        }
         guard let capacity = kvCapacityTokens else { return }
         for call in arrival where !call.ended && !call.admitted {
             let need = Self.reservation(call)

@@ -97,25 +97,13 @@ public final class GPT2: DecoderModel {
         case split   // attn.q_attn + attn.kv_attn
     }
 
-    struct Layer {
-        var ln1w, ln1b, qkvW, qkvB, projW, projB, ln2w, ln2b, fcW, fcB, fc2W, fc2B: FloatTensor
-        var all: [FloatTensor] { [ln1w, ln1b, qkvW, qkvB, projW, projB, ln2w, ln2b, fcW, fcB, fc2W, fc2B] }
-    }
-
     public let config: GPT2Config
     public let shape: ModelShape
     public let layerRange: Range<Int>
     /// The attention layout found in the checkpoint (of the first loaded layer; all must agree).
     public let attentionLayout: AttentionLayout?
-    let wte: FloatTensor?      // [V, E], also the head when tied
-    let wpe: FloatTensor?      // [P, E]
-    let lnf: (FloatTensor, FloatTensor)?
-    let head: FloatTensor?     // [V, E]
-    let blocks: [Layer]        // blocks[i] is global layer layerRange.lowerBound + i
-    private let work = Workspace()
-
-    public var hasEmbedding: Bool { wte != nil && wpe != nil }
-    public var hasHead: Bool { head != nil }
+    /// Weights in nn.Linear layout and the shared block math.
+    let stack: GPTStack
 
     /// Loads `layers` (default: all) and, if asked, the embeddings and/or the final norm and head.
     public init(checkpoint ck: Checkpoint, layers: Range<Int>? = nil, embedding: Bool = true, head wantHead: Bool = true) throws {
@@ -134,6 +122,7 @@ public final class GPT2: DecoderModel {
         // transformers writes "transformer.wte.weight"; OpenAI's GPT-2 files have bare "wte.weight".
         let root = ck.has("transformer.wte.weight") || !ck.has("wte.weight") ? "transformer." : ""
         var wteT: FloatTensor? = nil
+        let wte: FloatTensor?, wpe: FloatTensor?, lnf: (FloatTensor, FloatTensor)?, head: FloatTensor?
         if embedding || (wantHead && c.tieWordEmbeddings) { wteT = try ck.load(root + "wte.weight", shape: [V, E]) }
         wte = embedding ? wteT : nil
         wpe = embedding ? try ck.load(root + "wpe.weight", shape: [P, E]) : nil
@@ -149,7 +138,7 @@ public final class GPT2: DecoderModel {
             Self.transposed(try ck.load(name, shape: [n, m]))
         }
         var layout: AttentionLayout? = nil
-        var bl: [Layer] = []
+        var bl: [GPTStack.Layer] = []
         for i in range {
             let p = root + "h.\(i)."
             let found: AttentionLayout
@@ -178,7 +167,7 @@ public final class GPT2: DecoderModel {
                 let kvb = try ck.load(p + "attn.kv_attn.bias", shape: [2 * KV])
                 qkvB = Self.concatenated([qb, kvb], name: p + "attn.q_attn+kv_attn.bias")
             }
-            bl.append(Layer(
+            bl.append(GPTStack.Layer(
                 ln1w: try ck.load(p + "ln_1.weight", shape: [E]), ln1b: try ck.load(p + "ln_1.bias", shape: [E]),
                 qkvW: qkvW, qkvB: qkvB,
                 projW: try conv1D(p + "attn.c_proj.weight", in: E, out: E), projB: try ck.load(p + "attn.c_proj.bias", shape: [E]),
@@ -186,7 +175,11 @@ public final class GPT2: DecoderModel {
                 fcW: try conv1D(p + "mlp.c_fc.weight", in: E, out: I), fcB: try ck.load(p + "mlp.c_fc.bias", shape: [I]),
                 fc2W: try conv1D(p + "mlp.c_proj.weight", in: I, out: E), fc2B: try ck.load(p + "mlp.c_proj.bias", shape: [E])))
         }
-        blocks = bl
+        stack = GPTStack(
+            dims: .init(hidden: E, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim, intermediate: I, vocab: V,
+                        positions: P, layerNormEpsilon: c.layerNormEpsilon, activation: c.activation,
+                        scaleAttentionWeights: c.scaleAttentionWeights, scaleByInverseLayer: c.scaleByInverseLayer),
+            layerRange: range, wte: wte, wpe: wpe, lnf: lnf, head: head, blocks: bl)
         attentionLayout = layout
     }
 
@@ -230,76 +223,20 @@ public final class GPT2: DecoderModel {
         }
     }
 
-    public var weightBytesLoaded: Int {
-        var set: [ObjectIdentifier: Int] = [:]
-        for t in blocks.flatMap(\.all) + [wte, wpe, head, lnf?.0, lnf?.1].compactMap({ $0 }) {
-            set[ObjectIdentifier(t)] = t.byteCount
-        }
-        return set.values.reduce(0, +)
-    }
-
-    public var weightBytesPerToken: Int {
-        var n = blocks.flatMap(\.all).reduce(0) { $0 + $1.byteCount }
-        if let head, let lnf { n += head.byteCount + lnf.0.byteCount + lnf.1.byteCount }
-        if hasEmbedding { n += 2 * config.hiddenSize * 4 }   // one row of wte and one of wpe
-        return n
-    }
+    public var hasEmbedding: Bool { stack.hasEmbedding }
+    public var hasHead: Bool { stack.hasHead }
+    public var weightBytesLoaded: Int { stack.weightBytesLoaded }
+    public var weightBytesPerToken: Int { stack.weightBytesPerToken }
 
     public func embed(_ tokens: [StepToken], into hidden: UnsafeMutablePointer<Float>) throws {
-        guard let wte, let wpe else { throw ModelError.notLoaded("the embeddings") }
-        let E = config.hiddenSize
-        for (t, tok) in tokens.enumerated() {
-            guard tok.token >= 0 && tok.token < config.vocabSize else {
-                throw ModelError.tokenOutOfRange(token: tok.token, vocab: config.vocabSize)
-            }
-            guard tok.position >= 0 && tok.position < config.positions else {
-                throw ModelError.positionOutOfRange(sequence: tok.sequence, position: tok.position, max: config.positions)
-            }
-            let row = hidden + t * E
-            row.update(from: wte.pointer + tok.token * E, count: E)
-            addInPlace(row, wpe.pointer + tok.position * E, count: E)
-        }
+        try stack.embed(tokens, into: hidden)
     }
 
     public func forward(_ tokens: [StepToken], hidden x: UnsafeMutablePointer<Float>, cache: KVCache) throws {
-        let T = tokens.count
-        guard T > 0 else { throw ModelError.emptyStep }
-        let E = config.hiddenSize, I = config.intermediateSize, H = config.heads, D = config.headDim
-        let KVH = config.kvHeads, KV = KVH * D, QKV = E + 2 * KV
-        try AttentionStep.validate(tokens, cache: cache, maxPositions: config.positions)
-        let baseScale: Float = config.scaleAttentionWeights ? 1 / Float(D).squareRoot() : 1
-        let normed = work.floats(.normed, T * E)    // [T, E]
-        let qkv = work.floats(.qkv, T * QKV)        // [T, E + 2·KV]
-        let attn = work.floats(.attn, T * E)        // [T, E]
-        let proj = work.floats(.proj, T * E)        // [T, E]
-        let mlp = work.floats(.mlp, T * I)          // [T, I]
-        for (i, w) in blocks.enumerated() {
-            let layer = layerRange.lowerBound + i
-            let scale = config.scaleByInverseLayer ? baseScale / Float(layer + 1) : baseScale
-            // attention
-            layerNorm(x, w.ln1w.pointer, w.ln1b.pointer, normed, tokens: T, channels: E, eps: config.layerNormEpsilon)
-            linear(normed, w.qkvW.pointer, w.qkvB.pointer, qkv, tokens: T, inFeatures: E, outFeatures: QKV)
-            try AttentionStep.run(tokens, qkv: qkv, qkvStride: QKV, heads: H, kvHeads: KVH, headDim: D,
-                                  layer: layer, cache: cache, scale: scale, work: work, out: attn)
-            linear(attn, w.projW.pointer, w.projB.pointer, proj, tokens: T, inFeatures: E, outFeatures: E)
-            addInPlace(x, proj, count: T * E)
-            // MLP
-            layerNorm(x, w.ln2w.pointer, w.ln2b.pointer, normed, tokens: T, channels: E, eps: config.layerNormEpsilon)
-            linear(normed, w.fcW.pointer, w.fcB.pointer, mlp, tokens: T, inFeatures: E, outFeatures: I)
-            config.activation.apply(mlp, count: T * I)
-            linear(mlp, w.fc2W.pointer, w.fc2B.pointer, proj, tokens: T, inFeatures: I, outFeatures: E)
-            addInPlace(x, proj, count: T * E)
-        }
-        AttentionStep.commitLengths(tokens, cache: cache)
+        try stack.forward(tokens, hidden: x, cache: cache)
     }
 
     public func logits(hidden: UnsafePointer<Float>, rows: [Int], into logits: UnsafeMutablePointer<Float>) throws {
-        guard let head, let lnf else { throw ModelError.notLoaded("the final norm and LM head") }
-        let E = config.hiddenSize, R = rows.count
-        let normed = work.floats(.logitsRows, R * E)   // [R, E]
-        for (r, row) in rows.enumerated() {
-            layerNorm(hidden + row * E, lnf.0.pointer, lnf.1.pointer, normed + r * E, tokens: 1, channels: E, eps: config.layerNormEpsilon)
-        }
-        linear(normed, head.pointer, nil, logits, tokens: R, inFeatures: E, outFeatures: config.vocabSize)
+        try stack.logits(hidden: hidden, rows: rows, into: logits)
     }
 }

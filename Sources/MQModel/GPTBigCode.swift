@@ -69,23 +69,11 @@ public struct GPTBigCodeConfig: Sendable, Equatable {
 }
 
 public final class GPTBigCode: DecoderModel {
-    struct Layer {
-        var ln1w, ln1b, qkvW, qkvB, projW, projB, ln2w, ln2b, fcW, fcB, fc2W, fc2B: FloatTensor
-        var all: [FloatTensor] { [ln1w, ln1b, qkvW, qkvB, projW, projB, ln2w, ln2b, fcW, fcB, fc2W, fc2B] }
-    }
-
     public let config: GPTBigCodeConfig
     public let shape: ModelShape
     public let layerRange: Range<Int>
-    let wte: FloatTensor?      // [V, E], also the head when tied
-    let wpe: FloatTensor?      // [P, E]
-    let lnf: (FloatTensor, FloatTensor)?
-    let head: FloatTensor?     // [V, E]
-    let blocks: [Layer]        // blocks[i] is global layer layerRange.lowerBound + i
-    private let work = Workspace()
-
-    public var hasEmbedding: Bool { wte != nil && wpe != nil }
-    public var hasHead: Bool { head != nil }
+    /// Weights in nn.Linear layout and the shared block math.
+    let stack: GPTStack
 
     /// Loads `layers` (default: all) and, if asked, the embeddings and/or the final norm and head.
     public init(checkpoint ck: Checkpoint, layers: Range<Int>? = nil, embedding: Bool = true, head wantHead: Bool = true) throws {
@@ -102,6 +90,7 @@ public final class GPTBigCode: DecoderModel {
         let E = c.hiddenSize, I = c.intermediateSize, V = c.vocabSize, P = c.positions
         let KV = c.kvHeads * c.headDim
         var wteT: FloatTensor? = nil
+        let wte: FloatTensor?, wpe: FloatTensor?, lnf: (FloatTensor, FloatTensor)?, head: FloatTensor?
         if embedding || (wantHead && c.tieWordEmbeddings) { wteT = try ck.load("transformer.wte.weight", shape: [V, E]) }
         wte = embedding ? wteT : nil
         wpe = embedding ? try ck.load("transformer.wpe.weight", shape: [P, E]) : nil
@@ -112,7 +101,7 @@ public final class GPTBigCode: DecoderModel {
             lnf = nil
             head = nil
         }
-        var bl: [Layer] = []
+        var bl: [GPTStack.Layer] = []
         for i in range {
             let p = "transformer.h.\(i)."
             var qkvW = try ck.load(p + "attn.c_attn.weight", shape: [E + 2 * KV, E])
@@ -121,7 +110,7 @@ public final class GPTBigCode: DecoderModel {
                 qkvW = Self.regroupMultiHead(qkvW, heads: c.heads, headDim: c.headDim, columns: E)
                 qkvB = Self.regroupMultiHead(qkvB, heads: c.heads, headDim: c.headDim, columns: 1)
             }
-            bl.append(Layer(
+            bl.append(GPTStack.Layer(
                 ln1w: try ck.load(p + "ln_1.weight", shape: [E]), ln1b: try ck.load(p + "ln_1.bias", shape: [E]),
                 qkvW: qkvW, qkvB: qkvB,
                 projW: try ck.load(p + "attn.c_proj.weight", shape: [E, E]), projB: try ck.load(p + "attn.c_proj.bias", shape: [E]),
@@ -129,7 +118,11 @@ public final class GPTBigCode: DecoderModel {
                 fcW: try ck.load(p + "mlp.c_fc.weight", shape: [I, E]), fcB: try ck.load(p + "mlp.c_fc.bias", shape: [I]),
                 fc2W: try ck.load(p + "mlp.c_proj.weight", shape: [E, I]), fc2B: try ck.load(p + "mlp.c_proj.bias", shape: [E])))
         }
-        blocks = bl
+        stack = GPTStack(
+            dims: .init(hidden: E, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim, intermediate: I, vocab: V,
+                        positions: P, layerNormEpsilon: c.layerNormEpsilon, activation: c.activation,
+                        scaleAttentionWeights: c.scaleAttentionWeights, scaleByInverseLayer: false),
+            layerRange: range, wte: wte, wpe: wpe, lnf: lnf, head: head, blocks: bl)
     }
 
     /// Rows [q_h | k_h | v_h] per head (D rows each) → [all q | all k | all v]. `columns` = row length.
@@ -146,75 +139,20 @@ public final class GPTBigCode: DecoderModel {
         return FloatTensor(name: t.name, shape: t.shape, owned: out, sourceDType: t.sourceDType)
     }
 
-    public var weightBytesLoaded: Int {
-        var set: [ObjectIdentifier: Int] = [:]
-        for t in blocks.flatMap(\.all) + [wte, wpe, head, lnf?.0, lnf?.1].compactMap({ $0 }) {
-            set[ObjectIdentifier(t)] = t.byteCount
-        }
-        return set.values.reduce(0, +)
-    }
-
-    public var weightBytesPerToken: Int {
-        var n = blocks.flatMap(\.all).reduce(0) { $0 + $1.byteCount }
-        if let head, let lnf { n += head.byteCount + lnf.0.byteCount + lnf.1.byteCount }
-        if hasEmbedding { n += 2 * config.hiddenSize * 4 }   // one row of wte and one of wpe
-        return n
-    }
+    public var hasEmbedding: Bool { stack.hasEmbedding }
+    public var hasHead: Bool { stack.hasHead }
+    public var weightBytesLoaded: Int { stack.weightBytesLoaded }
+    public var weightBytesPerToken: Int { stack.weightBytesPerToken }
 
     public func embed(_ tokens: [StepToken], into hidden: UnsafeMutablePointer<Float>) throws {
-        guard let wte, let wpe else { throw ModelError.notLoaded("the embeddings") }
-        let E = config.hiddenSize
-        for (t, tok) in tokens.enumerated() {
-            guard tok.token >= 0 && tok.token < config.vocabSize else {
-                throw ModelError.tokenOutOfRange(token: tok.token, vocab: config.vocabSize)
-            }
-            guard tok.position >= 0 && tok.position < config.positions else {
-                throw ModelError.positionOutOfRange(sequence: tok.sequence, position: tok.position, max: config.positions)
-            }
-            let row = hidden + t * E
-            row.update(from: wte.pointer + tok.token * E, count: E)
-            addInPlace(row, wpe.pointer + tok.position * E, count: E)
-        }
+        try stack.embed(tokens, into: hidden)
     }
 
     public func forward(_ tokens: [StepToken], hidden x: UnsafeMutablePointer<Float>, cache: KVCache) throws {
-        let T = tokens.count
-        guard T > 0 else { throw ModelError.emptyStep }
-        let E = config.hiddenSize, I = config.intermediateSize, H = config.heads, D = config.headDim
-        let KVH = config.kvHeads, KV = KVH * D, QKV = E + 2 * KV
-        try AttentionStep.validate(tokens, cache: cache, maxPositions: config.positions)
-        let scale: Float = config.scaleAttentionWeights ? 1 / Float(D).squareRoot() : 1
-        let normed = work.floats(.normed, T * E)    // [T, E]
-        let qkv = work.floats(.qkv, T * QKV)        // [T, E + 2·KV]
-        let attn = work.floats(.attn, T * E)        // [T, E]
-        let proj = work.floats(.proj, T * E)        // [T, E]
-        let mlp = work.floats(.mlp, T * I)          // [T, I]
-        for (i, w) in blocks.enumerated() {
-            let layer = layerRange.lowerBound + i
-            // attention
-            layerNorm(x, w.ln1w.pointer, w.ln1b.pointer, normed, tokens: T, channels: E, eps: config.layerNormEpsilon)
-            linear(normed, w.qkvW.pointer, w.qkvB.pointer, qkv, tokens: T, inFeatures: E, outFeatures: QKV)
-            try AttentionStep.run(tokens, qkv: qkv, qkvStride: QKV, heads: H, kvHeads: KVH, headDim: D,
-                                  layer: layer, cache: cache, scale: scale, work: work, out: attn)
-            linear(attn, w.projW.pointer, w.projB.pointer, proj, tokens: T, inFeatures: E, outFeatures: E)
-            addInPlace(x, proj, count: T * E)
-            // MLP
-            layerNorm(x, w.ln2w.pointer, w.ln2b.pointer, normed, tokens: T, channels: E, eps: config.layerNormEpsilon)
-            linear(normed, w.fcW.pointer, w.fcB.pointer, mlp, tokens: T, inFeatures: E, outFeatures: I)
-            config.activation.apply(mlp, count: T * I)
-            linear(mlp, w.fc2W.pointer, w.fc2B.pointer, proj, tokens: T, inFeatures: I, outFeatures: E)
-            addInPlace(x, proj, count: T * E)
-        }
-        AttentionStep.commitLengths(tokens, cache: cache)
+        try stack.forward(tokens, hidden: x, cache: cache)
     }
 
     public func logits(hidden: UnsafePointer<Float>, rows: [Int], into logits: UnsafeMutablePointer<Float>) throws {
-        guard let head, let lnf else { throw ModelError.notLoaded("the final norm and LM head") }
-        let E = config.hiddenSize, R = rows.count
-        let normed = work.floats(.logitsRows, R * E)   // [R, E]
-        for (r, row) in rows.enumerated() {
-            layerNorm(hidden + row * E, lnf.0.pointer, lnf.1.pointer, normed + r * E, tokens: 1, channels: E, eps: config.layerNormEpsilon)
-        }
-        linear(normed, head.pointer, nil, logits, tokens: R, inFeatures: E, outFeatures: config.vocabSize)
+        try stack.logits(hidden: hidden, rows: rows, into: logits)
     }
 }

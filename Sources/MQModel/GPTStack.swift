@@ -1,0 +1,117 @@
+// The decoder stack GPTBigCode and GPT-2 (SantaCoder's original layout) share once loaded: learned
+// position embeddings, pre-LayerNorm blocks with attention then a two-layer MLP, final norm and a
+// (usually tied) head. The architecture files differ only in how they read and arrange weights.
+//
+// Shapes: T = tokens in the step, E = hidden size, H = heads, D = head dim, KVH = KV heads,
+//         KV = KVH · D, I = MLP width, V = vocab, P = positions.
+// Block:  x = x + c_proj(attn(ln_1(x)));  x = x + c_proj(act(c_fc(ln_2(x))))
+// Weights are nn.Linear-shaped [out, in]; qkv rows are [Q (H·D) | K (KV) | V (KV)].
+import MQCheckpoint
+import MQKernels
+
+final class GPTStack {
+    struct Layer {
+        var ln1w, ln1b, qkvW, qkvB, projW, projB, ln2w, ln2b, fcW, fcB, fc2W, fc2B: FloatTensor
+        var all: [FloatTensor] { [ln1w, ln1b, qkvW, qkvB, projW, projB, ln2w, ln2b, fcW, fcB, fc2W, fc2B] }
+    }
+
+    struct Dimensions {
+        var hidden, heads, kvHeads, headDim, intermediate, vocab, positions: Int
+        var layerNormEpsilon: Float
+        var activation: Activation
+        var scaleAttentionWeights: Bool
+        /// GPT-2's scale_attn_by_inverse_layer_idx: the attention scale is also divided by layer + 1.
+        var scaleByInverseLayer: Bool
+    }
+
+    let dims: Dimensions
+    let layerRange: Range<Int>
+    let wte: FloatTensor?      // [V, E], also the head when tied
+    let wpe: FloatTensor?      // [P, E]
+    let lnf: (FloatTensor, FloatTensor)?
+    let head: FloatTensor?     // [V, E]
+    let blocks: [Layer]        // blocks[i] is global layer layerRange.lowerBound + i
+    private let work = Workspace()
+
+    init(dims: Dimensions, layerRange: Range<Int>, wte: FloatTensor?, wpe: FloatTensor?,
+         lnf: (FloatTensor, FloatTensor)?, head: FloatTensor?, blocks: [Layer]) {
+        self.dims = dims; self.layerRange = layerRange; self.wte = wte; self.wpe = wpe
+        self.lnf = lnf; self.head = head; self.blocks = blocks
+    }
+
+    var hasEmbedding: Bool { wte != nil && wpe != nil }
+    var hasHead: Bool { head != nil }
+
+    var weightBytesLoaded: Int {
+        var set: [ObjectIdentifier: Int] = [:]
+        for t in blocks.flatMap(\.all) + [wte, wpe, head, lnf?.0, lnf?.1].compactMap({ $0 }) {
+            set[ObjectIdentifier(t)] = t.byteCount
+        }
+        return set.values.reduce(0, +)
+    }
+
+    var weightBytesPerToken: Int {
+        var n = blocks.flatMap(\.all).reduce(0) { $0 + $1.byteCount }
+        if let head, let lnf { n += head.byteCount + lnf.0.byteCount + lnf.1.byteCount }
+        if hasEmbedding { n += 2 * dims.hidden * 4 }   // one row of wte and one of wpe
+        return n
+    }
+
+    func embed(_ tokens: [StepToken], into hidden: UnsafeMutablePointer<Float>) throws {
+        guard let wte, let wpe else { throw ModelError.notLoaded("the embeddings") }
+        let E = dims.hidden
+        for (t, tok) in tokens.enumerated() {
+            guard tok.token >= 0 && tok.token < dims.vocab else {
+                throw ModelError.tokenOutOfRange(token: tok.token, vocab: dims.vocab)
+            }
+            guard tok.position >= 0 && tok.position < dims.positions else {
+                throw ModelError.positionOutOfRange(sequence: tok.sequence, position: tok.position, max: dims.positions)
+            }
+            let row = hidden + t * E
+            row.update(from: wte.pointer + tok.token * E, count: E)
+            addInPlace(row, wpe.pointer + tok.position * E, count: E)
+        }
+    }
+
+    func forward(_ tokens: [StepToken], hidden x: UnsafeMutablePointer<Float>, cache: KVCache) throws {
+        let T = tokens.count
+        guard T > 0 else { throw ModelError.emptyStep }
+        let E = dims.hidden, I = dims.intermediate, H = dims.heads, D = dims.headDim
+        let KVH = dims.kvHeads, KV = KVH * D, QKV = H * D + 2 * KV
+        try AttentionStep.validate(tokens, cache: cache, maxPositions: dims.positions)
+        let baseScale: Float = dims.scaleAttentionWeights ? 1 / Float(D).squareRoot() : 1
+        let normed = work.floats(.normed, T * E)    // [T, E]
+        let qkv = work.floats(.qkv, T * QKV)        // [T, H·D + 2·KV]
+        let attn = work.floats(.attn, T * E)        // [T, E]
+        let proj = work.floats(.proj, T * E)        // [T, E]
+        let mlp = work.floats(.mlp, T * I)          // [T, I]
+        for (i, w) in blocks.enumerated() {
+            let layer = layerRange.lowerBound + i
+            let scale = dims.scaleByInverseLayer ? baseScale / Float(layer + 1) : baseScale
+            // attention
+            layerNorm(x, w.ln1w.pointer, w.ln1b.pointer, normed, tokens: T, channels: E, eps: dims.layerNormEpsilon)
+            linear(normed, w.qkvW.pointer, w.qkvB.pointer, qkv, tokens: T, inFeatures: E, outFeatures: QKV)
+            try AttentionStep.run(tokens, qkv: qkv, qkvStride: QKV, heads: H, kvHeads: KVH, headDim: D,
+                                  layer: layer, cache: cache, scale: scale, work: work, out: attn)
+            linear(attn, w.projW.pointer, w.projB.pointer, proj, tokens: T, inFeatures: E, outFeatures: E)
+            addInPlace(x, proj, count: T * E)
+            // MLP
+            layerNorm(x, w.ln2w.pointer, w.ln2b.pointer, normed, tokens: T, channels: E, eps: dims.layerNormEpsilon)
+            linear(normed, w.fcW.pointer, w.fcB.pointer, mlp, tokens: T, inFeatures: E, outFeatures: I)
+            dims.activation.apply(mlp, count: T * I)
+            linear(mlp, w.fc2W.pointer, w.fc2B.pointer, proj, tokens: T, inFeatures: I, outFeatures: E)
+            addInPlace(x, proj, count: T * E)
+        }
+        AttentionStep.commitLengths(tokens, cache: cache)
+    }
+
+    func logits(hidden: UnsafePointer<Float>, rows: [Int], into logits: UnsafeMutablePointer<Float>) throws {
+        guard let head, let lnf else { throw ModelError.notLoaded("the final norm and LM head") }
+        let E = dims.hidden, R = rows.count
+        let normed = work.floats(.logitsRows, R * E)   // [R, E]
+        for (r, row) in rows.enumerated() {
+            layerNorm(hidden + row * E, lnf.0.pointer, lnf.1.pointer, normed + r * E, tokens: 1, channels: E, eps: dims.layerNormEpsilon)
+        }
+        linear(normed, head.pointer, nil, logits, tokens: R, inFeatures: E, outFeatures: dims.vocab)
+    }
+}

@@ -46,6 +46,7 @@ public enum BLAS {
     /// Sets OpenBLAS's thread count (takes effect for the next call).
     public static func setThreads(_ n: Int) {
         mq_blas_set_num_threads(Int32(max(1, n)))
+        SmallBatch.threads = max(1, n)
     }
 }
 
@@ -60,6 +61,9 @@ public func linear(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ bias:
     if t == 1 {
         // y[OUT] = W[OUT, IN] · x[IN]
         mq_sgemv(0, Int32(m), Int32(n), 1, w, Int32(n), x, beta, y)
+    } else if t <= SmallBatch.maxRows {
+        // A few rows (batched decode): stream W once for all of them.
+        linearSmallBatch(x, w, bias, y, tokens: t, inFeatures: n, outFeatures: m)
     } else {
         // y[T, OUT] = x[T, IN] · Wᵀ[IN, OUT]
         mq_sgemm(0, 1, Int32(t), Int32(m), Int32(n), 1, x, Int32(n), w, Int32(n), beta, y, Int32(m))

@@ -37,6 +37,23 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    func testSmallBatchLinearMatchesNaive() {
+        // Row counts around the 4-row groups, feature counts that are not multiples of 8, and enough
+        // output rows to be split across threads.
+        for (t, n, m) in [(2, 37, 53), (3, 64, 300), (4, 96, 130), (5, 771, 257), (9, 8, 70), (16, 130, 129), (32, 33, 65)] {
+            let x = random(t * n, seed: 11), w = random(m * n, seed: 12), b = random(m, seed: 13)
+            for bias in [true, false] {
+                var fast = [Float](repeating: 9, count: t * m), slow = fast
+                b.withUnsafeBufferPointer { bp in
+                    let bb = bias ? bp.baseAddress : nil
+                    linearSmallBatch(x, w, bb, &fast, tokens: t, inFeatures: n, outFeatures: m)
+                    linearNaive(x, w, bb, &slow, tokens: t, inFeatures: n, outFeatures: m)
+                }
+                XCTAssertLessThan(maxDiff(fast, slow), 1e-4, "small batch \(t)x\(n)->\(m) bias \(bias)")
+            }
+        }
+    }
+
     func testLayerNormMatchesNaive() {
         for c in [1, 7, 64, 77] {
             let t = 3

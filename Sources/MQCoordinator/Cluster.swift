@@ -128,10 +128,6 @@ struct Cluster {
         return true
     }
 
-    /// A worker refused its assignment: it goes back to being a spare? No: it is dropped, so the
-    /// stage can go to another worker.
-    mutating func assignmentFailed(_ id: [UInt8], now: ContinuousClock.Instant) { markLost(id, now: now) }
-
     // MARK: planning
 
     /// Binds workers to stages (making the plan the first time enough workers are registered) and

@@ -575,9 +575,8 @@ public final class CoordinatorService: @unchecked Sendable {
             logger.debug("ignored a result for step \(r.stepID) (not in flight)")
             return
         }
-        stats.add(roundTrip: now - step.sent, stageNanos: r.timings.reduce(0) { $0 + $1.queueNanoseconds + $1.forwardNanoseconds },
-                  stages: config.stages)
-        busy.add(r.timings, stages: config.stages)
+        stats.add(roundTrip: now - step.sent, stageNanos: r.timings.reduce(0) { $0 + $1.queueNanoseconds + $1.forwardNanoseconds })
+        busy.add(r.timings)
         var results: [UInt64: SequenceResult] = [:]
         for x in r.results { results[x.seqID] = x }
         for m in step.members {
@@ -630,7 +629,7 @@ struct HopStats {
     var roundTripNanos: UInt64 = 0
     var stageNanos: UInt64 = 0
 
-    mutating func add(roundTrip: Duration, stageNanos s: UInt64, stages: Int) {
+    mutating func add(roundTrip: Duration, stageNanos s: UInt64) {
         steps += 1
         roundTripNanos += nanos(roundTrip)
         stageNanos += s
@@ -660,7 +659,7 @@ struct BusyStats {
 
     mutating func start(_ now: ContinuousClock.Instant) { if since == nil { since = now } }
 
-    mutating func add(_ timings: [StageTiming], stages: Int) {
+    mutating func add(_ timings: [StageTiming]) {
         for t in timings {
             forwardNanos[t.stageIndex, default: 0] += t.forwardNanoseconds
             steps[t.stageIndex, default: 0] += 1

@@ -64,6 +64,13 @@ public final class MappedFile: @unchecked Sendable {
     }
 
     deinit { munmap(UnsafeMutableRawPointer(mutating: base), size) }
+
+    /// Drops this mapping's pages from the process (madvise DONTNEED) after a loader has copied what it
+    /// needs, so resident memory counts the copies only; a later read of the mapping is served again
+    /// from the page cache, so this never changes what the mapping reads as.
+    public func releasePages() {
+        _ = madvise(UnsafeMutableRawPointer(mutating: base), size, MADV_DONTNEED)
+    }
 }
 
 /// One safetensors file: its mapping and its parsed, validated header.
@@ -240,6 +247,12 @@ public final class Checkpoint: Sendable {
     }
 
     public func has(_ name: String) -> Bool { location[name] != nil }
+
+    /// Releases the resident pages of every mapped file (see MappedFile.releasePages); model loaders
+    /// call this once their weights are packed or converted.
+    public func releaseMappedPages() {
+        for f in files.values { f.mapping.releasePages() }
+    }
 
     /// Loads `name` as F32, checking its shape. F32 data is used in place when 4-byte aligned.
     public func load(_ name: String, shape expected: [Int]) throws -> FloatTensor {

@@ -1,9 +1,10 @@
-// Matrix products through OpenBLAS, and the naive references they are tested against.
+// OpenBLAS (opened at run time), and the naive reference every matrix product is tested against.
 //
 // Shapes: T = tokens in the step, IN = input features, OUT = output features.
 // Weights are stored as PyTorch `nn.Linear` stores them: W[OUT, IN], row-major, so y = x · Wᵀ + b.
-// Batch-1 decoding is a matrix-vector product that streams W once from memory: it is memory-bound,
-// and sgemv over rows of W is the access pattern that lets the memory bus set the speed.
+// The model's products run on mq's own kernel over packed weights (PackedLinear.swift: one
+// summation order whatever the batch, memory-bound at one row, ≥ sgemm at 2–32 rows); OpenBLAS
+// stays as the yardstick `mq bench linear` measures that kernel against, side by side.
 import COpenBLAS
 
 /// What the BLAS library reports about itself once loaded.
@@ -43,30 +44,10 @@ public enum BLAS {
                         threads: Int(mq_blas_get_num_threads()))
     }
 
-    /// Sets OpenBLAS's thread count (takes effect for the next call).
+    /// Sets the thread count of OpenBLAS and of mq's packed kernel (takes effect for the next call).
     public static func setThreads(_ n: Int) {
         mq_blas_set_num_threads(Int32(max(1, n)))
-        SmallBatch.threads = max(1, n)
-    }
-}
-
-/// y[T, OUT] = x[T, IN] · W[OUT, IN]ᵀ + bias[OUT]   (bias optional; y is overwritten)
-@inlinable
-public func linear(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
-                   _ y: UnsafeMutablePointer<Float>, tokens t: Int, inFeatures n: Int, outFeatures m: Int) {
-    if let bias {
-        for r in 0..<t { (y + r * m).update(from: bias, count: m) }
-    }
-    let beta: Float = bias == nil ? 0 : 1
-    if t == 1 {
-        // y[OUT] = W[OUT, IN] · x[IN]
-        mq_sgemv(0, Int32(m), Int32(n), 1, w, Int32(n), x, beta, y)
-    } else if t <= SmallBatch.maxRows {
-        // A few rows (batched decode): stream W once for all of them.
-        linearSmallBatch(x, w, bias, y, tokens: t, inFeatures: n, outFeatures: m)
-    } else {
-        // y[T, OUT] = x[T, IN] · Wᵀ[IN, OUT]
-        mq_sgemm(0, 1, Int32(t), Int32(m), Int32(n), 1, x, Int32(n), w, Int32(n), beta, y, Int32(m))
+        PackedLinear.threads = max(1, n)
     }
 }
 

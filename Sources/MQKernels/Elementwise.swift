@@ -63,13 +63,51 @@ public func layerNormNaive(_ x: UnsafePointer<Float>, _ gamma: UnsafePointer<Flo
 
 /// GELU, tanh approximation (`gelu_pytorch_tanh`, `gelu_new`), in place over n values.
 @inlinable
+/// gelu_pytorch_tanh: 0.5·v·(1 + tanh(√(2/π)·(v + 0.044715·v³))), computed as the equal
+/// v / (1 + exp(−2y)) with a vectorized exp (a per-element libm tanhf cost ~15% of a batched step).
 public func geluTanh(_ x: UnsafeMutablePointer<Float>, count n: Int) {
     let k0: Float = 0.7978845608028654  // sqrt(2/pi)
     let k1: Float = 0.044715
-    for i in 0..<n {
-        let v = x[i]
-        x[i] = 0.5 * v * (1 + tanhf(k0 * (v + k1 * v * v * v)))
+    var i = 0
+    while i + 8 <= n {
+        let v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
+        let y = k0 * (v + k1 * v * v * v)
+        let r = v / (1 + exp8(-2 * y))
+        UnsafeMutableRawPointer(x + i).storeBytes(of: r, as: SIMD8<Float>.self)
+        i += 8
     }
+    while i < n {
+        let v = x[i]
+        let y = k0 * (v + k1 * v * v * v)
+        x[i] = v / (1 + expf(min(88, -2 * y)))
+        i += 1
+    }
+}
+
+/// e^x for 8 lanes (Cephes expf scheme: x = n·ln2 + r, |r| ≤ ln2/2, degree-6 polynomial for e^r,
+/// 2^n built in the exponent bits); within ~2 ulp of expf. Inputs are clamped to [−87, 88] so
+/// 2^n stays a normal float (e^−87 ≈ 1.6e−38; callers here only need the limits, not ±inf).
+@inline(__always)
+public func exp8(_ xIn: SIMD8<Float>) -> SIMD8<Float> {
+    var x = xIn
+    x.replace(with: -87, where: x .< -87)
+    x.replace(with: 88, where: x .> 88)
+    // n = round(x / ln 2) through the 1.5·2^23 trick: t's low mantissa bits hold n exactly.
+    let magic: Float = 12_582_912
+    let t = x * 1.44269504088896341 + magic
+    let nf = t - magic
+    var r = x - nf * 0.693359375          // ln 2 split in two so r is exact
+    r = r + nf * 2.12194440e-4
+    var p = SIMD8<Float>(repeating: 1.9875691500e-4)
+    p = p * r + 1.3981999507e-3
+    p = p * r + 8.3334519073e-3
+    p = p * r + 4.1665795894e-2
+    p = p * r + 1.6666665459e-1
+    p = p * r + 5.0000001201e-1
+    p = p * (r * r) + r + 1
+    let nBits = unsafeBitCast(t, to: SIMD8<UInt32>.self) &- magic.bitPattern
+    let scale = unsafeBitCast((nBits &<< 23) &+ Float(1).bitPattern, to: SIMD8<Float>.self)
+    return p * scale
 }
 
 public func geluTanhNaive(_ x: UnsafeMutablePointer<Float>, count n: Int) {

@@ -172,26 +172,28 @@ public final class Falcon: DecoderModel {
     struct Layer {
         var lnAttnW, lnAttnB: FloatTensor          // input_layernorm or ln_attn
         var lnMlp: (FloatTensor, FloatTensor)?     // ln_mlp or post_attention_layernorm (nil: shared)
-        var qkvW: FloatTensor, qkvB: FloatTensor?  // [H·D + 2·KV, E], rearranged to [Q | K | V]
-        var denseW: FloatTensor, denseB: FloatTensor?
-        var fc1W: FloatTensor, fc1B: FloatTensor?  // dense_h_to_4h [F, E]
-        var fc2W: FloatTensor, fc2B: FloatTensor?  // dense_4h_to_h [E, F]
-        var all: [FloatTensor] {
-            [lnAttnW, lnAttnB, lnMlp?.0, lnMlp?.1, qkvW, qkvB, denseW, denseB, fc1W, fc1B, fc2W, fc2B].compactMap { $0 }
+        var qkvW: PackedWeight, qkvB: FloatTensor?  // [H·D + 2·KV, E], rearranged to [Q | K | V]
+        var denseW: PackedWeight, denseB: FloatTensor?
+        var fc1W: PackedWeight, fc1B: FloatTensor?  // dense_h_to_4h [F, E]
+        var fc2W: PackedWeight, fc2B: FloatTensor?  // dense_4h_to_h [E, F]
+        var byteCount: Int {
+            [lnAttnW, lnAttnB, lnMlp?.0, lnMlp?.1, qkvB, denseB, fc1B, fc2B].compactMap { $0?.byteCount }.reduce(0, +)
+                + [qkvW, denseW, fc1W, fc2W].reduce(0) { $0 + $1.byteCount }
         }
     }
 
     public let config: FalconConfig
     public let shape: ModelShape
     public let layerRange: Range<Int>
-    let embeddings: FloatTensor?      // [V, E], also the head when tied
+    let embeddings: FloatTensor?      // [V, E]; nil when the tied head is loaded (rows are read from it)
+    let embedFromHead: Bool
     let lnf: (FloatTensor, FloatTensor)?
-    let head: FloatTensor?            // [V, E]
+    let head: PackedWeight?           // [V, E], packed for `linear`
     let blocks: [Layer]               // blocks[i] is global layer layerRange.lowerBound + i
     let rotary: RotaryTable           // cos/sin [P, D/2]
     private let work = Workspace()
 
-    public var hasEmbedding: Bool { embeddings != nil }
+    public var hasEmbedding: Bool { embeddings != nil || embedFromHead }
     public var hasHead: Bool { head != nil }
 
     /// Loads `layers` (default: all) and, if asked, the embedding and/or the final norm and head.
@@ -212,14 +214,16 @@ public final class Falcon: DecoderModel {
         if embedding || (wantHead && c.tieWordEmbeddings) {
             wte = try ck.load("transformer.word_embeddings.weight", shape: [V, E])
         }
-        embeddings = embedding ? wte : nil
         if wantHead {
             lnf = (try ck.load("transformer.ln_f.weight", shape: [E]), try ck.load("transformer.ln_f.bias", shape: [E]))
-            head = c.tieWordEmbeddings ? wte : try ck.load("lm_head.weight", shape: [V, E])
+            head = PackedWeight(c.tieWordEmbeddings ? wte! : try ck.load("lm_head.weight", shape: [V, E]))
         } else {
             lnf = nil
             head = nil
         }
+        // A tied head serves the embedding rows too (one packed copy instead of two).
+        embedFromHead = embedding && wantHead && c.tieWordEmbeddings
+        embeddings = embedding && !embedFromHead ? wte : nil
         func optionalBias(_ name: String, _ n: Int) throws -> FloatTensor? {
             c.bias ? try ck.load(name, shape: [n]) : nil
         }
@@ -246,11 +250,11 @@ public final class Falcon: DecoderModel {
             bl.append(Layer(
                 lnAttnW: try ck.load(p + lnAttn + ".weight", shape: [E]), lnAttnB: try ck.load(p + lnAttn + ".bias", shape: [E]),
                 lnMlp: lnMlp,
-                qkvW: qkvW, qkvB: qkvB,
-                denseW: try ck.load(p + "self_attention.dense.weight", shape: [E, E]),
+                qkvW: PackedWeight(qkvW), qkvB: qkvB,
+                denseW: PackedWeight(try ck.load(p + "self_attention.dense.weight", shape: [E, E])),
                 denseB: try optionalBias(p + "self_attention.dense.bias", E),
-                fc1W: try ck.load(p + "mlp.dense_h_to_4h.weight", shape: [F, E]), fc1B: try optionalBias(p + "mlp.dense_h_to_4h.bias", F),
-                fc2W: try ck.load(p + "mlp.dense_4h_to_h.weight", shape: [E, F]), fc2B: try optionalBias(p + "mlp.dense_4h_to_h.bias", E)))
+                fc1W: PackedWeight(try ck.load(p + "mlp.dense_h_to_4h.weight", shape: [F, E])), fc1B: try optionalBias(p + "mlp.dense_h_to_4h.bias", F),
+                fc2W: PackedWeight(try ck.load(p + "mlp.dense_4h_to_h.weight", shape: [E, F])), fc2B: try optionalBias(p + "mlp.dense_4h_to_h.bias", E)))
         }
         blocks = bl
         rotary = RotaryTable(headDim: D, theta: c.ropeTheta, positions: c.positions)
@@ -272,22 +276,19 @@ public final class Falcon: DecoderModel {
     }
 
     public var weightBytesLoaded: Int {
-        var set: [ObjectIdentifier: Int] = [:]
-        for t in blocks.flatMap(\.all) + [embeddings, head, lnf?.0, lnf?.1].compactMap({ $0 }) {
-            set[ObjectIdentifier(t)] = t.byteCount
-        }
-        return set.values.reduce(0, +)
+        blocks.reduce(0) { $0 + $1.byteCount } + [embeddings, lnf?.0, lnf?.1].compactMap({ $0?.byteCount }).reduce(0, +)
+            + (head?.byteCount ?? 0)
     }
 
     public var weightBytesPerToken: Int {
-        var n = blocks.flatMap(\.all).reduce(0) { $0 + $1.byteCount }
+        var n = blocks.reduce(0) { $0 + $1.byteCount }
         if let head, let lnf { n += head.byteCount + lnf.0.byteCount + lnf.1.byteCount }
         if hasEmbedding { n += config.hiddenSize * 4 }   // one row of word_embeddings
         return n
     }
 
     public func embed(_ tokens: [StepToken], into hidden: UnsafeMutablePointer<Float>) throws {
-        guard let embeddings else { throw ModelError.notLoaded("the embeddings") }
+        guard hasEmbedding else { throw ModelError.notLoaded("the embeddings") }
         let E = config.hiddenSize
         for (t, tok) in tokens.enumerated() {
             guard tok.token >= 0 && tok.token < config.vocabSize else {
@@ -296,7 +297,8 @@ public final class Falcon: DecoderModel {
             guard tok.position >= 0 && tok.position < config.positions else {
                 throw ModelError.positionOutOfRange(sequence: tok.sequence, position: tok.position, max: config.positions)
             }
-            (hidden + t * E).update(from: embeddings.pointer + tok.token * E, count: E)
+            if let embeddings { (hidden + t * E).update(from: embeddings.pointer + tok.token * E, count: E) }
+            else { head!.copyRow(tok.token, into: hidden + t * E) }
         }
     }
 
@@ -317,7 +319,7 @@ public final class Falcon: DecoderModel {
             let layer = layerRange.lowerBound + i
             // attention
             layerNorm(x, w.lnAttnW.pointer, w.lnAttnB.pointer, normed, tokens: T, channels: E, eps: eps)
-            linear(normed, w.qkvW.pointer, w.qkvB?.pointer, qkv, tokens: T, inFeatures: E, outFeatures: QKV)
+            linear(normed, w.qkvW, w.qkvB?.pointer, qkv, tokens: T)
             // Rotate the H query heads and the KVH key heads (contiguous at the start of each row)
             // before AttentionStep copies the keys into the cache.
             for (t, tok) in tokens.enumerated() {
@@ -327,7 +329,7 @@ public final class Falcon: DecoderModel {
             }
             try AttentionStep.run(tokens, qkv: qkv, qkvStride: QKV, heads: H, kvHeads: KVH, headDim: D,
                                   layer: layer, cache: cache, scale: scale, work: work, out: attn)
-            linear(attn, w.denseW.pointer, w.denseB?.pointer, proj, tokens: T, inFeatures: E, outFeatures: E)
+            linear(attn, w.denseW, w.denseB?.pointer, proj, tokens: T)
             // MLP input: the attention's normed input, or its own norm of x (before or after attention)
             switch config.norms {
             case .parallelShared: break
@@ -337,9 +339,9 @@ public final class Falcon: DecoderModel {
                 addInPlace(x, proj, count: T * E)
                 layerNorm(x, w.lnMlp!.0.pointer, w.lnMlp!.1.pointer, normed, tokens: T, channels: E, eps: eps)
             }
-            linear(normed, w.fc1W.pointer, w.fc1B?.pointer, mlp, tokens: T, inFeatures: E, outFeatures: F)
+            linear(normed, w.fc1W, w.fc1B?.pointer, mlp, tokens: T)
             config.activation.apply(mlp, count: T * F)
-            linear(mlp, w.fc2W.pointer, w.fc2B?.pointer, attn, tokens: T, inFeatures: F, outFeatures: E)
+            linear(mlp, w.fc2W, w.fc2B?.pointer, attn, tokens: T)
             // transformers adds attention to the MLP output first, then the sum to the residual.
             if config.parallelAttention { addInPlace(attn, proj, count: T * E) }
             addInPlace(x, attn, count: T * E)
@@ -354,6 +356,6 @@ public final class Falcon: DecoderModel {
         for (r, row) in rows.enumerated() {
             layerNorm(hidden + row * E, lnf.0.pointer, lnf.1.pointer, normed + r * E, tokens: 1, channels: E, eps: config.layerNormEpsilon)
         }
-        linear(normed, head.pointer, nil, logits, tokens: R, inFeatures: E, outFeatures: config.vocabSize)
+        linear(normed, head, nil, logits, tokens: R)
     }
 }

@@ -102,7 +102,7 @@ public final class GPT2: DecoderModel {
     public let layerRange: Range<Int>
     /// The attention layout found in the checkpoint (of the first loaded layer; all must agree).
     public let attentionLayout: AttentionLayout?
-    /// Weights in nn.Linear layout and the shared block math.
+    /// Weights (matrices packed for MQKernels' linear) and the shared block math.
     let stack: GPTStack
 
     /// Loads `layers` (default: all) and, if asked, the embeddings and/or the final norm and head.
@@ -169,11 +169,11 @@ public final class GPT2: DecoderModel {
             }
             bl.append(GPTStack.Layer(
                 ln1w: try ck.load(p + "ln_1.weight", shape: [E]), ln1b: try ck.load(p + "ln_1.bias", shape: [E]),
-                qkvW: qkvW, qkvB: qkvB,
-                projW: try conv1D(p + "attn.c_proj.weight", in: E, out: E), projB: try ck.load(p + "attn.c_proj.bias", shape: [E]),
+                qkvW: PackedWeight(qkvW), qkvB: qkvB,
+                projW: PackedWeight(try conv1D(p + "attn.c_proj.weight", in: E, out: E)), projB: try ck.load(p + "attn.c_proj.bias", shape: [E]),
                 ln2w: try ck.load(p + "ln_2.weight", shape: [E]), ln2b: try ck.load(p + "ln_2.bias", shape: [E]),
-                fcW: try conv1D(p + "mlp.c_fc.weight", in: E, out: I), fcB: try ck.load(p + "mlp.c_fc.bias", shape: [I]),
-                fc2W: try conv1D(p + "mlp.c_proj.weight", in: I, out: E), fc2B: try ck.load(p + "mlp.c_proj.bias", shape: [E])))
+                fcW: PackedWeight(try conv1D(p + "mlp.c_fc.weight", in: E, out: I)), fcB: try ck.load(p + "mlp.c_fc.bias", shape: [I]),
+                fc2W: PackedWeight(try conv1D(p + "mlp.c_proj.weight", in: I, out: E)), fc2B: try ck.load(p + "mlp.c_proj.bias", shape: [E])))
         }
         stack = GPTStack(
             dims: .init(hidden: E, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim, intermediate: I, vocab: V,

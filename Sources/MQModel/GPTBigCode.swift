@@ -72,7 +72,7 @@ public final class GPTBigCode: DecoderModel {
     public let config: GPTBigCodeConfig
     public let shape: ModelShape
     public let layerRange: Range<Int>
-    /// Weights in nn.Linear layout and the shared block math.
+    /// Weights (matrices packed for MQKernels' linear) and the shared block math.
     let stack: GPTStack
 
     /// Loads `layers` (default: all) and, if asked, the embeddings and/or the final norm and head.
@@ -112,11 +112,11 @@ public final class GPTBigCode: DecoderModel {
             }
             bl.append(GPTStack.Layer(
                 ln1w: try ck.load(p + "ln_1.weight", shape: [E]), ln1b: try ck.load(p + "ln_1.bias", shape: [E]),
-                qkvW: qkvW, qkvB: qkvB,
-                projW: try ck.load(p + "attn.c_proj.weight", shape: [E, E]), projB: try ck.load(p + "attn.c_proj.bias", shape: [E]),
+                qkvW: PackedWeight(qkvW), qkvB: qkvB,
+                projW: PackedWeight(try ck.load(p + "attn.c_proj.weight", shape: [E, E])), projB: try ck.load(p + "attn.c_proj.bias", shape: [E]),
                 ln2w: try ck.load(p + "ln_2.weight", shape: [E]), ln2b: try ck.load(p + "ln_2.bias", shape: [E]),
-                fcW: try ck.load(p + "mlp.c_fc.weight", shape: [I, E]), fcB: try ck.load(p + "mlp.c_fc.bias", shape: [I]),
-                fc2W: try ck.load(p + "mlp.c_proj.weight", shape: [E, I]), fc2B: try ck.load(p + "mlp.c_proj.bias", shape: [E])))
+                fcW: PackedWeight(try ck.load(p + "mlp.c_fc.weight", shape: [I, E])), fcB: try ck.load(p + "mlp.c_fc.bias", shape: [I]),
+                fc2W: PackedWeight(try ck.load(p + "mlp.c_proj.weight", shape: [E, I])), fc2B: try ck.load(p + "mlp.c_proj.bias", shape: [E])))
         }
         stack = GPTStack(
             dims: .init(hidden: E, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim, intermediate: I, vocab: V,

@@ -5,14 +5,22 @@
 // Shapes: T = tokens in the step, E = hidden size, H = heads, D = head dim, KVH = KV heads,
 //         KV = KVH · D, I = MLP width, V = vocab, P = positions.
 // Block:  x = x + c_proj(attn(ln_1(x)));  x = x + c_proj(act(c_fc(ln_2(x))))
-// Weights are nn.Linear-shaped [out, in]; qkv rows are [Q (H·D) | K (KV) | V (KV)].
+// Weights are nn.Linear-shaped [out, in], packed at load; qkv rows are [Q (H·D) | K (KV) | V (KV)].
 import MQCheckpoint
 import MQKernels
 
 final class GPTStack {
     struct Layer {
-        var ln1w, ln1b, qkvW, qkvB, projW, projB, ln2w, ln2b, fcW, fcB, fc2W, fc2B: FloatTensor
-        var all: [FloatTensor] { [ln1w, ln1b, qkvW, qkvB, projW, projB, ln2w, ln2b, fcW, fcB, fc2W, fc2B] }
+        var ln1w, ln1b: FloatTensor
+        var qkvW: PackedWeight, qkvB: FloatTensor
+        var projW: PackedWeight, projB: FloatTensor
+        var ln2w, ln2b: FloatTensor
+        var fcW: PackedWeight, fcB: FloatTensor
+        var fc2W: PackedWeight, fc2B: FloatTensor
+        var byteCount: Int {
+            [ln1w, ln1b, qkvB, projB, ln2w, ln2b, fcB, fc2B].reduce(0) { $0 + $1.byteCount }
+                + [qkvW, projW, fcW, fc2W].reduce(0) { $0 + $1.byteCount }
+        }
     }
 
     struct Dimensions {
@@ -26,39 +34,41 @@ final class GPTStack {
 
     let dims: Dimensions
     let layerRange: Range<Int>
-    let wte: FloatTensor?      // [V, E], also the head when tied
+    let wte: FloatTensor?      // [V, E]; nil when the tied head is loaded (rows are read from it)
     let wpe: FloatTensor?      // [P, E]
     let lnf: (FloatTensor, FloatTensor)?
-    let head: FloatTensor?     // [V, E]
+    let head: PackedWeight?    // [V, E]
+    let embedFromHead: Bool
     let blocks: [Layer]        // blocks[i] is global layer layerRange.lowerBound + i
     private let work = Workspace()
 
+    /// `wte` identical to `head` (a tied head) is packed once and serves both.
     init(dims: Dimensions, layerRange: Range<Int>, wte: FloatTensor?, wpe: FloatTensor?,
          lnf: (FloatTensor, FloatTensor)?, head: FloatTensor?, blocks: [Layer]) {
-        self.dims = dims; self.layerRange = layerRange; self.wte = wte; self.wpe = wpe
-        self.lnf = lnf; self.head = head; self.blocks = blocks
+        self.dims = dims; self.layerRange = layerRange; self.wpe = wpe
+        self.lnf = lnf; self.blocks = blocks
+        self.head = head.map { PackedWeight($0) }
+        embedFromHead = wte != nil && head != nil && wte === head
+        self.wte = embedFromHead ? nil : wte
     }
 
-    var hasEmbedding: Bool { wte != nil && wpe != nil }
+    var hasEmbedding: Bool { (wte != nil || embedFromHead) && wpe != nil }
     var hasHead: Bool { head != nil }
 
     var weightBytesLoaded: Int {
-        var set: [ObjectIdentifier: Int] = [:]
-        for t in blocks.flatMap(\.all) + [wte, wpe, head, lnf?.0, lnf?.1].compactMap({ $0 }) {
-            set[ObjectIdentifier(t)] = t.byteCount
-        }
-        return set.values.reduce(0, +)
+        blocks.reduce(0) { $0 + $1.byteCount } + [wte, wpe, lnf?.0, lnf?.1].compactMap({ $0?.byteCount }).reduce(0, +)
+            + (head?.byteCount ?? 0)
     }
 
     var weightBytesPerToken: Int {
-        var n = blocks.flatMap(\.all).reduce(0) { $0 + $1.byteCount }
+        var n = blocks.reduce(0) { $0 + $1.byteCount }
         if let head, let lnf { n += head.byteCount + lnf.0.byteCount + lnf.1.byteCount }
         if hasEmbedding { n += 2 * dims.hidden * 4 }   // one row of wte and one of wpe
         return n
     }
 
     func embed(_ tokens: [StepToken], into hidden: UnsafeMutablePointer<Float>) throws {
-        guard let wte, let wpe else { throw ModelError.notLoaded("the embeddings") }
+        guard hasEmbedding, let wpe else { throw ModelError.notLoaded("the embeddings") }
         let E = dims.hidden
         for (t, tok) in tokens.enumerated() {
             guard tok.token >= 0 && tok.token < dims.vocab else {
@@ -68,7 +78,7 @@ final class GPTStack {
                 throw ModelError.positionOutOfRange(sequence: tok.sequence, position: tok.position, max: dims.positions)
             }
             let row = hidden + t * E
-            row.update(from: wte.pointer + tok.token * E, count: E)
+            if let wte { row.update(from: wte.pointer + tok.token * E, count: E) } else { head!.copyRow(tok.token, into: row) }
             addInPlace(row, wpe.pointer + tok.position * E, count: E)
         }
     }
@@ -90,16 +100,16 @@ final class GPTStack {
             let scale = dims.scaleByInverseLayer ? baseScale / Float(layer + 1) : baseScale
             // attention
             layerNorm(x, w.ln1w.pointer, w.ln1b.pointer, normed, tokens: T, channels: E, eps: dims.layerNormEpsilon)
-            linear(normed, w.qkvW.pointer, w.qkvB.pointer, qkv, tokens: T, inFeatures: E, outFeatures: QKV)
+            linear(normed, w.qkvW, w.qkvB.pointer, qkv, tokens: T)
             try AttentionStep.run(tokens, qkv: qkv, qkvStride: QKV, heads: H, kvHeads: KVH, headDim: D,
                                   layer: layer, cache: cache, scale: scale, work: work, out: attn)
-            linear(attn, w.projW.pointer, w.projB.pointer, proj, tokens: T, inFeatures: E, outFeatures: E)
+            linear(attn, w.projW, w.projB.pointer, proj, tokens: T)
             addInPlace(x, proj, count: T * E)
             // MLP
             layerNorm(x, w.ln2w.pointer, w.ln2b.pointer, normed, tokens: T, channels: E, eps: dims.layerNormEpsilon)
-            linear(normed, w.fcW.pointer, w.fcB.pointer, mlp, tokens: T, inFeatures: E, outFeatures: I)
+            linear(normed, w.fcW, w.fcB.pointer, mlp, tokens: T)
             dims.activation.apply(mlp, count: T * I)
-            linear(mlp, w.fc2W.pointer, w.fc2B.pointer, proj, tokens: T, inFeatures: I, outFeatures: E)
+            linear(mlp, w.fc2W, w.fc2B.pointer, proj, tokens: T)
             addInPlace(x, proj, count: T * E)
         }
         AttentionStep.commitLengths(tokens, cache: cache)
@@ -112,6 +122,6 @@ final class GPTStack {
         for (r, row) in rows.enumerated() {
             layerNorm(hidden + row * E, lnf.0.pointer, lnf.1.pointer, normed + r * E, tokens: 1, channels: E, eps: dims.layerNormEpsilon)
         }
-        linear(normed, head.pointer, nil, logits, tokens: R, inFeatures: E, outFeatures: dims.vocab)
+        linear(normed, head, nil, logits, tokens: R)
     }
 }

@@ -11,6 +11,9 @@ public enum ModelRegistry {
     public static func load(_ checkpoint: Checkpoint, layers: Range<Int>? = nil,
                             embedding: Bool = true, head: Bool = true) throws -> any DecoderModel {
         let type = try checkpoint.config.string("model_type", default: "")
+        // The models pack their matrices into memory of their own; the file pages they read to do so
+        // are then dropped so resident memory shows what the model keeps.
+        defer { checkpoint.releaseMappedPages() }
         switch type {
         case "gpt_bigcode":
             return try GPTBigCode(checkpoint: checkpoint, layers: layers, embedding: embedding, head: head)

@@ -5,7 +5,7 @@ import MQEngine
 import MQKernels
 
 struct Bench: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Benchmarks.", subcommands: [Decode.self, Memory.self, Serve.self])
+    static let configuration = CommandConfiguration(abstract: "Benchmarks.", subcommands: [Decode.self, Linear.self, Memory.self, Serve.self])
 
     struct Decode: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -36,6 +36,48 @@ struct Bench: ParsableCommand {
                     writeStdout(String(decoding: try enc.encode(r), as: UTF8.self) + "\n")
                 } else {
                     writeStdout(r.text + "\n")
+                }
+            }
+        }
+    }
+
+    struct Linear: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Speed of one linear layer y = x·Wᵀ at the row counts of batched decoding: mq's kernel and OpenBLAS side by side.",
+            discussion: "Shapes default to tiny_starcoder's (hidden 768, MQA c_attn 896, MLP 3072, vocab 49152).")
+        @Option(help: "Comma-separated IN×OUT shapes, e.g. 768x3072,3072x768.") var shapes = "768x896,768x768,768x3072,3072x768,768x49152"
+        @Option(help: "Comma-separated row counts (sequences in the step).") var rows = "1,2,4,8,16,32"
+        @Option(help: "Threads.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+        @Flag(help: "Reuse one copy of W so it stays in cache (measures arithmetic, not memory).") var cacheResident = false
+        @Flag(help: "Print the report as JSON.") var json = false
+
+        func run() throws {
+            try reportingErrors {
+                func ints(_ s: String, _ sep: Character, _ name: String) throws -> [Int] {
+                    try s.split(separator: sep).map { p in
+                        guard let v = Int(p.trimmingCharacters(in: .whitespaces)), v >= 1 else { throw ValidationError("\(name): '\(p)' is not a positive integer") }
+                        return v
+                    }
+                }
+                let shapeList = try shapes.split(separator: ",").map { s -> (inFeatures: Int, outFeatures: Int) in
+                    let d = try ints(String(s), "x", "--shapes")
+                    guard d.count == 2 else { throw ValidationError("--shapes: '\(s)' is not IN×OUT (e.g. 768x3072)") }
+                    return (d[0], d[1])
+                }
+                let rowList = try ints(rows, ",", "--rows")
+                try BLAS.load()
+                BLAS.setThreads(threads)
+                let r = try LinearBenchmark.run(shapes: shapeList, rows: rowList, cacheResident: cacheResident)
+                if json {
+                    let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
+                    writeStdout(String(decoding: try enc.encode(r), as: UTF8.self) + "\n")
+                    return
+                }
+                writeStdout("\(BLAS.info.description)\n")
+                writeStdout("   IN    OUT rows |  mq ms  GFLOP/s  W GB/s | sgemm ms  GFLOP/s | sgemm/mq\n")
+                for x in r {
+                    writeStdout(String(format: "%5d %6d %4d | %6.3f %8.1f %7.2f | %8.3f %8.1f | %6.2fx\n", x.inFeatures, x.outFeatures, x.rows,
+                                       x.msLinear, x.gflopsLinear, x.weightGBpsLinear, x.msBLAS, x.gflopsBLAS, x.msBLAS / x.msLinear))
                 }
             }
         }

@@ -22,14 +22,34 @@ final class KernelTests: XCTestCase {
         print(info)
     }
 
+    func packed(_ w: [Float], _ m: Int, _ n: Int) -> PackedWeight {
+        w.withUnsafeBufferPointer { PackedWeight(name: "w", $0.baseAddress!, outFeatures: m, inFeatures: n) }
+    }
+
+    func testPackedWeightKeepsTheMatrix() {
+        for (m, n) in [(1, 1), (7, 3), (8, 5), (53, 37)] {
+            let w = random(m * n, seed: 21)
+            let p = packed(w, m, n)
+            XCTAssertEqual(p.unpacked, w, "pack/unpack \(m)x\(n)")
+            var row = [Float](repeating: 0, count: n)
+            p.copyRow(m - 1, into: &row)
+            XCTAssertEqual(row, Array(w[(m - 1) * n ..< m * n]))
+        }
+    }
+
     func testLinearMatchesNaive() {
-        for (t, n, m) in [(1, 37, 53), (5, 64, 96), (3, 130, 7), (17, 33, 1)] {
+        // Every tile shape (1, 2, 3, ≥4 rows), rows beyond a group of 4, output counts that are not
+        // multiples of 8 (and below one vector), enough outputs to split across threads, and
+        // prefill-sized row counts.
+        for (t, n, m) in [(1, 37, 53), (2, 37, 53), (3, 64, 300), (4, 96, 130), (5, 771, 257), (9, 8, 70), (16, 130, 129),
+                          (17, 33, 1), (32, 33, 65), (3, 130, 7), (1, 300, 1000), (70, 64, 96)] {
             let x = random(t * n, seed: 1), w = random(m * n, seed: 2), b = random(m, seed: 3)
+            let p = packed(w, m, n)
             for bias in [true, false] {
                 var fast = [Float](repeating: 9, count: t * m), slow = fast
                 b.withUnsafeBufferPointer { bp in
                     let bb = bias ? bp.baseAddress : nil
-                    linear(x, w, bb, &fast, tokens: t, inFeatures: n, outFeatures: m)
+                    linear(x, p, bb, &fast, tokens: t)
                     linearNaive(x, w, bb, &slow, tokens: t, inFeatures: n, outFeatures: m)
                 }
                 XCTAssertLessThan(maxDiff(fast, slow), 1e-4, "linear \(t)x\(n)->\(m) bias \(bias)")
@@ -37,20 +57,37 @@ final class KernelTests: XCTestCase {
         }
     }
 
-    func testSmallBatchLinearMatchesNaive() {
-        // Row counts around the 4-row groups, feature counts that are not multiples of 8, and enough
-        // output rows to be split across threads.
-        for (t, n, m) in [(2, 37, 53), (3, 64, 300), (4, 96, 130), (5, 771, 257), (9, 8, 70), (16, 130, 129), (32, 33, 65)] {
-            let x = random(t * n, seed: 11), w = random(m * n, seed: 12), b = random(m, seed: 13)
-            for bias in [true, false] {
-                var fast = [Float](repeating: 9, count: t * m), slow = fast
-                b.withUnsafeBufferPointer { bp in
-                    let bb = bias ? bp.baseAddress : nil
-                    linearSmallBatch(x, w, bb, &fast, tokens: t, inFeatures: n, outFeatures: m)
-                    linearNaive(x, w, bb, &slow, tokens: t, inFeatures: n, outFeatures: m)
-                }
-                XCTAssertLessThan(maxDiff(fast, slow), 1e-4, "small batch \(t)x\(n)->\(m) bias \(bias)")
+    func testLinearRowResultsDoNotDependOnTheOtherRows() {
+        // The property batching relies on: a row's outputs are bit-identical whether it is computed
+        // alone, with 1…39 other rows, or at any position among them.
+        let n = 200, m = 301
+        let w = random(m * n, seed: 31), b = random(m, seed: 32)
+        let p = packed(w, m, n)
+        let probe = random(n, seed: 33)
+        var alone = [Float](repeating: 0, count: m)
+        b.withUnsafeBufferPointer { linear(probe, p, $0.baseAddress, &alone, tokens: 1) }
+        for t in [2, 3, 4, 5, 7, 8, 16, 31, 32, 33, 40] {
+            for at in Set([0, t / 2, t - 1]) {
+                var x = random(t * n, seed: UInt64(100 + t))
+                x.replaceSubrange(at * n ..< (at + 1) * n, with: probe)
+                var y = [Float](repeating: 0, count: t * m)
+                b.withUnsafeBufferPointer { linear(x, p, $0.baseAddress, &y, tokens: t) }
+                XCTAssertEqual(Array(y[at * m ..< (at + 1) * m]), alone, "row \(at) of \(t) differs from the row alone")
             }
+        }
+    }
+
+    func testExp8MatchesExp() {
+        var x: [Float] = stride(from: -87, through: 88, by: 0.37).map { Float($0) }
+        x += [0, -0, 1e-8, -1e-8, 0.5, -0.5]
+        var i = 0
+        while i + 8 <= x.count {
+            let v = exp8(SIMD8<Float>(x[i ..< i + 8]))
+            for l in 0..<8 {
+                let want = Foundation.exp(Double(x[i + l]))
+                XCTAssertLessThan(abs(Double(v[l]) - want) / want, 3e-7, "exp(\(x[i + l]))")
+            }
+            i += 8
         }
     }
 
@@ -73,7 +110,13 @@ final class KernelTests: XCTestCase {
         let x = random(1001, seed: 7).map { $0 * 6 }
         var a = x, b = x
         geluTanh(&a, count: a.count); geluTanhNaive(&b, count: b.count)
-        XCTAssertLessThan(maxDiff(a, b), 1e-6)
+        for (u, w) in zip(a, b) { XCTAssertLessThan(abs(u - w), 1e-6 + 1e-6 * abs(w), "geluTanh") }
+        // Far tails: exactly v for large v, ~0 (not NaN) for very negative v.
+        var tails: [Float] = [-200, -90, -20, 20, 90, 1e30, -1e30, 3]
+        geluTanh(&tails, count: tails.count)
+        XCTAssertEqual(Array(tails[3 ... 5]), [20, 90, 1e30])
+        for v in tails[0 ..< 3] { XCTAssertLessThan(abs(v), 1e-30) }
+        XCTAssertFalse(tails[6].isNaN)
         a = x; b = x
         geluErf(&a, count: a.count); geluErfNaive(&b, count: b.count)
         XCTAssertLessThan(maxDiff(a, b), 1e-6)

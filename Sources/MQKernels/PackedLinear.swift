@@ -1,0 +1,313 @@
+// y = x · Wᵀ + b for any number of rows T, over weights packed once at load time, with one
+// summation order per output whatever T is.
+//
+// Shapes: T = rows (one per token of the step, from any number of sequences), IN = n input
+// features, OUT = m output features. W arrives as PyTorch stores nn.Linear: [OUT, IN] row-major.
+// Packed layout: P[OUT/8][IN][8] — eight consecutive output rows interleaved, so one 32-byte load
+// at P[g][i] is W[8g ..< 8g+8, i] (rows past OUT are zero).
+//
+// Why not sgemv/sgemm: a batched decode step multiplies every weight by T ≤ 32 rows. OpenBLAS sgemm
+// packs W on every call and, with so few rows, costs nearly as much per row as T separate
+// matrix-vector products, so batching would not amortize the weight reads — the whole point of
+// batching a memory-bound decode. And BLAS uses a different summation order for 1 row (sgemv), a
+// few rows and many rows, so a sequence's logits would depend on which other sequences shared its
+// step. Packing W once fixes both:
+//
+// - A register tile of R rows of x × V vectors of 8 outputs (R·V = 12 accumulators: 1×12 for one
+//   row, 2×6, 3×4, 4×3 for more) broadcasts x[t, i] and multiplies it by V contiguous vectors of
+//   P: the weights stream through memory in order, every loaded weight is used R times, no lane is
+//   wasted at T = 1, and 12 independent FMA chains keep both FMA ports busy.
+// - Every output y[t, o] is one float32 FMA chain over i = 0, 1, …, n−1 starting from 0, then
+//   + bias[o]: the same operations in the same order for every T, tile shape, panel and thread
+//   split. A sequence's results are bit-identical alone, in any batch and in any chunk of a
+//   prefill, so greedy and seeded outputs cannot depend on what else the server is doing.
+// - Threads split the output vectors (whole panels). With several groups of x rows, each panel
+//   (V vectors × IN, ≤ ~300 KB) stays in L2 while every group passes over it, so W is read from
+//   memory once per call.
+//
+// Reference: `linearNaive` (BLAS.swift), tested against it; bit-identity across T is tested too.
+import Foundation
+
+/// A weight matrix W[OUT, IN] repacked for `linear` (P[OUT/8][IN][8]); immutable once built.
+public final class PackedWeight: @unchecked Sendable {
+    public let name: String
+    public let outFeatures: Int
+    public let inFeatures: Int
+    let p: UnsafeMutablePointer<Float>
+    var groups: Int { (outFeatures + 7) / 8 }
+
+    /// Packs W[OUT, IN] (row-major). `name` is kept for error messages.
+    public init(name: String, _ w: UnsafePointer<Float>, outFeatures m: Int, inFeatures n: Int) {
+        self.name = name; self.outFeatures = m; self.inFeatures = n
+        let g = (m + 7) / 8
+        p = .allocate(capacity: max(1, g * n * 8))
+        for gi in 0..<g {
+            let dst = p + gi * n * 8
+            for r in 0..<8 {
+                let o = gi * 8 + r
+                if o < m {
+                    let src = w + o * n
+                    for i in 0..<n { dst[i * 8 + r] = src[i] }
+                } else {
+                    for i in 0..<n { dst[i * 8 + r] = 0 }
+                }
+            }
+        }
+    }
+
+    deinit { p.deallocate() }
+
+    /// Bytes of weights (without the zero padding) one full product reads.
+    public var byteCount: Int { outFeatures * inFeatures * 4 }
+
+    /// Row `o` of the original W (length IN), e.g. a token's embedding from a tied head.
+    public func copyRow(_ o: Int, into dst: UnsafeMutablePointer<Float>) {
+        let src = p + (o / 8) * inFeatures * 8 + (o % 8)
+        for i in 0..<inFeatures { dst[i] = src[i * 8] }
+    }
+
+    /// The original W[OUT, IN] as an array (tests).
+    public var unpacked: [Float] {
+        var out = [Float](repeating: 0, count: outFeatures * inFeatures)
+        out.withUnsafeMutableBufferPointer { b in
+            for o in 0..<outFeatures { copyRow(o, into: b.baseAddress! + o * inFeatures) }
+        }
+        return out
+    }
+}
+
+public enum PackedLinear {
+    /// Threads the kernel splits output vectors over (set with BLAS.setThreads).
+    nonisolated(unsafe) static var threads = ProcessInfo.processInfo.activeProcessorCount
+    /// Inputs per slice when several groups of rows share a panel (3 vectors × 128 × 32 B = 12 KiB).
+    static let sliceInputs = 128
+}
+
+/// y[T, OUT] = x[T, IN] · W[OUT, IN]ᵀ + bias[OUT]  (bias optional; y is overwritten)
+public func linear(_ x: UnsafePointer<Float>, _ w: PackedWeight, _ bias: UnsafePointer<Float>?,
+                   _ y: UnsafeMutablePointer<Float>, tokens t: Int) {
+    guard t > 0, w.outFeatures > 0 else { return }
+    // Tile shape by rows: R rows of x × V output vectors.
+    let (r, v) = t == 1 ? (1, 12) : t == 2 ? (2, 6) : t == 3 ? (3, 4) : (4, 3)
+    let a = PackedArgs(x: x, w: UnsafePointer(w.p), bias: bias, y: y, t: t, n: w.inFeatures, m: w.outFeatures, r: r, v: v)
+    let g = w.groups
+    let parts = max(1, min(PackedLinear.threads, g / (4 * v)))   // whole panels, at least 4 per thread
+    if parts == 1 {
+        packedPanels(a, 0..<g)
+    } else {
+        let chunk = ((g + parts - 1) / parts + v - 1) / v * v
+        DispatchQueue.concurrentPerform(iterations: parts) { p in
+            let lo = p * chunk, hi = min(g, lo + chunk)
+            if lo < hi { packedPanels(a, lo..<hi) }
+        }
+    }
+}
+
+/// Pointers shared with the worker threads of one call; each thread writes only its own columns of y.
+private struct PackedArgs: @unchecked Sendable {
+    let x: UnsafePointer<Float>, w: UnsafePointer<Float>, bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>
+    let t: Int, n: Int, m: Int, r: Int, v: Int
+}
+
+/// Output vector groups `groups`: panels of V vectors; within a panel, slices of `kc` inputs; within
+/// a slice every group of R rows of x. With more than one group of rows the panel's slice
+/// (V·kc·32 bytes) stays in L1 while all groups pass over it; accumulators of unfinished chains are
+/// parked in `acc` between slices (an exact float32 store and reload: the chain is unchanged).
+private func packedPanels(_ a: PackedArgs, _ groups: Range<Int>) {
+    let rowGroups = (a.t + a.r - 1) / a.r
+    let kc = rowGroups > 1 ? PackedLinear.sliceInputs : a.n
+    withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: rowGroups * 12) { park in
+        let acc = park.baseAddress!
+        var g = groups.lowerBound
+        while g < groups.upperBound {
+            let full = g + a.v <= groups.upperBound
+            var i0 = 0
+            while i0 < a.n {
+                let s = Slice(i0: i0, i1: min(a.n, i0 + kc), first: i0 == 0, last: i0 + kc >= a.n)
+                for rg in 0..<rowGroups {
+                    let t0 = rg * a.r, p = acc + rg * 12
+                    if full {
+                        switch a.v {
+                        case 12: tile1x12(a, g, t0, s, p)
+                        case 6: tile2x6(a, g, t0, s, p)
+                        case 4: tile3x4(a, g, t0, s, p)
+                        default: tile4x3(a, g, t0, s, p)
+                        }
+                    } else {
+                        // ≤ 2 leftover vectors park 4 each: slicing happens only with R = 4, where V = 3.
+                        for (j, gi) in (g..<groups.upperBound).enumerated() { tile4x1(a, gi, t0, s, p + 4 * j) }
+                    }
+                }
+                i0 += kc
+            }
+            g = full ? g + a.v : groups.upperBound
+        }
+    }
+}
+
+/// Inputs i0..<i1 of the chains; `first` starts them at 0, `last` finishes them into y.
+private struct Slice { let i0: Int, i1: Int, first: Bool, last: Bool }
+
+@inline(__always)
+private func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) }
+
+/// Row `t0 + k` of x, or the group's first row when past T (its results are computed and dropped).
+@inline(__always)
+private func row(_ a: PackedArgs, _ t0: Int, _ k: Int) -> UnsafePointer<Float> { a.x + (t0 + k < a.t ? t0 + k : t0) * a.n }
+
+/// y[t0 + k, 8g ..< 8g+8] = acc + bias, for a real row and the outputs that exist.
+@inline(__always)
+private func put(_ a: PackedArgs, _ g: Int, _ t0: Int, _ k: Int, _ acc: SIMD8<Float>) {
+    guard t0 + k < a.t else { return }
+    let o = 8 * g
+    let dst = a.y + (t0 + k) * a.m + o
+    if o + 8 <= a.m {
+        var v = acc
+        if let b = a.bias { v += load8(b + o) }
+        UnsafeMutableRawPointer(dst).storeBytes(of: v, as: SIMD8<Float>.self)
+    } else {
+        for l in 0..<(a.m - o) { dst[l] = acc[l] + (a.bias?[o + l] ?? 0) }
+    }
+}
+
+// The tiles. c<k><j>: row t0+k of x against output vector g+j. The loop over i is the FMA chain
+// described above and must stay a single in-order chain per lane.
+
+private func tile1x12(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl: Slice, _ park: UnsafeMutablePointer<SIMD8<Float>>) {
+    let x0 = row(a, t0, 0)
+    let z = SIMD8<Float>(repeating: 0)
+    var c0 = z, c1 = z, c2 = z, c3 = z, c4 = z, c5 = z, c6 = z, c7 = z, c8 = z, c9 = z, c10 = z, c11 = z
+    if !sl.first {
+        c0 = park[0]; c1 = park[1]; c2 = park[2]; c3 = park[3]; c4 = park[4]; c5 = park[5]
+        c6 = park[6]; c7 = park[7]; c8 = park[8]; c9 = park[9]; c10 = park[10]; c11 = park[11]
+    }
+    let s = 8 * a.n
+    var pw = a.w + g * s + 8 * sl.i0
+    for i in sl.i0..<sl.i1 {
+        let b = SIMD8<Float>(repeating: x0[i])
+        c0.addProduct(b, load8(pw)); c1.addProduct(b, load8(pw + s)); c2.addProduct(b, load8(pw + 2 * s))
+        c3.addProduct(b, load8(pw + 3 * s)); c4.addProduct(b, load8(pw + 4 * s)); c5.addProduct(b, load8(pw + 5 * s))
+        c6.addProduct(b, load8(pw + 6 * s)); c7.addProduct(b, load8(pw + 7 * s)); c8.addProduct(b, load8(pw + 8 * s))
+        c9.addProduct(b, load8(pw + 9 * s)); c10.addProduct(b, load8(pw + 10 * s)); c11.addProduct(b, load8(pw + 11 * s))
+        pw += 8
+    }
+    guard sl.last else {
+        park[0] = c0; park[1] = c1; park[2] = c2; park[3] = c3; park[4] = c4; park[5] = c5
+        park[6] = c6; park[7] = c7; park[8] = c8; park[9] = c9; park[10] = c10; park[11] = c11
+        return
+    }
+    put(a, g, t0, 0, c0); put(a, g + 1, t0, 0, c1); put(a, g + 2, t0, 0, c2); put(a, g + 3, t0, 0, c3)
+    put(a, g + 4, t0, 0, c4); put(a, g + 5, t0, 0, c5); put(a, g + 6, t0, 0, c6); put(a, g + 7, t0, 0, c7)
+    put(a, g + 8, t0, 0, c8); put(a, g + 9, t0, 0, c9); put(a, g + 10, t0, 0, c10); put(a, g + 11, t0, 0, c11)
+}
+
+private func tile2x6(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl: Slice, _ park: UnsafeMutablePointer<SIMD8<Float>>) {
+    let x0 = row(a, t0, 0), x1 = row(a, t0, 1)
+    let z = SIMD8<Float>(repeating: 0)
+    var c00 = z, c01 = z, c02 = z, c03 = z, c04 = z, c05 = z, c10 = z, c11 = z, c12 = z, c13 = z, c14 = z, c15 = z
+    if !sl.first {
+        c00 = park[0]; c01 = park[1]; c02 = park[2]; c03 = park[3]; c04 = park[4]; c05 = park[5]
+        c10 = park[6]; c11 = park[7]; c12 = park[8]; c13 = park[9]; c14 = park[10]; c15 = park[11]
+    }
+    let s = 8 * a.n
+    var pw = a.w + g * s + 8 * sl.i0
+    for i in sl.i0..<sl.i1 {
+        let b0 = SIMD8<Float>(repeating: x0[i]), b1 = SIMD8<Float>(repeating: x1[i])
+        var w = load8(pw); c00.addProduct(b0, w); c10.addProduct(b1, w)
+        w = load8(pw + s); c01.addProduct(b0, w); c11.addProduct(b1, w)
+        w = load8(pw + 2 * s); c02.addProduct(b0, w); c12.addProduct(b1, w)
+        w = load8(pw + 3 * s); c03.addProduct(b0, w); c13.addProduct(b1, w)
+        w = load8(pw + 4 * s); c04.addProduct(b0, w); c14.addProduct(b1, w)
+        w = load8(pw + 5 * s); c05.addProduct(b0, w); c15.addProduct(b1, w)
+        pw += 8
+    }
+    guard sl.last else {
+        park[0] = c00; park[1] = c01; park[2] = c02; park[3] = c03; park[4] = c04; park[5] = c05
+        park[6] = c10; park[7] = c11; park[8] = c12; park[9] = c13; park[10] = c14; park[11] = c15
+        return
+    }
+    put(a, g, t0, 0, c00); put(a, g + 1, t0, 0, c01); put(a, g + 2, t0, 0, c02)
+    put(a, g + 3, t0, 0, c03); put(a, g + 4, t0, 0, c04); put(a, g + 5, t0, 0, c05)
+    put(a, g, t0, 1, c10); put(a, g + 1, t0, 1, c11); put(a, g + 2, t0, 1, c12)
+    put(a, g + 3, t0, 1, c13); put(a, g + 4, t0, 1, c14); put(a, g + 5, t0, 1, c15)
+}
+
+private func tile3x4(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl: Slice, _ park: UnsafeMutablePointer<SIMD8<Float>>) {
+    let x0 = row(a, t0, 0), x1 = row(a, t0, 1), x2 = row(a, t0, 2)
+    let z = SIMD8<Float>(repeating: 0)
+    var c00 = z, c01 = z, c02 = z, c03 = z, c10 = z, c11 = z, c12 = z, c13 = z, c20 = z, c21 = z, c22 = z, c23 = z
+    if !sl.first {
+        c00 = park[0]; c01 = park[1]; c02 = park[2]; c03 = park[3]; c10 = park[4]; c11 = park[5]
+        c12 = park[6]; c13 = park[7]; c20 = park[8]; c21 = park[9]; c22 = park[10]; c23 = park[11]
+    }
+    let s = 8 * a.n
+    var pw = a.w + g * s + 8 * sl.i0
+    for i in sl.i0..<sl.i1 {
+        let b0 = SIMD8<Float>(repeating: x0[i]), b1 = SIMD8<Float>(repeating: x1[i]), b2 = SIMD8<Float>(repeating: x2[i])
+        var w = load8(pw); c00.addProduct(b0, w); c10.addProduct(b1, w); c20.addProduct(b2, w)
+        w = load8(pw + s); c01.addProduct(b0, w); c11.addProduct(b1, w); c21.addProduct(b2, w)
+        w = load8(pw + 2 * s); c02.addProduct(b0, w); c12.addProduct(b1, w); c22.addProduct(b2, w)
+        w = load8(pw + 3 * s); c03.addProduct(b0, w); c13.addProduct(b1, w); c23.addProduct(b2, w)
+        pw += 8
+    }
+    guard sl.last else {
+        park[0] = c00; park[1] = c01; park[2] = c02; park[3] = c03; park[4] = c10; park[5] = c11
+        park[6] = c12; park[7] = c13; park[8] = c20; park[9] = c21; park[10] = c22; park[11] = c23
+        return
+    }
+    put(a, g, t0, 0, c00); put(a, g + 1, t0, 0, c01); put(a, g + 2, t0, 0, c02); put(a, g + 3, t0, 0, c03)
+    put(a, g, t0, 1, c10); put(a, g + 1, t0, 1, c11); put(a, g + 2, t0, 1, c12); put(a, g + 3, t0, 1, c13)
+    put(a, g, t0, 2, c20); put(a, g + 1, t0, 2, c21); put(a, g + 2, t0, 2, c22); put(a, g + 3, t0, 2, c23)
+}
+
+private func tile4x3(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl: Slice, _ park: UnsafeMutablePointer<SIMD8<Float>>) {
+    let x0 = row(a, t0, 0), x1 = row(a, t0, 1), x2 = row(a, t0, 2), x3 = row(a, t0, 3)
+    let z = SIMD8<Float>(repeating: 0)
+    var c00 = z, c01 = z, c02 = z, c10 = z, c11 = z, c12 = z, c20 = z, c21 = z, c22 = z, c30 = z, c31 = z, c32 = z
+    if !sl.first {
+        c00 = park[0]; c01 = park[1]; c02 = park[2]; c10 = park[3]; c11 = park[4]; c12 = park[5]
+        c20 = park[6]; c21 = park[7]; c22 = park[8]; c30 = park[9]; c31 = park[10]; c32 = park[11]
+    }
+    let s = 8 * a.n
+    var pw = a.w + g * s + 8 * sl.i0
+    for i in sl.i0..<sl.i1 {
+        // 12 accumulators + 3 weight vectors + 1 broadcast = the 16 AVX2 registers: one broadcast
+        // live at a time (four would spill two accumulators to the stack and put a store-to-load
+        // round trip into their chains, which halved this loop's speed).
+        let w0 = load8(pw), w1 = load8(pw + s), w2 = load8(pw + 2 * s)
+        var b = SIMD8<Float>(repeating: x0[i]); c00.addProduct(b, w0); c01.addProduct(b, w1); c02.addProduct(b, w2)
+        b = SIMD8(repeating: x1[i]); c10.addProduct(b, w0); c11.addProduct(b, w1); c12.addProduct(b, w2)
+        b = SIMD8(repeating: x2[i]); c20.addProduct(b, w0); c21.addProduct(b, w1); c22.addProduct(b, w2)
+        b = SIMD8(repeating: x3[i]); c30.addProduct(b, w0); c31.addProduct(b, w1); c32.addProduct(b, w2)
+        pw += 8
+    }
+    guard sl.last else {
+        park[0] = c00; park[1] = c01; park[2] = c02; park[3] = c10; park[4] = c11; park[5] = c12
+        park[6] = c20; park[7] = c21; park[8] = c22; park[9] = c30; park[10] = c31; park[11] = c32
+        return
+    }
+    put(a, g, t0, 0, c00); put(a, g + 1, t0, 0, c01); put(a, g + 2, t0, 0, c02)
+    put(a, g, t0, 1, c10); put(a, g + 1, t0, 1, c11); put(a, g + 2, t0, 1, c12)
+    put(a, g, t0, 2, c20); put(a, g + 1, t0, 2, c21); put(a, g + 2, t0, 2, c22)
+    put(a, g, t0, 3, c30); put(a, g + 1, t0, 3, c31); put(a, g + 2, t0, 3, c32)
+}
+
+/// The last (fewer than V) output vectors of a thread's range: one vector against R rows.
+private func tile4x1(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl: Slice, _ park: UnsafeMutablePointer<SIMD8<Float>>) {
+    let x0 = row(a, t0, 0), x1 = row(a, t0, 1), x2 = row(a, t0, 2), x3 = row(a, t0, 3)
+    let z = SIMD8<Float>(repeating: 0)
+    var c0 = z, c1 = z, c2 = z, c3 = z
+    if !sl.first { c0 = park[0]; c1 = park[1]; c2 = park[2]; c3 = park[3] }
+    var pw = a.w + g * 8 * a.n + 8 * sl.i0
+    for i in sl.i0..<sl.i1 {
+        let w = load8(pw)
+        c0.addProduct(SIMD8(repeating: x0[i]), w); c1.addProduct(SIMD8(repeating: x1[i]), w)
+        c2.addProduct(SIMD8(repeating: x2[i]), w); c3.addProduct(SIMD8(repeating: x3[i]), w)
+        pw += 8
+    }
+    guard sl.last else { park[0] = c0; park[1] = c1; park[2] = c2; park[3] = c3; return }
+    put(a, g, t0, 0, c0)
+    if a.r > 1 { put(a, g, t0, 1, c1) }
+    if a.r > 2 { put(a, g, t0, 2, c2) }
+    if a.r > 3 { put(a, g, t0, 3, c3) }
+}

@@ -77,7 +77,7 @@ let package = Package(
         .testTarget(name: "MQCheckpointTests", dependencies: ["MQCheckpoint"]),
         .testTarget(name: "MQTokenizerTests", dependencies: ["MQTokenizer"]),
         .testTarget(name: "MQSamplingTests", dependencies: ["MQSampling"]),
-        .testTarget(name: "MQModelTests", dependencies: ["MQModel", "MQCheckpoint"]),
+        .testTarget(name: "MQModelTests", dependencies: ["MQModel", "MQCheckpoint", "MQKernels"]),
         .testTarget(name: "MQProtocolTests", dependencies: ["MQProtocol"]),
         .testTarget(name: "MQTransportTests", dependencies: ["MQTransport"]),
         .testTarget(name: "MQClientTests", dependencies: ["MQClient", "MQProtocol", "MQTransport"]),
@@ -85,6 +85,7 @@ let package = Package(
             "MQWorker", "MQProtocol", "MQTransport", "MQModel", "MQCheckpoint",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        .testTarget(name: "MQCoordinatorTests", dependencies: ["MQCoordinator"]),
         .testTarget(name: "MQClusterTests", dependencies: ["MQClient", "MQProtocol", "MQTransport", "MQEngine"]),
         .testTarget(name: "MQCLITests", dependencies: ["MQEngine"]),
     ]

@@ -5,7 +5,7 @@
 #
 # Usage:
 #   deploy/local-cluster.sh [--model DIR] [--workers N] [--port PORT] [--prompt TEXT] [--max-tokens N]
-#                           [--keep] [--split even|memory|A,B,...] [--debug]
+#                           [--keep] [--split balanced|even|memory|A,B,...] [--debug]
 #     --model DIR     Hugging Face model folder (default: models/default, the bundled model)
 #     --workers N     pipeline stages / worker processes (default 2)
 #     --port PORT     client port; workers use PORT+1 (default 5555)
@@ -18,7 +18,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-model=models/default workers=2 port=5555 prompt="" max_tokens=64 keep="" split=even config=release
+model=models/default workers=2 port=5555 prompt="" max_tokens=64 keep="" split=balanced config=release
 while [ $# -gt 0 ]; do
   case "$1" in
     --model) model=$2; shift 2 ;;

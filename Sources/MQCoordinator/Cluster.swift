@@ -32,6 +32,8 @@ struct Cluster {
     let policy: SplitPolicy
     let modelPath: String
     let kvCapacityBytes: UInt64
+    /// The LM head's weight bytes in units of one decoder layer's (for the balanced split).
+    let headCostInLayers: Double
     private(set) var plan: [Range<Int>]? = nil
     private(set) var workers: [[UInt8]: WorkerRecord] = [:]
     private(set) var stageWorker: [[UInt8]?]
@@ -39,7 +41,8 @@ struct Cluster {
     private var nextAssignmentID: UInt64 = 1
     private var order: [[UInt8]] = []    // registration order
 
-    init(totalLayers: Int, stageCount: Int, policy: SplitPolicy, modelPath: String, kvCapacityBytes: UInt64) throws {
+    init(totalLayers: Int, stageCount: Int, policy: SplitPolicy, modelPath: String, kvCapacityBytes: UInt64,
+         headCostInLayers: Double = 0) throws {
         guard stageCount >= 1 else { throw PlanError.badSplit("at least one stage is needed") }
         guard stageCount <= totalLayers else {
             throw PlanError.badSplit("\(stageCount) stages for \(totalLayers) layers: each stage needs at least one layer")
@@ -55,14 +58,29 @@ struct Cluster {
         self.policy = policy
         self.modelPath = modelPath
         self.kvCapacityBytes = kvCapacityBytes
+        self.headCostInLayers = max(0, headCostInLayers)
         stageWorker = Array(repeating: nil, count: stageCount)
     }
 
-    /// Layer ranges for `stageCount` stages; `memory` weights the memory policy.
-    static func split(layers: Int, stages: Int, policy: SplitPolicy, memory: [UInt64]) -> [Range<Int>] {
+    /// Layer ranges for `stageCount` stages; `memory` weights the memory policy, `head` (the LM head
+    /// in layers' worth of weights) the balanced one.
+    static func split(layers: Int, stages: Int, policy: SplitPolicy, memory: [UInt64], head: Double = 0) -> [Range<Int>] {
         var counts: [Int]
         switch policy {
         case .layers(let l): counts = l
+        case .balanced:
+            // The last stage takes k layers plus the head, the others share the rest evenly; pick the
+            // k whose busiest stage is lightest (ties: the smaller k).
+            guard stages > 1 else { counts = [layers]; break }
+            var best = (cost: Double.infinity, k: 1)
+            for k in 1...(layers - (stages - 1)) {
+                let rest = layers - k
+                let busiestOther = Double((rest + stages - 2) / (stages - 1))
+                let cost = max(Double(k) + head, busiestOther)
+                if cost < best.cost { best = (cost, k) }
+            }
+            let rest = layers - best.k
+            counts = (0..<(stages - 1)).map { rest / (stages - 1) + ($0 < rest % (stages - 1) ? 1 : 0) } + [best.k]
         case .even:
             counts = (0..<stages).map { layers / stages + ($0 < layers % stages ? 1 : 0) }
         case .memory:
@@ -137,7 +155,8 @@ struct Cluster {
         if plan == nil {
             guard spares.count >= stageCount else { return [] }
             let chosen = Array(spares.prefix(stageCount))
-            plan = Self.split(layers: totalLayers, stages: stageCount, policy: policy, memory: chosen.map { workers[$0]!.memoryBytes })
+            plan = Self.split(layers: totalLayers, stages: stageCount, policy: policy,
+                              memory: chosen.map { workers[$0]!.memoryBytes }, head: headCostInLayers)
             for (s, id) in chosen.enumerated() { bind(id, to: s) }
         } else {
             var free = spares[...]

@@ -4,7 +4,10 @@ import MQProtocol
 
 /// How the model's layers are divided among the stages.
 public enum SplitPolicy: Sendable, Equatable, CustomStringConvertible {
-    /// As equal as possible (earlier stages get the remainder).
+    /// Equal work per stage: the weight bytes each stage reads per step, counting the LM head (often
+    /// worth several layers) on the last stage, so no stage holds up the pipeline.
+    case balanced
+    /// As equal layer counts as possible (earlier stages get the remainder).
     case even
     /// Exactly these layer counts, one per stage (must sum to the model's layers).
     case layers([Int])
@@ -13,6 +16,7 @@ public enum SplitPolicy: Sendable, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
+        case .balanced: return "balanced"
         case .even: return "even"
         case .layers(let l): return l.map(String.init).joined(separator: ",")
         case .memory: return "memory"
@@ -61,7 +65,7 @@ public struct CoordinatorConfig: Sendable {
     public var clientEndpoint = CoordinatorDefaults.clientEndpoint
     public var workerEndpoint = CoordinatorDefaults.workerEndpoint
     public var stages: Int
-    public var split: SplitPolicy = .even
+    public var split: SplitPolicy = .balanced
     public var defaultMaxNewTokens = CoordinatorDefaults.defaultMaxNewTokens
     public var maxNewTokens = CoordinatorDefaults.maxNewTokens
     /// 0 means the model's context length.

@@ -63,8 +63,12 @@ public final class CoordinatorService: @unchecked Sendable {
         tokenizer = FileManager.default.fileExists(atPath: tokURL.path) ? try Tokenizer(contentsOf: tokURL) : nil
         modelName = dir.standardizedFileURL.lastPathComponent
         mailbox = try ZMQMailbox()
+        // Weight bytes per step: each layer's four matrices; the head is V·E on the last stage.
+        let E = Double(shape.hiddenSize), QD = Double(shape.heads * shape.headDim), KV = Double(shape.kvHeads * shape.headDim)
+        let layerWeights = E * (QD + 2 * KV) + QD * E + 2 * E * Double(shape.intermediateSize)
         cluster = try Cluster(totalLayers: shape.layers, stageCount: config.stages, policy: config.split,
-                              modelPath: dir.standardizedFileURL.path, kvCapacityBytes: config.kvCapacityBytes)
+                              modelPath: dir.standardizedFileURL.path, kvCapacityBytes: config.kvCapacityBytes,
+                              headCostInLayers: Double(shape.vocabSize) * E / max(1, layerWeights))
     }
 
     /// Asks the service loop to drain and exit (any thread; e.g. from a SIGTERM handler).

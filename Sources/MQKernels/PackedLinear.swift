@@ -77,8 +77,9 @@ public final class PackedWeight: @unchecked Sendable {
 }
 
 public enum PackedLinear {
-    /// Threads the kernel splits output vectors over (set with BLAS.setThreads).
-    nonisolated(unsafe) static var threads = ProcessInfo.processInfo.activeProcessorCount
+    /// Threads the kernel splits output vectors over (set with BLAS.setThreads); other per-step work
+    /// that splits across threads (attention over a batch) uses the same count.
+    nonisolated(unsafe) public internal(set) static var threads = ProcessInfo.processInfo.activeProcessorCount
     /// Inputs per slice when several groups of rows share a panel (3 vectors × 128 × 32 B = 12 KiB).
     static let sliceInputs = 128
 }

@@ -3,12 +3,12 @@
 import MQKernels
 
 final class Workspace {
-    enum Slot: Int, CaseIterable { case normed, qkv, attn, proj, mlp, scores, logitsRows }
+    enum Slot: Int, CaseIterable { case normed, qkv, attn, proj, mlp, scores, scores2, logitsRows }
 
     private var buffers: [UnsafeMutablePointer<Float>?] = Array(repeating: nil, count: Slot.allCases.count)
     private var sizes: [Int] = Array(repeating: 0, count: Slot.allCases.count)
-    private var runBuffer: UnsafeMutablePointer<KVRun>?
-    private var runCapacity = 0
+    private var runBuffers: [UnsafeMutablePointer<KVRun>?] = [nil, nil]
+    private var runCapacities = [0, 0]
 
     /// A buffer of at least `count` floats for `slot` (contents undefined).
     func floats(_ slot: Slot, _ count: Int) -> UnsafeMutablePointer<Float> {
@@ -23,18 +23,19 @@ final class Workspace {
         return buffers[i]!
     }
 
-    func runs(_ count: Int) -> UnsafeMutablePointer<KVRun> {
-        if runCapacity < count {
-            runBuffer?.deallocate()
-            let n = max(count, runCapacity * 2, 64)
-            runBuffer = .allocate(capacity: n)
-            runCapacity = n
+    /// KV runs for one of the (at most two) halves of a step that attend in parallel.
+    func runs(_ count: Int, part: Int = 0) -> UnsafeMutablePointer<KVRun> {
+        if runCapacities[part] < count {
+            runBuffers[part]?.deallocate()
+            let n = max(count, runCapacities[part] * 2, 64)
+            runBuffers[part] = .allocate(capacity: n)
+            runCapacities[part] = n
         }
-        return runBuffer!
+        return runBuffers[part]!
     }
 
     deinit {
         for b in buffers { b?.deallocate() }
-        runBuffer?.deallocate()
+        for b in runBuffers { b?.deallocate() }
     }
 }

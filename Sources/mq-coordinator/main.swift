@@ -19,8 +19,8 @@ struct CoordinatorCommand: ParsableCommand {
     @Option(help: "Client endpoint (ROUTER), tcp or ipc.") var listen = CoordinatorDefaults.clientEndpoint
     @Option(name: .customLong("workers-listen"), help: "Worker endpoint (ROUTER), tcp or ipc.") var workersListen = CoordinatorDefaults.workerEndpoint
     @Option(help: "Number of pipeline stages (workers that get layers).") var workers: Int = 1
-    @Option(help: "Layer split: 'even', 'memory' (proportional to memory offered), or counts per stage like 10,10.")
-    var split: String = "even"
+    @Option(help: "Layer split: 'balanced' (equal weight bytes per stage, counting the LM head on the last), 'even' (equal layer counts), 'memory' (proportional to memory offered), or counts per stage like 10,10.")
+    var split: String = "balanced"
     @Option(name: .customLong("kv-memory"), help: "KV-cache bytes each stage may use (suffixes K, M, G; default: the worker decides).")
     var kvMemory: String?
     @Option(name: .customLong("max-new-tokens"), help: "Largest max_new_tokens a call may ask for.") var maxNewTokens = CoordinatorDefaults.maxNewTokens
@@ -41,12 +41,13 @@ struct CoordinatorCommand: ParsableCommand {
 
     func parseSplit() throws -> SplitPolicy {
         switch split {
+        case "balanced": return .balanced
         case "even": return .even
         case "memory": return .memory
         default:
             let parts = split.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
             guard !parts.isEmpty, parts.allSatisfy({ ($0 ?? 0) > 0 }) else {
-                throw ValidationError("--split: expected even, memory or positive layer counts like 10,10")
+                throw ValidationError("--split: expected balanced, even, memory or positive layer counts like 10,10")
             }
             return .layers(parts.map { $0! })
         }

@@ -58,8 +58,9 @@ extension Bench {
                 Or start local clusters (1 and then 2 stages) from the binaries next to this mq and stop them afterwards:
                   mq bench serve --start models/bench/tiny_starcoder --workers 1,2 --streams 1,4,16
 
-                tok/s is completion tokens received over the level's wall time; xN is that rate over the rate at \
-                the level with the fewest streams. TTFT is from sending a call to its first token; ITL is the gap \
+                tok/s is completion tokens received over the level's wall time (prompt prefill included); \
+                decode tok/s is streams × 1000 / mean ITL, the rate while streams decode; each xN is that rate \
+                over its rate at the level with the fewest streams. TTFT is from sending a call to its first token; ITL is the gap \
                 between two token-carrying chunks of one stream. KV max is the largest kv_used_bytes each stage \
                 reported in Info while the level ran (sampled every \(ServeBenchDefaults.infoIntervalMilliseconds) ms). \
                 Busy is measured by the coordinator: the growth of each stage's StageInfo.busy_ns (the sum of its \
@@ -437,6 +438,9 @@ struct ServeBenchLevel: Encodable, Sendable {
     var failures: [String: Int]
     var completionTokens: Int
     var tokensPerSecond: Double
+    /// Decode rate of the level: streams × 1000 / mean inter-token gap (ms), i.e. tokens/s while every
+    /// stream is decoding, without the prefill time that `tokensPerSecond` includes.
+    var decodeTokensPerSecond: Double?
     var timeToFirstTokenMs: Percentiles?
     var interTokenLatencyMs: Percentiles?
     var stages: [ServeBenchStage]
@@ -452,7 +456,10 @@ struct ServeBenchLevel: Encodable, Sendable {
         completionTokens = outcomes.reduce(0) { $0 + $1.tokens }
         tokensPerSecond = wallSeconds > 0 ? Double(completionTokens) / wallSeconds : 0
         timeToFirstTokenMs = Percentiles(outcomes.compactMap(\.firstTokenMilliseconds))
-        interTokenLatencyMs = Percentiles(outcomes.flatMap(\.interTokenMilliseconds))
+        let gaps = outcomes.flatMap(\.interTokenMilliseconds)
+        interTokenLatencyMs = Percentiles(gaps)
+        let meanGap = gaps.isEmpty ? 0 : gaps.reduce(0, +) / Double(gaps.count)
+        decodeTokensPerSecond = meanGap > 0 ? Double(streams) * 1000 / meanGap : nil
         infoSamples = kv.samples
 
         let produced = completionTokens
@@ -525,9 +532,10 @@ struct ServeBenchRun: Encodable, Sendable {
                 + "\(numStages) stage\(numStages == 1 ? "" : "s"), \(kvBytesPerToken) KV bytes/token, "
                 + "KV capacity \(kvCapacityTokens.map { "\($0) tokens" } ?? "unknown"), protocol \(protocolVersion), \(endpoint)",
         ]
-        let header = ["streams", "ok", "failed", "tokens", "wall s", "tok/s", "xN", "TTFT ms p50/90/99", "ITL ms p50/90/99",
+        let header = ["streams", "ok", "failed", "tokens", "wall s", "tok/s", "xN", "decode tok/s", "xN", "TTFT ms p50/90/99", "ITL ms p50/90/99",
                       "KV max MiB/stage", "busy %/stage", "steps/stage"]
-        let base = levels.min { $0.streams < $1.streams }?.tokensPerSecond ?? 0
+        let first = levels.min { $0.streams < $1.streams }
+        let base = first?.tokensPerSecond ?? 0, decodeBase = first?.decodeTokensPerSecond ?? 0
         var rows: [[String]] = [header]
         for level in levels {
             let failed = level.requestsFailed == 0 ? "0"
@@ -536,6 +544,8 @@ struct ServeBenchRun: Encodable, Sendable {
                 "\(level.streams)", "\(level.requestsCompleted)", failed, "\(level.completionTokens)",
                 String(format: "%.1f", level.wallSeconds), String(format: "%.1f", level.tokensPerSecond),
                 base > 0 ? String(format: "%.1f", level.tokensPerSecond / base) : "-",
+                level.decodeTokensPerSecond.map { String(format: "%.1f", $0) } ?? "-",
+                decodeBase > 0 ? level.decodeTokensPerSecond.map { String(format: "%.1f", $0 / decodeBase) } ?? "-" : "-",
                 level.timeToFirstTokenMs?.text ?? "-", level.interTokenLatencyMs?.text ?? "-",
                 level.stages.map { $0.kvUsedMaxBytes.map { String(format: "%.2f", Double($0) / 1_048_576) } ?? "?" }.joined(separator: "/"),
                 level.stages.map { $0.busyFraction.map { String(format: "%.0f", $0 * 100) } ?? "?" }.joined(separator: "/"),

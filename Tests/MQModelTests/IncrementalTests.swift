@@ -2,7 +2,8 @@
 // stages chained against the whole model, and the KV cache's exact accounting.
 import XCTest
 import MQCheckpoint
-import MQModel
+import MQKernels
+@testable import MQModel
 
 final class IncrementalTests: XCTestCase {
     /// Logits of the last position after feeding `steps` (each a chunk of the sequence) through one cache.
@@ -56,26 +57,52 @@ final class IncrementalTests: XCTestCase {
     }
 
     func testBatchedStepEqualsEachSequenceAlone() throws {
-        let model = try ModelRegistry.load(try Checkpoint(directory: Fixtures.model("mqa")))
-        let shape = model.shape
-        let E = shape.hiddenSize, V = shape.vocabSize
-        let prompts = [[1, 2, 3], [400, 5], [7, 8, 9, 10, 11]]
-        let alone = try prompts.map { try lastLogits([model], chunks: [$0, [33]]) }
-        // Together: prefill each, then one step holding one token of every sequence.
-        let cache = try KVCache(layers: model.layerRange, kvDim: shape.kvHeads * shape.headDim, blocks: 8)
-        for (s, p) in prompts.enumerated() {
-            try cache.reserve(sequence: s, positions: p.count + 1)
-            _ = try lastLogits([model], chunks: [p], sequence: s, cache: cache)
+        // Bit-identical, not just close: every kernel computes a row the same way whatever else is
+        // in the step (packed linear, per-token attention), on one thread or split over two.
+        let saved = AttentionStep.parallelAttentionWork
+        defer { AttentionStep.parallelAttentionWork = saved; BLAS.setThreads(ProcessInfo.processInfo.activeProcessorCount) }
+        BLAS.setThreads(2)
+        for work in [saved, 0] {
+            AttentionStep.parallelAttentionWork = work
+            let model = try ModelRegistry.load(try Checkpoint(directory: Fixtures.model("mqa")))
+            let shape = model.shape
+            let E = shape.hiddenSize, V = shape.vocabSize
+            let prompts = [[1, 2, 3], [400, 5], [7, 8, 9, 10, 11]]
+            let alone = try prompts.map { try lastLogits([model], chunks: [$0, [33]]) }
+            // Together: prefill each, then one step holding one token of every sequence.
+            let cache = try KVCache(layers: model.layerRange, kvDim: shape.kvHeads * shape.headDim, blocks: 8)
+            for (s, p) in prompts.enumerated() {
+                try cache.reserve(sequence: s, positions: p.count + 1)
+                _ = try lastLogits([model], chunks: [p], sequence: s, cache: cache)
+            }
+            let step = prompts.enumerated().map { StepToken(sequence: $0.offset, position: $0.element.count, token: 33) }
+            var hidden = [Float](repeating: 0, count: step.count * E)
+            var logits = [Float](repeating: 0, count: step.count * V)
+            try hidden.withUnsafeMutableBufferPointer { h in
+                try model.embed(step, into: h.baseAddress!)
+                try model.forward(step, hidden: h.baseAddress!, cache: cache)
+                try logits.withUnsafeMutableBufferPointer { try model.logits(hidden: h.baseAddress!, rows: [0, 1, 2], into: $0.baseAddress!) }
+            }
+            for s in 0..<3 { XCTAssertEqual(Array(logits[(s * V)..<((s + 1) * V)]), alone[s], "sequence \(s), parallel threshold \(work)") }
+            // A prefill of all three prompts in one step (attention split across threads) equals each alone.
+            let c2 = try KVCache(layers: model.layerRange, kvDim: shape.kvHeads * shape.headDim, blocks: 8)
+            var all: [StepToken] = []
+            for (s, p) in prompts.enumerated() {
+                try c2.reserve(sequence: s, positions: p.count)
+                all += p.enumerated().map { StepToken(sequence: s, position: $0.offset, token: $0.element) }
+            }
+            var h2 = [Float](repeating: 0, count: all.count * E)
+            var l2 = [Float](repeating: 0, count: 3 * V)
+            let lastRows = [2, 4, 9]
+            try h2.withUnsafeMutableBufferPointer { h in
+                try model.embed(all, into: h.baseAddress!)
+                try model.forward(all, hidden: h.baseAddress!, cache: c2)
+                try l2.withUnsafeMutableBufferPointer { try model.logits(hidden: h.baseAddress!, rows: lastRows, into: $0.baseAddress!) }
+            }
+            for s in 0..<3 {
+                XCTAssertEqual(Array(l2[(s * V)..<((s + 1) * V)]), try lastLogits([model], chunks: [prompts[s]]), "prefill \(s), threshold \(work)")
+            }
         }
-        let step = prompts.enumerated().map { StepToken(sequence: $0.offset, position: $0.element.count, token: 33) }
-        var hidden = [Float](repeating: 0, count: step.count * E)
-        var logits = [Float](repeating: 0, count: step.count * V)
-        try hidden.withUnsafeMutableBufferPointer { h in
-            try model.embed(step, into: h.baseAddress!)
-            try model.forward(step, hidden: h.baseAddress!, cache: cache)
-            try logits.withUnsafeMutableBufferPointer { try model.logits(hidden: h.baseAddress!, rows: [0, 1, 2], into: $0.baseAddress!) }
-        }
-        for s in 0..<3 { XCTAssertLessThan(maxDiff(Array(logits[(s * V)..<((s + 1) * V)]), alone[s]), 1e-4, "sequence \(s)") }
     }
 
     func testCacheAccountingAndErrors() throws {

@@ -1,6 +1,7 @@
 // swift-tools-version:6.0
 // mq: distributed multi-query-attention decoding. `ls Sources/` is the architecture:
-//   C*            C libraries (OpenBLAS loaded at run time, libzmq, protobuf-c), nothing else touches C
+//   C*            C libraries (OpenBLAS loaded at run time, libzmq, protobuf-c) and cache hints
+//                 (CMemoryHints); nothing else touches C
 //   MQKernels     numeric kernels over unsafe buffers (BLAS products, layer norm, GELU, softmax, attention)
 //   MQCheckpoint  Hugging Face model folders: config.json, safetensors (memory-mapped), dtypes
 //   MQTokenizer   tokenizer.json: added tokens, pre-tokenizers, byte-level BPE, decoders
@@ -40,8 +41,9 @@ let package = Package(
         .systemLibrary(name: "CProtobufC", pkgConfig: "libprotobuf-c", providers: [.apt(["libprotobuf-c-dev"])]),
 
         .target(name: "CMQProto", dependencies: ["CProtobufC"]),
+        .target(name: "CMemoryHints"),
 
-        .target(name: "MQKernels", dependencies: ["COpenBLAS"], swiftSettings: kernelFlags),
+        .target(name: "MQKernels", dependencies: ["COpenBLAS", "CMemoryHints"], swiftSettings: kernelFlags),
         .target(name: "MQCheckpoint", swiftSettings: kernelFlags),
         .target(name: "MQTokenizer", swiftSettings: [.unsafeFlags(["-O"])]),
         .target(name: "MQSampling", swiftSettings: kernelFlags),

@@ -101,11 +101,11 @@ extension Bench {
         @Option(name: .customLong("kv-memory"), help: "With --start: the coordinator's --kv-memory (KV bytes per stage, e.g. 256M).")
         var kvMemory: String?
 
-        @Option(name: .customLong("worker-threads"), help: "With --start: BLAS threads per worker (default: cores / workers).")
+        @Option(name: .customLong("worker-threads"), help: "With --start: compute threads per worker (default: all cores; the local stages take turns, see --coordinator-option).")
         var workerThreads: Int?
 
         @Option(name: .customLong("coordinator-option"),
-                help: "With --start: an extra mq-coordinator option NAME=VALUE, e.g. micro-batches=2 (repeatable).")
+                help: "With --start: an extra mq-coordinator option NAME=VALUE, e.g. micro-batches=2 (repeatable). Without a micro-batches option the local cluster runs one micro-batch, like deploy/local-cluster.sh: its stages share this machine's cores.")
         var coordinatorOptions: [String] = []
 
         @Flag(help: "Print one JSON object instead of tables.")
@@ -142,7 +142,7 @@ extension Bench {
                     for count in try parsePositiveList(workers, flag: "--workers") {
                         let cluster = try LocalCluster.start(
                             model: start, workers: count,
-                            workerThreads: workerThreads ?? max(1, ProcessInfo.processInfo.activeProcessorCount / count),
+                            workerThreads: workerThreads ?? max(1, ProcessInfo.processInfo.activeProcessorCount),
                             coordinatorArguments: try coordinatorArguments())
                         defer { cluster.stop() }
                         if !json { writeStderr("mq bench serve: \(count)-stage cluster serving \(start) (logs in \(cluster.directory.path))\n") }
@@ -178,6 +178,7 @@ extension Bench {
                 }
                 arguments += ["--" + parts[0], parts[1]]
             }
+            if !arguments.contains("--micro-batches") { arguments += ["--micro-batches", "1"] }
             return arguments
         }
     }

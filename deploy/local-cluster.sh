@@ -5,11 +5,12 @@
 #
 # Usage:
 #   deploy/local-cluster.sh [--model DIR] [--workers N] [--port PORT] [--prompt TEXT] [--max-tokens N]
-#                           [--keep] [--split balanced|even|memory|A,B,...] [--debug]
+#                           [--keep] [--split balanced|even|memory|A,B,...] [--metrics-port P] [--debug]
 #     --model DIR     Hugging Face model folder (default: models/default, the bundled model)
 #     --workers N     pipeline stages / worker processes (default 2)
 #     --port PORT     client port; workers use PORT+1 (default 5555)
 #     --prompt TEXT   generate from TEXT (streamed) once the cluster is ready
+#     --metrics-port P  Prometheus metrics at http://127.0.0.1:P/metrics (default PORT+9; 0: off)
 #     --keep          keep the cluster running until Ctrl-C (default: stop after the prompt, or
 #                     keep running if no prompt was given)
 #     --debug         use the debug build instead of building with -c release
@@ -18,7 +19,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-model=models/default workers=2 port=5555 prompt="" max_tokens=64 keep="" split=balanced config=release
+model=models/default workers=2 port=5555 prompt="" max_tokens=64 keep="" split=balanced config=release metrics_port=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --model) model=$2; shift 2 ;;
@@ -27,9 +28,10 @@ while [ $# -gt 0 ]; do
     --prompt) prompt=$2; shift 2 ;;
     --max-tokens) max_tokens=$2; shift 2 ;;
     --split) split=$2; shift 2 ;;
+    --metrics-port) metrics_port=$2; shift 2 ;;
     --keep) keep=1; shift ;;
     --debug) config=debug; shift ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "local-cluster: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -67,7 +69,10 @@ trap stop_all EXIT INT TERM
 # way against 109-131 tok/s with two micro-batches. Across machines use the coordinator's default
 # (one micro-batch per stage) so the stages overlap.
 threads=$(nproc 2>/dev/null || echo 1)
-"$bin/mq-coordinator" --model "$model" --workers "$workers" --split "$split" --micro-batches 1 \
+metrics_port=${metrics_port:-$((port + 9))}
+metrics_args=()
+[ "$metrics_port" != 0 ] && metrics_args=(--metrics-listen "tcp://127.0.0.1:$metrics_port")
+"$bin/mq-coordinator" --model "$model" --workers "$workers" --split "$split" --micro-batches 1 "${metrics_args[@]}" \
   --listen "$clients" --workers-listen "$workers_ep" >"$run_dir/coordinator.out" 2>"$run_dir/coordinator.log" &
 pids+=($!)
 for i in $(seq 0 $((workers - 1))); do
@@ -92,6 +97,7 @@ local-cluster: serving on $clients
   $bin/mq generate --server $clients --prompt-ids 1,2,3 --max-tokens 8 --json
   $bin/mq health   --server $clients
 EOT
+[ "$metrics_port" != 0 ] && echo "  curl -s http://127.0.0.1:$metrics_port/metrics      # Prometheus metrics" >&2
 
 if [ -n "$prompt" ]; then
   printf '%s' "$prompt"

@@ -80,6 +80,8 @@ public struct CoordinatorConfig: Sendable {
     /// KV bytes offered to each stage in Assign (0 lets each worker decide).
     public var kvCapacityBytes: UInt64 = 0
     public var drainTimeout = CoordinatorDefaults.drainTimeout
+    /// tcp://HOST:PORT for the Prometheus metrics endpoint (GET /metrics); nil: none.
+    public var metricsEndpoint: String? = nil
 
     public init(modelPath: String, stages: Int) {
         self.modelPath = modelPath

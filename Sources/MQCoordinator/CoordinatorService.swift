@@ -51,6 +51,8 @@ public final class CoordinatorService: @unchecked Sendable {
     private var dataTarget: String?
     private var context: ZMQContext!
     private var stats = HopStats()
+    private var counters = ServiceCounters()
+    private var metricsHTTP: HTTPEndpoint?
     private let clock = ContinuousClock()
 
     public init(config: CoordinatorConfig, logger: Logger) throws {
@@ -94,6 +96,11 @@ public final class CoordinatorService: @unchecked Sendable {
         let w = try workerSocket.bind(config.workerEndpoint)
         logger.info("listening", metadata: ["clients": "\(c)", "workers": "\(w)", "model": "\(modelName)",
                                             "layers": "\(shape.layers)", "stages": "\(config.stages)", "split": "\(config.split)"])
+        if let endpoint = config.metricsEndpoint {
+            let http = try HTTPEndpoint(context, bind: endpoint)
+            metricsHTTP = http
+            logger.info("metrics", metadata: ["endpoint": "\(http.boundEndpoint)", "path": "/metrics"])
+        }
         onListening?(c, w)
         defer { closeAll() }
         var lastHeartbeat = clock.now
@@ -102,7 +109,9 @@ public final class CoordinatorService: @unchecked Sendable {
             let iClient = poller.add(clientSocket)
             let iWorker = poller.add(workerSocket)
             let iMail = poller.add(mailbox)
+            let iHTTP = metricsHTTP.map { poller.add($0.socket) }
             let ready = try poller.poll(timeout: CoordinatorDefaults.pollInterval)
+            if let iHTTP, ready.isReadable(iHTTP) { try metricsHTTP?.serveReadable(serveHTTP) }
             if ready.isReadable(iMail) {
                 for cmd in mailbox.drain() where cmd == .stop && draining == nil {
                     draining = clock.now
@@ -137,6 +146,7 @@ public final class CoordinatorService: @unchecked Sendable {
     }
 
     private func closeAll() {
+        metricsHTTP?.close()
         dataPush?.close()
         clientSocket?.close()
         workerSocket?.close()
@@ -255,6 +265,7 @@ public final class CoordinatorService: @unchecked Sendable {
 
     /// Sends a reply; a client that went away (EHOSTUNREACH) has its calls cancelled.
     private func reply(_ identity: [UInt8], _ r: CallReply) {
+        if case .trailer(_, let status, _) = r { counters.callsByStatus[status.code.description, default: 0] += 1 }
         do { try clientSocket.send(to: identity, frames: [r.encode()]) } catch {
             logger.info("client gone; cancelling its calls", metadata: ["error": "\(error)"])
             for call in calls.values where call.key.routingID == identity && !call.ended {
@@ -326,6 +337,20 @@ public final class CoordinatorService: @unchecked Sendable {
                              activeSequences: w.activeSequences)
             },
             totalLayers: UInt32(shape.layers), inFlightCalls: UInt32(calls.count))
+    }
+
+    /// GET /metrics on `--metrics-listen` (Prometheus text format); anything else is 404 or 405.
+    private func serveHTTP(_ r: HTTPRequest) -> HTTPResponse {
+        guard r.method == "GET" || r.method == "HEAD" else {
+            return HTTPResponse(status: 405, reason: "Method Not Allowed", body: "only GET /metrics is served here\n")
+        }
+        guard r.path == "/metrics" else { return HTTPResponse(status: 404, reason: "Not Found", body: "only GET /metrics is served here\n") }
+        let waiting = arrival.reduce(0) { $0 + (!$1.ended && !$1.admitted ? 1 : 0) }
+        let admitted = arrival.reduce(0) { $0 + (!$1.ended && $1.admitted ? 1 : 0) }
+        let text = MetricsText.render(MetricsSnapshot(
+            info: info(), health: health(), counters: counters, waitingCalls: waiting, admittedCalls: admitted,
+            maxQueuedCalls: config.maxQueuedCalls, workersRegistered: cluster.allRecords.filter { $0.state != .lost }.count))
+        return HTTPResponse(status: 200, reason: "OK", contentType: "text/plain; version=0.0.4; charset=utf-8", body: text)
     }
 
     private func info() -> InfoResponse {
@@ -527,6 +552,7 @@ public final class CoordinatorService: @unchecked Sendable {
             guard reservedTokens + need <= capacity else { break }
             reservedTokens += need
             call.admitted = true
+            counters.promptTokens += UInt64(call.prompt.count)
         }
     }
 
@@ -599,6 +625,7 @@ public final class CoordinatorService: @unchecked Sendable {
             call.nextInput = [Int(x.tokenID)]
             if call.firstTokenAt == nil { call.firstTokenAt = now }
             let delta = call.output.append(id: Int(x.tokenID), logprob: x.logprob)
+            counters.generatedTokens += 1
             if call.sampling.topLogprobs > 0 { call.topLogprobs.append(x.topLogprobs) }
             var reason = call.output.finishReason
             if reason == nil && call.position + 1 >= shape.maxPositions {

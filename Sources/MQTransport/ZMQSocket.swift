@@ -17,7 +17,8 @@ import Darwin
 
 /// The socket types MQTransport supports (the patterns a coordinator/worker system needs).
 public enum ZMQSocketType: Sendable, Equatable, CustomStringConvertible {
-    case router, dealer, push, pull, pair, req, rep
+    /// Raw TCP (ZMQ_STREAM): frames are [connection id, bytes]; used for the HTTP metrics endpoint.
+    case router, dealer, push, pull, pair, req, rep, stream
 
     var rawValue: Int32 {
         switch self {
@@ -28,6 +29,7 @@ public enum ZMQSocketType: Sendable, Equatable, CustomStringConvertible {
         case .pair: return ZMQ_PAIR
         case .req: return ZMQ_REQ
         case .rep: return ZMQ_REP
+        case .stream: return ZMQ_STREAM
         }
     }
 
@@ -40,6 +42,7 @@ public enum ZMQSocketType: Sendable, Equatable, CustomStringConvertible {
         case .pair: return "PAIR"
         case .req: return "REQ"
         case .rep: return "REP"
+        case .stream: return "STREAM"
         }
     }
 }

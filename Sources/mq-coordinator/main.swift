@@ -28,6 +28,8 @@ struct CoordinatorCommand: ParsableCommand {
     @Option(name: .customLong("max-queued"), help: "Calls in flight beyond which new calls get RESOURCE_EXHAUSTED.") var maxQueued = CoordinatorDefaults.maxQueuedCalls
     @Option(name: .customLong("micro-batches"), help: "Steps kept in the pipeline at once (default: one per stage).") var microBatches: Int?
     @Option(name: .customLong("prefill-chunk"), help: "Prompt tokens a sequence feeds per step (longer prompts are chunked).") var prefillChunk = CoordinatorDefaults.prefillChunk
+    @Option(name: .customLong("metrics-listen"), help: "Serve Prometheus metrics (GET /metrics: KV used/free per stage, busy time, calls, tokens) on tcp://HOST:PORT.")
+    var metricsListen: String?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
 
     func validate() throws {
@@ -36,6 +38,7 @@ struct CoordinatorCommand: ParsableCommand {
         if prefillChunk < 1 { throw ValidationError("--prefill-chunk must be at least 1") }
         _ = try parseSplit()
         if let kvMemory, parseBytes(kvMemory) == nil { throw ValidationError("--kv-memory: cannot read \"\(kvMemory)\" as a byte count") }
+        if let m = metricsListen, !m.hasPrefix("tcp://") { throw ValidationError("--metrics-listen: expected tcp://HOST:PORT (HTTP needs TCP), got \"\(m)\"") }
         if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("--log-level: unknown level \"\(logLevel)\"") }
     }
 
@@ -71,6 +74,7 @@ struct CoordinatorCommand: ParsableCommand {
         config.maxQueuedCalls = maxQueued
         config.microBatches = microBatches ?? workers
         config.prefillChunk = prefillChunk
+        config.metricsEndpoint = metricsListen
         let service: CoordinatorService
         do { service = try CoordinatorService(config: config, logger: logger) } catch {
             logger.critical("cannot start: \(error)")

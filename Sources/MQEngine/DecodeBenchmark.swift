@@ -44,7 +44,7 @@ public struct DecodeBenchmarkReport: Sendable, Codable {
     public var text: String {
         var s = """
         model            \(model) (\(architecture), \(attention))
-        blas             \(blas)
+        kernels          \(blas)
         batch/context    \(batch) sequences × \(context) prompt tokens, \(tokens) decode steps, \(threads) thread\(threads == 1 ? "" : "s")
         prefill          \(fmt(prefillTokensPerSecond, 1)) tokens/s
         decode           \(fmt(decodeTokensPerSecond, 2)) tokens/s, \(fmt(msPerStep, 2)) ms/step median (mean \(fmt(meanMsPerStep, 2)), p90 \(fmt(p90MsPerStep, 2)); ms/token per sequence)
@@ -137,7 +137,7 @@ public enum DecodeBenchmark {
         let wBytes = model.weightBytesPerToken
         return DecodeBenchmarkReport(
             model: directory.lastPathComponent, architecture: shape.architecture, attention: shape.attentionKind.description,
-            blas: BLAS.info.description, threads: o.threads, batch: B, context: o.context, tokens: o.tokens,
+            blas: "mq packed linear, \(o.threads) thread\(o.threads == 1 ? "" : "s") (OpenBLAS \(BLAS.info.coreName) loaded for mq bench linear)", threads: o.threads, batch: B, context: o.context, tokens: o.tokens,
             prefillTokensPerSecond: Double(B * o.context) / prefillSeconds,
             decodeTokensPerSecond: Double(B) / stepSeconds, msPerStep: stepSeconds * 1000,
             meanMsPerStep: meanStepSeconds * 1000, p90MsPerStep: steps[min(steps.count - 1, steps.count * 9 / 10)] * 1000,

@@ -46,7 +46,7 @@ struct Run: ParsableCommand {
             let engine = try Engine(directory: try model.directory())
             BLAS.setThreads(threads)
             if verbose {
-                FileHandle.standardError.write(Data("mq: \(engine.shape.architecture) \(engine.shape.attentionKind), \(engine.shape.layers) layers; \(BLAS.info)\n".utf8))
+                FileHandle.standardError.write(Data("mq: \(engine.shape.architecture) \(engine.shape.attentionKind), \(engine.shape.layers) layers; mq packed linear kernel, \(PackedLinear.threads) thread\(PackedLinear.threads == 1 ? "" : "s")\n".utf8))
             }
             let ids = try promptIds.map { try parseIds($0, flag: "--prompt-ids") } ?? engine.encode(prompt!)
             let request = GenerationRequest(promptIds: ids, maxNewTokens: maxTokens, sampling: try sampling.parameters(), stopStrings: stops)

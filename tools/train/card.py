@@ -5,12 +5,14 @@ Every number in both files comes from the JSON the other scripts wrote (evaluate
 sample.py --json-out, export.py's training_info.json), so the documents cannot drift from what the
 scripts print.
 
-The shipped model may be the equal-budget MQA run trained further (train.py --init-from); then
---phase1 names the equal-budget export so the card can describe both phases.
+The shipped model may be the equal-budget MQA run trained further (train.py --init-from, possibly
+several times); then --earlier names the export of each earlier run, in order, so the card can
+describe every phase.
 
 Usage:
   /work/venv/bin/python tools/train/card.py --eval models/train-work/eval.json \\
-      --samples models/train-work/samples.json --phase1 models/train-work/mqa/export
+      --samples models/train-work/samples.json --earlier models/train-work/mqa/export \\
+      --earlier models/train-work/mqa-continued/export
 """
 import argparse
 import json
@@ -136,7 +138,9 @@ def main():
     ap.add_argument("--eval", required=True)
     ap.add_argument("--samples", required=True)
     ap.add_argument("--model", default="models/default")
-    ap.add_argument("--phase1", default=None, help="export folder of the equal-budget MQA run, if the shipped model continued it")
+    ap.add_argument("--earlier", action="append", default=[],
+                    help="export folder (with training_info.json) of a run the shipped model continued; repeat in order, "
+                         "the equal-budget MQA run first")
     ap.add_argument("--quality-out", default="models/QUALITY.md")
     args = ap.parse_args()
     with open(args.eval) as f:
@@ -154,20 +158,25 @@ def main():
     size_mb = os.path.getsize(os.path.join(args.model, "model.safetensors")) / 1e6
     fib = samples["samples"][0]
     pyver = ".".join(data["python_version"].split(".")[:2])
-    if args.phase1:
-        with open(os.path.join(args.phase1, "training_info.json")) as f:
-            p1 = json.load(f)
-        total_tokens = p1["summary"]["tokens_seen"] + info["summary"]["tokens_seen"]
-        total_min = (p1["summary"]["train_seconds"] + info["summary"]["train_seconds"]) / 60
-        training = (f"Two phases, {total_tokens:,} tokens in all ({total_min:.0f} minutes of training), then "
-                    f"`tools/train/export.py models/train-work/mqa-continued/final models/default` (F16). "
+    phases = []
+    for folder in args.earlier:
+        with open(os.path.join(folder, "training_info.json")) as f:
+            phases.append(json.load(f))
+    phases.append(info)
+    source = os.path.join(info["run"]["args"]["out"], "final")
+    if len(phases) > 1:
+        total_tokens = sum(p["summary"]["tokens_seen"] for p in phases)
+        total_min = sum(p["summary"]["train_seconds"] for p in phases) / 60
+        labels = ["**Phase 1, the equal-budget run** (the multi-query row of the quality table; the multi-head "
+                  "twin saw the same tokens in the same order):"]
+        labels += [f"**Phase {i + 2}, continued training of the shipped model** (from phase {i + 1}'s weights; new "
+                   "optimizer and schedule, another data order seed):" for i in range(len(phases) - 1)]
+        training = (f"{len(phases)} phases, {total_tokens:,} tokens in all ({total_min:.0f} minutes of training), then "
+                    f"`tools/train/export.py {source} models/default` (F16). "
                     f"The whole pipeline: `{REPRO}`.\n\n"
-                    + phase_text(p1, "**Phase 1, the equal-budget run** (the multi-query row of the quality "
-                                     "table; the multi-head twin saw the same tokens in the same order):")
-                    + "\n" + phase_text(info, "**Phase 2, continued training of the shipped model** (new optimizer "
-                                              "and schedule, different data order seed, larger batch):"))
+                    + "\n".join(phase_text(p, label) for p, label in zip(phases, labels)))
     else:
-        training = (phase_text(info, "") + f"\nThen `tools/train/export.py models/train-work/mqa/final models/default` (F16). "
+        training = (phase_text(info, "") + f"\nThen `tools/train/export.py {source} models/default` (F16). "
                     f"The whole pipeline: `{REPRO}`.\n")
     card = f"""# mq default model: a tiny multi-query Python code model
 

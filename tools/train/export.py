@@ -23,6 +23,21 @@ from transformers import GPTBigCodeForCausalLM, GenerationConfig
 EOS = "<|endoftext|>"
 
 
+def tokens_before(init_from):
+    """Tokens seen by the chain of runs a continued run started from (each run's run.json names
+    the folder it was initialised from, if any)."""
+    total = 0
+    while init_from:
+        with open(os.path.join(init_from, "train_summary.json")) as f:
+            total += json.load(f)["tokens_seen"]
+        run = os.path.join(os.path.dirname(os.path.abspath(init_from)), "run.json")
+        if not os.path.exists(run):
+            break
+        with open(run) as f:
+            init_from = json.load(f)["args"].get("init_from")
+    return total
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("src")
@@ -64,9 +79,7 @@ def main():
         summary = dict(info["summary"])
         init_from = info.get("run", {}).get("args", {}).get("init_from")
         if init_from:  # a continued run: count the tokens its starting weights had already seen
-            with open(os.path.join(init_from, "train_summary.json")) as f:
-                before = json.load(f)
-            summary["tokens_seen_before"] = before["tokens_seen"] + before.get("tokens_seen_before", 0)
+            summary["tokens_seen_before"] = tokens_before(init_from)
         with open(os.path.join(args.dst, "train_summary.json"), "w") as f:
             json.dump(summary, f, indent=1)
 

@@ -9,17 +9,19 @@
 #     --model DIR     Hugging Face model folder (default: models/default, the bundled model)
 #     --workers N     pipeline stages / worker processes (default 2)
 #     --port PORT     client port; workers use PORT+1 (default 5555)
-#     --prompt TEXT   generate from TEXT (streamed) once the cluster is ready
+#     --prompt TEXT   generate from TEXT (streamed) once the cluster is ready; --temperature T,
+#                     --top-k K, --top-p P, --seed S, --repetition-penalty R go with it to mq stream
 #     --metrics-port P  Prometheus metrics at http://127.0.0.1:P/metrics (default PORT+9; 0: off)
 #     --keep          keep the cluster running until Ctrl-C (default: stop after the prompt, or
 #                     keep running if no prompt was given)
 #     --debug         use the debug build instead of building with -c release
 # Example (the README's quick start):
-#   deploy/local-cluster.sh --prompt 'def fibonacci(n):' --max-tokens 64
+#   deploy/local-cluster.sh --prompt 'def fibonacci(n):' --max-tokens 64 --repetition-penalty 1.2
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 model=models/default workers=2 port=5555 prompt="" max_tokens=64 keep="" split=balanced config=release metrics_port=""
+sampling=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --model) model=$2; shift 2 ;;
@@ -29,9 +31,10 @@ while [ $# -gt 0 ]; do
     --max-tokens) max_tokens=$2; shift 2 ;;
     --split) split=$2; shift 2 ;;
     --metrics-port) metrics_port=$2; shift 2 ;;
+    --temperature|--top-k|--top-p|--seed|--repetition-penalty) sampling+=("$1" "$2"); shift 2 ;;
     --keep) keep=1; shift ;;
     --debug) config=debug; shift ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "local-cluster: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -101,7 +104,7 @@ EOT
 
 if [ -n "$prompt" ]; then
   printf '%s' "$prompt"
-  "$bin/mq" stream --server "$clients" --prompt "$prompt" --max-tokens "$max_tokens"
+  "$bin/mq" stream --server "$clients" --prompt "$prompt" --max-tokens "$max_tokens" ${sampling[@]+"${sampling[@]}"}
 fi
 if [ -n "$keep" ] || [ -z "$prompt" ]; then
   echo "local-cluster: running; press Ctrl-C to stop" >&2

@@ -59,8 +59,9 @@ extension Bench {
                   mq bench serve --start models/bench/tiny_starcoder --workers 1,2 --streams 1,4,16
 
                 tok/s is completion tokens received over the level's wall time (prompt prefill included); \
-                decode tok/s is streams × 1000 / mean ITL, the rate while streams decode; each xN is that rate \
-                over its rate at the level with the fewest streams. TTFT is from sending a call to its first token; ITL is the gap \
+                decode tok/s counts only the time every stream is active (from the last stream's first token \
+                to the first stream's last), so the initial burst of prefills and the tail are left out; each xN \
+                is that rate over its rate at the level with the fewest streams. TTFT is from sending a call to its first token; ITL is the gap \
                 between two token-carrying chunks of one stream. KV max is the largest kv_used_bytes each stage \
                 reported in Info while the level ran (sampled every \(ServeBenchDefaults.infoIntervalMilliseconds) ms). \
                 Busy is measured by the coordinator: the growth of each stage's StageInfo.busy_ns (the sum of its \
@@ -249,7 +250,7 @@ struct ServeBenchmark: Sendable {
         let prompts = PromptSource(seed: settings.seed, vocabulary: info.model.vocabSize, length: settings.promptTokens)
 
         for index in 0 ..< settings.warmup {
-            let outcome = await Self.drive(client: client, request: request(prompts.prompt(stream: -1, request: index)), timeout: settings.callTimeout)
+            let outcome = await Self.drive(client: client, request: request(prompts.prompt(stream: -1, request: index)), timeout: settings.callTimeout, levelStart: ContinuousClock.now)
             if let code = outcome.failure { progress("warm-up request \(index + 1) failed: \(code)") }
         }
 
@@ -278,7 +279,10 @@ struct ServeBenchmark: Sendable {
                 group.addTask {
                     var outcomes: [RequestOutcome] = []
                     for index in 0 ..< requestsPerStream {
-                        outcomes.append(await Self.drive(client: client, request: request(prompts.prompt(stream: stream, request: index)), timeout: timeout))
+                        var o = await Self.drive(client: client, request: request(prompts.prompt(stream: stream, request: index)),
+                                                 timeout: timeout, levelStart: started)
+                        o.stream = stream
+                        outcomes.append(o)
                     }
                     return outcomes
                 }
@@ -295,7 +299,8 @@ struct ServeBenchmark: Sendable {
     }
 
     /// One GenerateStream call, timed chunk by chunk. Never throws: a failure is an outcome.
-    static func drive(client: MQClient, request: GenerateRequest, timeout: Duration) async -> RequestOutcome {
+    static func drive(client: MQClient, request: GenerateRequest, timeout: Duration,
+                      levelStart: ContinuousClock.Instant) async -> RequestOutcome {
         let clock = ContinuousClock()
         let sent = clock.now
         var outcome = RequestOutcome()
@@ -312,6 +317,7 @@ struct ServeBenchmark: Sendable {
                     }
                     previous = now
                     outcome.tokens += chunk.tokenIDs.count
+                    outcome.chunks.append((seconds: (now - levelStart).seconds, tokens: chunk.tokenIDs.count))
                 }
                 if chunk.isLast { finished = true }
             }
@@ -374,6 +380,10 @@ struct SplitMix64 {
 
 /// What one request produced.
 struct RequestOutcome: Sendable {
+    /// Which of the level's streams sent it.
+    var stream = 0
+    /// Every token-carrying chunk: when it arrived (seconds since the level started) and its tokens.
+    var chunks: [(seconds: Double, tokens: Int)] = []
     var tokens = 0
     var firstTokenMilliseconds: Double?
     var interTokenMilliseconds: [Double] = []
@@ -439,8 +449,11 @@ struct ServeBenchLevel: Encodable, Sendable {
     var failures: [String: Int]
     var completionTokens: Int
     var tokensPerSecond: Double
-    /// Decode rate of the level: streams × 1000 / mean inter-token gap (ms), i.e. tokens/s while every
-    /// stream is decoding, without the prefill time that `tokensPerSecond` includes.
+    /// Tokens/s while every stream is active: tokens received between the moment the last stream got
+    /// its first token and the moment the first stream finished its last request, over that window.
+    /// Leaves out the ramp-up (every stream's first prefill at once) and the tail that
+    /// `tokensPerSecond` includes; later requests' prefills inside the window stay in. nil when no
+    /// window exists (e.g. admission let the streams run one after another).
     var decodeTokensPerSecond: Double?
     var timeToFirstTokenMs: Percentiles?
     var interTokenLatencyMs: Percentiles?
@@ -457,10 +470,14 @@ struct ServeBenchLevel: Encodable, Sendable {
         completionTokens = outcomes.reduce(0) { $0 + $1.tokens }
         tokensPerSecond = wallSeconds > 0 ? Double(completionTokens) / wallSeconds : 0
         timeToFirstTokenMs = Percentiles(outcomes.compactMap(\.firstTokenMilliseconds))
-        let gaps = outcomes.flatMap(\.interTokenMilliseconds)
-        interTokenLatencyMs = Percentiles(gaps)
-        let meanGap = gaps.isEmpty ? 0 : gaps.reduce(0, +) / Double(gaps.count)
-        decodeTokensPerSecond = meanGap > 0 ? Double(streams) * 1000 / meanGap : nil
+        interTokenLatencyMs = Percentiles(outcomes.flatMap(\.interTokenMilliseconds))
+        let perStream = Dictionary(grouping: outcomes, by: \.stream).values
+        let windowStart = perStream.map { $0.compactMap { $0.chunks.first?.seconds }.min() ?? .infinity }.max() ?? .infinity
+        let windowEnd = perStream.map { $0.compactMap { $0.chunks.last?.seconds }.max() ?? -.infinity }.min() ?? -.infinity
+        if perStream.count == streams, windowStart < windowEnd {
+            let inWindow = outcomes.reduce(0) { n, o in n + o.chunks.reduce(0) { $0 + ($1.seconds > windowStart && $1.seconds <= windowEnd ? $1.tokens : 0) } }
+            decodeTokensPerSecond = Double(inWindow) / (windowEnd - windowStart)
+        }
         infoSamples = kv.samples
 
         let produced = completionTokens

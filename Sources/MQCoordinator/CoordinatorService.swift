@@ -65,12 +65,9 @@ public final class CoordinatorService: @unchecked Sendable {
         tokenizer = FileManager.default.fileExists(atPath: tokURL.path) ? try Tokenizer(contentsOf: tokURL) : nil
         modelName = dir.standardizedFileURL.lastPathComponent
         mailbox = try ZMQMailbox()
-        // Weight bytes per step: each layer's four matrices; the head is V·E on the last stage.
-        let E = Double(shape.hiddenSize), QD = Double(shape.heads * shape.headDim), KV = Double(shape.kvHeads * shape.headDim)
-        let layerWeights = E * (QD + 2 * KV) + QD * E + 2 * E * Double(shape.intermediateSize)
         cluster = try Cluster(totalLayers: shape.layers, stageCount: config.stages, policy: config.split,
                               modelPath: dir.standardizedFileURL.path, kvCapacityBytes: config.kvCapacityBytes,
-                              headCostInLayers: Double(shape.vocabSize) * E / max(1, layerWeights))
+                              headCostInLayers: Double(shape.headWeights) / Double(max(1, shape.matrixWeightsPerLayer)))
     }
 
     /// Asks the service loop to drain and exit (any thread; e.g. from a SIGTERM handler).
@@ -216,7 +213,7 @@ public final class CoordinatorService: @unchecked Sendable {
             let missing = cluster.missingLayers.map { "\($0.lowerBound)..<\($0.upperBound)" }.joined(separator: ", ")
             return fail(.unavailable, "not serving: layers \(missing) have no ready worker")
         }
-        let waiting = arrival.reduce(0) { $0 + (!$1.ended && !$1.admitted ? 1 : 0) }
+        let waiting = waitingCalls
         guard waiting < config.maxQueuedCalls else {
             return fail(.resourceExhausted, "the queue is full (\(waiting) calls waiting for KV cache, limit \(config.maxQueuedCalls)); retry in about a second")
         }
@@ -339,16 +336,18 @@ public final class CoordinatorService: @unchecked Sendable {
             totalLayers: UInt32(shape.layers), inFlightCalls: UInt32(calls.count))
     }
 
+    /// Calls not ended that wait for KV admission (the queue `--max-queued` bounds).
+    private var waitingCalls: Int { arrival.reduce(0) { $0 + (!$1.ended && !$1.admitted ? 1 : 0) } }
+
     /// GET /metrics on `--metrics-listen` (Prometheus text format); anything else is 404 or 405.
     private func serveHTTP(_ r: HTTPRequest) -> HTTPResponse {
         guard r.method == "GET" || r.method == "HEAD" else {
             return HTTPResponse(status: 405, reason: "Method Not Allowed", body: "only GET /metrics is served here\n")
         }
         guard r.path == "/metrics" else { return HTTPResponse(status: 404, reason: "Not Found", body: "only GET /metrics is served here\n") }
-        let waiting = arrival.reduce(0) { $0 + (!$1.ended && !$1.admitted ? 1 : 0) }
         let admitted = arrival.reduce(0) { $0 + (!$1.ended && $1.admitted ? 1 : 0) }
         let text = MetricsText.render(MetricsSnapshot(
-            info: info(), health: health(), counters: counters, waitingCalls: waiting, admittedCalls: admitted,
+            info: info(), health: health(), counters: counters, waitingCalls: waitingCalls, admittedCalls: admitted,
             maxQueuedCalls: config.maxQueuedCalls, workersRegistered: cluster.allRecords.filter { $0.state != .lost }.count))
         return HTTPResponse(status: 200, reason: "OK", contentType: "text/plain; version=0.0.4; charset=utf-8", body: text)
     }

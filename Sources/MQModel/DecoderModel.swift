@@ -44,6 +44,13 @@ public struct ModelShape: Sendable, Equatable {
     public var kvFloatsPerTokenPerLayer: Int { 2 * kvHeads * headDim }
     /// KV-cache bytes per token for `layerCount` layers at F32.
     public func kvBytesPerToken(layerCount: Int) -> Int { kvFloatsPerTokenPerLayer * layerCount * 4 }
+    /// Weights of one decoder layer's four matrices (qkv, attention output, MLP in and out), the
+    /// part of a step's reads that scales with layers; norms and biases are negligible.
+    public var matrixWeightsPerLayer: Int {
+        hiddenSize * (heads + 2 * kvHeads) * headDim + heads * headDim * hiddenSize + 2 * hiddenSize * intermediateSize
+    }
+    /// Weights of the LM head, V · E.
+    public var headWeights: Int { vocabSize * hiddenSize }
 }
 
 /// One token of a step: which sequence, at which position, and (on the first stage) which token id.

@@ -185,15 +185,14 @@ public final class Falcon: DecoderModel {
     public let config: FalconConfig
     public let shape: ModelShape
     public let layerRange: Range<Int>
-    let embeddings: FloatTensor?      // [V, E]; nil when the tied head is loaded (rows are read from it)
-    let embedFromHead: Bool
+    let embeddings: TokenRows?        // [V, E] rows: a table, or the tied head when it is loaded too
     let lnf: (FloatTensor, FloatTensor)?
     let head: PackedWeight?           // [V, E], packed for `linear`
     let blocks: [Layer]               // blocks[i] is global layer layerRange.lowerBound + i
     let rotary: RotaryTable           // cos/sin [P, D/2]
     private let work = Workspace()
 
-    public var hasEmbedding: Bool { embeddings != nil || embedFromHead }
+    public var hasEmbedding: Bool { embeddings != nil }
     public var hasHead: Bool { head != nil }
 
     /// Loads `layers` (default: all) and, if asked, the embedding and/or the final norm and head.
@@ -221,9 +220,7 @@ public final class Falcon: DecoderModel {
             lnf = nil
             head = nil
         }
-        // A tied head serves the embedding rows too (one packed copy instead of two).
-        embedFromHead = embedding && wantHead && c.tieWordEmbeddings
-        embeddings = embedding && !embedFromHead ? wte : nil
+        if embedding, let wte { embeddings = TokenRows(table: wte, head: head, tied: c.tieWordEmbeddings) } else { embeddings = nil }
         func optionalBias(_ name: String, _ n: Int) throws -> FloatTensor? {
             c.bias ? try ck.load(name, shape: [n]) : nil
         }
@@ -276,8 +273,8 @@ public final class Falcon: DecoderModel {
     }
 
     public var weightBytesLoaded: Int {
-        blocks.reduce(0) { $0 + $1.byteCount } + [embeddings, lnf?.0, lnf?.1].compactMap({ $0?.byteCount }).reduce(0, +)
-            + (head?.byteCount ?? 0)
+        blocks.reduce(0) { $0 + $1.byteCount } + [lnf?.0, lnf?.1].compactMap({ $0?.byteCount }).reduce(0, +)
+            + (embeddings?.byteCount ?? 0) + (head?.byteCount ?? 0)
     }
 
     public var weightBytesPerToken: Int {
@@ -288,7 +285,7 @@ public final class Falcon: DecoderModel {
     }
 
     public func embed(_ tokens: [StepToken], into hidden: UnsafeMutablePointer<Float>) throws {
-        guard hasEmbedding else { throw ModelError.notLoaded("the embeddings") }
+        guard let embeddings else { throw ModelError.notLoaded("the embeddings") }
         let E = config.hiddenSize
         for (t, tok) in tokens.enumerated() {
             guard tok.token >= 0 && tok.token < config.vocabSize else {
@@ -297,8 +294,7 @@ public final class Falcon: DecoderModel {
             guard tok.position >= 0 && tok.position < config.positions else {
                 throw ModelError.positionOutOfRange(sequence: tok.sequence, position: tok.position, max: config.positions)
             }
-            if let embeddings { (hidden + t * E).update(from: embeddings.pointer + tok.token * E, count: E) }
-            else { head!.copyRow(tok.token, into: hidden + t * E) }
+            embeddings.copy(tok.token, into: hidden + t * E, width: E)
         }
     }
 

@@ -34,11 +34,10 @@ final class GPTStack {
 
     let dims: Dimensions
     let layerRange: Range<Int>
-    let wte: FloatTensor?      // [V, E]; nil when the tied head is loaded (rows are read from it)
+    let wte: TokenRows?        // [V, E] rows: a table, or the tied head when it is loaded too
     let wpe: FloatTensor?      // [P, E]
     let lnf: (FloatTensor, FloatTensor)?
     let head: PackedWeight?    // [V, E]
-    let embedFromHead: Bool
     let blocks: [Layer]        // blocks[i] is global layer layerRange.lowerBound + i
     private let work = Workspace()
 
@@ -47,17 +46,17 @@ final class GPTStack {
          lnf: (FloatTensor, FloatTensor)?, head: FloatTensor?, blocks: [Layer]) {
         self.dims = dims; self.layerRange = layerRange; self.wpe = wpe
         self.lnf = lnf; self.blocks = blocks
-        self.head = head.map { PackedWeight($0) }
-        embedFromHead = wte != nil && head != nil && wte === head
-        self.wte = embedFromHead ? nil : wte
+        let packedHead = head.map { PackedWeight($0) }
+        self.head = packedHead
+        self.wte = wte.map { TokenRows(table: $0, head: packedHead, tied: $0 === head) }
     }
 
-    var hasEmbedding: Bool { (wte != nil || embedFromHead) && wpe != nil }
+    var hasEmbedding: Bool { wte != nil && wpe != nil }
     var hasHead: Bool { head != nil }
 
     var weightBytesLoaded: Int {
-        blocks.reduce(0) { $0 + $1.byteCount } + [wte, wpe, lnf?.0, lnf?.1].compactMap({ $0?.byteCount }).reduce(0, +)
-            + (head?.byteCount ?? 0)
+        blocks.reduce(0) { $0 + $1.byteCount } + [wpe, lnf?.0, lnf?.1].compactMap({ $0?.byteCount }).reduce(0, +)
+            + (wte?.byteCount ?? 0) + (head?.byteCount ?? 0)
     }
 
     var weightBytesPerToken: Int {
@@ -68,7 +67,7 @@ final class GPTStack {
     }
 
     func embed(_ tokens: [StepToken], into hidden: UnsafeMutablePointer<Float>) throws {
-        guard hasEmbedding, let wpe else { throw ModelError.notLoaded("the embeddings") }
+        guard let wte, let wpe else { throw ModelError.notLoaded("the embeddings") }
         let E = dims.hidden
         for (t, tok) in tokens.enumerated() {
             guard tok.token >= 0 && tok.token < dims.vocab else {
@@ -78,7 +77,7 @@ final class GPTStack {
                 throw ModelError.positionOutOfRange(sequence: tok.sequence, position: tok.position, max: dims.positions)
             }
             let row = hidden + t * E
-            if let wte { row.update(from: wte.pointer + tok.token * E, count: E) } else { head!.copyRow(tok.token, into: row) }
+            wte.copy(tok.token, into: row, width: E)
             addInPlace(row, wpe.pointer + tok.position * E, count: E)
         }
     }

@@ -12,3 +12,29 @@ extension PackedWeight {
         withExtendedLifetime(t) {}
     }
 }
+
+/// Where a first stage reads token embedding rows: its own [V, E] table, or the packed LM head when
+/// the head is tied and loaded too (one packed copy serves both instead of two copies).
+enum TokenRows {
+    case table(FloatTensor)
+    case tiedHead(PackedWeight)
+
+    /// `table` is the embedding tensor as loaded, `head` the packed head (nil when not loaded here).
+    init(table: FloatTensor, head: PackedWeight?, tied: Bool) {
+        if tied, let head { self = .tiedHead(head) } else { self = .table(table) }
+    }
+
+    /// Row `token` (length E) into `dst`; `token` is already checked against the vocabulary.
+    func copy(_ token: Int, into dst: UnsafeMutablePointer<Float>, width e: Int) {
+        switch self {
+        case .table(let t): dst.update(from: t.pointer + token * e, count: e)
+        case .tiedHead(let h): h.copyRow(token, into: dst)
+        }
+    }
+
+    /// Bytes held for the rows beyond the head's own (none when they are the head).
+    var byteCount: Int {
+        if case .table(let t) = self { return t.byteCount }
+        return 0
+    }
+}

@@ -316,7 +316,6 @@ struct ServeBenchmark: Sendable {
                         outcome.firstTokenMilliseconds = (now - sent).milliseconds
                     }
                     previous = now
-                    outcome.tokens += chunk.tokenIDs.count
                     outcome.chunks.append((seconds: (now - levelStart).seconds, tokens: chunk.tokenIDs.count))
                 }
                 if chunk.isLast { finished = true }
@@ -384,7 +383,7 @@ struct RequestOutcome: Sendable {
     var stream = 0
     /// Every token-carrying chunk: when it arrived (seconds since the level started) and its tokens.
     var chunks: [(seconds: Double, tokens: Int)] = []
-    var tokens = 0
+    var tokens: Int { chunks.reduce(0) { $0 + $1.tokens } }
     var firstTokenMilliseconds: Double?
     var interTokenMilliseconds: [Double] = []
     /// The status code name of a failed call; nil for a completed one.

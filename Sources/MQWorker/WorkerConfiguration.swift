@@ -22,10 +22,12 @@ public enum WorkerDefaults {
     /// How often a Register that could not leave (no connection to the coordinator yet, the DEALER
     /// has ZMQ_IMMEDIATE set) is tried again. libzmq reconnects the TCP link by itself meanwhile.
     public static let registerRetryInterval: Duration = .milliseconds(100)
-    /// How long a stage waits for the next stage to accept a step before failing it. The coordinator
-    /// notices a dead stage within `WorkerPlaneTiming.peerExpiry` anyway; waiting that long covers a
-    /// next stage that is connecting right after an Assign.
-    public static let forwardTimeout: Duration = WorkerPlaneTiming.peerExpiry
+    /// How long a stage waits for the next stage to accept a step before failing it. Twice
+    /// `WorkerPlaneTiming.peerExpiry`, so when the next stage has died the coordinator declares it
+    /// lost first and its calls end with UNAVAILABLE; with equal timeouts the two raced, and a call
+    /// sometimes ended with this stage's INTERNAL "did not take it" instead (seen in CI). It also
+    /// covers a next stage that is connecting right after an Assign.
+    public static let forwardTimeout: Duration = WorkerPlaneTiming.peerExpiry * 2
     /// How long the last messages (final StepResult, Shutdown) may take to leave when stopping.
     public static let closingLinger: Duration = .milliseconds(200)
 }

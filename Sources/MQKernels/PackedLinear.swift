@@ -22,9 +22,9 @@
 //   split. A sequence's results are bit-identical alone, in any batch and in any chunk of a
 //   prefill, so greedy and seeded outputs cannot depend on what else the server is doing.
 // - Threads split the output vectors (whole panels). With several groups of x rows, a panel is
-//   walked in slices of 128 inputs (12 KiB at V = 3) that stay in L1 while every group passes over
+//   walked in slices of 256 inputs (24 KiB at V = 3) that stay in L1 while every group passes over
 //   them, unfinished chains parked exactly in memory between slices; W is read from memory once
-//   per call, requested ~3 KiB ahead (CMemoryHints) so the wait overlaps the arithmetic.
+//   per call, each slice requested (CMemoryHints) while the one before it is computed.
 //
 // Measured on the 2-core AMD EPYC (AVX2) this was written on, tiny_starcoder shapes, weights from
 // memory (`mq bench linear`): 1 row 13–18 GB/s of weights, like sgemv; 4 rows 3–4.5× sgemm;
@@ -46,7 +46,10 @@ public final class PackedWeight: @unchecked Sendable {
     public init(name: String, _ w: UnsafePointer<Float>, outFeatures m: Int, inFeatures n: Int) {
         self.name = name; self.outFeatures = m; self.inFeatures = n
         let g = (m + 7) / 8
-        p = .allocate(capacity: max(1, g * n * 8))
+        // Cache-line aligned: with malloc's 16-byte alignment every other 32-byte load of a panel
+        // straddles two cache lines.
+        let count = max(1, g * n * 8)
+        p = UnsafeMutableRawPointer.allocate(byteCount: count * 4, alignment: 64).bindMemory(to: Float.self, capacity: count)
         for gi in 0..<g {
             let dst = p + gi * n * 8
             for r in 0..<8 {
@@ -86,14 +89,10 @@ public enum PackedLinear {
     /// Threads the kernel splits output vectors over (set with BLAS.setThreads); other per-step work
     /// that splits across threads (attention over a batch) uses the same count.
     nonisolated(unsafe) public internal(set) static var threads = ProcessInfo.processInfo.activeProcessorCount
-    /// Inputs per slice when several groups of rows share a panel (3 vectors × 128 × 32 B = 12 KiB).
-    static let sliceInputs = 128
-    /// Floats ahead of the weights in use that the 4-row tile asks memory for (CMemoryHints): the
-    /// first group of rows over a slice otherwise waits on memory at every new cache line, and
-    /// nothing else overlaps that wait. 768 floats = 3 KiB per stream; batch-16 steps on
-    /// tiny_starcoder went from ~94 to ~78 ms median (interleaved runs). The one-row tile (already
-    /// streaming at memory speed) got slower with hints, so it has none.
-    static let prefetchAhead = 768
+    /// Inputs per slice when several groups of rows share a panel (3 vectors × 256 × 32 B = 24 KiB,
+    /// inside a 32 KiB L1). 128 and 64 measured 3–6% slower at 16 rows (more tile entries and
+    /// parked accumulators); 384 and 768 within 2% of 256.
+    static let sliceInputs = 256
 }
 
 /// y[T, OUT] = x[T, IN] · W[OUT, IN]ᵀ + bias[OUT]  (bias optional; y is overwritten)
@@ -137,14 +136,27 @@ private func packedPanels(_ a: PackedArgs, _ groups: Range<Int>) {
             var i0 = 0
             while i0 < a.n {
                 let s = Slice(i0: i0, i1: min(a.n, i0 + kc), first: i0 == 0, last: i0 + kc >= a.n)
+                // The slice the row groups will need next (this panel's next inputs, or the next
+                // panel's first) is requested from memory while this one is computed, each group of
+                // rows asking for its share spread over its pass (see `Prefetch`).
+                var next: UnsafePointer<Float>? = nil, nextLines = 0
+                if rowGroups > 1 {
+                    if !s.last { next = a.w + g * 8 * a.n + 8 * s.i1; nextLines = (min(a.n, s.i1 + kc) - s.i1 + 1) / 2 }
+                    else if g + 2 * a.v <= groups.upperBound { next = a.w + (g + a.v) * 8 * a.n; nextLines = (min(a.n, kc) + 1) / 2 }
+                }
+                let share = (nextLines + rowGroups - 1) / rowGroups
+                var every = 1   // inputs between two requests: a power of two that fits the share in the pass
+                while share > 0 && every * 2 * share <= s.i1 - s.i0 { every *= 2 }
                 for rg in 0..<rowGroups {
                     let t0 = rg * a.r, p = acc + rg * 12
+                    let pf = Prefetch(start: next.map { $0 + 16 * min(nextLines, rg * share) },
+                                      lines: max(0, min(share, nextLines - rg * share)), mask: every - 1)
                     if full {
                         switch a.v {
                         case 12: tile1x12(a, g, t0, s, p)
                         case 6: tile2x6(a, g, t0, s, p)
                         case 4: tile3x4(a, g, t0, s, p)
-                        default: tile4x3(a, g, t0, s, p)
+                        default: tile4x3(a, g, t0, s, p, pf)
                         }
                     } else {
                         // ≤ 2 leftover vectors park 4 each: slicing happens only with R = 4, where V = 3.
@@ -160,6 +172,19 @@ private func packedPanels(_ a: PackedArgs, _ groups: Range<Int>) {
 
 /// Inputs i0..<i1 of the chains; `first` starts them at 0, `last` finishes them into y.
 private struct Slice { let i0: Int, i1: Int, first: Bool, last: Bool }
+
+/// Cache lines a tile asks memory for while it computes: `lines` consecutive 64-byte lines of each
+/// of its V weight streams from `start`, one line per stream every `mask + 1` inputs, into L2.
+///
+/// Why spread: a slice's weights come from memory while the first group of rows passes over it and
+/// from L1 for the other groups. Asking only a fixed distance ahead of the loads (the first version:
+/// 3 KiB) puts every request in the first group's pass, so memory idles while later groups compute
+/// and the arithmetic waits while the first one streams; the time was close to the sum of the two.
+/// Each group requesting a quarter (with 4 groups) of the next slice evenly over its pass keeps
+/// memory busy the whole time. Measured at 16 rows on tiny_starcoder shapes, interleaved in one
+/// process: +10–16% GFLOP/s over the fixed distance; L2 hints ≥ L1 hints (the next slice would
+/// evict the current one from a 32 KiB L1).
+private struct Prefetch { let start: UnsafePointer<Float>?, lines: Int, mask: Int }
 
 @inline(__always)
 private func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) }
@@ -273,7 +298,7 @@ private func tile3x4(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl: Slice, _ park: 
     put(a, g, t0, 2, c20); put(a, g + 1, t0, 2, c21); put(a, g + 2, t0, 2, c22); put(a, g + 3, t0, 2, c23)
 }
 
-private func tile4x3(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl: Slice, _ park: UnsafeMutablePointer<SIMD8<Float>>) {
+private func tile4x3(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl: Slice, _ park: UnsafeMutablePointer<SIMD8<Float>>, _ pref: Prefetch) {
     let x0 = row(a, t0, 0), x1 = row(a, t0, 1), x2 = row(a, t0, 2), x3 = row(a, t0, 3)
     let z = SIMD8<Float>(repeating: 0)
     var c00 = z, c01 = z, c02 = z, c10 = z, c11 = z, c12 = z, c20 = z, c21 = z, c22 = z, c30 = z, c31 = z, c32 = z
@@ -282,13 +307,16 @@ private func tile4x3(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl: Slice, _ park: 
         c20 = park[6]; c21 = park[7]; c22 = park[8]; c30 = park[9]; c31 = park[10]; c32 = park[11]
     }
     let s = 8 * a.n
-    let pf = PackedLinear.prefetchAhead
     var pw = a.w + g * s + 8 * sl.i0
+    var pp = pref.start ?? UnsafePointer(a.w), left = pref.start == nil ? 0 : pref.lines
     for i in sl.i0..<sl.i1 {
+        if left > 0 && (i - sl.i0) & pref.mask == 0 {
+            mq_prefetch_l2(pp); mq_prefetch_l2(pp + s); mq_prefetch_l2(pp + 2 * s)
+            pp += 16; left -= 1
+        }
         // 12 accumulators + 3 weight vectors + 1 broadcast = the 16 AVX2 registers: one broadcast
         // live at a time (four would spill two accumulators to the stack and put a store-to-load
         // round trip into their chains, which halved this loop's speed).
-        mq_prefetch(pw + pf); mq_prefetch(pw + s + pf); mq_prefetch(pw + 2 * s + pf)
         let w0 = load8(pw), w1 = load8(pw + s), w2 = load8(pw + 2 * s)
         var b = SIMD8<Float>(repeating: x0[i]); c00.addProduct(b, w0); c01.addProduct(b, w1); c02.addProduct(b, w2)
         b = SIMD8(repeating: x1[i]); c10.addProduct(b, w0); c11.addProduct(b, w1); c12.addProduct(b, w2)

@@ -59,8 +59,9 @@ final class KernelTests: XCTestCase {
 
     func testLinearRowResultsDoNotDependOnTheOtherRows() {
         // The property batching relies on: a row's outputs are bit-identical whether it is computed
-        // alone, with 1…39 other rows, or at any position among them.
-        let n = 200, m = 301
+        // alone, with 1…39 other rows, or at any position among them. n spans three slices of the
+        // several-row path (the last one partial), so parked chains are covered too.
+        let n = 600, m = 301
         let w = random(m * n, seed: 31), b = random(m, seed: 32)
         let p = packed(w, m, n)
         let probe = random(n, seed: 33)

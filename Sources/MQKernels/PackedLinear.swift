@@ -93,6 +93,12 @@ public enum PackedLinear {
     /// inside a 32 KiB L1). 128 and 64 measured 3–6% slower at 16 rows (more tile entries and
     /// parked accumulators); 384 and 768 within 2% of 256.
     static let sliceInputs = 256
+    /// Parts per thread of a product with ≥ 4 rows. On the 2-vCPU VM this was tuned on, one vCPU
+    /// sustains ~62 GFLOP/s of FMA and the other ~91 (measured alone), so an even split left the
+    /// fast one idle at every join: batch-16 decode steps of tiny_starcoder went from 70–81 to
+    /// 62–67 ms with 6–12 parts per thread (interleaved runs; 3 was between). A batch
+    /// of one got slower when split the same way, hence only for ≥ 4 rows.
+    static let partsPerThread = 8
 }
 
 /// y[T, OUT] = x[T, IN] · W[OUT, IN]ᵀ + bias[OUT]  (bias optional; y is overwritten)
@@ -103,7 +109,13 @@ public func linear(_ x: UnsafePointer<Float>, _ w: PackedWeight, _ bias: UnsafeP
     let (r, v) = t == 1 ? (1, 12) : t == 2 ? (2, 6) : t == 3 ? (3, 4) : (4, 3)
     let a = PackedArgs(x: x, w: UnsafePointer(w.p), bias: bias, y: y, t: t, n: w.inFeatures, m: w.outFeatures, r: r, v: v)
     let g = w.groups
-    let parts = max(1, min(PackedLinear.threads, g / (4 * v)))   // whole panels, at least 4 per thread
+    // Whole panels, at least 4 per part. Memory-paced products (1–3 rows) give each thread one long
+    // run; arithmetic-paced ones (≥ 4 rows) are cut into parts the threads take as they finish,
+    // so a core that runs slower (another tenant on its sibling hyperthread, a lower clock) does
+    // less of the work instead of holding the others at the join.
+    let panels = (g + v - 1) / v
+    let perThread = t >= 4 ? PackedLinear.partsPerThread : 1
+    let parts = PackedLinear.threads == 1 ? 1 : max(1, min(PackedLinear.threads * perThread, panels / 4))
     if parts == 1 {
         packedPanels(a, 0..<g)
     } else {

@@ -89,6 +89,6 @@ let package = Package(
         ]),
         .testTarget(name: "MQCoordinatorTests", dependencies: ["MQCoordinator"]),
         .testTarget(name: "MQClusterTests", dependencies: ["MQClient", "MQProtocol", "MQTransport", "MQEngine"]),
-        .testTarget(name: "MQCLITests", dependencies: ["MQEngine"]),
+        .testTarget(name: "MQCLITests", dependencies: ["MQEngine", "mq"]),
     ]
 )

@@ -59,8 +59,9 @@ extension Bench {
                   mq bench serve --start models/bench/tiny_starcoder --workers 1,2 --streams 1,4,16
 
                 tok/s is completion tokens received over the level's wall time (prompt prefill included); \
-                decode tok/s counts only the time every stream is active (from the last stream's first token \
-                to the first stream's last), so the initial burst of prefills and the tail are left out; each xN \
+                decode tok/s counts only the time every stream is decoding (each has a request past its first \
+                token, so no prompt is waiting for its prefill and every step decodes all the streams); the bursts \
+                of prefills, the ramp-up and the tail are left out; each xN \
                 is that rate over its rate at the level with the fewest streams. TTFT is from sending a call to its first token; ITL is the gap \
                 between two token-carrying chunks of one stream. KV max is the largest kv_used_bytes each stage \
                 reported in Info while the level ran (sampled every \(ServeBenchDefaults.infoIntervalMilliseconds) ms). \
@@ -390,6 +391,47 @@ struct RequestOutcome: Sendable {
     var failure: String?
 }
 
+/// The times when every stream of a level had a request past its first token — so no prompt was
+/// waiting for its prefill and every step the cluster ran was a decode step of all the streams — and
+/// the tokens received in them. Each stream decodes from a request's first token to its last; the
+/// windows are the intersection of those intervals over all streams.
+struct DecodeWindows {
+    var windows: [(start: Double, end: Double)] = []
+    var tokens = 0
+    var seconds: Double { windows.reduce(0) { $0 + $1.end - $1.start } }
+
+    /// nil when some stream has no request that produced a token.
+    init?(outcomes: [RequestOutcome], streams: Int) {
+        let perStream = Dictionary(grouping: outcomes, by: \.stream)
+        guard streams > 0, perStream.count == streams else { return nil }
+        var common: [(start: Double, end: Double)]? = nil
+        for (_, requests) in perStream {
+            let decoding = requests.compactMap { r -> (start: Double, end: Double)? in
+                guard let first = r.chunks.first?.seconds, let last = r.chunks.last?.seconds, first < last else { return nil }
+                return (first, last)
+            }.sorted { $0.start < $1.start }
+            common = common.map { Self.intersect($0, decoding) } ?? decoding
+        }
+        windows = common ?? []
+        guard !windows.isEmpty else { return nil }
+        for o in outcomes {
+            for c in o.chunks where windows.contains(where: { c.seconds > $0.start && c.seconds <= $0.end }) { tokens += c.tokens }
+        }
+    }
+
+    /// Intersection of two sorted lists of disjoint intervals.
+    static func intersect(_ a: [(start: Double, end: Double)], _ b: [(start: Double, end: Double)]) -> [(start: Double, end: Double)] {
+        var out: [(start: Double, end: Double)] = []
+        var i = 0, j = 0
+        while i < a.count && j < b.count {
+            let lo = max(a[i].start, b[j].start), hi = min(a[i].end, b[j].end)
+            if lo < hi { out.append((lo, hi)) }
+            if a[i].end < b[j].end { i += 1 } else { j += 1 }
+        }
+        return out
+    }
+}
+
 /// The KV high-water marks of one level.
 struct KVSamples: Sendable {
     var maxUsedBytes: [UInt32: UInt64] = [:]
@@ -448,11 +490,10 @@ struct ServeBenchLevel: Encodable, Sendable {
     var failures: [String: Int]
     var completionTokens: Int
     var tokensPerSecond: Double
-    /// Tokens/s while every stream is active: tokens received between the moment the last stream got
-    /// its first token and the moment the first stream finished its last request, over that window.
-    /// Leaves out the ramp-up (every stream's first prefill at once) and the tail that
-    /// `tokensPerSecond` includes; later requests' prefills inside the window stay in. nil when no
-    /// window exists (e.g. admission let the streams run one after another).
+    /// Tokens/s while every stream is decoding (`DecodeWindows`): the cluster's aggregate decode rate
+    /// with `streams` sequences in its batch, without the prefills, ramp-up and tail that
+    /// `tokensPerSecond` includes. nil when no such time exists (e.g. admission let the streams run
+    /// one after another).
     var decodeTokensPerSecond: Double?
     var timeToFirstTokenMs: Percentiles?
     var interTokenLatencyMs: Percentiles?
@@ -470,12 +511,8 @@ struct ServeBenchLevel: Encodable, Sendable {
         tokensPerSecond = wallSeconds > 0 ? Double(completionTokens) / wallSeconds : 0
         timeToFirstTokenMs = Percentiles(outcomes.compactMap(\.firstTokenMilliseconds))
         interTokenLatencyMs = Percentiles(outcomes.flatMap(\.interTokenMilliseconds))
-        let perStream = Dictionary(grouping: outcomes, by: \.stream).values
-        let windowStart = perStream.map { $0.compactMap { $0.chunks.first?.seconds }.min() ?? .infinity }.max() ?? .infinity
-        let windowEnd = perStream.map { $0.compactMap { $0.chunks.last?.seconds }.max() ?? -.infinity }.min() ?? -.infinity
-        if perStream.count == streams, windowStart < windowEnd {
-            let inWindow = outcomes.reduce(0) { n, o in n + o.chunks.reduce(0) { $0 + ($1.seconds > windowStart && $1.seconds <= windowEnd ? $1.tokens : 0) } }
-            decodeTokensPerSecond = Double(inWindow) / (windowEnd - windowStart)
+        if let decode = DecodeWindows(outcomes: outcomes, streams: streams), decode.seconds > 0 {
+            decodeTokensPerSecond = Double(decode.tokens) / decode.seconds
         }
         infoSamples = kv.samples
 

@@ -198,8 +198,6 @@ private struct Slice { let i0: Int, i1: Int, first: Bool, last: Bool }
 /// evict the current one from a 32 KiB L1).
 private struct Prefetch { let start: UnsafePointer<Float>?, lines: Int, mask: Int }
 
-@inline(__always)
-private func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) }
 
 /// Row `t0 + k` of x, or the group's first row when past T (its results are computed and dropped).
 @inline(__always)

@@ -153,4 +153,29 @@ final class KernelTests: XCTestCase {
             XCTAssertLessThan(maxDiff(fast, slow), 1e-5, "attention H=\(h) KVH=\(kvh) D=\(d) runs=\(runLens)")
         }
     }
+
+    func testRegisterBlockedAttentionEqualsThePlainLoopsExactly() {
+        // D = 64 and 128 (whole 64-value blocks), 80 (a 64 block and two 8-value ones), 16; runs
+        // whose lengths are not multiples of four (the one-position tail) and a single position.
+        for (h, kvh, d, runLens) in [(12, 1, 64, [16, 16, 3]), (8, 2, 128, [5, 2]), (4, 1, 80, [9]), (6, 3, 16, [1]), (71, 1, 64, [6, 16])] {
+            let n = runLens.reduce(0, +)
+            let q = random(h * d, seed: 18)
+            let k = random(n * kvh * d, seed: 19), v = random(n * kvh * d, seed: 20)
+            var blocked = [Float](repeating: 0, count: h * d), plain = blocked
+            var scores = [Float](repeating: 0, count: h * n)
+            k.withUnsafeBufferPointer { kp in v.withUnsafeBufferPointer { vp in
+                var runs: [KVRun] = []
+                var at = 0
+                for len in runLens {
+                    runs.append(KVRun(keys: kp.baseAddress! + at * kvh * d, values: vp.baseAddress! + at * kvh * d, count: len))
+                    at += len
+                }
+                runs.withUnsafeBufferPointer { rp in
+                    attention(query: q, heads: h, kvHeads: kvh, headDim: d, runs: rp, scale: 0.125, scores: &scores, out: &blocked)
+                    attentionPlain(query: q, heads: h, kvHeads: kvh, headDim: d, runs: rp, n: n, scale: 0.125, scores: &scores, out: &plain)
+                }
+            } }
+            XCTAssertEqual(blocked, plain, "attention H=\(h) KVH=\(kvh) D=\(d) runs=\(runLens)")
+        }
+    }
 }

@@ -41,7 +41,27 @@ enum StepOutcome {
     case result(StepResult)
 }
 
+/// The tokens of one step's sampled rows, each slot written by the thread that sampled that row.
+private final class SampledRows: @unchecked Sendable {
+    let tokens: UnsafeMutablePointer<SampledToken?>
+    let count: Int
+    init(count: Int) {
+        self.count = count
+        tokens = .allocate(capacity: max(1, count))
+        tokens.initialize(repeating: nil, count: count)
+    }
+    deinit { tokens.deinitialize(count: count); tokens.deallocate() }
+}
+
+/// A closure handed to DispatchQueue.concurrentPerform whose iterations touch disjoint state.
+private struct UncheckedSendable<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}
+
 final class Stage {
+    /// Sampled rows from which a step samples on all compute threads.
+    static let parallelSamplingRows = 4
     /// One sequence held by this stage.
     /// A class, so that sampling mutates the sampler in place while reading the history (a
     /// struct in the dictionary would have to be copied out, and a copied Sampler copies its
@@ -262,19 +282,35 @@ final class Stage {
             } catch {
                 throw Self.stepError(error, step: step)
             }
-            results.reserveCapacity(sampleRows.count)
-            var r = 0
+            var states: [SequenceState] = []
+            states.reserveCapacity(sampleRows.count)
             for seq in step.sequences where seq.sample {
-                let rowLogits = UnsafeBufferPointer(start: logits + r * V, count: V)
-                r += 1
                 guard let state = sequences[seq.seqID], state.sampler != nil else {
                     throw WorkerError(code: .internalError, message: "sequence \(seq.seqID) has no sampler on the last stage",
                                       stepID: step.stepID, seqID: seq.seqID)
                 }
-                let token = state.sampler!.sample(logits: rowLogits, history: state.history)
-                results.append(SequenceResult(
+                states.append(state)
+            }
+            // Each sequence has its own sampler (seeded per sequence and token index), so rows can be
+            // sampled on any thread in any order with the same draws; a batch's rows (each a pass over
+            // the vocabulary for the log-normalizer) are shared out between the compute threads.
+            let drawn = SampledRows(count: states.count)
+            let sampleRow = { (r: Int) in
+                let state = states[r]
+                drawn.tokens[r] = state.sampler!.sample(logits: UnsafeBufferPointer(start: self.logits + r * V, count: V),
+                                                        history: state.history)
+            }
+            if states.count >= Self.parallelSamplingRows && PackedLinear.threads > 1 {
+                let job = UncheckedSendable(sampleRow)
+                DispatchQueue.concurrentPerform(iterations: states.count) { job.value($0) }
+            } else {
+                for r in states.indices { sampleRow(r) }
+            }
+            results = zip(states.indices, step.sequences.filter(\.sample)).map { r, seq in
+                let token = drawn.tokens[r]!
+                return SequenceResult(
                     seqID: seq.seqID, tokenID: UInt32(token.id), logprob: token.logprob,
-                    topLogprobs: token.top.map { TokenLogprob(tokenID: UInt32($0.id), logprob: $0.logprob) }))
+                    topLogprobs: token.top.map { TokenLogprob(tokenID: UInt32($0.id), logprob: $0.logprob) })
             }
         }
         let timing = StageTiming(stageIndex: step.stageIndex, queueNanoseconds: Self.nanoseconds(computeStart - receivedAt),

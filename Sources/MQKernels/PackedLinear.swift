@@ -27,8 +27,8 @@
 //   per call, each slice requested (CMemoryHints) while the one before it is computed.
 //
 // Measured on the 2-core AMD EPYC (AVX2) this was written on, tiny_starcoder shapes, weights from
-// memory (`mq bench linear`): 1 row 13–18 GB/s of weights, like sgemv; 4 rows 3–4.5× sgemm;
-// 16 rows 60–90 GFLOP/s, 1.1–2.9× sgemm; 32–128 rows about sgemm's 60–120 GFLOP/s.
+// memory (`mq bench linear`): 1 row 17–21 GB/s of weights, like sgemv; 4 rows 2.8–4.5× sgemm;
+// 16 rows 85–110 GFLOP/s, 1.6–2.4× sgemm; 32–128 rows about sgemm's 60–120 GFLOP/s.
 //
 // Reference: `linearNaive` (BLAS.swift), tested against it; bit-identity across T is tested too.
 import CMemoryHints

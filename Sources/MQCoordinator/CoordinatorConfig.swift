@@ -56,6 +56,10 @@ public enum CoordinatorDefaults {
     public static let releaseGrace: Duration = .milliseconds(50)
     /// Pause after sending the final Shutdowns, before closing the worker socket.
     public static let shutdownFlush: Duration = .milliseconds(200)
+    /// How often each client with a call in progress gets a liveness probe (CallReply.probe): a
+    /// unary call, or a stream still waiting for its first token, sends nothing else that would
+    /// reveal a vanished client before its deadline.
+    public static let clientProbeInterval: Duration = .milliseconds(250)
     /// Longest wait in one poll (timers are checked at least this often).
     public static let pollInterval: Duration = .milliseconds(50)
 }

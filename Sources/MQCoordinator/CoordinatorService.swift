@@ -100,7 +100,7 @@ public final class CoordinatorService: @unchecked Sendable {
         }
         onListening?(c, w)
         defer { closeAll() }
-        var lastHeartbeat = clock.now
+        var lastHeartbeat = clock.now, lastProbe = clock.now
         while true {
             var poller = ZMQPoller()
             let iClient = poller.add(clientSocket)
@@ -126,6 +126,10 @@ public final class CoordinatorService: @unchecked Sendable {
                 lastHeartbeat = now
                 let hb = WorkerMessage.heartbeat(Heartbeat(sentUnixMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000)))
                 for id in cluster.liveRoutingIDs { sendWorker(id, hb) }
+            }
+            if now - lastProbe >= CoordinatorDefaults.clientProbeInterval {
+                lastProbe = now
+                probeClients()
             }
             checkTimers(now)
             schedule(now)
@@ -264,13 +268,25 @@ public final class CoordinatorService: @unchecked Sendable {
     private func reply(_ identity: [UInt8], _ r: CallReply) {
         if case .trailer(_, let status, _) = r { counters.callsByStatus[status.code.description, default: 0] += 1 }
         do { try clientSocket.send(to: identity, frames: [r.encode()]) } catch {
-            logger.info("client gone; cancelling its calls", metadata: ["error": "\(error)"])
+            var cancelled = 0
             for call in calls.values where call.key.routingID == identity && !call.ended {
                 call.ended = true
                 calls[call.key] = nil
+                cancelled += 1
             }
+            counters.callsByStatus[StatusCode.cancelled.description, default: 0] += UInt64(cancelled)
+            logger.info("client gone; cancelling its calls", metadata: [
+                "noticed_by": "\(r.isProbe ? "liveness probe" : "reply")", "calls": "\(cancelled)", "error": "\(error)"])
             releaseEnded()
         }
+    }
+
+    /// Sends CallReply.probe to every client with a call in progress; a send that fails means the
+    /// client is gone, and `reply` cancels its calls and releases their sequences on every stage.
+    private func probeClients() {
+        var clients = Set<[UInt8]>()
+        for call in calls.values where !call.ended { clients.insert(call.key.routingID) }
+        for id in clients { reply(id, .probe) }
     }
 
     /// Answers a call with its final status (and, for an OK unary call, its response).

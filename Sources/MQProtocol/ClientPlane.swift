@@ -203,6 +203,13 @@ public enum CallReply: Hashable, Sendable {
         }
     }
 
+    /// The coordinator's liveness probe (PROTOCOL.md §4.9): a stream item for call id 0, which no
+    /// call ever has, so clients drop it like any reply for a call not in flight. Sending it is how
+    /// the coordinator learns that a client whose calls produce no replies yet has gone away.
+    public static let probe = CallReply.message(callID: 0, payload: [])
+
+    public var isProbe: Bool { self == .probe }
+
     public var payload: [UInt8] {
         switch self {
         case let .message(_, payload), let .trailer(_, _, payload): return payload

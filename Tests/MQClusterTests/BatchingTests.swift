@@ -7,6 +7,7 @@ import MQClient
 import MQEngine
 import MQProtocol
 import MQSampling
+import MQTransport
 import XCTest
 
 final class BatchingTests: XCTestCase {
@@ -130,6 +131,39 @@ final class BatchingTests: XCTestCase {
             XCTFail("a 4000-token call cannot finish in 300 ms here")
         } catch let e as MQClientError { XCTAssertEqual(e.code, .deadlineExceeded) }
         try await assertKVReturnsToZero(c, "after a cancellation and a deadline")
+    }
+
+    func testUnaryCallOfAVanishedClientIsCancelledAndItsKVFreed() async throws {
+        // A unary call sends nothing until it ends, so only the coordinator's liveness probe can
+        // tell that its client went away; the sequence must then be released on every stage long
+        // before its 4000 tokens or its 60 s deadline.
+        let model = try TestModels.longContextModel()
+        defer { try? FileManager.default.removeItem(at: model) }
+        let cluster = try LocalCluster(model: model, workers: 2)
+        defer { cluster.stop() }
+        try await cluster.waitUntilServing()
+        let c = try cluster.client(timeout: .seconds(60))
+        defer { c.close() }
+        let ctx = try ZMQContext()
+        let raw = try ZMQSocket(ctx, type: .dealer, name: "vanishing client")
+        try raw.setLinger(.zero)
+        try raw.connect(cluster.clientEndpoint)
+        let request = CallRequest(callID: 1, call: .generate(GenerateRequest(prompt: .tokenIDs([3, 4, 5]), maxNewTokens: 4000)),
+                                  timeoutMilliseconds: 60_000)
+        try raw.send(frames: [request.encode()])
+        var used: [UInt64] = []
+        for _ in 0..<50 {
+            used = try await c.info().stages.map(\.kvUsedBytes)
+            if used.allSatisfy({ $0 > 0 }) { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        XCTAssertTrue(used.allSatisfy { $0 > 0 }, "the call should be running on every stage: \(used)")
+        raw.close()
+        let gone = ContinuousClock.now
+        try await assertKVReturnsToZero(c, "after the client vanished")
+        // KV use reaches Info with the workers' once-a-second heartbeats.
+        XCTAssertLessThan(ContinuousClock.now - gone, .seconds(4), "the vanished client's sequence was freed too late")
+        XCTAssertTrue(cluster.logs().contains("liveness probe"), "the coordinator should log the probe that noticed it")
     }
 
     func testFloodBeyondTheQueueGetsResourceExhaustedWhileAdmittedCallsComplete() async throws {

@@ -2,7 +2,7 @@
 // mq: distributed multi-query-attention decoding. `ls Sources/` is the architecture:
 //   C*            C libraries (OpenBLAS loaded at run time, libzmq, protobuf-c) and cache hints
 //                 (CMemoryHints); nothing else touches C
-//   MQKernels     numeric kernels over unsafe buffers (BLAS products, layer norm, GELU, softmax, attention)
+//   MQKernels     numeric kernels over unsafe buffers (packed linear, layer norm, GELU, softmax, attention)
 //   MQCheckpoint  Hugging Face model folders: config.json, safetensors (memory-mapped), dtypes
 //   MQTokenizer   tokenizer.json: added tokens, pre-tokenizers, byte-level BPE, decoders
 //   MQSampling    greedy / temperature / top-k / top-p with per-request seeds, log probabilities

@@ -68,8 +68,7 @@ public enum DecodeBenchmark {
         guard o.batch >= 1, o.context >= 1, o.tokens >= 1, o.threads >= 1 else {
             throw EngineError.invalidArgument(field: "batch/context/tokens/threads", reason: "must all be at least 1")
         }
-        try BLAS.load()
-        BLAS.setThreads(o.threads)
+        PackedLinear.setThreads(o.threads)
         let stream = o.measureBandwidth ? MemoryBandwidth.measure(threads: o.threads) : nil
         let ck = try Checkpoint(directory: directory)
         let model = try ModelRegistry.load(ck)
@@ -137,7 +136,7 @@ public enum DecodeBenchmark {
         let wBytes = model.weightBytesPerToken
         return DecodeBenchmarkReport(
             model: directory.lastPathComponent, architecture: shape.architecture, attention: shape.attentionKind.description,
-            blas: "mq packed linear, \(o.threads) thread\(o.threads == 1 ? "" : "s") (OpenBLAS \(BLAS.info.coreName) loaded for mq bench linear)", threads: o.threads, batch: B, context: o.context, tokens: o.tokens,
+            blas: "mq packed linear, \(o.threads) thread\(o.threads == 1 ? "" : "s")", threads: o.threads, batch: B, context: o.context, tokens: o.tokens,
             prefillTokensPerSecond: Double(B * o.context) / prefillSeconds,
             decodeTokensPerSecond: Double(B) / stepSeconds, msPerStep: stepSeconds * 1000,
             meanMsPerStep: meanStepSeconds * 1000, p90MsPerStep: steps[min(steps.count - 1, steps.count * 9 / 10)] * 1000,

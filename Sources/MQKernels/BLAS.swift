@@ -28,8 +28,7 @@ public enum BLASError: Error, CustomStringConvertible {
 }
 
 public enum BLAS {
-    /// Opens OpenBLAS (once). Every entry point of MQKernels that multiplies matrices needs this first;
-    /// model loading calls it, so errors surface at load time rather than mid-generation.
+    /// Opens OpenBLAS (once): only `mq bench linear` and the BLAS tests use it; models never do.
     public static func load() throws {
         var buf = [CChar](repeating: 0, count: 512)
         if mq_blas_load(&buf, buf.count) != 0 {
@@ -47,7 +46,7 @@ public enum BLAS {
     /// Sets the thread count of OpenBLAS and of mq's packed kernel (takes effect for the next call).
     public static func setThreads(_ n: Int) {
         mq_blas_set_num_threads(Int32(max(1, n)))
-        PackedLinear.threads = max(1, n)
+        PackedLinear.setThreads(n)
     }
 }
 

@@ -86,9 +86,12 @@ public final class PackedWeight: @unchecked Sendable {
 }
 
 public enum PackedLinear {
-    /// Threads the kernel splits output vectors over (set with BLAS.setThreads); other per-step work
-    /// that splits across threads (attention over a batch) uses the same count.
-    nonisolated(unsafe) public internal(set) static var threads = ProcessInfo.processInfo.activeProcessorCount
+    /// Threads the kernel splits output vectors over (`setThreads`); other per-step work that splits
+    /// across threads (attention and sampling over a batch) uses the same count.
+    nonisolated(unsafe) public private(set) static var threads = ProcessInfo.processInfo.activeProcessorCount
+
+    /// Sets `threads` (at least 1); takes effect for the next call.
+    public static func setThreads(_ n: Int) { threads = max(1, n) }
     /// Inputs per slice when several groups of rows share a panel (3 vectors × 256 × 32 B = 24 KiB,
     /// inside a 32 KiB L1). 128 and 64 measured 3–6% slower at 16 rows (more tile entries and
     /// parked accumulators); 384 and 768 within 2% of 256.

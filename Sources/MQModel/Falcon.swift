@@ -206,7 +206,6 @@ public final class Falcon: DecoderModel {
                                             reason: "layer range \(range) outside the model's \(c.layers) layers")
         }
         layerRange = range
-        try BLAS.load()
         let E = c.hiddenSize, F = c.ffnSize, V = c.vocabSize, D = c.headDim, H = c.heads, KVH = c.kvHeads
         let QKV = (H + 2 * KVH) * D
         var wte: FloatTensor? = nil

@@ -116,7 +116,6 @@ public final class GPT2: DecoderModel {
                                             reason: "layer range \(range) outside the model's \(c.layers) layers")
         }
         layerRange = range
-        try BLAS.load()
         let E = c.hiddenSize, I = c.intermediateSize, V = c.vocabSize, P = c.positions
         let KV = c.kvHeads * c.headDim
         // transformers writes "transformer.wte.weight"; OpenAI's GPT-2 files have bare "wte.weight".

@@ -86,7 +86,6 @@ public final class GPTBigCode: DecoderModel {
                                             reason: "layer range \(range) outside the model's \(c.layers) layers")
         }
         layerRange = range
-        try BLAS.load()
         let E = c.hiddenSize, I = c.intermediateSize, V = c.vocabSize, P = c.positions
         let KV = c.kvHeads * c.headDim
         var wteT: FloatTensor? = nil

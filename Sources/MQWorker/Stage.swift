@@ -141,7 +141,6 @@ final class Stage {
         let model: any DecoderModel
         let cache: KVCache
         do {
-            try BLAS.load()
             model = try ModelRegistry.load(checkpoint, layers: identity.layers, embedding: identity.embeds, head: identity.hasHead)
             cache = try makeCache(model: model, budgetBytes: kvBudgetBytes)
             try warmUp(model)

@@ -79,13 +79,7 @@ struct WorkerCommand: ParsableCommand {
             return handler
         }
         let logger = Logger(label: "mq-worker")
-        if let threads {
-            do { try BLAS.load() } catch {
-                logger.critical("cannot load OpenBLAS: \(error)")
-                throw ExitCode.failure
-            }
-            BLAS.setThreads(threads)
-        }
+        if let threads { PackedLinear.setThreads(threads) }
         var configuration = WorkerConfiguration(coordinatorEndpoint: coordinator, listenEndpoint: listen,
                                                 advertiseHost: advertise, kvMemoryBytes: kvMemory.value,
                                                 modelPathOverride: model, logger: logger)

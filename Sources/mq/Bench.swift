@@ -15,7 +15,7 @@ struct Bench: ParsableCommand {
         @Option(help: "Sequences decoded together in each step.") var batch: Int = 1
         @Option(help: "Prompt tokens per sequence (prefilled before decoding).") var context: Int = 128
         @Option(help: "Decode steps to time.") var tokens: Int = 32
-        @Option(help: "BLAS and bandwidth-probe threads.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+        @Option(help: "Compute and bandwidth-probe threads.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
         @Flag(name: .customLong("no-bandwidth"), help: "Skip the streaming-bandwidth measurement.") var noBandwidth = false
         @Flag(help: "Print the report as JSON.") var json = false
 

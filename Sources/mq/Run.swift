@@ -30,7 +30,7 @@ struct Run: ParsableCommand {
     @Option(name: .customLong("max-tokens"), help: "Maximum new tokens.") var maxTokens: Int = 64
     @OptionGroup var sampling: SamplingOptions
     @Option(name: .customLong("stop"), help: "Stop when this text appears (repeatable); it is not included.") var stops: [String] = []
-    @Option(help: "BLAS threads (default: all cores).") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Compute threads (default: all cores).") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     @Flag(help: "Print one JSON object: token_ids, logprobs, text, finish_reason.") var json = false
     @Flag(name: .shortAndLong, help: "Report model and BLAS details on stderr.") var verbose = false
 
@@ -44,7 +44,7 @@ struct Run: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let engine = try Engine(directory: try model.directory())
-            BLAS.setThreads(threads)
+            PackedLinear.setThreads(threads)
             if verbose {
                 FileHandle.standardError.write(Data("mq: \(engine.shape.architecture) \(engine.shape.attentionKind), \(engine.shape.layers) layers; mq packed linear kernel, \(PackedLinear.threads) thread\(PackedLinear.threads == 1 ? "" : "s")\n".utf8))
             }

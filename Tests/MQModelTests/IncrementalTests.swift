@@ -60,8 +60,8 @@ final class IncrementalTests: XCTestCase {
         // Bit-identical, not just close: every kernel computes a row the same way whatever else is
         // in the step (packed linear, per-token attention), on one thread or split over two.
         let saved = AttentionStep.parallelAttentionWork
-        defer { AttentionStep.parallelAttentionWork = saved; BLAS.setThreads(ProcessInfo.processInfo.activeProcessorCount) }
-        BLAS.setThreads(2)
+        defer { AttentionStep.parallelAttentionWork = saved; PackedLinear.setThreads(ProcessInfo.processInfo.activeProcessorCount) }
+        PackedLinear.setThreads(2)
         for work in [saved, 0] {
             AttentionStep.parallelAttentionWork = work
             let model = try ModelRegistry.load(try Checkpoint(directory: Fixtures.model("mqa")))

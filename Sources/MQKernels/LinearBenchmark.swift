@@ -9,6 +9,8 @@ import COpenBLAS
 
 public struct LinearBenchmarkRow: Sendable, Codable {
     public var inFeatures: Int, outFeatures: Int, rows: Int
+    /// How mq's panels stored W ("f32", "f16", "bf16"); OpenBLAS always reads float32.
+    public var storage: String
     /// Median time of one call (ms) with `linear` (mq's kernel over packed weights).
     public var msLinear: Double
     /// The same product through OpenBLAS sgemm (sgemv at one row).
@@ -16,14 +18,19 @@ public struct LinearBenchmarkRow: Sendable, Codable {
     public var gflopsLinear: Double { 2.0 * Double(rows * inFeatures * outFeatures) / msLinear / 1e6 }
     public var gflopsBLAS: Double { 2.0 * Double(rows * inFeatures * outFeatures) / msBLAS / 1e6 }
     /// Weight bytes read per call over the call's time: the memory-bound figure of merit.
-    public var weightGBpsLinear: Double { Double(4 * inFeatures * outFeatures) / msLinear / 1e6 }
+    public var weightGBpsLinear: Double {
+        Double((PackedWeight.Storage(rawValue: storage)?.size ?? 4) * inFeatures * outFeatures) / msLinear / 1e6
+    }
 }
 
 public enum LinearBenchmark {
     /// Times each (shape, rows) pair: repeats calls for at least `seconds` and keeps the median.
     /// Weights are allocated per shape and are larger than the caches for real model shapes, so the
     /// figures include streaming W from memory as a decode step does.
-    public static func run(shapes: [(inFeatures: Int, outFeatures: Int)], rows: [Int], seconds: Double = 0.3, cacheResident: Bool = false) throws -> [LinearBenchmarkRow] {
+    /// `storage` sets mq's panels (W is rounded to that format first, so both sides multiply the
+    /// same values).
+    public static func run(shapes: [(inFeatures: Int, outFeatures: Int)], rows: [Int], seconds: Double = 0.3, cacheResident: Bool = false,
+                           storage: PackedWeight.Storage = .f32) throws -> [LinearBenchmarkRow] {
         try BLAS.load()
         var out: [LinearBenchmarkRow] = []
         for (n, m) in shapes {
@@ -32,7 +39,12 @@ public enum LinearBenchmark {
             var w = [Float](repeating: 0, count: copies * n * m)
             var seed: UInt32 = 12345
             for i in w.indices { seed = seed &* 1664525 &+ 1013904223; w[i] = Float(Int32(bitPattern: seed >> 8) - (1 << 23)) / Float(1 << 25) }
-            let packs = (0..<copies).map { c in w.withUnsafeBufferPointer { PackedWeight(name: "w", $0.baseAddress! + c * n * m, outFeatures: m, inFeatures: n) } }
+            switch storage {
+            case .f32: break
+            case .f16: for i in w.indices { w[i] = Float(Float16(w[i])) }
+            case .bf16: for i in w.indices { w[i] = Float(bitPattern: w[i].bitPattern & 0xFFFF_0000) }
+            }
+            let packs = (0..<copies).map { c in w.withUnsafeBufferPointer { PackedWeight(name: "w", $0.baseAddress! + c * n * m, outFeatures: m, inFeatures: n, storage: storage) } }
             let maxT = rows.max() ?? 1
             let x = (0..<(maxT * n)).map { Float(($0 * 7919) % 1000) / 1000 - 0.5 }
             var y = [Float](repeating: 0, count: maxT * m)
@@ -49,7 +61,7 @@ public enum LinearBenchmark {
                         }
                     } }
                 }
-                out.append(LinearBenchmarkRow(inFeatures: n, outFeatures: m, rows: t, msLinear: ms1, msBLAS: ms2))
+                out.append(LinearBenchmarkRow(inFeatures: n, outFeatures: m, rows: t, storage: storage.rawValue, msLinear: ms1, msBLAS: ms2))
             }
         }
         return out

@@ -35,44 +35,90 @@ import CMemoryHints
 import Foundation
 
 /// A weight matrix W[OUT, IN] repacked for `linear` (P[OUT/8][IN][8]); immutable once built.
+///
+/// Panels keep the precision the checkpoint stored: weights that came from F16 or BF16 tensors stay
+/// 2 bytes each and are widened to float32 as they are loaded into registers (both conversions are
+/// exact), so a product moves half the bytes and gives bit-for-bit the numbers of the float32 panel.
 public final class PackedWeight: @unchecked Sendable {
+    /// How panel values are stored.
+    public enum Storage: String, Sendable, CaseIterable {
+        case f32, f16, bf16
+        /// Bytes per weight.
+        public var size: Int { self == .f32 ? 4 : 2 }
+    }
+
     public let name: String
     public let outFeatures: Int
     public let inFeatures: Int
-    let p: UnsafeMutablePointer<Float>
+    public let storage: Storage
+    let p: UnsafeMutableRawPointer
     var groups: Int { (outFeatures + 7) / 8 }
 
-    /// Packs W[OUT, IN] (row-major). `name` is kept for error messages.
-    public init(name: String, _ w: UnsafePointer<Float>, outFeatures m: Int, inFeatures n: Int) {
+    /// Packs W[OUT, IN] (row-major). `name` is kept for error messages. `storage` is a request:
+    /// when some value is not exactly representable in it (a NaN, or a float32 that did not come
+    /// from that format) the panels are float32, so packing never changes a weight.
+    public init(name: String, _ w: UnsafePointer<Float>, outFeatures m: Int, inFeatures n: Int, storage requested: Storage = .f32) {
         self.name = name; self.outFeatures = m; self.inFeatures = n
+        var storage = requested
+        if storage != .f32 {
+            for i in 0..<(m * n) where !Self.representable(w[i], in: storage) { storage = .f32; break }
+        }
+        self.storage = storage
         let g = (m + 7) / 8
         // Cache-line aligned: with malloc's 16-byte alignment every other 32-byte load of a panel
         // straddles two cache lines.
         let count = max(1, g * n * 8)
-        p = UnsafeMutableRawPointer.allocate(byteCount: count * 4, alignment: 64).bindMemory(to: Float.self, capacity: count)
-        for gi in 0..<g {
-            let dst = p + gi * n * 8
-            for r in 0..<8 {
-                let o = gi * 8 + r
-                if o < m {
-                    let src = w + o * n
-                    for i in 0..<n { dst[i * 8 + r] = src[i] }
-                } else {
-                    for i in 0..<n { dst[i * 8 + r] = 0 }
+        p = UnsafeMutableRawPointer.allocate(byteCount: count * storage.size, alignment: 64)
+        func fill<E>(_ type: E.Type, _ convert: (Float) -> E) {
+            let dst0 = p.bindMemory(to: E.self, capacity: count)
+            for gi in 0..<g {
+                let dst = dst0 + gi * n * 8
+                for r in 0..<8 {
+                    let o = gi * 8 + r
+                    if o < m {
+                        let src = w + o * n
+                        for i in 0..<n { dst[i * 8 + r] = convert(src[i]) }
+                    } else {
+                        for i in 0..<n { dst[i * 8 + r] = convert(0) }
+                    }
                 }
             }
+        }
+        switch storage {
+        case .f32: fill(Float.self) { $0 }
+        case .f16: fill(Float16.self) { Float16($0) }
+        case .bf16: fill(UInt16.self) { UInt16(truncatingIfNeeded: $0.bitPattern >> 16) }
+        }
+    }
+
+    /// `v` survives a round trip through `storage` unchanged.
+    static func representable(_ v: Float, in storage: Storage) -> Bool {
+        switch storage {
+        case .f32: return true
+        case .f16: return Float(Float16(v)).bitPattern == v.bitPattern && !v.isNaN
+        case .bf16: return v.bitPattern & 0xFFFF == 0 && !v.isNaN
         }
     }
 
     deinit { p.deallocate() }
 
     /// Bytes of weights (without the zero padding) one full product reads.
-    public var byteCount: Int { outFeatures * inFeatures * 4 }
+    public var byteCount: Int { outFeatures * inFeatures * storage.size }
+
+    /// W[o, i] as float32.
+    @inline(__always)
+    func value(_ index: Int) -> Float {
+        switch storage {
+        case .f32: return p.load(fromByteOffset: 4 * index, as: Float.self)
+        case .f16: return Float(p.load(fromByteOffset: 2 * index, as: Float16.self))
+        case .bf16: return Float(bitPattern: UInt32(p.load(fromByteOffset: 2 * index, as: UInt16.self)) << 16)
+        }
+    }
 
     /// Row `o` of the original W (length IN), e.g. a token's embedding from a tied head.
     public func copyRow(_ o: Int, into dst: UnsafeMutablePointer<Float>) {
-        let src = p + (o / 8) * inFeatures * 8 + (o % 8)
-        for i in 0..<inFeatures { dst[i] = src[i * 8] }
+        let base = (o / 8) * inFeatures * 8 + (o % 8)
+        for i in 0..<inFeatures { dst[i] = value(base + i * 8) }
     }
 
     /// The original W[OUT, IN] as an array (tests).
@@ -82,6 +128,31 @@ public final class PackedWeight: @unchecked Sendable {
             for o in 0..<outFeatures { copyRow(o, into: b.baseAddress! + o * inFeatures) }
         }
         return out
+    }
+}
+
+/// How a tile reads eight consecutive panel values (one output vector at one input) as float32.
+private protocol PanelFormat: SendableMetatype {
+    static var size: Int { get }
+    static func load8(_ p: UnsafeRawPointer) -> SIMD8<Float>
+}
+
+private enum F32Panel: PanelFormat {
+    static var size: Int { 4 }
+    @inline(__always) static func load8(_ p: UnsafeRawPointer) -> SIMD8<Float> { p.loadUnaligned(as: SIMD8<Float>.self) }
+}
+
+/// IEEE half: widened by the F16C conversion (vcvtph2ps), exact.
+private enum F16Panel: PanelFormat {
+    static var size: Int { 2 }
+    @inline(__always) static func load8(_ p: UnsafeRawPointer) -> SIMD8<Float> { SIMD8<Float>(p.loadUnaligned(as: SIMD8<Float16>.self)) }
+}
+
+/// bfloat16: the upper half of a float32, widened by a shift, exact.
+private enum BF16Panel: PanelFormat {
+    static var size: Int { 2 }
+    @inline(__always) static func load8(_ p: UnsafeRawPointer) -> SIMD8<Float> {
+        unsafeBitCast(SIMD8<UInt32>(truncatingIfNeeded: p.loadUnaligned(as: SIMD8<UInt16>.self)) &<< 16, to: SIMD8<Float>.self)
     }
 }
 
@@ -110,8 +181,16 @@ public func linear(_ x: UnsafePointer<Float>, _ w: PackedWeight, _ bias: UnsafeP
     guard t > 0, w.outFeatures > 0 else { return }
     // Tile shape by rows: R rows of x × V output vectors.
     let (r, v) = t == 1 ? (1, 12) : t == 2 ? (2, 6) : t == 3 ? (3, 4) : (4, 3)
-    let a = PackedArgs(x: x, w: UnsafePointer(w.p), bias: bias, y: y, t: t, n: w.inFeatures, m: w.outFeatures, r: r, v: v)
-    let g = w.groups
+    let a = PackedArgs(x: x, w: UnsafeRawPointer(w.p), bias: bias, y: y, t: t, n: w.inFeatures, m: w.outFeatures, r: r, v: v)
+    switch w.storage {
+    case .f32: linear(a, w.groups, F32Panel.self)
+    case .f16: linear(a, w.groups, F16Panel.self)
+    case .bf16: linear(a, w.groups, BF16Panel.self)
+    }
+}
+
+private func linear<F: PanelFormat>(_ a: PackedArgs, _ g: Int, _ format: F.Type) {
+    let t = a.t, v = a.v
     // Whole panels, at least 4 per part. Memory-paced products (1–3 rows) give each thread one long
     // run; arithmetic-paced ones (≥ 4 rows) are cut into parts the threads take as they finish,
     // so a core that runs slower (another tenant on its sibling hyperthread, a lower clock) does
@@ -120,19 +199,19 @@ public func linear(_ x: UnsafePointer<Float>, _ w: PackedWeight, _ bias: UnsafeP
     let perThread = t >= 4 ? PackedLinear.partsPerThread : 1
     let parts = PackedLinear.threads == 1 ? 1 : max(1, min(PackedLinear.threads * perThread, panels / 4))
     if parts == 1 {
-        packedPanels(a, 0..<g)
+        packedPanels(a, 0..<g, F.self)
     } else {
         let chunk = ((g + parts - 1) / parts + v - 1) / v * v
         DispatchQueue.concurrentPerform(iterations: parts) { p in
             let lo = p * chunk, hi = min(g, lo + chunk)
-            if lo < hi { packedPanels(a, lo..<hi) }
+            if lo < hi { packedPanels(a, lo..<hi, F.self) }
         }
     }
 }
 
 /// Pointers shared with the worker threads of one call; each thread writes only its own columns of y.
 private struct PackedArgs: @unchecked Sendable {
-    let x: UnsafePointer<Float>, w: UnsafePointer<Float>, bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>
+    let x: UnsafePointer<Float>, w: UnsafeRawPointer, bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>
     let t: Int, n: Int, m: Int, r: Int, v: Int
 }
 
@@ -140,7 +219,7 @@ private struct PackedArgs: @unchecked Sendable {
 /// a slice every group of R rows of x. With more than one group of rows the panel's slice
 /// (V·kc·32 bytes) stays in L1 while all groups pass over it; accumulators of unfinished chains are
 /// parked in `acc` between slices (an exact float32 store and reload: the chain is unchanged).
-private func packedPanels(_ a: PackedArgs, _ groups: Range<Int>) {
+private func packedPanels<F: PanelFormat>(_ a: PackedArgs, _ groups: Range<Int>, _ format: F.Type) {
     let rowGroups = (a.t + a.r - 1) / a.r
     let kc = rowGroups > 1 ? PackedLinear.sliceInputs : a.n
     withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: rowGroups * 12) { park in
@@ -154,28 +233,32 @@ private func packedPanels(_ a: PackedArgs, _ groups: Range<Int>) {
                 // The slice the row groups will need next (this panel's next inputs, or the next
                 // panel's first) is requested from memory while this one is computed, each group of
                 // rows asking for its share spread over its pass (see `Prefetch`).
-                var next: UnsafePointer<Float>? = nil, nextLines = 0
+                var next: UnsafeRawPointer? = nil, nextLines = 0
+                let stride = 8 * F.size   // bytes per input in one output vector
                 if rowGroups > 1 {
-                    if !s.last { next = a.w + g * 8 * a.n + 8 * s.i1; nextLines = (min(a.n, s.i1 + kc) - s.i1 + 1) / 2 }
-                    else if g + 2 * a.v <= groups.upperBound { next = a.w + (g + a.v) * 8 * a.n; nextLines = (min(a.n, kc) + 1) / 2 }
+                    if !s.last {
+                        next = a.w + (g * a.n + s.i1) * stride; nextLines = ((min(a.n, s.i1 + kc) - s.i1) * stride + 63) / 64
+                    } else if g + 2 * a.v <= groups.upperBound {
+                        next = a.w + (g + a.v) * a.n * stride; nextLines = (min(a.n, kc) * stride + 63) / 64
+                    }
                 }
                 let share = (nextLines + rowGroups - 1) / rowGroups
                 var every = 1   // inputs between two requests: a power of two that fits the share in the pass
                 while share > 0 && every * 2 * share <= s.i1 - s.i0 { every *= 2 }
                 for rg in 0..<rowGroups {
                     let t0 = rg * a.r, p = acc + rg * 12
-                    let pf = Prefetch(start: next.map { $0 + 16 * min(nextLines, rg * share) },
+                    let pf = Prefetch(start: next.map { $0 + 64 * min(nextLines, rg * share) },
                                       lines: max(0, min(share, nextLines - rg * share)), mask: every - 1)
                     if full {
                         switch a.v {
-                        case 12: tile1x12(a, g, t0, s, p)
-                        case 6: tile2x6(a, g, t0, s, p)
-                        case 4: tile3x4(a, g, t0, s, p)
-                        default: tile4x3(a, g, t0, s, p, pf)
+                        case 12: tile1x12(a, g, t0, s, p, F.self)
+                        case 6: tile2x6(a, g, t0, s, p, F.self)
+                        case 4: tile3x4(a, g, t0, s, p, F.self)
+                        default: tile4x3(a, g, t0, s, p, pf, F.self)
                         }
                     } else {
                         // ≤ 2 leftover vectors park 4 each: slicing happens only with R = 4, where V = 3.
-                        for (j, gi) in (g..<groups.upperBound).enumerated() { tile4x1(a, gi, t0, s, p + 4 * j) }
+                        for (j, gi) in (g..<groups.upperBound).enumerated() { tile4x1(a, gi, t0, s, p + 4 * j, F.self) }
                     }
                 }
                 i0 += kc
@@ -199,7 +282,7 @@ private struct Slice { let i0: Int, i1: Int, first: Bool, last: Bool }
 /// memory busy the whole time. Measured at 16 rows on tiny_starcoder shapes, interleaved in one
 /// process: +10–16% GFLOP/s over the fixed distance; L2 hints ≥ L1 hints (the next slice would
 /// evict the current one from a 32 KiB L1).
-private struct Prefetch { let start: UnsafePointer<Float>?, lines: Int, mask: Int }
+private struct Prefetch { let start: UnsafeRawPointer?, lines: Int, mask: Int }
 
 
 /// Row `t0 + k` of x, or the group's first row when past T (its results are computed and dropped).
@@ -224,7 +307,7 @@ private func put(_ a: PackedArgs, _ g: Int, _ t0: Int, _ k: Int, _ acc: SIMD8<Fl
 // The tiles. c<k><j>: row t0+k of x against output vector g+j. The loop over i is the FMA chain
 // described above and must stay a single in-order chain per lane.
 
-private func tile1x12(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl: Slice, _ park: UnsafeMutablePointer<SIMD8<Float>>) {
+private func tile1x12<F: PanelFormat>(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl: Slice, _ park: UnsafeMutablePointer<SIMD8<Float>>, _ format: F.Type) {
     let x0 = row(a, t0, 0)
     let z = SIMD8<Float>(repeating: 0)
     var c0 = z, c1 = z, c2 = z, c3 = z, c4 = z, c5 = z, c6 = z, c7 = z, c8 = z, c9 = z, c10 = z, c11 = z
@@ -232,15 +315,15 @@ private func tile1x12(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl: Slice, _ park:
         c0 = park[0]; c1 = park[1]; c2 = park[2]; c3 = park[3]; c4 = park[4]; c5 = park[5]
         c6 = park[6]; c7 = park[7]; c8 = park[8]; c9 = park[9]; c10 = park[10]; c11 = park[11]
     }
-    let s = 8 * a.n
-    var pw = a.w + g * s + 8 * sl.i0
+    let s = 8 * a.n * F.size                      // bytes between output vectors
+    var pw = a.w + g * s + 8 * F.size * sl.i0
     for i in sl.i0..<sl.i1 {
         let b = SIMD8<Float>(repeating: x0[i])
-        c0.addProduct(b, load8(pw)); c1.addProduct(b, load8(pw + s)); c2.addProduct(b, load8(pw + 2 * s))
-        c3.addProduct(b, load8(pw + 3 * s)); c4.addProduct(b, load8(pw + 4 * s)); c5.addProduct(b, load8(pw + 5 * s))
-        c6.addProduct(b, load8(pw + 6 * s)); c7.addProduct(b, load8(pw + 7 * s)); c8.addProduct(b, load8(pw + 8 * s))
-        c9.addProduct(b, load8(pw + 9 * s)); c10.addProduct(b, load8(pw + 10 * s)); c11.addProduct(b, load8(pw + 11 * s))
-        pw += 8
+        c0.addProduct(b, F.load8(pw)); c1.addProduct(b, F.load8(pw + s)); c2.addProduct(b, F.load8(pw + 2 * s))
+        c3.addProduct(b, F.load8(pw + 3 * s)); c4.addProduct(b, F.load8(pw + 4 * s)); c5.addProduct(b, F.load8(pw + 5 * s))
+        c6.addProduct(b, F.load8(pw + 6 * s)); c7.addProduct(b, F.load8(pw + 7 * s)); c8.addProduct(b, F.load8(pw + 8 * s))
+        c9.addProduct(b, F.load8(pw + 9 * s)); c10.addProduct(b, F.load8(pw + 10 * s)); c11.addProduct(b, F.load8(pw + 11 * s))
+        pw += 8 * F.size
     }
     guard sl.last else {
         park[0] = c0; park[1] = c1; park[2] = c2; park[3] = c3; park[4] = c4; park[5] = c5
@@ -252,7 +335,7 @@ private func tile1x12(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl: Slice, _ park:
     put(a, g + 8, t0, 0, c8); put(a, g + 9, t0, 0, c9); put(a, g + 10, t0, 0, c10); put(a, g + 11, t0, 0, c11)
 }
 
-private func tile2x6(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl: Slice, _ park: UnsafeMutablePointer<SIMD8<Float>>) {
+private func tile2x6<F: PanelFormat>(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl: Slice, _ park: UnsafeMutablePointer<SIMD8<Float>>, _ format: F.Type) {
     let x0 = row(a, t0, 0), x1 = row(a, t0, 1)
     let z = SIMD8<Float>(repeating: 0)
     var c00 = z, c01 = z, c02 = z, c03 = z, c04 = z, c05 = z, c10 = z, c11 = z, c12 = z, c13 = z, c14 = z, c15 = z
@@ -260,17 +343,17 @@ private func tile2x6(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl: Slice, _ park: 
         c00 = park[0]; c01 = park[1]; c02 = park[2]; c03 = park[3]; c04 = park[4]; c05 = park[5]
         c10 = park[6]; c11 = park[7]; c12 = park[8]; c13 = park[9]; c14 = park[10]; c15 = park[11]
     }
-    let s = 8 * a.n
-    var pw = a.w + g * s + 8 * sl.i0
+    let s = 8 * a.n * F.size                      // bytes between output vectors
+    var pw = a.w + g * s + 8 * F.size * sl.i0
     for i in sl.i0..<sl.i1 {
         let b0 = SIMD8<Float>(repeating: x0[i]), b1 = SIMD8<Float>(repeating: x1[i])
-        var w = load8(pw); c00.addProduct(b0, w); c10.addProduct(b1, w)
-        w = load8(pw + s); c01.addProduct(b0, w); c11.addProduct(b1, w)
-        w = load8(pw + 2 * s); c02.addProduct(b0, w); c12.addProduct(b1, w)
-        w = load8(pw + 3 * s); c03.addProduct(b0, w); c13.addProduct(b1, w)
-        w = load8(pw + 4 * s); c04.addProduct(b0, w); c14.addProduct(b1, w)
-        w = load8(pw + 5 * s); c05.addProduct(b0, w); c15.addProduct(b1, w)
-        pw += 8
+        var w = F.load8(pw); c00.addProduct(b0, w); c10.addProduct(b1, w)
+        w = F.load8(pw + s); c01.addProduct(b0, w); c11.addProduct(b1, w)
+        w = F.load8(pw + 2 * s); c02.addProduct(b0, w); c12.addProduct(b1, w)
+        w = F.load8(pw + 3 * s); c03.addProduct(b0, w); c13.addProduct(b1, w)
+        w = F.load8(pw + 4 * s); c04.addProduct(b0, w); c14.addProduct(b1, w)
+        w = F.load8(pw + 5 * s); c05.addProduct(b0, w); c15.addProduct(b1, w)
+        pw += 8 * F.size
     }
     guard sl.last else {
         park[0] = c00; park[1] = c01; park[2] = c02; park[3] = c03; park[4] = c04; park[5] = c05
@@ -283,7 +366,7 @@ private func tile2x6(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl: Slice, _ park: 
     put(a, g + 3, t0, 1, c13); put(a, g + 4, t0, 1, c14); put(a, g + 5, t0, 1, c15)
 }
 
-private func tile3x4(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl: Slice, _ park: UnsafeMutablePointer<SIMD8<Float>>) {
+private func tile3x4<F: PanelFormat>(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl: Slice, _ park: UnsafeMutablePointer<SIMD8<Float>>, _ format: F.Type) {
     let x0 = row(a, t0, 0), x1 = row(a, t0, 1), x2 = row(a, t0, 2)
     let z = SIMD8<Float>(repeating: 0)
     var c00 = z, c01 = z, c02 = z, c03 = z, c10 = z, c11 = z, c12 = z, c13 = z, c20 = z, c21 = z, c22 = z, c23 = z
@@ -291,15 +374,15 @@ private func tile3x4(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl: Slice, _ park: 
         c00 = park[0]; c01 = park[1]; c02 = park[2]; c03 = park[3]; c10 = park[4]; c11 = park[5]
         c12 = park[6]; c13 = park[7]; c20 = park[8]; c21 = park[9]; c22 = park[10]; c23 = park[11]
     }
-    let s = 8 * a.n
-    var pw = a.w + g * s + 8 * sl.i0
+    let s = 8 * a.n * F.size                      // bytes between output vectors
+    var pw = a.w + g * s + 8 * F.size * sl.i0
     for i in sl.i0..<sl.i1 {
         let b0 = SIMD8<Float>(repeating: x0[i]), b1 = SIMD8<Float>(repeating: x1[i]), b2 = SIMD8<Float>(repeating: x2[i])
-        var w = load8(pw); c00.addProduct(b0, w); c10.addProduct(b1, w); c20.addProduct(b2, w)
-        w = load8(pw + s); c01.addProduct(b0, w); c11.addProduct(b1, w); c21.addProduct(b2, w)
-        w = load8(pw + 2 * s); c02.addProduct(b0, w); c12.addProduct(b1, w); c22.addProduct(b2, w)
-        w = load8(pw + 3 * s); c03.addProduct(b0, w); c13.addProduct(b1, w); c23.addProduct(b2, w)
-        pw += 8
+        var w = F.load8(pw); c00.addProduct(b0, w); c10.addProduct(b1, w); c20.addProduct(b2, w)
+        w = F.load8(pw + s); c01.addProduct(b0, w); c11.addProduct(b1, w); c21.addProduct(b2, w)
+        w = F.load8(pw + 2 * s); c02.addProduct(b0, w); c12.addProduct(b1, w); c22.addProduct(b2, w)
+        w = F.load8(pw + 3 * s); c03.addProduct(b0, w); c13.addProduct(b1, w); c23.addProduct(b2, w)
+        pw += 8 * F.size
     }
     guard sl.last else {
         park[0] = c00; park[1] = c01; park[2] = c02; park[3] = c03; park[4] = c10; park[5] = c11
@@ -311,7 +394,7 @@ private func tile3x4(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl: Slice, _ park: 
     put(a, g, t0, 2, c20); put(a, g + 1, t0, 2, c21); put(a, g + 2, t0, 2, c22); put(a, g + 3, t0, 2, c23)
 }
 
-private func tile4x3(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl: Slice, _ park: UnsafeMutablePointer<SIMD8<Float>>, _ pref: Prefetch) {
+private func tile4x3<F: PanelFormat>(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl: Slice, _ park: UnsafeMutablePointer<SIMD8<Float>>, _ pref: Prefetch, _ format: F.Type) {
     let x0 = row(a, t0, 0), x1 = row(a, t0, 1), x2 = row(a, t0, 2), x3 = row(a, t0, 3)
     let z = SIMD8<Float>(repeating: 0)
     var c00 = z, c01 = z, c02 = z, c10 = z, c11 = z, c12 = z, c20 = z, c21 = z, c22 = z, c30 = z, c31 = z, c32 = z
@@ -319,23 +402,23 @@ private func tile4x3(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl: Slice, _ park: 
         c00 = park[0]; c01 = park[1]; c02 = park[2]; c10 = park[3]; c11 = park[4]; c12 = park[5]
         c20 = park[6]; c21 = park[7]; c22 = park[8]; c30 = park[9]; c31 = park[10]; c32 = park[11]
     }
-    let s = 8 * a.n
-    var pw = a.w + g * s + 8 * sl.i0
-    var pp = pref.start ?? UnsafePointer(a.w), left = pref.start == nil ? 0 : pref.lines
+    let s = 8 * a.n * F.size                      // bytes between output vectors
+    var pw = a.w + g * s + 8 * F.size * sl.i0
+    var pp = pref.start ?? a.w, left = pref.start == nil ? 0 : pref.lines
     for i in sl.i0..<sl.i1 {
         if left > 0 && (i - sl.i0) & pref.mask == 0 {
             mq_prefetch_l2(pp); mq_prefetch_l2(pp + s); mq_prefetch_l2(pp + 2 * s)
-            pp += 16; left -= 1
+            pp += 64; left -= 1
         }
         // 12 accumulators + 3 weight vectors + 1 broadcast = the 16 AVX2 registers: one broadcast
         // live at a time (four would spill two accumulators to the stack and put a store-to-load
         // round trip into their chains, which halved this loop's speed).
-        let w0 = load8(pw), w1 = load8(pw + s), w2 = load8(pw + 2 * s)
+        let w0 = F.load8(pw), w1 = F.load8(pw + s), w2 = F.load8(pw + 2 * s)
         var b = SIMD8<Float>(repeating: x0[i]); c00.addProduct(b, w0); c01.addProduct(b, w1); c02.addProduct(b, w2)
         b = SIMD8(repeating: x1[i]); c10.addProduct(b, w0); c11.addProduct(b, w1); c12.addProduct(b, w2)
         b = SIMD8(repeating: x2[i]); c20.addProduct(b, w0); c21.addProduct(b, w1); c22.addProduct(b, w2)
         b = SIMD8(repeating: x3[i]); c30.addProduct(b, w0); c31.addProduct(b, w1); c32.addProduct(b, w2)
-        pw += 8
+        pw += 8 * F.size
     }
     guard sl.last else {
         park[0] = c00; park[1] = c01; park[2] = c02; park[3] = c10; park[4] = c11; park[5] = c12
@@ -349,17 +432,17 @@ private func tile4x3(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl: Slice, _ park: 
 }
 
 /// The last (fewer than V) output vectors of a thread's range: one vector against R rows.
-private func tile4x1(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl: Slice, _ park: UnsafeMutablePointer<SIMD8<Float>>) {
+private func tile4x1<F: PanelFormat>(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl: Slice, _ park: UnsafeMutablePointer<SIMD8<Float>>, _ format: F.Type) {
     let x0 = row(a, t0, 0), x1 = row(a, t0, 1), x2 = row(a, t0, 2), x3 = row(a, t0, 3)
     let z = SIMD8<Float>(repeating: 0)
     var c0 = z, c1 = z, c2 = z, c3 = z
     if !sl.first { c0 = park[0]; c1 = park[1]; c2 = park[2]; c3 = park[3] }
-    var pw = a.w + g * 8 * a.n + 8 * sl.i0
+    var pw = a.w + (g * a.n + sl.i0) * 8 * F.size
     for i in sl.i0..<sl.i1 {
-        let w = load8(pw)
+        let w = F.load8(pw)
         c0.addProduct(SIMD8(repeating: x0[i]), w); c1.addProduct(SIMD8(repeating: x1[i]), w)
         c2.addProduct(SIMD8(repeating: x2[i]), w); c3.addProduct(SIMD8(repeating: x3[i]), w)
-        pw += 8
+        pw += 8 * F.size
     }
     guard sl.last else { park[0] = c0; park[1] = c1; park[2] = c2; park[3] = c3; return }
     put(a, g, t0, 0, c0)

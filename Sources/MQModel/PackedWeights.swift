@@ -5,10 +5,17 @@ import MQCheckpoint
 import MQKernels
 
 extension PackedWeight {
-    /// Packs a 2-D tensor W[OUT, IN]; the tensor (and its mapping or converted copy) can then go.
+    /// Packs a 2-D tensor W[OUT, IN] in the precision the checkpoint stored it (F16 and BF16 panels
+    /// hold exactly the checkpoint's values in half the bytes); the tensor (and its mapping or
+    /// converted copy) can then go.
     convenience init(_ t: FloatTensor) {
         precondition(t.shape.count == 2, "\(t.name): a linear weight must be 2-D")   // shapes are checked at load
-        self.init(name: t.name, t.pointer, outFeatures: t.shape[0], inFeatures: t.shape[1])
+        let storage: PackedWeight.Storage = switch t.sourceDType {
+        case .f32: .f32
+        case .f16: .f16
+        case .bf16: .bf16
+        }
+        self.init(name: t.name, t.pointer, outFeatures: t.shape[0], inFeatures: t.shape[1], storage: storage)
         withExtendedLifetime(t) {}
     }
 }

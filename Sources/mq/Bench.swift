@@ -49,6 +49,8 @@ struct Bench: ParsableCommand {
         @Option(help: "Comma-separated row counts (sequences in the step).") var rows = "1,2,4,8,16,32"
         @Option(help: "Threads.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
         @Flag(help: "Reuse one copy of W so it stays in cache (measures arithmetic, not memory).") var cacheResident = false
+        @Option(help: "How mq's panels store W: f32, or f16/bf16 as for weights from such checkpoints (OpenBLAS reads float32).")
+        var weights: String = "f32"
         @Flag(help: "Print the report as JSON.") var json = false
 
         func run() throws {
@@ -65,15 +67,17 @@ struct Bench: ParsableCommand {
                     return (d[0], d[1])
                 }
                 let rowList = try ints(rows, ",", "--rows")
+                guard let storage = PackedWeight.Storage(rawValue: weights) else { throw ValidationError("--weights: '\(weights)' is not f32, f16 or bf16") }
                 try BLAS.load()
                 BLAS.setThreads(threads)
-                let r = try LinearBenchmark.run(shapes: shapeList, rows: rowList, cacheResident: cacheResident)
+                let r = try LinearBenchmark.run(shapes: shapeList, rows: rowList, cacheResident: cacheResident, storage: storage)
                 if json {
                     let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
                     writeStdout(String(decoding: try enc.encode(r), as: UTF8.self) + "\n")
                     return
                 }
                 writeStdout("\(BLAS.info.description)\n")
+                writeStdout("mq panels \(storage.rawValue) (\(storage.size) bytes per weight)\n")
                 writeStdout("   IN    OUT rows |  mq ms  GFLOP/s  W GB/s | sgemm ms  GFLOP/s | sgemm/mq\n")
                 for x in r {
                     writeStdout(String(format: "%5d %6d %4d | %6.3f %8.1f %7.2f | %8.3f %8.1f | %6.2fx\n", x.inFeatures, x.outFeatures, x.rows,

@@ -57,6 +57,43 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    func testHalfPanelsGiveTheFloat32PanelsNumbersExactly() {
+        // Weights that came from F16 / BF16 checkpoints keep 2-byte panels; widening is exact, so
+        // every tile (1, 2, 3, ≥4 rows, sliced and not, the one-vector tail) must give the very
+        // same floats as float32 panels holding the same values.
+        for storage in [PackedWeight.Storage.f16, .bf16] {
+            for (t, n, m) in [(1, 300, 1000), (2, 37, 53), (3, 64, 300), (5, 771, 257), (16, 600, 301), (40, 130, 129)] {
+                let exact = random(m * n, seed: 41).map { v -> Float in
+                    storage == .f16 ? Float(Float16(v)) : Float(bitPattern: v.bitPattern & 0xFFFF_0000)
+                }
+                let half = exact.withUnsafeBufferPointer { PackedWeight(name: "w", $0.baseAddress!, outFeatures: m, inFeatures: n, storage: storage) }
+                XCTAssertEqual(half.storage, storage)
+                XCTAssertEqual(half.byteCount, m * n * 2)
+                XCTAssertEqual(half.unpacked, exact, "\(storage) pack/unpack")
+                let full = packed(exact, m, n)
+                let x = random(t * n, seed: 42), b = random(m, seed: 43)
+                var y1 = [Float](repeating: 0, count: t * m), y2 = y1
+                b.withUnsafeBufferPointer { bp in
+                    linear(x, half, bp.baseAddress, &y1, tokens: t)
+                    linear(x, full, bp.baseAddress, &y2, tokens: t)
+                }
+                XCTAssertEqual(y1, y2, "\(storage) panels \(t)x\(n)->\(m)")
+            }
+        }
+    }
+
+    func testHalfPanelsFallBackToFloat32RatherThanRoundAWeight() {
+        var w = random(8 * 16, seed: 44).map { Float(Float16($0)) }
+        w[77] = 0.1   // not a half, nor a bfloat16
+        for storage in [PackedWeight.Storage.f16, .bf16] {
+            let p = w.withUnsafeBufferPointer { PackedWeight(name: "w", $0.baseAddress!, outFeatures: 8, inFeatures: 16, storage: storage) }
+            XCTAssertEqual(p.storage, .f32, "\(storage) request with an unrepresentable value")
+            XCTAssertEqual(p.unpacked, w)
+        }
+        let nan = [Float](repeating: .nan, count: 8)
+        XCTAssertEqual(nan.withUnsafeBufferPointer { PackedWeight(name: "w", $0.baseAddress!, outFeatures: 1, inFeatures: 8, storage: .f16) }.storage, .f32)
+    }
+
     func testLinearRowResultsDoNotDependOnTheOtherRows() {
         // The property batching relies on: a row's outputs are bit-identical whether it is computed
         // alone, with 1…39 other rows, or at any position among them. n spans three slices of the

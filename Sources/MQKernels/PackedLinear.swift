@@ -4,7 +4,11 @@
 // Shapes: T = rows (one per token of the step, from any number of sequences), IN = n input
 // features, OUT = m output features. W arrives as PyTorch stores nn.Linear: [OUT, IN] row-major.
 // Packed layout: P[OUT/8][IN][8] — eight consecutive output rows interleaved, so one 32-byte load
-// at P[g][i] is W[8g ..< 8g+8, i] (rows past OUT are zero).
+// at P[g][i] is W[8g ..< 8g+8, i] (rows past OUT are zero). P holds float32, or the F16 / BF16 the
+// checkpoint stored (a 16-byte load widened exactly to float32 in registers): decoding one sequence
+// streams half the bytes (tiny_starcoder F16: 23.7 vs 39.6 ms per token, 413 vs 670 MB resident),
+// with bit-identical results. With several groups of rows a 2-byte slice is widened once into a
+// float32 copy that every group then reads (widening in every group's loop cost ~25% at 16 rows).
 //
 // Why not sgemv/sgemm: a batched decode step multiplies every weight by T ≤ 32 rows. OpenBLAS sgemm
 // packs W on every call and, with so few rows, costs nearly as much per row as T separate
@@ -222,8 +226,9 @@ private struct PackedArgs: @unchecked Sendable {
 private func packedPanels<F: PanelFormat>(_ a: PackedArgs, _ groups: Range<Int>, _ format: F.Type) {
     let rowGroups = (a.t + a.r - 1) / a.r
     let kc = rowGroups > 1 ? PackedLinear.sliceInputs : a.n
-    withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: rowGroups * 12) { park in
-        let acc = park.baseAddress!
+    // Parked accumulators, and the float32 copy of a 2-byte slice (3 vectors × kc inputs).
+    withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: rowGroups * 12 + (F.size != 4 && rowGroups > 1 ? 3 * kc : 0)) { scratch in
+        let acc = scratch.baseAddress!, wide = acc + rowGroups * 12
         var g = groups.lowerBound
         while g < groups.upperBound {
             let full = g + a.v <= groups.upperBound
@@ -245,26 +250,46 @@ private func packedPanels<F: PanelFormat>(_ a: PackedArgs, _ groups: Range<Int>,
                 let share = (nextLines + rowGroups - 1) / rowGroups
                 var every = 1   // inputs between two requests: a power of two that fits the share in the pass
                 while share > 0 && every * 2 * share <= s.i1 - s.i0 { every *= 2 }
+                let direct = PanelSlice(base: a.w + (g * a.n + s.i0) * stride, stride: a.n * stride)
+                // 2-byte panels shared by several groups of rows are widened once per slice into a
+                // float32 copy in L1 (3 conversions per 12 FMAs in every group's loop cost ~25% at
+                // 16 rows; once per slice they cost a quarter of that).
+                let widen = F.size != 4 && rowGroups > 1 && full
+                if widen { widenSlice(direct, vectors: a.v, inputs: s.i1 - s.i0, into: wide, F.self) }
+                let copy = PanelSlice(base: UnsafeRawPointer(wide), stride: kc * 32)
                 for rg in 0..<rowGroups {
                     let t0 = rg * a.r, p = acc + rg * 12
-                    let pf = Prefetch(start: next.map { $0 + 64 * min(nextLines, rg * share) },
+                    let pf = Prefetch(start: next.map { $0 + 64 * min(nextLines, rg * share) }, stride: direct.stride,
                                       lines: max(0, min(share, nextLines - rg * share)), mask: every - 1)
                     if full {
                         switch a.v {
-                        case 12: tile1x12(a, g, t0, s, p, F.self)
-                        case 6: tile2x6(a, g, t0, s, p, F.self)
-                        case 4: tile3x4(a, g, t0, s, p, F.self)
-                        default: tile4x3(a, g, t0, s, p, pf, F.self)
+                        case 12: tile1x12(a, g, t0, s, p, direct, F.self)
+                        case 6: tile2x6(a, g, t0, s, p, direct, F.self)
+                        case 4: tile3x4(a, g, t0, s, p, direct, F.self)
+                        default:
+                            if widen { tile4x3(a, g, t0, s, p, copy, pf, F32Panel.self) } else { tile4x3(a, g, t0, s, p, direct, pf, F.self) }
                         }
                     } else {
                         // ≤ 2 leftover vectors park 4 each: slicing happens only with R = 4, where V = 3.
-                        for (j, gi) in (g..<groups.upperBound).enumerated() { tile4x1(a, gi, t0, s, p + 4 * j, F.self) }
+                        for (j, gi) in (g..<groups.upperBound).enumerated() {
+                            tile4x1(a, gi, t0, s, p + 4 * j, PanelSlice(base: direct.base + j * direct.stride, stride: direct.stride), F.self)
+                        }
                     }
                 }
                 i0 += kc
             }
             g = full ? g + a.v : groups.upperBound
         }
+    }
+}
+
+/// dst[j·kc + k] = vector j's eight weights at input k of the slice, as float32 (kc = sliceInputs).
+@inline(__always)
+private func widenSlice<F: PanelFormat>(_ src: PanelSlice, vectors: Int, inputs: Int, into dst: UnsafeMutablePointer<SIMD8<Float>>, _ format: F.Type) {
+    let kc = PackedLinear.sliceInputs
+    for j in 0..<vectors {
+        let from = src.base + j * src.stride, to = dst + j * kc
+        for k in 0..<inputs { to[k] = F.load8(from + k * 8 * F.size) }
     }
 }
 
@@ -282,7 +307,11 @@ private struct Slice { let i0: Int, i1: Int, first: Bool, last: Bool }
 /// memory busy the whole time. Measured at 16 rows on tiny_starcoder shapes, interleaved in one
 /// process: +10–16% GFLOP/s over the fixed distance; L2 hints ≥ L1 hints (the next slice would
 /// evict the current one from a 32 KiB L1).
-private struct Prefetch { let start: UnsafeRawPointer?, lines: Int, mask: Int }
+private struct Prefetch { let start: UnsafeRawPointer?, stride: Int, lines: Int, mask: Int }
+
+/// Where a tile reads its weights: output vector j's value for input `sl.i0 + k` at
+/// `base + j·stride + k·8·size` (the packed matrix itself, or a float32 copy of the slice).
+private struct PanelSlice { let base: UnsafeRawPointer, stride: Int }
 
 
 /// Row `t0 + k` of x, or the group's first row when past T (its results are computed and dropped).
@@ -307,7 +336,7 @@ private func put(_ a: PackedArgs, _ g: Int, _ t0: Int, _ k: Int, _ acc: SIMD8<Fl
 // The tiles. c<k><j>: row t0+k of x against output vector g+j. The loop over i is the FMA chain
 // described above and must stay a single in-order chain per lane.
 
-private func tile1x12<F: PanelFormat>(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl: Slice, _ park: UnsafeMutablePointer<SIMD8<Float>>, _ format: F.Type) {
+private func tile1x12<F: PanelFormat>(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl: Slice, _ park: UnsafeMutablePointer<SIMD8<Float>>, _ w: PanelSlice, _ format: F.Type) {
     let x0 = row(a, t0, 0)
     let z = SIMD8<Float>(repeating: 0)
     var c0 = z, c1 = z, c2 = z, c3 = z, c4 = z, c5 = z, c6 = z, c7 = z, c8 = z, c9 = z, c10 = z, c11 = z
@@ -315,8 +344,8 @@ private func tile1x12<F: PanelFormat>(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl
         c0 = park[0]; c1 = park[1]; c2 = park[2]; c3 = park[3]; c4 = park[4]; c5 = park[5]
         c6 = park[6]; c7 = park[7]; c8 = park[8]; c9 = park[9]; c10 = park[10]; c11 = park[11]
     }
-    let s = 8 * a.n * F.size                      // bytes between output vectors
-    var pw = a.w + g * s + 8 * F.size * sl.i0
+    let s = w.stride
+    var pw = w.base
     for i in sl.i0..<sl.i1 {
         let b = SIMD8<Float>(repeating: x0[i])
         c0.addProduct(b, F.load8(pw)); c1.addProduct(b, F.load8(pw + s)); c2.addProduct(b, F.load8(pw + 2 * s))
@@ -335,7 +364,7 @@ private func tile1x12<F: PanelFormat>(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl
     put(a, g + 8, t0, 0, c8); put(a, g + 9, t0, 0, c9); put(a, g + 10, t0, 0, c10); put(a, g + 11, t0, 0, c11)
 }
 
-private func tile2x6<F: PanelFormat>(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl: Slice, _ park: UnsafeMutablePointer<SIMD8<Float>>, _ format: F.Type) {
+private func tile2x6<F: PanelFormat>(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl: Slice, _ park: UnsafeMutablePointer<SIMD8<Float>>, _ w: PanelSlice, _ format: F.Type) {
     let x0 = row(a, t0, 0), x1 = row(a, t0, 1)
     let z = SIMD8<Float>(repeating: 0)
     var c00 = z, c01 = z, c02 = z, c03 = z, c04 = z, c05 = z, c10 = z, c11 = z, c12 = z, c13 = z, c14 = z, c15 = z
@@ -343,8 +372,8 @@ private func tile2x6<F: PanelFormat>(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl:
         c00 = park[0]; c01 = park[1]; c02 = park[2]; c03 = park[3]; c04 = park[4]; c05 = park[5]
         c10 = park[6]; c11 = park[7]; c12 = park[8]; c13 = park[9]; c14 = park[10]; c15 = park[11]
     }
-    let s = 8 * a.n * F.size                      // bytes between output vectors
-    var pw = a.w + g * s + 8 * F.size * sl.i0
+    let s = w.stride
+    var pw = w.base
     for i in sl.i0..<sl.i1 {
         let b0 = SIMD8<Float>(repeating: x0[i]), b1 = SIMD8<Float>(repeating: x1[i])
         var w = F.load8(pw); c00.addProduct(b0, w); c10.addProduct(b1, w)
@@ -366,7 +395,7 @@ private func tile2x6<F: PanelFormat>(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl:
     put(a, g + 3, t0, 1, c13); put(a, g + 4, t0, 1, c14); put(a, g + 5, t0, 1, c15)
 }
 
-private func tile3x4<F: PanelFormat>(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl: Slice, _ park: UnsafeMutablePointer<SIMD8<Float>>, _ format: F.Type) {
+private func tile3x4<F: PanelFormat>(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl: Slice, _ park: UnsafeMutablePointer<SIMD8<Float>>, _ w: PanelSlice, _ format: F.Type) {
     let x0 = row(a, t0, 0), x1 = row(a, t0, 1), x2 = row(a, t0, 2)
     let z = SIMD8<Float>(repeating: 0)
     var c00 = z, c01 = z, c02 = z, c03 = z, c10 = z, c11 = z, c12 = z, c13 = z, c20 = z, c21 = z, c22 = z, c23 = z
@@ -374,8 +403,8 @@ private func tile3x4<F: PanelFormat>(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl:
         c00 = park[0]; c01 = park[1]; c02 = park[2]; c03 = park[3]; c10 = park[4]; c11 = park[5]
         c12 = park[6]; c13 = park[7]; c20 = park[8]; c21 = park[9]; c22 = park[10]; c23 = park[11]
     }
-    let s = 8 * a.n * F.size                      // bytes between output vectors
-    var pw = a.w + g * s + 8 * F.size * sl.i0
+    let s = w.stride
+    var pw = w.base
     for i in sl.i0..<sl.i1 {
         let b0 = SIMD8<Float>(repeating: x0[i]), b1 = SIMD8<Float>(repeating: x1[i]), b2 = SIMD8<Float>(repeating: x2[i])
         var w = F.load8(pw); c00.addProduct(b0, w); c10.addProduct(b1, w); c20.addProduct(b2, w)
@@ -394,7 +423,7 @@ private func tile3x4<F: PanelFormat>(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl:
     put(a, g, t0, 2, c20); put(a, g + 1, t0, 2, c21); put(a, g + 2, t0, 2, c22); put(a, g + 3, t0, 2, c23)
 }
 
-private func tile4x3<F: PanelFormat>(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl: Slice, _ park: UnsafeMutablePointer<SIMD8<Float>>, _ pref: Prefetch, _ format: F.Type) {
+private func tile4x3<F: PanelFormat>(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl: Slice, _ park: UnsafeMutablePointer<SIMD8<Float>>, _ w: PanelSlice, _ pref: Prefetch, _ format: F.Type) {
     let x0 = row(a, t0, 0), x1 = row(a, t0, 1), x2 = row(a, t0, 2), x3 = row(a, t0, 3)
     let z = SIMD8<Float>(repeating: 0)
     var c00 = z, c01 = z, c02 = z, c10 = z, c11 = z, c12 = z, c20 = z, c21 = z, c22 = z, c30 = z, c31 = z, c32 = z
@@ -402,12 +431,12 @@ private func tile4x3<F: PanelFormat>(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl:
         c00 = park[0]; c01 = park[1]; c02 = park[2]; c10 = park[3]; c11 = park[4]; c12 = park[5]
         c20 = park[6]; c21 = park[7]; c22 = park[8]; c30 = park[9]; c31 = park[10]; c32 = park[11]
     }
-    let s = 8 * a.n * F.size                      // bytes between output vectors
-    var pw = a.w + g * s + 8 * F.size * sl.i0
+    let s = w.stride
+    var pw = w.base
     var pp = pref.start ?? a.w, left = pref.start == nil ? 0 : pref.lines
     for i in sl.i0..<sl.i1 {
         if left > 0 && (i - sl.i0) & pref.mask == 0 {
-            mq_prefetch_l2(pp); mq_prefetch_l2(pp + s); mq_prefetch_l2(pp + 2 * s)
+            mq_prefetch_l2(pp); mq_prefetch_l2(pp + pref.stride); mq_prefetch_l2(pp + 2 * pref.stride)
             pp += 64; left -= 1
         }
         // 12 accumulators + 3 weight vectors + 1 broadcast = the 16 AVX2 registers: one broadcast
@@ -432,12 +461,12 @@ private func tile4x3<F: PanelFormat>(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl:
 }
 
 /// The last (fewer than V) output vectors of a thread's range: one vector against R rows.
-private func tile4x1<F: PanelFormat>(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl: Slice, _ park: UnsafeMutablePointer<SIMD8<Float>>, _ format: F.Type) {
+private func tile4x1<F: PanelFormat>(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl: Slice, _ park: UnsafeMutablePointer<SIMD8<Float>>, _ w: PanelSlice, _ format: F.Type) {
     let x0 = row(a, t0, 0), x1 = row(a, t0, 1), x2 = row(a, t0, 2), x3 = row(a, t0, 3)
     let z = SIMD8<Float>(repeating: 0)
     var c0 = z, c1 = z, c2 = z, c3 = z
     if !sl.first { c0 = park[0]; c1 = park[1]; c2 = park[2]; c3 = park[3] }
-    var pw = a.w + (g * a.n + sl.i0) * 8 * F.size
+    var pw = w.base
     for i in sl.i0..<sl.i1 {
         let w = F.load8(pw)
         c0.addProduct(SIMD8(repeating: x0[i]), w); c1.addProduct(SIMD8(repeating: x1[i]), w)

@@ -7,8 +7,9 @@
 // at P[g][i] is W[8g ..< 8g+8, i] (rows past OUT are zero). P holds float32, or the F16 / BF16 the
 // checkpoint stored (a 16-byte load widened exactly to float32 in registers): decoding one sequence
 // streams half the bytes (tiny_starcoder F16: 23.7 vs 39.6 ms per token, 413 vs 670 MB resident),
-// with bit-identical results. With several groups of rows a 2-byte slice is widened once into a
-// float32 copy that every group then reads (widening in every group's loop cost ~25% at 16 rows).
+// with bit-identical results. With several groups of rows the first group widens a 2-byte slice
+// and keeps a float32 copy in L1 for the others (widening in every group's loop cost ~25% at 16
+// rows).
 //
 // Why not sgemv/sgemm: a batched decode step multiplies every weight by T ≤ 32 rows. OpenBLAS sgemm
 // packs W on every call and, with so few rows, costs nearly as much per row as T separate
@@ -251,11 +252,10 @@ private func packedPanels<F: PanelFormat>(_ a: PackedArgs, _ groups: Range<Int>,
                 var every = 1   // inputs between two requests: a power of two that fits the share in the pass
                 while share > 0 && every * 2 * share <= s.i1 - s.i0 { every *= 2 }
                 let direct = PanelSlice(base: a.w + (g * a.n + s.i0) * stride, stride: a.n * stride)
-                // 2-byte panels shared by several groups of rows are widened once per slice into a
-                // float32 copy in L1 (3 conversions per 12 FMAs in every group's loop cost ~25% at
-                // 16 rows; once per slice they cost a quarter of that).
+                // 2-byte panels shared by several groups of rows: the first group widens the slice
+                // and keeps a float32 copy in L1 that the other groups read (3 conversions per 12
+                // FMAs in every group's loop cost ~25% at 16 rows; in one group of four, a quarter).
                 let widen = F.size != 4 && rowGroups > 1 && full
-                if widen { widenSlice(direct, vectors: a.v, inputs: s.i1 - s.i0, into: wide, F.self) }
                 let copy = PanelSlice(base: UnsafeRawPointer(wide), stride: kc * 32)
                 for rg in 0..<rowGroups {
                     let t0 = rg * a.r, p = acc + rg * 12
@@ -267,7 +267,13 @@ private func packedPanels<F: PanelFormat>(_ a: PackedArgs, _ groups: Range<Int>,
                         case 6: tile2x6(a, g, t0, s, p, direct, F.self)
                         case 4: tile3x4(a, g, t0, s, p, direct, F.self)
                         default:
-                            if widen { tile4x3(a, g, t0, s, p, copy, pf, F32Panel.self) } else { tile4x3(a, g, t0, s, p, direct, pf, F.self) }
+                            if !widen {
+                                tile4x3(a, g, t0, s, p, direct, pf, F.self, copy: wide, NoCopy.self)
+                            } else if rg == 0 {
+                                tile4x3(a, g, t0, s, p, direct, pf, F.self, copy: wide, WriteCopy.self)
+                            } else {
+                                tile4x3(a, g, t0, s, p, copy, pf, F32Panel.self, copy: wide, NoCopy.self)
+                            }
                         }
                     } else {
                         // ≤ 2 leftover vectors park 4 each: slicing happens only with R = 4, where V = 3.
@@ -283,15 +289,10 @@ private func packedPanels<F: PanelFormat>(_ a: PackedArgs, _ groups: Range<Int>,
     }
 }
 
-/// dst[j·kc + k] = vector j's eight weights at input k of the slice, as float32 (kc = sliceInputs).
-@inline(__always)
-private func widenSlice<F: PanelFormat>(_ src: PanelSlice, vectors: Int, inputs: Int, into dst: UnsafeMutablePointer<SIMD8<Float>>, _ format: F.Type) {
-    let kc = PackedLinear.sliceInputs
-    for j in 0..<vectors {
-        let from = src.base + j * src.stride, to = dst + j * kc
-        for k in 0..<inputs { to[k] = F.load8(from + k * 8 * F.size) }
-    }
-}
+/// Whether a tile also keeps a float32 copy of the weights it loads (see tile4x3).
+private protocol SliceCopy { static var active: Bool { get } }
+private enum NoCopy: SliceCopy { static var active: Bool { false } }
+private enum WriteCopy: SliceCopy { static var active: Bool { true } }
 
 /// Inputs i0..<i1 of the chains; `first` starts them at 0, `last` finishes them into y.
 private struct Slice { let i0: Int, i1: Int, first: Bool, last: Bool }
@@ -423,7 +424,11 @@ private func tile3x4<F: PanelFormat>(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl:
     put(a, g, t0, 2, c20); put(a, g + 1, t0, 2, c21); put(a, g + 2, t0, 2, c22); put(a, g + 3, t0, 2, c23)
 }
 
-private func tile4x3<F: PanelFormat>(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl: Slice, _ park: UnsafeMutablePointer<SIMD8<Float>>, _ w: PanelSlice, _ pref: Prefetch, _ format: F.Type) {
+/// With `C` = WriteCopy it also stores the float32 weights it loads at copy[j·kc + k] (vector j,
+/// input sl.i0 + k) for the other groups of rows (`copy` is ignored with NoCopy).
+private func tile4x3<F: PanelFormat, C: SliceCopy>(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl: Slice, _ park: UnsafeMutablePointer<SIMD8<Float>>,
+                                                   _ w: PanelSlice, _ pref: Prefetch, _ format: F.Type,
+                                                   copy: UnsafeMutablePointer<SIMD8<Float>>, _ policy: C.Type) {
     let x0 = row(a, t0, 0), x1 = row(a, t0, 1), x2 = row(a, t0, 2), x3 = row(a, t0, 3)
     let z = SIMD8<Float>(repeating: 0)
     var c00 = z, c01 = z, c02 = z, c10 = z, c11 = z, c12 = z, c20 = z, c21 = z, c22 = z, c30 = z, c31 = z, c32 = z
@@ -443,6 +448,10 @@ private func tile4x3<F: PanelFormat>(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl:
         // live at a time (four would spill two accumulators to the stack and put a store-to-load
         // round trip into their chains, which halved this loop's speed).
         let w0 = F.load8(pw), w1 = F.load8(pw + s), w2 = F.load8(pw + 2 * s)
+        if C.active {
+            let k = i - sl.i0, kc = PackedLinear.sliceInputs
+            copy[k] = w0; copy[kc + k] = w1; copy[2 * kc + k] = w2
+        }
         var b = SIMD8<Float>(repeating: x0[i]); c00.addProduct(b, w0); c01.addProduct(b, w1); c02.addProduct(b, w2)
         b = SIMD8(repeating: x1[i]); c10.addProduct(b, w0); c11.addProduct(b, w1); c12.addProduct(b, w2)
         b = SIMD8(repeating: x2[i]); c20.addProduct(b, w0); c21.addProduct(b, w1); c22.addProduct(b, w2)

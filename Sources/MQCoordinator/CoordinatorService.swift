@@ -443,6 +443,7 @@ public final class CoordinatorService: @unchecked Sendable {
         for (id, a) in cluster.reconcile() {
             logger.info("assigning", metadata: ["worker": "\(cluster.record(id)?.workerID ?? "?")", "stage": "\(a.stageIndex)",
                                                 "layers": "\(a.layers)", "next": "\(a.nextEndpoint)"])
+            busy.assign(stage: a.stageIndex, worker: id)
             sendWorker(id, .assign(a))
         }
     }
@@ -697,13 +698,27 @@ struct InFlightStep {
     var members: [(seq: UInt64, fed: Int, sampled: Bool)]
 }
 
-/// How busy each stage is: the sum of its forward times over the wall time since the first step.
+/// How busy each stage is: the sum of its forward times over the wall time since its first step,
+/// counted from the assignment of the worker that holds it (a replacement starts from zero).
 struct BusyStats {
-    var since: ContinuousClock.Instant?
+    var since: [UInt32: ContinuousClock.Instant] = [:]
     var forwardNanos: [UInt32: UInt64] = [:]
     var steps: [UInt32: UInt64] = [:]
+    /// The worker each stage's counters belong to.
+    var owner: [UInt32: [UInt8]] = [:]
 
-    mutating func start(_ now: ContinuousClock.Instant) { if since == nil { since = now } }
+    /// A worker (re)assigned to `stage`: a different worker than before starts new counters; the
+    /// same worker re-pointed at a new next stage keeps them.
+    mutating func assign(stage: UInt32, worker: [UInt8]) {
+        guard owner[stage] != worker else { return }
+        owner[stage] = worker
+        since[stage] = nil; forwardNanos[stage] = nil; steps[stage] = nil
+    }
+
+    /// A step was sent: stages without a first step start their clocks now.
+    mutating func start(_ now: ContinuousClock.Instant) {
+        for stage in owner.keys where since[stage] == nil { since[stage] = now }
+    }
 
     mutating func add(_ timings: [StageTiming]) {
         for t in timings {
@@ -713,7 +728,7 @@ struct BusyStats {
     }
 
     func fraction(stage: UInt32, now: ContinuousClock.Instant) -> Double {
-        guard let since else { return 0 }
+        guard let since = since[stage] else { return 0 }
         let wall = Double(nanos(now - since))
         return wall > 0 ? min(1, Double(forwardNanos[stage] ?? 0) / wall) : 0
     }

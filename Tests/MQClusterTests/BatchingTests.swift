@@ -96,6 +96,17 @@ final class BatchingTests: XCTestCase {
         XCTFail("\(what): KV bytes still in use per stage: \(used)")
     }
 
+    /// Waits until every stage reports KV bytes in use (so that a later return to zero means something).
+    func assertKVInUseOnEveryStage(_ c: MQClient, _ what: String) async throws {
+        var used: [UInt64] = []
+        for _ in 0..<50 {
+            used = try await c.info().stages.map(\.kvUsedBytes)
+            if used.allSatisfy({ $0 > 0 }) { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        XCTFail("\(what) should hold KV on every stage: \(used)")
+    }
+
     func testKVMemoryReturnsToZeroAfterCompletionCancelAndDeadline() async throws {
         let model = try TestModels.longContextModel()
         defer { try? FileManager.default.removeItem(at: model) }
@@ -115,13 +126,7 @@ final class BatchingTests: XCTestCase {
                 n += 1
                 guard n == 5 else { continue }
                 // While it runs, the stages report its KV cache (so the zero below means something).
-                var seen: [UInt64] = []
-                for _ in 0..<30 {
-                    seen = try await c.info().stages.map(\.kvUsedBytes)
-                    if seen.allSatisfy({ $0 > 0 }) { break }
-                    try await Task.sleep(for: .milliseconds(100))
-                }
-                XCTAssertTrue(seen.allSatisfy { $0 > 0 }, "a running sequence should hold KV on every stage: \(seen)")
+                try await assertKVInUseOnEveryStage(c, "a running sequence")
                 _ = try await stream.cancel()
             }
         } catch let e as MQClientError { XCTAssertEqual(e.code, .cancelled) }
@@ -151,13 +156,7 @@ final class BatchingTests: XCTestCase {
         let request = CallRequest(callID: 1, call: .generate(GenerateRequest(prompt: .tokenIDs([3, 4, 5]), maxNewTokens: 4000)),
                                   timeoutMilliseconds: 60_000)
         try raw.send(frames: [request.encode()])
-        var used: [UInt64] = []
-        for _ in 0..<50 {
-            used = try await c.info().stages.map(\.kvUsedBytes)
-            if used.allSatisfy({ $0 > 0 }) { break }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        XCTAssertTrue(used.allSatisfy { $0 > 0 }, "the call should be running on every stage: \(used)")
+        try await assertKVInUseOnEveryStage(c, "the vanishing client's call")
         raw.close()
         let gone = ContinuousClock.now
         try await assertKVReturnsToZero(c, "after the client vanished")

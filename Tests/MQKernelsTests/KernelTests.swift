@@ -167,6 +167,19 @@ final class KernelTests: XCTestCase {
         XCTAssertEqual(withInf[1], 0)
     }
 
+    /// Cached keys/values [N, rowWidth] cut into runs of `lengths` positions, as a paged cache hands them over.
+    func withRuns(keys k: [Float], values v: [Float], lengths: [Int], rowWidth w: Int, _ body: (UnsafeBufferPointer<KVRun>) -> Void) {
+        k.withUnsafeBufferPointer { kp in v.withUnsafeBufferPointer { vp in
+            var runs: [KVRun] = []
+            var at = 0
+            for len in lengths {
+                runs.append(KVRun(keys: kp.baseAddress! + at * w, values: vp.baseAddress! + at * w, count: len))
+                at += len
+            }
+            runs.withUnsafeBufferPointer(body)
+        } }
+    }
+
     func testAttentionMatchesNaiveForAnyKVHeads() {
         // (H, KVH, D, run lengths): multi-query, grouped, multi-head; D not a multiple of 8 too.
         for (h, kvh, d, runLens) in [(4, 1, 16, [5]), (12, 1, 64, [16, 16, 3]), (8, 2, 24, [7, 1]), (3, 3, 13, [4, 4]), (6, 6, 8, [1])] {
@@ -175,18 +188,10 @@ final class KernelTests: XCTestCase {
             let k = random(n * kvh * d, seed: 9), v = random(n * kvh * d, seed: 10)
             var fast = [Float](repeating: 0, count: h * d), slow = fast
             var scores = [Float](repeating: 0, count: h * n)
-            k.withUnsafeBufferPointer { kp in v.withUnsafeBufferPointer { vp in
-                var runs: [KVRun] = []
-                var at = 0
-                for len in runLens {
-                    runs.append(KVRun(keys: kp.baseAddress! + at * kvh * d, values: vp.baseAddress! + at * kvh * d, count: len))
-                    at += len
-                }
-                runs.withUnsafeBufferPointer { rp in
-                    attention(query: q, heads: h, kvHeads: kvh, headDim: d, runs: rp, scale: 0.3, scores: &scores, out: &fast)
-                    attentionNaive(query: q, heads: h, kvHeads: kvh, headDim: d, runs: rp, scale: 0.3, scores: &scores, out: &slow)
-                }
-            } }
+            withRuns(keys: k, values: v, lengths: runLens, rowWidth: kvh * d) { rp in
+                attention(query: q, heads: h, kvHeads: kvh, headDim: d, runs: rp, scale: 0.3, scores: &scores, out: &fast)
+                attentionNaive(query: q, heads: h, kvHeads: kvh, headDim: d, runs: rp, scale: 0.3, scores: &scores, out: &slow)
+            }
             XCTAssertLessThan(maxDiff(fast, slow), 1e-5, "attention H=\(h) KVH=\(kvh) D=\(d) runs=\(runLens)")
         }
     }
@@ -200,18 +205,10 @@ final class KernelTests: XCTestCase {
             let k = random(n * kvh * d, seed: 19), v = random(n * kvh * d, seed: 20)
             var blocked = [Float](repeating: 0, count: h * d), plain = blocked
             var scores = [Float](repeating: 0, count: h * n)
-            k.withUnsafeBufferPointer { kp in v.withUnsafeBufferPointer { vp in
-                var runs: [KVRun] = []
-                var at = 0
-                for len in runLens {
-                    runs.append(KVRun(keys: kp.baseAddress! + at * kvh * d, values: vp.baseAddress! + at * kvh * d, count: len))
-                    at += len
-                }
-                runs.withUnsafeBufferPointer { rp in
-                    attention(query: q, heads: h, kvHeads: kvh, headDim: d, runs: rp, scale: 0.125, scores: &scores, out: &blocked)
-                    attentionPlain(query: q, heads: h, kvHeads: kvh, headDim: d, runs: rp, n: n, scale: 0.125, scores: &scores, out: &plain)
-                }
-            } }
+            withRuns(keys: k, values: v, lengths: runLens, rowWidth: kvh * d) { rp in
+                attention(query: q, heads: h, kvHeads: kvh, headDim: d, runs: rp, scale: 0.125, scores: &scores, out: &blocked)
+                attentionPlain(query: q, heads: h, kvHeads: kvh, headDim: d, runs: rp, n: n, scale: 0.125, scores: &scores, out: &plain)
+            }
             XCTAssertEqual(blocked, plain, "attention H=\(h) KVH=\(kvh) D=\(d) runs=\(runLens)")
         }
     }

@@ -74,17 +74,20 @@ public final class PackedWeight: @unchecked Sendable {
         // straddles two cache lines.
         let count = max(1, g * n * 8)
         p = UnsafeMutableRawPointer.allocate(byteCount: count * storage.size, alignment: 64)
+        // Destination in order (one panel row of 8 values per input), reading the 8 source rows
+        // side by side: sequential writes, 8 sequential read streams.
         func fill<E>(_ type: E.Type, _ convert: (Float) -> E) {
             let dst0 = p.bindMemory(to: E.self, capacity: count)
-            for gi in 0..<g {
-                let dst = dst0 + gi * n * 8
-                for r in 0..<8 {
-                    let o = gi * 8 + r
-                    if o < m {
-                        let src = w + o * n
-                        for i in 0..<n { dst[i * 8 + r] = convert(src[i]) }
-                    } else {
-                        for i in 0..<n { dst[i * 8 + r] = convert(0) }
+            let zeros = [Float](repeating: 0, count: n)
+            zeros.withUnsafeBufferPointer { zp in
+                for gi in 0..<g {
+                    var dst = dst0 + gi * n * 8
+                    let rows = (0..<8).map { r in gi * 8 + r < m ? w + (gi * 8 + r) * n : zp.baseAddress! }
+                    let r0 = rows[0], r1 = rows[1], r2 = rows[2], r3 = rows[3], r4 = rows[4], r5 = rows[5], r6 = rows[6], r7 = rows[7]
+                    for i in 0..<n {
+                        dst[0] = convert(r0[i]); dst[1] = convert(r1[i]); dst[2] = convert(r2[i]); dst[3] = convert(r3[i])
+                        dst[4] = convert(r4[i]); dst[5] = convert(r5[i]); dst[6] = convert(r6[i]); dst[7] = convert(r7[i])
+                        dst += 8
                     }
                 }
             }

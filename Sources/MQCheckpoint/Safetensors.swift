@@ -35,6 +35,19 @@ public struct TensorInfo: Sendable {
     public var elementCount: Int { shape.reduce(1, *) }
 }
 
+/// A tensor's bytes exactly as the file stores them (little-endian F32, F16 or BF16, possibly
+/// unaligned), read in place from the mapping it keeps alive. For consumers that keep the stored
+/// precision (packed 2-byte weight panels) instead of converting to F32 first.
+public struct RawTensor: @unchecked Sendable {
+    public let name: String
+    public let shape: [Int]
+    public let dtype: DType
+    let mapping: MappedFile
+    let offset: Int
+    public var bytes: UnsafeRawPointer { mapping.base + offset }
+    public var count: Int { shape.reduce(1, *) }
+}
+
 /// A read-only memory mapping of a whole file, unmapped on deinit.
 public final class MappedFile: @unchecked Sendable {
     // Safe to share: the mapping is read-only and lives until deinit.
@@ -254,8 +267,8 @@ public final class Checkpoint: Sendable {
         for f in files.values { f.mapping.releasePages() }
     }
 
-    /// Loads `name` as F32, checking its shape. F32 data is used in place when 4-byte aligned.
-    public func load(_ name: String, shape expected: [Int]) throws -> FloatTensor {
+    /// `name` as stored, checking its shape and dtype: the mapped bytes, no copy.
+    public func raw(_ name: String, shape expected: [Int]) throws -> RawTensor {
         guard let fname = location[name], let file = files[fname], let t = file.tensors[name] else {
             throw CheckpointError.missingTensor(name: name, directory: directory.path)
         }
@@ -265,14 +278,18 @@ public final class Checkpoint: Sendable {
         guard let dt = DType(rawValue: t.dtypeName) else {
             throw CheckpointError.unsupportedDType(file: file.path, tensor: name, dtype: t.dtypeName)
         }
-        let n = t.elementCount
-        let src = file.mapping.base + t.fileRange.lowerBound
-        if dt == .f32 && Int(bitPattern: src) % 4 == 0 {
-            return FloatTensor(name: name, shape: t.shape, mapped: file.mapping, at: t.fileRange.lowerBound)
+        return RawTensor(name: name, shape: t.shape, dtype: dt, mapping: file.mapping, offset: t.fileRange.lowerBound)
+    }
+
+    /// Loads `name` as F32, checking its shape. F32 data is used in place when 4-byte aligned.
+    public func load(_ name: String, shape expected: [Int]) throws -> FloatTensor {
+        let r = try raw(name, shape: expected)
+        if r.dtype == .f32 && Int(bitPattern: r.bytes) % 4 == 0 {
+            return FloatTensor(name: name, shape: r.shape, mapped: r.mapping, at: r.offset)
         }
-        let dst = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1))
-        convertToFloat32(src, dtype: dt, count: n, into: dst)
-        return FloatTensor(name: name, shape: t.shape, owned: dst, sourceDType: dt)
+        let dst = UnsafeMutablePointer<Float>.allocate(capacity: max(r.count, 1))
+        convertToFloat32(r.bytes, dtype: r.dtype, count: r.count, into: dst)
+        return FloatTensor(name: name, shape: r.shape, owned: dst, sourceDType: r.dtype)
     }
 }
 

@@ -99,6 +99,41 @@ public final class PackedWeight: @unchecked Sendable {
         }
     }
 
+    /// Packs W[OUT, IN] stored at `bytes` in `encoding` (little-endian, any alignment), keeping that
+    /// encoding bit for bit: a checkpoint's F16 / BF16 matrix is packed without a float32 copy.
+    public init(name: String, bytes: UnsafeRawPointer, encoding: Storage, outFeatures m: Int, inFeatures n: Int) {
+        self.name = name; self.outFeatures = m; self.inFeatures = n; self.storage = encoding
+        let g = (m + 7) / 8, count = max(1, g * n * 8)
+        p = UnsafeMutableRawPointer.allocate(byteCount: count * encoding.size, alignment: 64)
+        // As in the float32 initializer: destination in order, the 8 source rows read side by side
+        // (rows past OUT read from a zero row).
+        func fill<E: FixedWidthInteger>(_ type: E.Type) {
+            let size = MemoryLayout<E>.size
+            let zeros = UnsafeMutableRawPointer.allocate(byteCount: max(1, n * size), alignment: 8)
+            zeros.initializeMemory(as: UInt8.self, repeating: 0, count: max(1, n * size))
+            defer { zeros.deallocate() }
+            let dst0 = p.bindMemory(to: E.self, capacity: count)
+            for gi in 0..<g {
+                var dst = dst0 + gi * n * 8
+                let rows = (0..<8).map { r in gi * 8 + r < m ? bytes + (gi * 8 + r) * n * size : UnsafeRawPointer(zeros) }
+                let r0 = rows[0], r1 = rows[1], r2 = rows[2], r3 = rows[3], r4 = rows[4], r5 = rows[5], r6 = rows[6], r7 = rows[7]
+                var at = 0
+                for _ in 0..<n {
+                    dst[0] = E(littleEndian: r0.loadUnaligned(fromByteOffset: at, as: E.self))
+                    dst[1] = E(littleEndian: r1.loadUnaligned(fromByteOffset: at, as: E.self))
+                    dst[2] = E(littleEndian: r2.loadUnaligned(fromByteOffset: at, as: E.self))
+                    dst[3] = E(littleEndian: r3.loadUnaligned(fromByteOffset: at, as: E.self))
+                    dst[4] = E(littleEndian: r4.loadUnaligned(fromByteOffset: at, as: E.self))
+                    dst[5] = E(littleEndian: r5.loadUnaligned(fromByteOffset: at, as: E.self))
+                    dst[6] = E(littleEndian: r6.loadUnaligned(fromByteOffset: at, as: E.self))
+                    dst[7] = E(littleEndian: r7.loadUnaligned(fromByteOffset: at, as: E.self))
+                    dst += 8; at += size
+                }
+            }
+        }
+        if encoding == .f32 { fill(UInt32.self) } else { fill(UInt16.self) }
+    }
+
     /// `v` survives a round trip through `storage` unchanged.
     static func representable(_ v: Float, in storage: Storage) -> Bool {
         switch storage {

@@ -247,10 +247,10 @@ public final class Falcon: DecoderModel {
                 lnAttnW: try ck.load(p + lnAttn + ".weight", shape: [E]), lnAttnB: try ck.load(p + lnAttn + ".bias", shape: [E]),
                 lnMlp: lnMlp,
                 qkvW: PackedWeight(qkvW), qkvB: qkvB,
-                denseW: PackedWeight(try ck.load(p + "self_attention.dense.weight", shape: [E, E])),
+                denseW: PackedWeight(try ck.raw(p + "self_attention.dense.weight", shape: [E, E])),
                 denseB: try optionalBias(p + "self_attention.dense.bias", E),
-                fc1W: PackedWeight(try ck.load(p + "mlp.dense_h_to_4h.weight", shape: [F, E])), fc1B: try optionalBias(p + "mlp.dense_h_to_4h.bias", F),
-                fc2W: PackedWeight(try ck.load(p + "mlp.dense_4h_to_h.weight", shape: [E, F])), fc2B: try optionalBias(p + "mlp.dense_4h_to_h.bias", E)))
+                fc1W: PackedWeight(try ck.raw(p + "mlp.dense_h_to_4h.weight", shape: [F, E])), fc1B: try optionalBias(p + "mlp.dense_h_to_4h.bias", F),
+                fc2W: PackedWeight(try ck.raw(p + "mlp.dense_4h_to_h.weight", shape: [E, F])), fc2B: try optionalBias(p + "mlp.dense_4h_to_h.bias", E)))
         }
         blocks = bl
         rotary = RotaryTable(headDim: D, theta: c.ropeTheta, positions: c.positions)

@@ -112,10 +112,10 @@ public final class GPTBigCode: DecoderModel {
             bl.append(GPTStack.Layer(
                 ln1w: try ck.load(p + "ln_1.weight", shape: [E]), ln1b: try ck.load(p + "ln_1.bias", shape: [E]),
                 qkvW: PackedWeight(qkvW), qkvB: qkvB,
-                projW: PackedWeight(try ck.load(p + "attn.c_proj.weight", shape: [E, E])), projB: try ck.load(p + "attn.c_proj.bias", shape: [E]),
+                projW: PackedWeight(try ck.raw(p + "attn.c_proj.weight", shape: [E, E])), projB: try ck.load(p + "attn.c_proj.bias", shape: [E]),
                 ln2w: try ck.load(p + "ln_2.weight", shape: [E]), ln2b: try ck.load(p + "ln_2.bias", shape: [E]),
-                fcW: PackedWeight(try ck.load(p + "mlp.c_fc.weight", shape: [I, E])), fcB: try ck.load(p + "mlp.c_fc.bias", shape: [I]),
-                fc2W: PackedWeight(try ck.load(p + "mlp.c_proj.weight", shape: [E, I])), fc2B: try ck.load(p + "mlp.c_proj.bias", shape: [E])))
+                fcW: PackedWeight(try ck.raw(p + "mlp.c_fc.weight", shape: [I, E])), fcB: try ck.load(p + "mlp.c_fc.bias", shape: [I]),
+                fc2W: PackedWeight(try ck.raw(p + "mlp.c_proj.weight", shape: [E, I])), fc2B: try ck.load(p + "mlp.c_proj.bias", shape: [E])))
         }
         stack = GPTStack(
             dims: .init(hidden: E, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim, intermediate: I, vocab: V,

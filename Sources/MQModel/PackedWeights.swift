@@ -20,6 +20,20 @@ extension PackedWeight {
     }
 }
 
+extension PackedWeight {
+    /// Packs a 2-D tensor W[OUT, IN] straight from the checkpoint's bytes in their stored precision
+    /// (no float32 copy of the matrix is made on the way).
+    convenience init(_ r: RawTensor) {
+        precondition(r.shape.count == 2, "\(r.name): a linear weight must be 2-D")
+        let encoding: PackedWeight.Storage = switch r.dtype {
+        case .f32: .f32
+        case .f16: .f16
+        case .bf16: .bf16
+        }
+        self.init(name: r.name, bytes: r.bytes, encoding: encoding, outFeatures: r.shape[0], inFeatures: r.shape[1])
+    }
+}
+
 /// Where a first stage reads token embedding rows: its own [V, E] table, or the packed LM head when
 /// the head is tied and loaded too (one packed copy serves both instead of two copies).
 enum TokenRows {

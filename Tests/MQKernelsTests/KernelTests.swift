@@ -82,6 +82,39 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    func testPackingStoredBytesEqualsPackingTheirFloatValues() {
+        // A checkpoint's matrix packed straight from its bytes (little-endian, here deliberately
+        // unaligned) gives the panels of the same values packed from float32.
+        let m = 21, n = 37
+        let values = random(m * n, seed: 45)
+        for encoding in PackedWeight.Storage.allCases {
+            let exact: [Float] = values.map { v in
+                switch encoding {
+                case .f32: return v
+                case .f16: return Float(Float16(v))
+                case .bf16: return Float(bitPattern: v.bitPattern & 0xFFFF_0000)
+                }
+            }
+            var bytes: [UInt8] = [0xAB]   // one byte of padding: the data starts unaligned
+            for v in exact {
+                switch encoding {
+                case .f32: withUnsafeBytes(of: v.bitPattern.littleEndian) { bytes += $0 }
+                case .f16: withUnsafeBytes(of: Float16(v).bitPattern.littleEndian) { bytes += $0 }
+                case .bf16: withUnsafeBytes(of: UInt16(v.bitPattern >> 16).littleEndian) { bytes += $0 }
+                }
+            }
+            let fromBytes = bytes.withUnsafeBytes { PackedWeight(name: "w", bytes: $0.baseAddress! + 1, encoding: encoding, outFeatures: m, inFeatures: n) }
+            let fromFloats = exact.withUnsafeBufferPointer { PackedWeight(name: "w", $0.baseAddress!, outFeatures: m, inFeatures: n, storage: encoding) }
+            XCTAssertEqual(fromBytes.storage, encoding)
+            XCTAssertEqual(fromBytes.unpacked, exact, "\(encoding)")
+            let x = random(6 * n, seed: 46)
+            var y1 = [Float](repeating: 0, count: 6 * m), y2 = y1
+            linear(x, fromBytes, nil, &y1, tokens: 6)
+            linear(x, fromFloats, nil, &y2, tokens: 6)
+            XCTAssertEqual(y1, y2, "\(encoding)")
+        }
+    }
+
     func testHalfPanelsFallBackToFloat32RatherThanRoundAWeight() {
         var w = random(8 * 16, seed: 44).map { Float(Float16($0)) }
         w[77] = 0.1   // not a half, nor a bfloat16

@@ -208,18 +208,16 @@ public final class Falcon: DecoderModel {
         layerRange = range
         let E = c.hiddenSize, F = c.ffnSize, V = c.vocabSize, D = c.headDim, H = c.heads, KVH = c.kvHeads
         let QKV = (H + 2 * KVH) * D
-        var wte: FloatTensor? = nil
-        if embedding || (wantHead && c.tieWordEmbeddings) {
-            wte = try ck.load("transformer.word_embeddings.weight", shape: [V, E])
-        }
+        // Head and embedding rows are packed from the checkpoint's bytes (a tied pair once).
         if wantHead {
             lnf = (try ck.load("transformer.ln_f.weight", shape: [E]), try ck.load("transformer.ln_f.bias", shape: [E]))
-            head = PackedWeight(c.tieWordEmbeddings ? wte! : try ck.load("lm_head.weight", shape: [V, E]))
+            head = PackedWeight(try ck.raw(c.tieWordEmbeddings ? "transformer.word_embeddings.weight" : "lm_head.weight", shape: [V, E]))
         } else {
             lnf = nil
             head = nil
         }
-        if embedding, let wte { embeddings = TokenRows(table: wte, head: head, tied: c.tieWordEmbeddings) } else { embeddings = nil }
+        embeddings = embedding
+            ? try TokenRows.load(ck, "transformer.word_embeddings.weight", vocab: V, hidden: E, head: head, tied: c.tieWordEmbeddings) : nil
         func optionalBias(_ name: String, _ n: Int) throws -> FloatTensor? {
             c.bias ? try ck.load(name, shape: [n]) : nil
         }

@@ -120,18 +120,17 @@ public final class GPT2: DecoderModel {
         let KV = c.kvHeads * c.headDim
         // transformers writes "transformer.wte.weight"; OpenAI's GPT-2 files have bare "wte.weight".
         let root = ck.has("transformer.wte.weight") || !ck.has("wte.weight") ? "transformer." : ""
-        var wteT: FloatTensor? = nil
-        let wte: FloatTensor?, wpe: FloatTensor?, lnf: (FloatTensor, FloatTensor)?, head: FloatTensor?
-        if embedding || (wantHead && c.tieWordEmbeddings) { wteT = try ck.load(root + "wte.weight", shape: [V, E]) }
-        wte = embedding ? wteT : nil
-        wpe = embedding ? try ck.load(root + "wpe.weight", shape: [P, E]) : nil
+        // Head and embedding rows are packed from the checkpoint's bytes (a tied pair once).
+        let lnf: (FloatTensor, FloatTensor)?, head: PackedWeight?
         if wantHead {
             lnf = (try ck.load(root + "ln_f.weight", shape: [E]), try ck.load(root + "ln_f.bias", shape: [E]))
-            head = c.tieWordEmbeddings ? wteT : try ck.load("lm_head.weight", shape: [V, E])
+            head = PackedWeight(try ck.raw(c.tieWordEmbeddings ? root + "wte.weight" : "lm_head.weight", shape: [V, E]))
         } else {
             lnf = nil
             head = nil
         }
+        let wte = embedding ? try TokenRows.load(ck, root + "wte.weight", vocab: V, hidden: E, head: head, tied: c.tieWordEmbeddings) : nil
+        let wpe = embedding ? try ck.load(root + "wpe.weight", shape: [P, E]) : nil
         /// A Conv1D weight [in, out] as a Linear weight [out, in].
         func conv1D(_ name: String, in n: Int, out m: Int) throws -> FloatTensor {
             Self.transposed(try ck.load(name, shape: [n, m]))

@@ -88,18 +88,17 @@ public final class GPTBigCode: DecoderModel {
         layerRange = range
         let E = c.hiddenSize, I = c.intermediateSize, V = c.vocabSize, P = c.positions
         let KV = c.kvHeads * c.headDim
-        var wteT: FloatTensor? = nil
-        let wte: FloatTensor?, wpe: FloatTensor?, lnf: (FloatTensor, FloatTensor)?, head: FloatTensor?
-        if embedding || (wantHead && c.tieWordEmbeddings) { wteT = try ck.load("transformer.wte.weight", shape: [V, E]) }
-        wte = embedding ? wteT : nil
-        wpe = embedding ? try ck.load("transformer.wpe.weight", shape: [P, E]) : nil
+        // Head and embedding rows are packed from the checkpoint's bytes (a tied pair once).
+        let lnf: (FloatTensor, FloatTensor)?, head: PackedWeight?
         if wantHead {
             lnf = (try ck.load("transformer.ln_f.weight", shape: [E]), try ck.load("transformer.ln_f.bias", shape: [E]))
-            head = c.tieWordEmbeddings ? wteT : try ck.load("lm_head.weight", shape: [V, E])
+            head = PackedWeight(try ck.raw(c.tieWordEmbeddings ? "transformer.wte.weight" : "lm_head.weight", shape: [V, E]))
         } else {
             lnf = nil
             head = nil
         }
+        let wte = embedding ? try TokenRows.load(ck, "transformer.wte.weight", vocab: V, hidden: E, head: head, tied: c.tieWordEmbeddings) : nil
+        let wpe = embedding ? try ck.load("transformer.wpe.weight", shape: [P, E]) : nil
         var bl: [GPTStack.Layer] = []
         for i in range {
             let p = "transformer.h.\(i)."

@@ -41,14 +41,12 @@ final class GPTStack {
     let blocks: [Layer]        // blocks[i] is global layer layerRange.lowerBound + i
     private let work = Workspace()
 
-    /// `wte` identical to `head` (a tied head) is packed once and serves both.
-    init(dims: Dimensions, layerRange: Range<Int>, wte: FloatTensor?, wpe: FloatTensor?,
-         lnf: (FloatTensor, FloatTensor)?, head: FloatTensor?, blocks: [Layer]) {
+    init(dims: Dimensions, layerRange: Range<Int>, wte: TokenRows?, wpe: FloatTensor?,
+         lnf: (FloatTensor, FloatTensor)?, head: PackedWeight?, blocks: [Layer]) {
         self.dims = dims; self.layerRange = layerRange; self.wpe = wpe
         self.lnf = lnf; self.blocks = blocks
-        let packedHead = head.map { PackedWeight($0) }
-        self.head = packedHead
-        self.wte = wte.map { TokenRows(table: $0, head: packedHead, tied: $0 === head) }
+        self.head = head
+        self.wte = wte
     }
 
     var hasEmbedding: Bool { wte != nil && wpe != nil }

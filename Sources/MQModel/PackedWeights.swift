@@ -34,22 +34,23 @@ extension PackedWeight {
     }
 }
 
-/// Where a first stage reads token embedding rows: its own [V, E] table, or the packed LM head when
-/// the head is tied and loaded too (one packed copy serves both instead of two copies).
+/// Where a first stage reads token embedding rows: its own [V, E] table (packed like a matrix, in the
+/// checkpoint's precision), or the packed LM head when the head is tied and loaded too (one packed
+/// copy serves both instead of two copies).
 enum TokenRows {
-    case table(FloatTensor)
+    case table(PackedWeight)
     case tiedHead(PackedWeight)
 
-    /// `table` is the embedding tensor as loaded, `head` the packed head (nil when not loaded here).
-    init(table: FloatTensor, head: PackedWeight?, tied: Bool) {
-        if tied, let head { self = .tiedHead(head) } else { self = .table(table) }
+    /// The rows a stage that embeds needs: the tied head it already holds, or the table `name`.
+    static func load(_ ck: Checkpoint, _ name: String, vocab v: Int, hidden e: Int, head: PackedWeight?, tied: Bool) throws -> TokenRows {
+        if tied, let head { return .tiedHead(head) }
+        return .table(PackedWeight(try ck.raw(name, shape: [v, e])))
     }
 
     /// Row `token` (length E) into `dst`; `token` is already checked against the vocabulary.
     func copy(_ token: Int, into dst: UnsafeMutablePointer<Float>, width e: Int) {
         switch self {
-        case .table(let t): dst.update(from: t.pointer + token * e, count: e)
-        case .tiedHead(let h): h.copyRow(token, into: dst)
+        case .table(let t), .tiedHead(let t): t.copyRow(token, into: dst)
         }
     }
 

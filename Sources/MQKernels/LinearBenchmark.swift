@@ -39,11 +39,7 @@ public enum LinearBenchmark {
             var w = [Float](repeating: 0, count: copies * n * m)
             var seed: UInt32 = 12345
             for i in w.indices { seed = seed &* 1664525 &+ 1013904223; w[i] = Float(Int32(bitPattern: seed >> 8) - (1 << 23)) / Float(1 << 25) }
-            switch storage {
-            case .f32: break
-            case .f16: for i in w.indices { w[i] = Float(Float16(w[i])) }
-            case .bf16: for i in w.indices { w[i] = Float(bitPattern: w[i].bitPattern & 0xFFFF_0000) }
-            }
+            for i in w.indices { w[i] = storage.stored(w[i]) }
             let packs = (0..<copies).map { c in w.withUnsafeBufferPointer { PackedWeight(name: "w", $0.baseAddress! + c * n * m, outFeatures: m, inFeatures: n, storage: storage) } }
             let maxT = rows.max() ?? 1
             let x = (0..<(maxT * n)).map { Float(($0 * 7919) % 1000) / 1000 - 0.5 }

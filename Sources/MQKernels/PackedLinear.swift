@@ -50,6 +50,15 @@ public final class PackedWeight: @unchecked Sendable {
         case f32, f16, bf16
         /// Bytes per weight.
         public var size: Int { self == .f32 ? 4 : 2 }
+
+        /// `v` as this storage holds it: F16 rounds to nearest, BF16 drops the low 16 bits.
+        public func stored(_ v: Float) -> Float {
+            switch self {
+            case .f32: return v
+            case .f16: return Float(Float16(v))
+            case .bf16: return Float(bitPattern: v.bitPattern & 0xFFFF_0000)
+            }
+        }
     }
 
     public let name: String
@@ -74,28 +83,10 @@ public final class PackedWeight: @unchecked Sendable {
         // straddles two cache lines.
         let count = max(1, g * n * 8)
         p = UnsafeMutableRawPointer.allocate(byteCount: count * storage.size, alignment: 64)
-        // Destination in order (one panel row of 8 values per input), reading the 8 source rows
-        // side by side: sequential writes, 8 sequential read streams.
-        func fill<E>(_ type: E.Type, _ convert: (Float) -> E) {
-            let dst0 = p.bindMemory(to: E.self, capacity: count)
-            let zeros = [Float](repeating: 0, count: n)
-            zeros.withUnsafeBufferPointer { zp in
-                for gi in 0..<g {
-                    var dst = dst0 + gi * n * 8
-                    let rows = (0..<8).map { r in gi * 8 + r < m ? w + (gi * 8 + r) * n : zp.baseAddress! }
-                    let r0 = rows[0], r1 = rows[1], r2 = rows[2], r3 = rows[3], r4 = rows[4], r5 = rows[5], r6 = rows[6], r7 = rows[7]
-                    for i in 0..<n {
-                        dst[0] = convert(r0[i]); dst[1] = convert(r1[i]); dst[2] = convert(r2[i]); dst[3] = convert(r3[i])
-                        dst[4] = convert(r4[i]); dst[5] = convert(r5[i]); dst[6] = convert(r6[i]); dst[7] = convert(r7[i])
-                        dst += 8
-                    }
-                }
-            }
-        }
         switch storage {
-        case .f32: fill(Float.self) { $0 }
-        case .f16: fill(Float16.self) { Float16($0) }
-        case .bf16: fill(UInt16.self) { UInt16(truncatingIfNeeded: $0.bitPattern >> 16) }
+        case .f32: Self.fill(p, m: m, n: n, zero: Float(0)) { o, i in w[o * n + i] }
+        case .f16: Self.fill(p, m: m, n: n, zero: Float16(0)) { o, i in Float16(w[o * n + i]) }
+        case .bf16: Self.fill(p, m: m, n: n, zero: UInt16(0)) { o, i in UInt16(truncatingIfNeeded: w[o * n + i].bitPattern >> 16) }
         }
     }
 
@@ -105,42 +96,31 @@ public final class PackedWeight: @unchecked Sendable {
         self.name = name; self.outFeatures = m; self.inFeatures = n; self.storage = encoding
         let g = (m + 7) / 8, count = max(1, g * n * 8)
         p = UnsafeMutableRawPointer.allocate(byteCount: count * encoding.size, alignment: 64)
-        // As in the float32 initializer: destination in order, the 8 source rows read side by side
-        // (rows past OUT read from a zero row).
-        func fill<E: FixedWidthInteger>(_ type: E.Type) {
-            let size = MemoryLayout<E>.size
-            let zeros = UnsafeMutableRawPointer.allocate(byteCount: max(1, n * size), alignment: 8)
-            zeros.initializeMemory(as: UInt8.self, repeating: 0, count: max(1, n * size))
-            defer { zeros.deallocate() }
-            let dst0 = p.bindMemory(to: E.self, capacity: count)
-            for gi in 0..<g {
-                var dst = dst0 + gi * n * 8
-                let rows = (0..<8).map { r in gi * 8 + r < m ? bytes + (gi * 8 + r) * n * size : UnsafeRawPointer(zeros) }
-                let r0 = rows[0], r1 = rows[1], r2 = rows[2], r3 = rows[3], r4 = rows[4], r5 = rows[5], r6 = rows[6], r7 = rows[7]
-                var at = 0
-                for _ in 0..<n {
-                    dst[0] = E(littleEndian: r0.loadUnaligned(fromByteOffset: at, as: E.self))
-                    dst[1] = E(littleEndian: r1.loadUnaligned(fromByteOffset: at, as: E.self))
-                    dst[2] = E(littleEndian: r2.loadUnaligned(fromByteOffset: at, as: E.self))
-                    dst[3] = E(littleEndian: r3.loadUnaligned(fromByteOffset: at, as: E.self))
-                    dst[4] = E(littleEndian: r4.loadUnaligned(fromByteOffset: at, as: E.self))
-                    dst[5] = E(littleEndian: r5.loadUnaligned(fromByteOffset: at, as: E.self))
-                    dst[6] = E(littleEndian: r6.loadUnaligned(fromByteOffset: at, as: E.self))
-                    dst[7] = E(littleEndian: r7.loadUnaligned(fromByteOffset: at, as: E.self))
-                    dst += 8; at += size
-                }
+        func fill<E: FixedWidthInteger>(_ zero: E) {
+            Self.fill(p, m: m, n: n, zero: zero) { o, i in
+                E(littleEndian: bytes.loadUnaligned(fromByteOffset: (o * n + i) * MemoryLayout<E>.size, as: E.self))
             }
         }
-        if encoding == .f32 { fill(UInt32.self) } else { fill(UInt16.self) }
+        if encoding == .f32 { fill(UInt32(0)) } else { fill(UInt16(0)) }
+    }
+
+    /// P[g][i][r] = element(8g + r, i), and `zero` for rows past OUT, written in destination order.
+    @inline(__always)
+    private static func fill<E>(_ p: UnsafeMutableRawPointer, m: Int, n: Int, zero: E, _ element: (_ row: Int, _ input: Int) -> E) {
+        let g = (m + 7) / 8
+        var dst = p.bindMemory(to: E.self, capacity: max(1, g * n * 8))
+        for gi in 0..<g {
+            let full = gi * 8 + 8 <= m
+            for i in 0..<n {
+                for r in 0..<8 { dst[r] = full || gi * 8 + r < m ? element(gi * 8 + r, i) : zero }
+                dst += 8
+            }
+        }
     }
 
     /// `v` survives a round trip through `storage` unchanged.
     static func representable(_ v: Float, in storage: Storage) -> Bool {
-        switch storage {
-        case .f32: return true
-        case .f16: return Float(Float16(v)).bitPattern == v.bitPattern && !v.isNaN
-        case .bf16: return v.bitPattern & 0xFFFF == 0 && !v.isNaN
-        }
+        storage == .f32 || (storage.stored(v).bitPattern == v.bitPattern && !v.isNaN)
     }
 
     deinit { p.deallocate() }

@@ -14,6 +14,7 @@
 //   MQClient      async client library for the coordinator's gRPC-like calls (no model code)
 //   MQWorker      a pipeline stage: registers, loads its layers, runs steps, forwards activations
 //   MQCoordinator assigns layers to workers, schedules steps, serves client calls
+//   MQCommandLine what the executables' command lines share (byte sizes, keys, secure defaults)
 //   mq, mq-worker, mq-coordinator   thin executables
 import PackageDescription
 
@@ -56,21 +57,26 @@ let package = Package(
             "MQProtocol", "MQTransport", "MQModel", "MQCheckpoint", "MQSampling", "MQKernels",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // What every executable's command line shares: byte sizes, key files, secure-by-default checks.
+        .target(name: "MQCommandLine", dependencies: [
+            "MQProtocol", "MQTransport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .target(name: "MQCoordinator", dependencies: [
             "MQProtocol", "MQTransport", "MQModel", "MQCheckpoint", "MQTokenizer", "MQSampling", "MQEngine",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "mq", dependencies: [
-            "MQEngine", "MQClient",
+            "MQEngine", "MQClient", "MQCommandLine",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "mq-worker", dependencies: [
-            "MQWorker",
+            "MQWorker", "MQCommandLine",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "mq-coordinator", dependencies: [
-            "MQCoordinator",
+            "MQCoordinator", "MQCommandLine",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -83,6 +89,7 @@ let package = Package(
         .testTarget(name: "MQProtocolTests", dependencies: ["MQProtocol"]),
         .testTarget(name: "MQTransportTests", dependencies: ["MQTransport"]),
         .testTarget(name: "MQClientTests", dependencies: ["MQClient", "MQProtocol", "MQTransport"]),
+        .testTarget(name: "MQCommandLineTests", dependencies: ["MQCommandLine", "MQProtocol"]),
         .testTarget(name: "MQWorkerTests", dependencies: [
             "MQWorker", "MQProtocol", "MQTransport", "MQModel", "MQCheckpoint",
             .product(name: "Logging", package: "swift-log"),

@@ -3,6 +3,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import Logging
+import MQCommandLine
 import MQCoordinator
 
 struct CoordinatorCommand: ParsableCommand {
@@ -22,7 +23,7 @@ struct CoordinatorCommand: ParsableCommand {
     @Option(help: "Layer split: 'balanced' (equal weight bytes per stage, counting the LM head on the last), 'even' (equal layer counts), 'memory' (proportional to memory offered), or counts per stage like 10,10.")
     var split: String = "balanced"
     @Option(name: .customLong("kv-memory"), help: "KV-cache bytes each stage may use (suffixes K, M, G; default: the worker decides).")
-    var kvMemory: String?
+    var kvMemory: ByteSize?
     @Option(name: .customLong("max-new-tokens"), help: "Largest max_new_tokens a call may ask for.") var maxNewTokens = CoordinatorDefaults.maxNewTokens
     @Option(name: .customLong("max-prompt-tokens"), help: "Longest prompt accepted (0: the model's context length).") var maxPromptTokens = 0
     @Option(name: .customLong("max-queued"), help: "Calls in flight beyond which new calls get RESOURCE_EXHAUSTED.") var maxQueued = CoordinatorDefaults.maxQueuedCalls
@@ -37,7 +38,6 @@ struct CoordinatorCommand: ParsableCommand {
         if let m = microBatches, m < 1 { throw ValidationError("--micro-batches must be at least 1") }
         if prefillChunk < 1 { throw ValidationError("--prefill-chunk must be at least 1") }
         _ = try parseSplit()
-        if let kvMemory, parseBytes(kvMemory) == nil { throw ValidationError("--kv-memory: cannot read \"\(kvMemory)\" as a byte count") }
         if let m = metricsListen, !m.hasPrefix("tcp://") { throw ValidationError("--metrics-listen: expected tcp://HOST:PORT (HTTP needs TCP), got \"\(m)\"") }
         if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("--log-level: unknown level \"\(logLevel)\"") }
     }
@@ -68,7 +68,7 @@ struct CoordinatorCommand: ParsableCommand {
         config.clientEndpoint = listen
         config.workerEndpoint = workersListen
         config.split = try parseSplit()
-        config.kvCapacityBytes = kvMemory.flatMap(parseBytes) ?? 0
+        config.kvCapacityBytes = kvMemory?.bytes ?? 0
         config.maxNewTokens = maxNewTokens
         config.maxPromptTokens = maxPromptTokens
         config.maxQueuedCalls = maxQueued
@@ -100,16 +100,6 @@ struct CoordinatorCommand: ParsableCommand {
         }
         print("mq-coordinator: \(service.hopStatistics)")
     }
-}
-
-/// "512M", "2G", "1048576" → bytes.
-func parseBytes(_ s: String) -> UInt64? {
-    let units: [Character: UInt64] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40]
-    var t = s.uppercased().trimmingCharacters(in: .whitespaces)
-    if t.hasSuffix("IB") || t.hasSuffix("B") && t.count > 1 && units[t.dropLast().last ?? " "] != nil { t = String(t.prefix { $0.isNumber || $0 == "." || units[$0] != nil }) }
-    guard let last = t.last else { return nil }
-    if let mult = units[last], let v = Double(t.dropLast()), v >= 0 { return UInt64(v * Double(mult)) }
-    return UInt64(t)
 }
 
 CoordinatorCommand.main()

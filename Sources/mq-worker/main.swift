@@ -6,18 +6,9 @@ import Dispatch
 import Foundation
 import Logging
 import MQKernels
+import MQCommandLine
+import MQProtocol
 import MQWorker
-
-/// A byte count flag value: "512M", "2G", "1.5GiB", "1048576".
-struct Bytes: ExpressibleByArgument {
-    var value: UInt64
-    init?(argument: String) {
-        guard let value = ByteCount.parse(argument) else { return nil }
-        self.value = value
-    }
-    var defaultValueDescription: String { ByteCount.format(value) }
-    init(_ value: UInt64) { self.value = value }
-}
 
 struct WorkerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -43,10 +34,10 @@ struct WorkerCommand: ParsableCommand {
     var advertise: String?
 
     @Option(help: "Memory offered to the coordinator for weights and KV cache (suffixes K, M, G, T). Default: physical memory.")
-    var memory: Bytes?
+    var memory: ByteSize?
 
     @Option(name: .customLong("kv-memory"), help: "Most KV-cache memory this worker uses (suffixes K, M, G, T).")
-    var kvMemory = Bytes(WorkerDefaults.kvMemoryBytes)
+    var kvMemory = ByteSize(WorkerDefaults.kvMemoryBytes)
 
     @Option(help: "Model folder to load instead of the path the coordinator sends.")
     var model: String?
@@ -65,7 +56,7 @@ struct WorkerCommand: ParsableCommand {
             throw ValidationError("--log-level: unknown level \"\(logLevel)\" (trace, debug, info, notice, warning, error, critical)")
         }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
-        if kvMemory.value == 0 { throw ValidationError("--kv-memory must be positive") }
+        if kvMemory.bytes == 0 { throw ValidationError("--kv-memory must be positive") }
         if let model, !FileManager.default.fileExists(atPath: model + "/config.json") {
             throw ValidationError("--model \(model): no config.json there")
         }
@@ -81,9 +72,9 @@ struct WorkerCommand: ParsableCommand {
         let logger = Logger(label: "mq-worker")
         if let threads { PackedLinear.setThreads(threads) }
         var configuration = WorkerConfiguration(coordinatorEndpoint: coordinator, listenEndpoint: listen,
-                                                advertiseHost: advertise, kvMemoryBytes: kvMemory.value,
+                                                advertiseHost: advertise, kvMemoryBytes: kvMemory.bytes,
                                                 modelPathOverride: model, logger: logger)
-        if let memory { configuration.memoryBytes = memory.value }
+        if let memory { configuration.memoryBytes = memory.bytes }
         if let workerID { configuration.workerID = workerID }
         let service: WorkerService
         do { service = try WorkerService(configuration: configuration) } catch {

@@ -1,35 +1,11 @@
-// The worker's small pure pieces: byte-size flags, the advertised endpoint (never a wildcard),
+// The worker's small pure pieces: the advertised endpoint (never a wildcard),
 // and configuration validation.
 
 import MQWorker
+import MQProtocol
 import XCTest
 
 final class WorkerConfigurationTests: XCTestCase {
-    func testByteCountParsesPlainNumbersAndBinarySuffixes() {
-        XCTAssertEqual(ByteCount.parse("1048576"), 1 << 20)
-        XCTAssertEqual(ByteCount.parse("512M"), 512 << 20)
-        XCTAssertEqual(ByteCount.parse("512m"), 512 << 20)
-        XCTAssertEqual(ByteCount.parse("2G"), 2 << 30)
-        XCTAssertEqual(ByteCount.parse("2GiB"), 2 << 30)
-        XCTAssertEqual(ByteCount.parse("2GB"), 2 << 30)
-        XCTAssertEqual(ByteCount.parse(" 4k "), 4096)
-        XCTAssertEqual(ByteCount.parse("1.5G"), 3 << 29)
-        XCTAssertEqual(ByteCount.parse("1T"), 1 << 40)
-        XCTAssertEqual(ByteCount.parse("100B"), 100)
-    }
-
-    func testByteCountRefusesGarbage() {
-        for text in ["", "M", "-1", "1.5", "1..5G", "12X", "1 G G", "0x10", "99999999999999999999", "17179869184G", "iB", "5iB"] {
-            XCTAssertNil(ByteCount.parse(text), text)
-        }
-    }
-
-    func testByteCountFormats() {
-        XCTAssertEqual(ByteCount.format(512 << 20), "512 MiB")
-        XCTAssertEqual(ByteCount.format(3 << 29), "1.5 GiB")
-        XCTAssertEqual(ByteCount.format(100), "100 B")
-    }
-
     func testAdvertisedEndpointIsNeverAWildcard() {
         let fallback = { "10.1.2.3" }
         XCTAssertEqual(advertisedEndpoint(resolved: "tcp://127.0.0.1:5601", advertiseHost: nil, fallbackHost: fallback),

@@ -1,5 +1,6 @@
-// Byte sizes as operators type them on a command line ("512M", "2G", "1.5GiB", "1048576"), for
-// `--memory` and `--kv-memory`. Suffixes are binary (K = 1024), as memory sizes usually are.
+// Byte sizes as operators type them on a command line ("512M", "2G", "1.5GiB", "1048576") and as
+// logs print them. Suffixes are binary (K = 1024), as memory sizes usually are. Every executable
+// parses its byte-size flags with this one parser (MQCommandLine.ByteSize wraps it for flags).
 
 public enum ByteCount {
     /// Parses a non-negative size: digits (a decimal fraction allowed with a suffix), then an

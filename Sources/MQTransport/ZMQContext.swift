@@ -3,6 +3,7 @@
 // once: every blocking call on every socket then fails with `ZMQError.Kind.contextTerminated`.
 
 import CZMQ
+import Foundation
 
 /// A libzmq context. Thread-safe (libzmq documents contexts as safe to share between threads),
 /// hence `Sendable`. Every `ZMQSocket` keeps its context alive, so the context is terminated only
@@ -12,6 +13,8 @@ public final class ZMQContext: @unchecked Sendable {
     // @unchecked: the only stored state is libzmq's context pointer, which libzmq allows to be used
     // from any thread; it is written once in init and freed in deinit.
     let handle: UnsafeMutableRawPointer
+    private let zapLock = NSLock()
+    private var zapInstalled = false
 
     /// Creates a context with `ioThreads` libzmq I/O threads.
     public init(ioThreads: Int32 = TransportDefaults.ioThreads) throws {
@@ -24,6 +27,17 @@ public final class ZMQContext: @unchecked Sendable {
             throw error
         }
         handle = context
+    }
+
+    /// Whether a ZAPHandler answers for this context (CURVE servers need one: see ZAPHandler).
+    public var hasZAPHandler: Bool {
+        zapLock.lock(); defer { zapLock.unlock() }
+        return zapInstalled
+    }
+
+    func markZAPInstalled() {
+        zapLock.lock(); defer { zapLock.unlock() }
+        zapInstalled = true
     }
 
     /// Makes every blocking call on this context's sockets return with `contextTerminated`, and

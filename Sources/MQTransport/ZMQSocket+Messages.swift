@@ -12,10 +12,14 @@ import CZMQ
 public struct RoutedMessage: Sendable, Equatable {
     public var identity: [UInt8]
     public var frames: [[UInt8]]
+    /// The User-Id the ZAP handler gave the sender's connection: its CURVE public key in Z85;
+    /// nil on connections without CURVE.
+    public var userID: String?
 
-    public init(identity: [UInt8], frames: [[UInt8]]) {
+    public init(identity: [UInt8], frames: [[UInt8]], userID: String? = nil) {
         self.identity = identity
         self.frames = frames
+        self.userID = userID
     }
 }
 
@@ -214,6 +218,11 @@ extension ZMQSocket {
                 initialized = size
             }
             let more = zmq_msg_more(scratch) != 0
+            if !more {
+                // Metadata rides on every frame from the peer's connection; the last frame is
+                // never a ROUTER's locally made identity frame.
+                lastUserID = zmq_msg_gets(scratch, "User-Id").map { String(cString: $0) }
+            }
             zmq_msg_close(scratch)
             frames.append(frame)
             if !more { return frames }
@@ -240,7 +249,7 @@ extension ZMQSocket {
         guard var frames else { return nil }
         // A ROUTER always prepends the identity, so `frames` has at least one element.
         let identity = frames.removeFirst()
-        return RoutedMessage(identity: identity, frames: frames)
+        return RoutedMessage(identity: identity, frames: frames, userID: lastUserID)
     }
 
     static func initialize(_ message: UnsafeMutablePointer<zmq_msg_t>, frame: [UInt8]) throws {

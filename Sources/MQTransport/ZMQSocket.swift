@@ -71,6 +71,9 @@ public final class ZMQSocket {
     /// Set if a multipart send failed after its first frame went out: libzmq would glue the next
     /// message onto the unfinished one, so further sends are refused.
     var multipartBroken = false
+    /// The User-Id of the connection the last received message came from (the sender's CURVE
+    /// public key in Z85, set by the ZAPHandler); nil for connections without CURVE.
+    public internal(set) var lastUserID: String?
 
     /// Creates a socket and applies the module defaults (linger, high-water marks, inbound frame
     /// limit) from `TransportDefaults`.

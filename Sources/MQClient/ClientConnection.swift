@@ -82,6 +82,8 @@ final class ClientConnection {
     private let ids: CallIDs
     private let endpoint: String
     private let connectTimeout: Duration
+    /// Whether the socket uses CURVE (only for the hint in the UNAVAILABLE message).
+    private let secured: Bool
     private let log: MQClient.LogHandler?
 
     private struct ActiveCall {
@@ -102,7 +104,8 @@ final class ClientConnection {
     private var stopping = false
 
     init(socket: ZMQSocket, mailbox: ZMQMailbox<ClientCommand>, ids: CallIDs, endpoint: String,
-         connectTimeout: Duration, log: MQClient.LogHandler?) {
+         connectTimeout: Duration, secured: Bool, log: MQClient.LogHandler?) {
+        self.secured = secured
         self.socket = socket
         self.mailbox = mailbox
         self.ids = ids
@@ -217,7 +220,9 @@ final class ClientConnection {
                 call.sink.fail(MQClientError(
                     code: .unavailable,
                     message: "cannot reach \(endpoint): no connection to a coordinator within "
-                        + "\(describe(active.connectDeadline - active.queuedAt)) (is it running and listening there?)",
+                        + "\(describe(active.connectDeadline - active.queuedAt)) (is it running and listening there? "
+                        + (secured ? "If it is, its CURVE key is not the --server-key given, or it does not accept this client's key)"
+                                   : "If it runs with CURVE keys, pass its public key: --server-key coordinator.pub)"),
                     callID: callID))
             }
         }

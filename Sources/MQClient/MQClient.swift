@@ -32,6 +32,8 @@ public final class MQClient: Sendable {
     public let defaultTimeout: Duration
     /// How long a call waits for a connection before failing with UNAVAILABLE.
     public let connectTimeout: Duration
+    /// Sent with every call as "authorization: Bearer <key>" when set.
+    let apiKey: String?
 
     private let mailbox: ZMQMailbox<ClientCommand>
     private let thread: ZMQServiceThread
@@ -40,9 +42,16 @@ public final class MQClient: Sendable {
     /// Connects to `endpoint` (in the background: a coordinator may start later). Throws
     /// `MQClientError` INVALID_ARGUMENT for a malformed endpoint or a non-positive timeout.
     /// `context` lets several clients share libzmq's I/O thread; by default each has its own.
+    /// `security` connects with CURVE (required by a coordinator that runs with keys); `apiKey`
+    /// goes with every call when the coordinator requires API keys.
     public init(endpoint: String, defaultTimeout: Duration = MQClientDefaults.timeout,
                 connectTimeout: Duration = MQClientDefaults.connectTimeout,
+                security: MQClientSecurity? = nil, apiKey: String? = nil,
                 context: ZMQContext? = nil, log: LogHandler? = nil) throws {
+        if let apiKey, apiKey.isEmpty || apiKey.contains(where: { $0.isWhitespace || $0.isNewline }) {
+            throw MQClientError(code: .invalidArgument, message: "an API key is one non-empty word")
+        }
+        self.apiKey = apiKey
         guard defaultTimeout > .zero else {
             throw MQClientError(code: .invalidArgument, message: "the default timeout must be positive, got \(defaultTimeout)")
         }
@@ -54,6 +63,7 @@ public final class MQClient: Sendable {
         self.connectTimeout = connectTimeout
         let ids = CallIDs()
         self.ids = ids
+        let secured = security != nil
 
         let socket: ZMQSocket
         let mailbox: ZMQMailbox<ClientCommand>
@@ -66,7 +76,10 @@ public final class MQClient: Sendable {
             try socket.setHeartbeatInterval(MQClientDefaults.heartbeatInterval)
             try socket.setHeartbeatTimeout(MQClientDefaults.heartbeatTimeout)
             try socket.setMaxMessageSize(Int64(MQClientDefaults.maxReplyBytes))
+            if let security { try socket.secure(try security.socketSecurity()) }
             mailbox = try ZMQMailbox<ClientCommand>()
+        } catch let error as MQClientError {
+            throw error
         } catch {
             throw MQClientError(code: .internalError, message: "cannot create the client socket: \(error)")
         }
@@ -79,7 +92,7 @@ public final class MQClient: Sendable {
         }
         self.mailbox = mailbox
         let connection = ClientConnection(socket: socket, mailbox: mailbox, ids: ids, endpoint: endpoint,
-                                          connectTimeout: connectTimeout, log: log)
+                                          connectTimeout: connectTimeout, secured: secured, log: log)
         thread = ZMQServiceThread.start(name: "mq-client") { try connection.run() }
     }
 
@@ -205,6 +218,8 @@ public final class MQClient: Sendable {
         guard timeout > .zero else {
             throw MQClientError(code: .invalidArgument, message: "the timeout must be positive, got \(timeout)", callID: callID)
         }
+        var metadata = metadata
+        if let apiKey { metadata["authorization"] = "Bearer \(apiKey)" }
         let frame = CallRequest(callID: callID, call: call, timeoutMilliseconds: wireMilliseconds(timeout),
                                 metadata: metadata).encode()
         guard frame.count <= ProtocolLimits.maxMessageBytes else {

@@ -19,6 +19,8 @@ struct WorkerRecord {
     var kvUsedBytes: UInt64 = 0
     var kvBytesPerToken: UInt64 = 0
     var activeSequences: UInt32 = 0
+    /// The CURVE public key (Z85) the worker's control connection authenticated with; "" without CURVE.
+    var publicKey: String = ""
 }
 
 enum PlanError: Error, CustomStringConvertible, Equatable {
@@ -40,9 +42,15 @@ struct Cluster {
     private(set) var lost: [WorkerRecord] = []
     private var nextAssignmentID: UInt64 = 1
     private var order: [[UInt8]] = []    // registration order
+    /// The pipeline's epoch: increases whenever the pipeline is rewired (every stage then gets an
+    /// Assign carrying it); steps and results of another epoch are dropped.
+    private(set) var epoch: UInt64 = 0
+    /// The coordinator's public key (Z85), which stage 0's data socket must accept; "" without CURVE.
+    let coordinatorKey: String
 
     init(totalLayers: Int, stageCount: Int, policy: SplitPolicy, modelPath: String, kvCapacityBytes: UInt64,
-         headCostInLayers: Double = 0) throws {
+         headCostInLayers: Double = 0, coordinatorKey: String = "") throws {
+        self.coordinatorKey = coordinatorKey
         guard stageCount >= 1 else { throw PlanError.badSplit("at least one stage is needed") }
         guard stageCount <= totalLayers else {
             throw PlanError.badSplit("\(stageCount) stages for \(totalLayers) layers: each stage needs at least one layer")
@@ -103,11 +111,18 @@ struct Cluster {
 
     // MARK: membership
 
-    mutating func register(_ r: Register, routingID: [UInt8], now: ContinuousClock.Instant) {
+    mutating func register(_ r: Register, routingID: [UInt8], publicKey: String = "", now: ContinuousClock.Instant) {
         if let old = workers[routingID] { markLost(old.routingID, now: now) }
         workers[routingID] = WorkerRecord(routingID: routingID, workerID: r.workerID, dataEndpoint: r.dataEndpoint,
-                                          memoryBytes: r.memoryBytes, state: .registered, stage: nil, lastHeard: now)
+                                          memoryBytes: r.memoryBytes, state: .registered, stage: nil, lastHeard: now,
+                                          publicKey: publicKey)
         order.append(routingID)
+    }
+
+    /// A live worker already registered under `workerID` with another key (fencing: a worker id
+    /// belongs to the key that first registered it while that worker lives).
+    func conflictingRegistration(workerID: String, publicKey: String, routingID: [UInt8]) -> WorkerRecord? {
+        workers.values.first { $0.workerID == workerID && $0.publicKey != publicKey && $0.routingID != routingID }
     }
 
     mutating func heard(_ id: [UInt8], now: ContinuousClock.Instant) { workers[id]?.lastHeard = now }
@@ -166,20 +181,31 @@ struct Cluster {
             }
         }
         guard let plan, stageWorker.allSatisfy({ $0 != nil }) else { return [] }
+        // Rewired when a stage has a new worker or a new next stage; then every stage is told the
+        // new epoch (a stage whose range is unchanged keeps its weights).
+        let rewired = (0..<stageCount).contains { s in
+            let w = workers[stageWorker[s]!]!
+            let next = s + 1 < stageCount ? workers[stageWorker[s + 1]!]!.dataEndpoint : ""
+            return w.assignmentID == 0 || w.assignedNext != next
+        }
+        guard rewired else { return [] }
+        epoch += 1
         var out: [([UInt8], Assign)] = []
         for s in 0..<stageCount {
             let id = stageWorker[s]!
-            let next = s + 1 < stageCount ? workers[stageWorker[s + 1]!]!.dataEndpoint : ""
-            guard var w = workers[id], w.assignmentID == 0 || w.assignedNext != next else { continue }
+            let nextWorker = s + 1 < stageCount ? workers[stageWorker[s + 1]!]! : nil
+            let previousKey = s == 0 ? coordinatorKey : workers[stageWorker[s - 1]!]!.publicKey
+            guard var w = workers[id] else { continue }
             w.assignmentID = nextAssignmentID
             nextAssignmentID += 1
-            w.assignedNext = next
+            w.assignedNext = nextWorker?.dataEndpoint ?? ""
             w.state = .loading
             workers[id] = w
             let r = plan[s]
             out.append((id, Assign(assignmentID: w.assignmentID, modelPath: modelPath, stageIndex: UInt32(s),
                                    numStages: UInt32(stageCount), layers: LayerRange(UInt32(r.lowerBound)..<UInt32(r.upperBound)),
-                                   nextEndpoint: next, kvCapacityBytes: kvCapacityBytes)))
+                                   nextEndpoint: nextWorker?.dataEndpoint ?? "", kvCapacityBytes: kvCapacityBytes,
+                                   epoch: epoch, previousKey: previousKey, nextKey: nextWorker?.publicKey ?? "")))
         }
         return out
     }

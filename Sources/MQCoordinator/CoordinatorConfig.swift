@@ -60,6 +60,11 @@ public enum CoordinatorDefaults {
     /// unary call, or a stream still waiting for its first token, sends nothing else that would
     /// reveal a vanished client before its deadline.
     public static let clientProbeInterval: Duration = .milliseconds(250)
+    /// How often at most a refused connection or a dropped message of one kind is logged in
+    /// full; the rest are counted and summarized (a flood must not flood the log).
+    public static let securityLogInterval: Duration = .seconds(10)
+    /// Threads that tokenize prompts off the service loop.
+    public static let tokenizerThreads = 2
     /// Longest wait in one poll (timers are checked at least this often).
     public static let pollInterval: Duration = .milliseconds(50)
 }
@@ -86,6 +91,10 @@ public struct CoordinatorConfig: Sendable {
     public var drainTimeout = CoordinatorDefaults.drainTimeout
     /// tcp://HOST:PORT for the Prometheus metrics endpoint (GET /metrics); nil: none.
     public var metricsEndpoint: String? = nil
+    /// CURVE on the client and worker planes; nil runs without (loopback, ipc, or --insecure).
+    public var security: CoordinatorSecurity? = nil
+    /// API keys every call must present; nil: none required.
+    public var apiKeys: APIKeys? = nil
 
     public init(modelPath: String, stages: Int) {
         self.modelPath = modelPath

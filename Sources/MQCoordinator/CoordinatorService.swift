@@ -19,7 +19,11 @@ public enum CoordinatorError: Error, CustomStringConvertible {
 
 public final class CoordinatorService: @unchecked Sendable {
     // Safe to share: other threads only touch `mailbox` (thread-safe) and the immutable `config`.
-    enum Command: Sendable { case stop }
+    enum Command: Sendable {
+        case stop
+        /// A prompt tokenized off the service loop: `ticket` names the pending call it belongs to.
+        case tokenized(ticket: UInt64, ids: [Int])
+    }
 
     public let config: CoordinatorConfig
     let logger: Logger
@@ -54,6 +58,17 @@ public final class CoordinatorService: @unchecked Sendable {
     private var counters = ServiceCounters()
     private var metricsHTTP: HTTPEndpoint?
     private let clock = ContinuousClock()
+    private var zap: ZAPHandler?
+    /// The stage-0 key the step socket was secured for.
+    private var dataTargetKey: String?
+    /// Calls whose text prompt (or Tokenize text) is being tokenized off the loop, by ticket.
+    private var tokenizing: [UInt64: PendingText] = [:]
+    private var nextTicket: UInt64 = 1
+    private let tokenizerQueue = DispatchQueue(label: "mq-tokenize", attributes: .concurrent)
+    private let tokenizerSlots = DispatchSemaphore(value: CoordinatorDefaults.tokenizerThreads)
+    /// Longest text prompt accepted, in UTF-8 bytes (derived from the prompt-token limit).
+    let maxPromptBytes: Int
+    private let securityLog: SecurityLog
 
     public init(config: CoordinatorConfig, logger: Logger) throws {
         self.config = config
@@ -67,7 +82,11 @@ public final class CoordinatorService: @unchecked Sendable {
         mailbox = try ZMQMailbox()
         cluster = try Cluster(totalLayers: shape.layers, stageCount: config.stages, policy: config.split,
                               modelPath: dir.standardizedFileURL.path, kvCapacityBytes: config.kvCapacityBytes,
-                              headCostInLayers: Double(shape.headWeights) / Double(max(1, shape.matrixWeightsPerLayer)))
+                              headCostInLayers: Double(shape.headWeights) / Double(max(1, shape.matrixWeightsPerLayer)),
+                              coordinatorKey: config.security?.keys.publicKey.z85 ?? "")
+        let promptTokens = config.maxPromptTokens > 0 ? min(config.maxPromptTokens, shape.maxPositions) : shape.maxPositions
+        maxPromptBytes = tokenizer?.textByteBound(tokens: promptTokens) ?? 0
+        securityLog = SecurityLog(logger: logger, interval: CoordinatorDefaults.securityLogInterval)
     }
 
     /// Asks the service loop to drain and exit (any thread; e.g. from a SIGTERM handler).
@@ -80,11 +99,25 @@ public final class CoordinatorService: @unchecked Sendable {
     /// Binds the sockets and serves until `stop()`. Blocks the calling thread.
     public func run() throws {
         context = try ZMQContext()
+        if let security = config.security {
+            // Before any socket binds: without the handler libzmq would let every key in.
+            let log = securityLog
+            zap = try ZAPHandler(context: context, policies: [
+                ZAPDomain.clients: security.authorizedClients.map { .keys($0.keys) } ?? .anyKey,
+                ZAPDomain.workers: .keys(security.authorizedWorkers.keys),
+            ]) { refusal in
+                log.note("refused \(refusal.domain == ZAPDomain.workers ? "worker" : "client") connection", [
+                    "address": "\(refusal.address)", "mechanism": "\(refusal.mechanism)",
+                    "key": "\(refusal.key?.z85 ?? "none")"])
+            }
+        }
         clientSocket = try ZMQSocket(context, type: .router, name: "clients")
+        try clientSocket.secure(config.security.map { .curveServer($0.keys, domain: ZAPDomain.clients) } ?? .none)
         try clientSocket.setRouterMandatory(true)
         try clientSocket.setMaxMessageSize(Int64(ProtocolLimits.maxMessageBytes))
         try clientSocket.setLinger(.zero)
         workerSocket = try ZMQSocket(context, type: .router, name: "workers")
+        try workerSocket.secure(config.security.map { .curveServer($0.keys, domain: ZAPDomain.workers) } ?? .none)
         try workerSocket.setRouterMandatory(true)
         try workerSocket.setMaxMessageSize(Int64(ProtocolLimits.maxMessageBytes))
         // Long enough for the Shutdown sent to every worker on exit to leave before the socket closes.
@@ -110,9 +143,14 @@ public final class CoordinatorService: @unchecked Sendable {
             let ready = try poller.poll(timeout: CoordinatorDefaults.pollInterval)
             if let iHTTP, ready.isReadable(iHTTP) { try metricsHTTP?.serveReadable(serveHTTP) }
             if ready.isReadable(iMail) {
-                for cmd in mailbox.drain() where cmd == .stop && draining == nil {
-                    draining = clock.now
-                    logger.info("draining", metadata: ["in_flight_calls": "\(calls.count)"])
+                for cmd in mailbox.drain() {
+                    switch cmd {
+                    case .stop where draining == nil:
+                        draining = clock.now
+                        logger.info("draining", metadata: ["in_flight_calls": "\(calls.count + tokenizing.count)"])
+                    case .stop: break
+                    case let .tokenized(ticket, ids): tokenized(ticket, ids)
+                    }
                 }
             }
             if ready.isReadable(iWorker) {
@@ -133,8 +171,12 @@ public final class CoordinatorService: @unchecked Sendable {
             }
             checkTimers(now)
             schedule(now)
-            if let d = draining, calls.isEmpty || now - d > config.drainTimeout {
+            if let d = draining, calls.isEmpty && tokenizing.isEmpty || now - d > config.drainTimeout {
                 for call in Array(calls.values) { finish(call, status: Status(code: .unavailable, message: "the coordinator is shutting down")) }
+                for (ticket, p) in tokenizing {
+                    tokenizing[ticket] = nil
+                    reply(p.key.routingID, .failure(callID: p.key.callID, .unavailable, "the coordinator is shutting down"))
+                }
                 releaseEnded()
                 for id in cluster.liveRoutingIDs { sendWorker(id, .shutdown(Shutdown(reason: "coordinator shutting down"))) }
                 // Give libzmq's I/O thread time to write the Shutdowns before the sockets close
@@ -147,11 +189,17 @@ public final class CoordinatorService: @unchecked Sendable {
     }
 
     private func closeAll() {
+        // Tokenizations still running post into the mailbox; wait for them before closing it.
+        for _ in 0..<CoordinatorDefaults.tokenizerThreads { tokenizerSlots.wait() }
+        for _ in 0..<CoordinatorDefaults.tokenizerThreads { tokenizerSlots.signal() }
         metricsHTTP?.close()
         dataPush?.close()
         clientSocket?.close()
         workerSocket?.close()
         _ = mailbox.close()
+        // The ZAP socket is the last one holding the context.
+        zap?.stop()
+        zap = nil
         // Dropping the last references terminates the context, which waits (up to each socket's
         // linger) for queued messages — the final Shutdowns — to leave before the process exits.
         dataPush = nil
@@ -164,25 +212,34 @@ public final class CoordinatorService: @unchecked Sendable {
 
     private func handleClient(_ m: RoutedMessage) {
         guard m.frames.count == 1 else {
-            logger.warning("dropped a client message with \(m.frames.count) frames (expected 1)")
+            securityLog.note("dropped a client message with \(m.frames.count) frames (expected 1)")
             return
         }
         let frame = m.frames[0]
         let request: CallRequest
-        let call: DecoderCall
-        do {
-            request = try CallRequest.decode(frame)
-            call = try request.decodeCall()
-        } catch {
+        do { request = try CallRequest.decode(frame) } catch {
             if let id = CallRequest.peekCallID(frame) {
                 reply(m.identity, .end(callID: id, status: error.status))
             } else {
-                logger.warning("dropped an unparseable client frame", metadata: ["bytes": "\(frame.count)", "error": "\(error)"])
+                securityLog.note("dropped an unparseable client frame", ["bytes": "\(frame.count)", "error": "\(error)"])
             }
             return
         }
+        // Credentials before anything else: a caller without a key learns nothing about the
+        // request, the model or the cluster.
+        if let apiKeys = config.apiKeys, !apiKeys.admits(metadata: request.metadata) {
+            securityLog.note("refused a call without a valid API key", ["method": "\(request.method)"])
+            reply(m.identity, .failure(callID: request.callID, .unauthenticated,
+                                       "a valid API key is required (call metadata \"authorization: Bearer <key>\")"))
+            return
+        }
+        let call: DecoderCall
+        do { call = try request.decodeCall() } catch {
+            reply(m.identity, .end(callID: request.callID, status: error.status))
+            return
+        }
         let key = CallKey(routingID: m.identity, callID: request.callID)
-        if calls[key] != nil {
+        if calls[key] != nil || tokenizing.values.contains(where: { $0.key == key }) {
             reply(m.identity, .failure(callID: request.callID, .invalidArgument, "call id \(request.callID) is already in flight on this connection"))
             return
         }
@@ -190,23 +247,72 @@ public final class CoordinatorService: @unchecked Sendable {
         case .health: reply(m.identity, .response(callID: request.callID, health()))
         case .info: reply(m.identity, .response(callID: request.callID, info()))
         case .tokenize(let t):
-            guard let tokenizer else {
+            guard tokenizer != nil else {
                 reply(m.identity, .failure(callID: request.callID, .invalidArgument, "the model has no tokenizer.json")); return
             }
-            let ids = tokenizer.encode(t.text)
-            reply(m.identity, .response(callID: request.callID, TokenizeResponse(
-                tokenIDs: ids.map { UInt32($0) }, tokens: ids.map { tokenizer.token(forId: $0) ?? "" })))
+            if let refusal = oversizeText(t.text, field: "TokenizeRequest.text") {
+                reply(m.identity, .failure(callID: request.callID, .invalidArgument, refusal)); return
+            }
+            let now = clock.now
+            tokenizeOffLoop(t.text, PendingText(key: key, purpose: .tokenize, received: now,
+                                                deadline: now + callTimeout(request.timeoutMilliseconds)))
         case .cancel(let c):
             let target = CallKey(routingID: m.identity, callID: c.callID)
             if let victim = calls[target] {
                 finish(victim, status: Status(code: .cancelled, message: "cancelled by call \(request.callID)"))
                 releaseEnded()
                 reply(m.identity, .response(callID: request.callID, CancelResponse()))
+            } else if let ticket = tokenizing.first(where: { $0.value.key == target })?.key {
+                tokenizing[ticket] = nil
+                counters.callsByStatus[StatusCode.cancelled.description, default: 0] += 1
+                reply(m.identity, .end(callID: c.callID, status: Status(code: .cancelled, message: "cancelled by call \(request.callID)")))
+                reply(m.identity, .response(callID: request.callID, CancelResponse()))
             } else {
                 reply(m.identity, .failure(callID: request.callID, .notFound, "call \(c.callID) is not in flight"))
             }
         case .generate(let g), .generateStream(let g):
             startGeneration(key, g, streaming: call.method.isStreaming, timeoutMs: request.timeoutMilliseconds)
+        }
+    }
+
+    /// The call's deadline from now: its timeout_ms, or the default, clamped to the maximum.
+    private func callTimeout(_ timeoutMs: UInt32) -> Duration {
+        let timeout = timeoutMs == 0 ? config.defaultTimeout : .milliseconds(Int64(timeoutMs))
+        return min(timeout, config.maxTimeout)
+    }
+
+    /// Refuses a text longer than any prompt the token limit allows, before it is tokenized.
+    private func oversizeText(_ text: String, field: String) -> String? {
+        let bytes = text.utf8.count
+        guard bytes > maxPromptBytes else { return nil }
+        return "\(field): \(bytes) bytes, more than any prompt of \(maxPromptTokens) tokens (the prompt-token limit, "
+            + "--max-prompt-tokens or the model's context) can hold: at most \(maxPromptBytes) bytes"
+    }
+
+    /// Starts tokenizing on a tokenizer thread; the ids come back through the mailbox.
+    private func tokenizeOffLoop(_ text: String, _ pending: PendingText) {
+        guard let tokenizer else { return }
+        let ticket = nextTicket
+        nextTicket += 1
+        tokenizing[ticket] = pending
+        let mailbox = self.mailbox, slots = tokenizerSlots
+        tokenizerQueue.async {
+            slots.wait()
+            defer { slots.signal() }
+            _ = mailbox.post(.tokenized(ticket: ticket, ids: tokenizer.encode(text)))
+        }
+    }
+
+    /// A tokenization finished: answer the Tokenize call, or go on with the generation.
+    private func tokenized(_ ticket: UInt64, _ ids: [Int]) {
+        // Gone when the call was cancelled, expired or its client left meanwhile.
+        guard let p = tokenizing.removeValue(forKey: ticket) else { return }
+        switch p.purpose {
+        case .tokenize:
+            reply(p.key.routingID, .response(callID: p.key.callID, TokenizeResponse(
+                tokenIDs: ids.map { UInt32($0) }, tokens: ids.map { tokenizer?.token(forId: $0) ?? "" })))
+        case let .generate(g, streaming):
+            admitPrompt(p.key, g, prompt: ids, streaming: streaming, received: p.received, deadline: p.deadline)
         }
     }
 
@@ -217,17 +323,27 @@ public final class CoordinatorService: @unchecked Sendable {
             let missing = cluster.missingLayers.map { "\($0.lowerBound)..<\($0.upperBound)" }.joined(separator: ", ")
             return fail(.unavailable, "not serving: layers \(missing) have no ready worker")
         }
-        let waiting = waitingCalls
+        let waiting = waitingCalls + tokenizing.count
         guard waiting < config.maxQueuedCalls else {
             return fail(.resourceExhausted, "the queue is full (\(waiting) calls waiting for KV cache, limit \(config.maxQueuedCalls)); retry in about a second")
         }
-        var prompt: [Int]
+        let now = clock.now
+        let deadline = now + callTimeout(timeoutMs)
         switch g.prompt {
         case .text(let text):
-            guard let tokenizer else { return fail(.invalidArgument, "the model has no tokenizer.json: send prompt token ids") }
-            prompt = tokenizer.encode(text)
-        case .tokenIDs(let ids): prompt = ids.map { Int($0) }
+            guard tokenizer != nil else { return fail(.invalidArgument, "the model has no tokenizer.json: send prompt token ids") }
+            if let refusal = oversizeText(text, field: "GenerateRequest.prompt.text") { return fail(.invalidArgument, refusal) }
+            tokenizeOffLoop(text, PendingText(key: key, purpose: .generate(g, streaming: streaming), received: now, deadline: deadline))
+        case .tokenIDs(let ids):
+            admitPrompt(key, g, prompt: ids.map { Int($0) }, streaming: streaming, received: now, deadline: deadline)
         }
+    }
+
+    /// Checks a tokenized prompt and the request's limits, and queues the call for admission.
+    private func admitPrompt(_ key: CallKey, _ g: GenerateRequest, prompt: [Int], streaming: Bool,
+                             received: ContinuousClock.Instant, deadline: ContinuousClock.Instant) {
+        func fail(_ code: StatusCode, _ msg: String) { reply(key.routingID, .failure(callID: key.callID, code, msg)) }
+        if draining != nil { return fail(.unavailable, "the coordinator is shutting down") }
         let maxNew = g.maxNewTokens == 0 ? config.defaultMaxNewTokens : Int(g.maxNewTokens)
         guard !prompt.isEmpty else { return fail(.invalidArgument, "GenerateRequest.prompt: the prompt is empty") }
         guard prompt.count <= maxPromptTokens else {
@@ -250,12 +366,9 @@ public final class CoordinatorService: @unchecked Sendable {
             _ = try SamplingParameters(temperature: s.temperature, topK: Int(s.topK), topP: s.topP,
                                        repetitionPenalty: s.repetitionPenalty, seed: s.seed!, topLogprobs: Int(s.topLogprobs)).validated()
         } catch { return fail(.invalidArgument, "GenerateRequest.sampling: \(error)") }
-        let now = clock.now
-        var timeout = timeoutMs == 0 ? config.defaultTimeout : .milliseconds(Int64(timeoutMs))
-        if timeout > config.maxTimeout { timeout = config.maxTimeout }
         let out = OutputTracker(tokenizer: tokenizer, eosTokenIds: shape.eosTokenIds, stopTokenIds: s.stopTokenIDs.map { Int($0) },
                                 stopStrings: s.stopStrings, maxNewTokens: maxNew)
-        let call = CallState(key: key, streaming: streaming, received: now, deadline: now + timeout,
+        let call = CallState(key: key, streaming: streaming, received: received, deadline: deadline,
                              seqID: nextSeqID, prompt: prompt, sampling: s, output: out)
         nextSeqID += 1
         calls[key] = call
@@ -274,6 +387,10 @@ public final class CoordinatorService: @unchecked Sendable {
                 calls[call.key] = nil
                 cancelled += 1
             }
+            for (ticket, p) in tokenizing where p.key.routingID == identity {
+                tokenizing[ticket] = nil
+                cancelled += 1
+            }
             counters.callsByStatus[StatusCode.cancelled.description, default: 0] += UInt64(cancelled)
             logger.info("client gone; cancelling its calls", metadata: [
                 "noticed_by": "\(r.isProbe ? "liveness probe" : "reply")", "calls": "\(cancelled)", "error": "\(error)"])
@@ -286,6 +403,7 @@ public final class CoordinatorService: @unchecked Sendable {
     private func probeClients() {
         var clients = Set<[UInt8]>()
         for call in calls.values where !call.ended { clients.insert(call.key.routingID) }
+        for p in tokenizing.values { clients.insert(p.key.routingID) }
         for id in clients { reply(id, .probe) }
     }
 
@@ -404,13 +522,22 @@ public final class CoordinatorService: @unchecked Sendable {
     }
 
     private func handleWorker(_ m: RoutedMessage) {
-        guard m.frames.count == 1 else { logger.warning("dropped a worker message with \(m.frames.count) frames"); return }
+        guard m.frames.count == 1 else { securityLog.note("dropped a worker message with \(m.frames.count) frames"); return }
         let msg: WorkerMessage
         do { msg = try WorkerMessage.decode(m.frames[0]) } catch {
-            logger.warning("dropped an undecodable worker frame", metadata: ["error": "\(error)"])
+            securityLog.note("dropped an undecodable worker frame", ["error": "\(error)"])
             return
         }
         let now = clock.now
+        let key = m.userID ?? ""
+        // Fencing: only a registered connection, speaking with the key it registered with, is
+        // heard; anything else is dropped before it can touch the cluster's state.
+        if case .register = msg {} else {
+            guard let record = cluster.record(m.identity), record.publicKey == key else {
+                securityLog.note("dropped \(msg.kindName) from an unregistered worker connection", ["key": "\(key.isEmpty ? "none" : key)"])
+                return
+            }
+        }
         cluster.heard(m.identity, now: now)
         let name = cluster.record(m.identity)?.workerID ?? "unregistered"
         switch msg {
@@ -420,7 +547,16 @@ public final class CoordinatorService: @unchecked Sendable {
                 sendWorker(m.identity, .error(.versionMismatch(worker: r.version)))
                 return
             }
-            cluster.register(r, routingID: m.identity, now: now)
+            if config.security != nil && key.isEmpty {
+                securityLog.note("dropped a Register without a CURVE key", ["worker": "\(r.workerID)"])
+                return
+            }
+            if let holder = cluster.conflictingRegistration(workerID: r.workerID, publicKey: key, routingID: m.identity) {
+                securityLog.note("refused a Register: the worker id is held by a live worker with another key", [
+                    "worker": "\(r.workerID)", "key": "\(key)", "holder_key": "\(holder.publicKey)"])
+                return
+            }
+            cluster.register(r, routingID: m.identity, publicKey: key, now: now)
             logger.info("worker registered", metadata: ["worker": "\(r.workerID)", "data": "\(r.dataEndpoint)", "memory": "\(r.memoryBytes)"])
             reconcile()
         case .ready(let r):
@@ -430,7 +566,14 @@ public final class CoordinatorService: @unchecked Sendable {
                 updateDataTarget()
                 if cluster.serving { logger.info("serving", metadata: ["stages": "\(config.stages)"]) }
             }
-        case .stepResult(let r): handleResult(r, now: now)
+        case .stepResult(let r):
+            guard let last = cluster.stageRoutingIDs.last, cluster.stageRoutingIDs.count == config.stages, last == m.identity,
+                  r.epoch == cluster.epoch else {
+                securityLog.note("dropped a StepResult that is not from the current last stage and epoch", [
+                    "worker": "\(name)", "epoch": "\(r.epoch)", "current_epoch": "\(cluster.epoch)"])
+                return
+            }
+            handleResult(r, now: now)
         case .heartbeat(let h): if let load = h.load { cluster.updateLoad(m.identity, load) }
         case .shutdown(let s): workerLost(m.identity, reason: "worker \(name) left: \(s.reason)")
         case .error(let e): handleWorkerError(e, from: m.identity, name: name)
@@ -450,19 +593,25 @@ public final class CoordinatorService: @unchecked Sendable {
 
     /// Points the step PUSH socket at stage 0's data endpoint when that changes.
     private func updateDataTarget() {
-        guard let first = cluster.worker(atStage: 0), first.state == .ready, first.dataEndpoint != dataTarget else { return }
+        guard let first = cluster.worker(atStage: 0), first.state == .ready,
+              first.dataEndpoint != dataTarget || first.publicKey != dataTargetKey else { return }
         dataPush?.close()
         do {
             let s = try ZMQSocket(context, type: .push, name: "steps")
             try s.setImmediate(true)
             try s.setLinger(.zero)
+            if let security = config.security {
+                try s.secure(.curveClient(security.keys, server: try CurvePublicKey(z85: first.publicKey)))
+            }
             try s.connect(first.dataEndpoint)
             dataPush = s
             dataTarget = first.dataEndpoint
+            dataTargetKey = first.publicKey
         } catch {
             logger.error("cannot connect to stage 0", metadata: ["endpoint": "\(first.dataEndpoint)", "error": "\(error)"])
             dataPush = nil
             dataTarget = nil
+            dataTargetKey = nil
         }
     }
 
@@ -501,7 +650,7 @@ public final class CoordinatorService: @unchecked Sendable {
             }
             for call in arrival { call.inStep = false }
             releaseEnded()
-            if rec.stage == 0 { dataPush?.close(); dataPush = nil; dataTarget = nil }
+            if rec.stage == 0 { dataPush?.close(); dataPush = nil; dataTarget = nil; dataTargetKey = nil }
         }
         reconcile()
     }
@@ -511,6 +660,10 @@ public final class CoordinatorService: @unchecked Sendable {
     private func checkTimers(_ now: ContinuousClock.Instant) {
         for id in cluster.expired(now: now, expiry: WorkerPlaneTiming.peerExpiry) {
             workerLost(id, reason: "no heartbeat for \(WorkerPlaneTiming.peerExpiry)")
+        }
+        for (ticket, p) in tokenizing where now >= p.deadline {
+            tokenizing[ticket] = nil
+            reply(p.key.routingID, .failure(callID: p.key.callID, .deadlineExceeded, "deadline exceeded while tokenizing the prompt"))
         }
         var any = false
         for call in arrival where !call.ended && now >= call.deadline {
@@ -597,7 +750,7 @@ public final class CoordinatorService: @unchecked Sendable {
                 members.append((call, fed, sample))
                 tokens += fed
             }
-            let step = Step(stepID: nextStepID, stageIndex: 0, sequences: seqs)
+            let step = Step(stepID: nextStepID, stageIndex: 0, sequences: seqs, epoch: cluster.epoch)
             do {
                 let frames = try StepFrames(step: step, tensor: nil).encode()
                 guard try push.trySend(frames: frames) else { return }   // stage 0 not connected yet: retry next loop
@@ -690,6 +843,52 @@ struct HopStats {
     }
 
     func metadata(stages: Int) -> Logger.Metadata { ["steps": "\(summary(stages: stages))"] }
+}
+
+/// A call whose text is being tokenized off the service loop.
+struct PendingText {
+    enum Purpose {
+        case tokenize
+        case generate(GenerateRequest, streaming: Bool)
+    }
+    let key: CallKey
+    let purpose: Purpose
+    let received: ContinuousClock.Instant
+    let deadline: ContinuousClock.Instant
+}
+
+/// Security-relevant drops and refusals (bad frames, unknown workers, refused keys): the first
+/// few of each kind per interval are logged in full, the rest counted and summarized, so a flood
+/// of junk cannot flood the log. Thread-safe: the ZAP handler's thread reports refusals too.
+final class SecurityLog: @unchecked Sendable {
+    // @unchecked: `kinds` is only touched under `lock`; Logger is thread-safe.
+    static let fullLinesPerInterval = 5
+    private let logger: Logger
+    private let interval: Duration
+    private let lock = NSLock()
+    private var kinds: [String: (start: ContinuousClock.Instant, count: Int)] = [:]
+
+    init(logger: Logger, interval: Duration) {
+        self.logger = logger
+        self.interval = interval
+    }
+
+    func note(_ what: String, _ metadata: Logger.Metadata = [:]) {
+        let now = ContinuousClock.now
+        lock.lock()
+        var entry = kinds[what] ?? (now, 0)
+        var summary: Int? = nil
+        if now - entry.start >= interval {
+            if entry.count > Self.fullLinesPerInterval { summary = entry.count - Self.fullLinesPerInterval }
+            entry = (now, 0)
+        }
+        entry.count += 1
+        kinds[what] = entry
+        let count = entry.count
+        lock.unlock()
+        if let summary { logger.warning("\(what): \(summary) more in the last \(interval) (not logged one by one)") }
+        if count <= Self.fullLinesPerInterval { logger.warning("\(what)", metadata: metadata) }
+    }
 }
 
 struct InFlightStep {

@@ -16,6 +16,8 @@ public enum StatusCode: Hashable, Sendable, CustomStringConvertible {
     /// gRPC's INTERNAL (`internal` is a Swift keyword).
     case internalError
     case unavailable
+    /// No valid API key (gRPC's UNAUTHENTICATED).
+    case unauthenticated
     /// A code this version does not know (from a newer server); treat it as a failure.
     case unrecognized(Int32)
 
@@ -31,6 +33,7 @@ public enum StatusCode: Hashable, Sendable, CustomStringConvertible {
         case .unimplemented: return 12
         case .internalError: return 13
         case .unavailable: return 14
+        case .unauthenticated: return 16
         case let .unrecognized(value): return value
         }
     }
@@ -47,6 +50,7 @@ public enum StatusCode: Hashable, Sendable, CustomStringConvertible {
         case 12: self = .unimplemented
         case 13: self = .internalError
         case 14: self = .unavailable
+        case 16: self = .unauthenticated
         default: self = .unrecognized(rawValue)
         }
     }
@@ -63,6 +67,7 @@ public enum StatusCode: Hashable, Sendable, CustomStringConvertible {
         case .unimplemented: return "UNIMPLEMENTED"
         case .internalError: return "INTERNAL"
         case .unavailable: return "UNAVAILABLE"
+        case .unauthenticated: return "UNAUTHENTICATED"
         case let .unrecognized(value): return "STATUS_\(value)"
         }
     }

@@ -117,6 +117,9 @@ extension Assign: CBridged {
         message.pointee.is_last = cBool(isLast)
         message.pointee.next_endpoint = arena.string(nextEndpoint)
         message.pointee.kv_capacity_bytes = kvCapacityBytes
+        message.pointee.epoch = epoch
+        message.pointee.previous_key = arena.string(previousKey)
+        message.pointee.next_key = arena.string(nextKey)
     }
 
     /// Checks the invariants listed on `Assign`.
@@ -144,10 +147,18 @@ extension Assign: CBridged {
                 field: "\(path()).next_endpoint",
                 reason: isLast ? "the last stage sends to the coordinator, not to \"\(nextEndpoint)\"" : "empty for a stage that is not last")
         }
+        let previousKey = try decodeString(m.previous_key, "\(path()).previous_key")
+        let nextKey = try decodeString(m.next_key, "\(path()).next_key")
+        for (field, key) in [("previous_key", previousKey), ("next_key", nextKey)] where !key.isEmpty && key.utf8.count != 40 {
+            throw .invalidValue(field: "\(path()).\(field)", reason: "a CURVE key in Z85 has 40 characters, not \(key.utf8.count)")
+        }
+        guard !(isLast && !nextKey.isEmpty) else {
+            throw .invalidValue(field: "\(path()).next_key", reason: "the last stage has no next stage")
+        }
         self.init(
             assignmentID: m.assignment_id, modelPath: modelPath, stageIndex: m.stage_index, numStages: m.num_stages,
             layers: LayerRange(m.first_layer ..< m.end_layer), nextEndpoint: nextEndpoint,
-            kvCapacityBytes: m.kv_capacity_bytes)
+            kvCapacityBytes: m.kv_capacity_bytes, epoch: m.epoch, previousKey: previousKey, nextKey: nextKey)
     }
 }
 
@@ -249,6 +260,7 @@ extension Step: CBridged {
         (message.pointee.n_sequences, message.pointee.sequences) = arena.messages(sequences)
         if let tensor { message.pointee.tensor = arena.message(tensor) }
         (message.pointee.n_timings, message.pointee.timings) = arena.messages(timings)
+        message.pointee.epoch = epoch
     }
 
     /// Checks the invariants listed on `Step`.
@@ -265,7 +277,7 @@ extension Step: CBridged {
         self.init(
             stepID: m.step_id, stageIndex: m.stage_index, sequences: sequences,
             tensor: try decodeMessage(TensorDesc.self, m.tensor, "\(path()).tensor"),
-            timings: try decodeMessages(StageTiming.self, m.n_timings, m.timings, "\(path()).timings"))
+            timings: try decodeMessages(StageTiming.self, m.n_timings, m.timings, "\(path()).timings"), epoch: m.epoch)
         if let tensor {
             guard tensor.shape.count == 2 else {
                 throw .invalidValue(field: "\(path()).tensor.shape", reason: "\(tensor.shape) is not [tokens, hidden]")
@@ -308,6 +320,7 @@ extension StepResult: CBridged {
         message.pointee.step_id = stepID
         (message.pointee.n_results, message.pointee.results) = arena.messages(results)
         (message.pointee.n_timings, message.pointee.timings) = arena.messages(timings)
+        message.pointee.epoch = epoch
     }
 
     /// Requires a nonzero step id.
@@ -316,7 +329,7 @@ extension StepResult: CBridged {
         guard m.step_id != 0 else { throw .invalidValue(field: "\(path()).step_id", reason: "must be nonzero") }
         self.init(
             stepID: m.step_id, results: try decodeMessages(SequenceResult.self, m.n_results, m.results, "\(path()).results"),
-            timings: try decodeMessages(StageTiming.self, m.n_timings, m.timings, "\(path()).timings"))
+            timings: try decodeMessages(StageTiming.self, m.n_timings, m.timings, "\(path()).timings"), epoch: m.epoch)
     }
 }
 

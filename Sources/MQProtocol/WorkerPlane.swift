@@ -87,11 +87,20 @@ public struct Assign: Hashable, Sendable {
     public var nextEndpoint: String
     /// KV-cache bytes the stage may use; 0 lets the worker decide.
     public var kvCapacityBytes: UInt64
+    /// The pipeline's epoch: steps and results of another epoch are dropped (0: no fencing).
+    public var epoch: UInt64
+    /// Z85 CURVE key of the only peer that may push into this stage (empty without CURVE).
+    public var previousKey: String
+    /// Z85 CURVE key of the next stage's data socket (empty for the last stage, or without CURVE).
+    public var nextKey: String
 
     public init(
         assignmentID: UInt64, modelPath: String, stageIndex: UInt32, numStages: UInt32, layers: LayerRange,
-        nextEndpoint: String, kvCapacityBytes: UInt64 = 0
+        nextEndpoint: String, kvCapacityBytes: UInt64 = 0, epoch: UInt64 = 0, previousKey: String = "", nextKey: String = ""
     ) {
+        self.epoch = epoch
+        self.previousKey = previousKey
+        self.nextKey = nextKey
         self.assignmentID = assignmentID
         self.modelPath = modelPath
         self.stageIndex = stageIndex
@@ -217,8 +226,12 @@ public struct Step: Hashable, Sendable {
     public var tensor: TensorDesc?
     /// Timings of the stages already passed.
     public var timings: [StageTiming]
+    /// The pipeline epoch the coordinator sent it into (Assign.epoch).
+    public var epoch: UInt64
 
-    public init(stepID: UInt64, stageIndex: UInt32, sequences: [StepSequence], tensor: TensorDesc? = nil, timings: [StageTiming] = []) {
+    public init(stepID: UInt64, stageIndex: UInt32, sequences: [StepSequence], tensor: TensorDesc? = nil, timings: [StageTiming] = [],
+                epoch: UInt64 = 0) {
+        self.epoch = epoch
         self.stepID = stepID
         self.stageIndex = stageIndex
         self.sequences = sequences
@@ -254,8 +267,11 @@ public struct StepResult: Hashable, Sendable {
     public var results: [SequenceResult]
     /// Every stage's timing, in stage order.
     public var timings: [StageTiming]
+    /// The step's epoch.
+    public var epoch: UInt64
 
-    public init(stepID: UInt64, results: [SequenceResult], timings: [StageTiming] = []) {
+    public init(stepID: UInt64, results: [SequenceResult], timings: [StageTiming] = [], epoch: UInt64 = 0) {
+        self.epoch = epoch
         self.stepID = stepID
         self.results = results
         self.timings = timings

@@ -149,4 +149,21 @@ public final class Tokenizer: Sendable {
         guard let t = token(forId: id) else { return false }
         return added.specialContents.contains(TokenKey(t))
     }
+
+    /// An upper bound on the UTF-8 length of a text that encodes to at most `tokens` tokens, so a
+    /// server can refuse an oversized prompt by its byte length before spending time encoding it.
+    /// Each token stands for at most the longest token's bytes (its vocabulary string or its
+    /// decoded bytes, whichever is longer; at least 4, one scalar); a normalizer may shrink text
+    /// (composition, compatibility forms), so with one the bound is 4 times larger. Pieces that
+    /// produce no token at all (whitespace a pre-tokenizer drops) are not covered: a prompt made
+    /// mostly of those is refused, which is what a server wants anyway.
+    public func textByteBound(tokens: Int) -> Int {
+        var longest = 4
+        for id in 0..<(vocabSize + added.tokenToId.count) {
+            guard let token = token(forId: id) else { continue }
+            longest = max(longest, token.utf8.count, decodeBytes([id]).count)
+        }
+        let (bound, overflow) = tokens.multipliedReportingOverflow(by: longest * (normalizer == nil ? 1 : 4))
+        return overflow ? Int.max : bound
+    }
 }

@@ -63,9 +63,16 @@ final class DataPlane {
     private var pushEndpoint = ""
     private var released = ReleasedSequences()
     private var stepsDone: UInt64 = 0
+    /// The ZAP handler of the data socket (nil without CURVE) and the one key allowed to push
+    /// into it now (the previous stage's, or the coordinator's for stage 0).
+    private let zap: ZAPHandler?
+    private var allowedSender: String?
+    private var pushKey = ""
+    private var dropLog = DropLog()
 
     init(context: ZMQContext, pull: ZMQSocket, commands: ZMQMailbox<DataCommand>, events: ZMQMailbox<ControlEvent>,
-         board: LoadBoard, configuration: WorkerConfiguration) {
+         board: LoadBoard, configuration: WorkerConfiguration, zap: ZAPHandler? = nil) {
+        self.zap = zap
         self.context = context
         self.pull = pull
         self.commands = commands
@@ -94,6 +101,12 @@ final class DataPlane {
                 }
             }
             if ready.isReadable(stepsIndex), let frames = try pull.tryReceive() {
+                // A connection admitted under an earlier assignment may still be open: each
+                // message must come from the sender the current one names.
+                if configuration.security != nil, pull.lastUserID == nil || pull.lastUserID != allowedSender {
+                    dropLog.note("dropped a data message from \(pull.lastUserID ?? "an unauthenticated peer"): not the previous stage of this assignment", logger)
+                    continue
+                }
                 handleStep(frames, receivedAt: .now)
             }
         }
@@ -124,6 +137,19 @@ final class DataPlane {
     private func handleAssign(_ assign: Assign) {
         let path = configuration.modelPathOverride ?? assign.modelPath
         let identity = Stage.identity(of: assign, modelPath: path)
+        if configuration.security != nil {
+            // From now on only the sender this assignment names may push into the data socket.
+            guard let sender = try? CurvePublicKey(z85: assign.previousKey),
+                  assign.isLast || (try? CurvePublicKey(z85: assign.nextKey)) != nil else {
+                stage = nil
+                closeOutput()
+                send(.error(WorkerError(code: .invalidAssignment, message:
+                    "assignment \(assign.assignmentID): this worker runs with CURVE keys, but the Assign names no valid previous_key/next_key (is the coordinator running without --curve-key?)")))
+                return
+            }
+            allowedSender = sender.z85
+            zap?.setPolicy(.keys([sender]), for: WorkerSecurity.dataDomain)
+        }
         let budget = assign.kvCapacityBytes == 0 ? configuration.kvMemoryBytes : min(assign.kvCapacityBytes, configuration.kvMemoryBytes)
         do throws(WorkerError) {
             if let stage, stage.identity == identity {
@@ -166,16 +192,20 @@ final class DataPlane {
     /// endpoint is unchanged; libzmq reconnects it by itself if the peer restarts there.
     private func connectOutput(_ assign: Assign) throws(WorkerError) {
         guard !assign.isLast else { closeOutput(); return }
-        if push != nil, pushEndpoint == assign.nextEndpoint { return }
+        if push != nil, pushEndpoint == assign.nextEndpoint, pushKey == assign.nextKey { return }
         closeOutput()
         do {
             let socket = try ZMQSocket(context, type: .push, name: "stage-\(assign.stageIndex)-out")
+            if let security = configuration.security {
+                try socket.secure(.curveClient(security.keys, server: try CurvePublicKey(z85: assign.nextKey)))
+            }
             try socket.setImmediate(true)
             try socket.setSendTimeout(configuration.timing.forwardTimeout)
             try socket.setMaxMessageSize(Int64(ProtocolLimits.maxTensorBytes))
             try socket.connect(assign.nextEndpoint)
             push = socket
             pushEndpoint = assign.nextEndpoint
+            pushKey = assign.nextKey
         } catch {
             throw WorkerError(code: .invalidAssignment,
                               message: "assignment \(assign.assignmentID): cannot connect to the next stage at \(assign.nextEndpoint): \(error)")
@@ -188,6 +218,7 @@ final class DataPlane {
         push?.close()
         push = nil
         pushEndpoint = ""
+        pushKey = ""
     }
 
     // MARK: - Steps
@@ -199,7 +230,7 @@ final class DataPlane {
             decoded = try StepFrames.decode(frames)
         } catch {
             let sizes = frames.map(\.count)
-            logger.warning("dropping a data-plane message with \(frames.count) frame(s) of \(sizes) bytes: \(error)")
+            dropLog.note("dropping a data-plane message with \(frames.count) frame(s) of \(sizes) bytes: \(error)", logger)
             send(.error(WorkerError(code: .malformedMessage, message: "data-plane message: \(error)")))
             return
         }
@@ -207,6 +238,10 @@ final class DataPlane {
         guard let stage else {
             send(.error(WorkerError(code: .notReady, message: "Step \(step.stepID): this worker has no loaded assignment",
                                     stepID: step.stepID)))
+            return
+        }
+        if step.epoch != stage.assignment.epoch {
+            dropLog.note("dropped Step \(step.stepID) of epoch \(step.epoch): this stage's assignment has epoch \(stage.assignment.epoch)", logger)
             return
         }
         if let gone = step.sequences.first(where: { released.contains($0.seqID) }) {
@@ -272,5 +307,27 @@ final class DataPlane {
             kvUsedBytes: UInt64(stage?.cache.usedBytes ?? 0),
             kvCapacityBytes: UInt64(stage?.cache.capacityBytes ?? 0),
             stepsDone: stepsDone))
+    }
+}
+
+/// Drops of data-plane messages (malformed, stale epoch, wrong sender), logged at most
+/// `linesPerInterval` times per interval with a count of the rest, so a flood cannot flood the log.
+struct DropLog {
+    static let interval: Duration = .seconds(10)
+    static let linesPerInterval = 5
+    private var start = ContinuousClock.now
+    private var count = 0
+
+    mutating func note(_ line: String, _ logger: Logger) {
+        let now = ContinuousClock.now
+        if now - start >= Self.interval {
+            if count > Self.linesPerInterval {
+                logger.warning("\(count - Self.linesPerInterval) more data-plane messages dropped in the last \(Self.interval)")
+            }
+            start = now
+            count = 0
+        }
+        count += 1
+        if count <= Self.linesPerInterval { logger.warning("\(line)") }
     }
 }

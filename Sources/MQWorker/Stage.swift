@@ -261,7 +261,7 @@ final class Stage {
             let timing = StageTiming(stageIndex: step.stageIndex, queueNanoseconds: Self.nanoseconds(computeStart - receivedAt),
                                      forwardNanoseconds: Self.nanoseconds(ContinuousClock.now - computeStart))
             let next = Step(stepID: step.stepID, stageIndex: step.stageIndex + 1, sequences: step.sequences,
-                            tensor: .activations(tokens: T, hidden: E), timings: step.timings + [timing])
+                            tensor: .activations(tokens: T, hidden: E), timings: step.timings + [timing], epoch: step.epoch)
             return .forward(next, UnsafeRawBufferPointer(start: hidden, count: T * E * MemoryLayout<Float>.size))
         }
 
@@ -314,7 +314,7 @@ final class Stage {
         }
         let timing = StageTiming(stageIndex: step.stageIndex, queueNanoseconds: Self.nanoseconds(computeStart - receivedAt),
                                  forwardNanoseconds: Self.nanoseconds(ContinuousClock.now - computeStart))
-        return .result(StepResult(stepID: step.stepID, results: results, timings: step.timings + [timing]))
+        return .result(StepResult(stepID: step.stepID, results: results, timings: step.timings + [timing], epoch: step.epoch))
     }
 
     /// Checks everything about the step that does not change state: the stage index, the tensor's

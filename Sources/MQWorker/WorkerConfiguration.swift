@@ -5,6 +5,7 @@
 import Foundation
 import Logging
 import MQProtocol
+import MQTransport
 
 #if canImport(Glibc)
 import Glibc
@@ -68,6 +69,23 @@ public struct WorkerTiming: Sendable, Equatable {
     public var peerExpiry: Duration { heartbeatInterval * heartbeatLiveness }
 }
 
+/// CURVE on the worker's sockets (PROTOCOL.md 7): its own key pair, and the coordinator's public
+/// key, which its control socket authenticates. Its data socket accepts only the key its Assign
+/// names (the previous stage, or the coordinator for stage 0); its output authenticates the next
+/// stage's key.
+public struct WorkerSecurity: Sendable, Equatable {
+    public var keys: CurveKeyPair
+    public var coordinatorKey: CurvePublicKey
+
+    public init(keys: CurveKeyPair, coordinatorKey: CurvePublicKey) {
+        self.keys = keys
+        self.coordinatorKey = coordinatorKey
+    }
+
+    /// The ZAP domain of the data socket.
+    static let dataDomain = "mq.data"
+}
+
 /// Everything a `WorkerService` needs to start.
 public struct WorkerConfiguration: Sendable {
     /// The coordinator's worker ROUTER, e.g. "tcp://10.0.0.2:5556"; the control DEALER connects here.
@@ -90,6 +108,8 @@ public struct WorkerConfiguration: Sendable {
     public var modelPathOverride: String?
     public var timing: WorkerTiming
     public var logger: Logger
+    /// CURVE keys; nil runs without (loopback, ipc, or --insecure).
+    public var security: WorkerSecurity?
 
     public init(coordinatorEndpoint: String,
                 listenEndpoint: String = WorkerDefaults.listenEndpoint,
@@ -99,7 +119,9 @@ public struct WorkerConfiguration: Sendable {
                 kvMemoryBytes: UInt64 = WorkerDefaults.kvMemoryBytes,
                 modelPathOverride: String? = nil,
                 timing: WorkerTiming = .standard,
-                logger: Logger = Logger(label: "mq.worker")) {
+                logger: Logger = Logger(label: "mq.worker"),
+                security: WorkerSecurity? = nil) {
+        self.security = security
         self.coordinatorEndpoint = coordinatorEndpoint
         self.listenEndpoint = listenEndpoint
         self.advertiseHost = advertiseHost

@@ -73,9 +73,18 @@ public final class WorkerService: @unchecked Sendable {
         let context: ZMQContext
         let pull: ZMQSocket
         let advertised: String
+        var zap: ZAPHandler?
+        defer { zap?.stop() }
         do {
             context = try ZMQContext()
+            if configuration.security != nil {
+                // Nobody may push before the first Assign names the previous stage.
+                zap = try ZAPHandler(context: context, policies: [WorkerSecurity.dataDomain: .nobody]) { [logger] refusal in
+                    logger.notice("refused a data connection from \(refusal.address) (key \(refusal.key?.z85 ?? "none"))")
+                }
+            }
             pull = try ZMQSocket(context, type: .pull, name: "data-in")
+            try pull.secure(configuration.security.map { .curveServer($0.keys, domain: WorkerSecurity.dataDomain) } ?? .none)
             // Activation frames may be large; the protocol's limit, not the transport default.
             try pull.setMaxMessageSize(Int64(ProtocolLimits.maxTensorBytes))
             let resolved = try pull.bind(configuration.listenEndpoint)
@@ -87,11 +96,11 @@ public final class WorkerService: @unchecked Sendable {
         logger.info("data socket bound; advertising \(advertised); coordinator \(configuration.coordinatorEndpoint)")
 
         let commands = try ZMQMailbox<DataCommand>()
-        let events = self.events, board = self.board, configuration = self.configuration
+        let events = self.events, board = self.board, configuration = self.configuration, dataZAP = zap
         let dataThread = ZMQServiceThread.start(name: "mq-worker-data") {
             do {
                 try DataPlane(context: context, pull: pull, commands: commands, events: events,
-                              board: board, configuration: configuration).run()
+                              board: board, configuration: configuration, zap: dataZAP).run()
                 events.post(.dataPlaneEnded(nil))
             } catch {
                 events.post(.dataPlaneEnded("\(error)"))
@@ -257,6 +266,9 @@ private final class ControlLoop {
 
     private func openDealer() throws {
         let socket = try ZMQSocket(context, type: .dealer, name: "control")
+        if let security = configuration.security {
+            try socket.secure(.curveClient(security.keys, server: security.coordinatorKey))
+        }
         // Do not queue for a coordinator that is not connected: a Register is retried instead,
         // and heartbeats or results for an absent coordinator are worthless.
         try socket.setImmediate(true)

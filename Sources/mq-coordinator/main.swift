@@ -5,6 +5,7 @@ import Foundation
 import Logging
 import MQCommandLine
 import MQCoordinator
+import MQTransport
 
 struct CoordinatorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -32,6 +33,16 @@ struct CoordinatorCommand: ParsableCommand {
     @Option(name: .customLong("metrics-listen"), help: "Serve Prometheus metrics (GET /metrics: KV used/free per stage, busy time, calls, tokens) on tcp://HOST:PORT.")
     var metricsListen: String?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
+    @Option(name: .customLong("curve-key"), help: "This coordinator's CURVE secret key file (NAME.key from mq keygen): encrypts and authenticates the client and worker planes.")
+    var curveKey: String?
+    @Option(name: .customLong("authorized-workers"), help: "File of worker public keys (one Z85 key a line, # comments) allowed to register; required with --curve-key.")
+    var authorizedWorkers: String?
+    @Option(name: .customLong("authorized-clients"), help: "File of client public keys allowed to call (default with --curve-key: any client that has the coordinator's public key).")
+    var authorizedClients: String?
+    @Option(name: .customLong("api-keys"), help: "File of API keys (one a line, # comments); every call must carry one (mq --api-key, MQ_API_KEY).")
+    var apiKeys: String?
+    @Flag(help: "Allow network-reachable endpoints without CURVE keys (unauthenticated, unencrypted).")
+    var insecure = false
 
     func validate() throws {
         if workers < 1 { throw ValidationError("--workers must be at least 1") }
@@ -40,6 +51,26 @@ struct CoordinatorCommand: ParsableCommand {
         _ = try parseSplit()
         if let m = metricsListen, !m.hasPrefix("tcp://") { throw ValidationError("--metrics-listen: expected tcp://HOST:PORT (HTTP needs TCP), got \"\(m)\"") }
         if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("--log-level: unknown level \"\(logLevel)\"") }
+        if (curveKey == nil) != (authorizedWorkers == nil) {
+            throw ValidationError("--curve-key and --authorized-workers go together: the coordinator's key, and the workers it accepts")
+        }
+        if authorizedClients != nil && curveKey == nil { throw ValidationError("--authorized-clients needs --curve-key") }
+        _ = try security()
+        if let apiKeys { _ = try loadKey("--api-keys") { try APIKeys.load(file: apiKeys) } }
+        // The metrics endpoint is plain HTTP and shows no request content; it is checked too, as
+        // it reveals the cluster's shape.
+        try SecureDefaults.check(
+            binds: [("--listen", listen), ("--workers-listen", workersListen)] + (metricsListen.map { [("--metrics-listen", $0)] } ?? []),
+            connects: [], secured: curveKey != nil, insecure: insecure,
+            keyFlags: "--curve-key coordinator.key --authorized-workers workers.txt")
+    }
+
+    func security() throws -> CoordinatorSecurity? {
+        guard let curveKey, let authorizedWorkers else { return nil }
+        return CoordinatorSecurity(
+            keys: try loadKey("--curve-key") { try CurveKeyPair.load(secretKeyFile: curveKey) },
+            authorizedWorkers: try loadKey("--authorized-workers") { try AuthorizedKeys.load(file: authorizedWorkers) },
+            authorizedClients: try authorizedClients.map { path in try loadKey("--authorized-clients") { try AuthorizedKeys.load(file: path) } })
     }
 
     func parseSplit() throws -> SplitPolicy {
@@ -75,6 +106,11 @@ struct CoordinatorCommand: ParsableCommand {
         config.microBatches = microBatches ?? workers
         config.prefillChunk = prefillChunk
         config.metricsEndpoint = metricsListen
+        config.security = try security()
+        config.apiKeys = try apiKeys.map { path in try loadKey("--api-keys") { try APIKeys.load(file: path) } }
+        if config.security == nil && insecure {
+            logger.warning("running with --insecure: the client and worker planes are unauthenticated and unencrypted")
+        }
         let service: CoordinatorService
         do { service = try CoordinatorService(config: config, logger: logger) } catch {
             logger.critical("cannot start: \(error)")

@@ -8,6 +8,7 @@ import Logging
 import MQKernels
 import MQCommandLine
 import MQProtocol
+import MQTransport
 import MQWorker
 
 struct WorkerCommand: ParsableCommand {
@@ -51,6 +52,21 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "BLAS threads for the matrix products. Default: OpenBLAS's own choice.")
     var threads: Int?
 
+    @Option(name: .customLong("curve-key"), help: "This worker's CURVE secret key file (NAME.key from mq keygen; its NAME.pub must be in the coordinator's --authorized-workers).")
+    var curveKey: String?
+
+    @Option(name: .customLong("coordinator-key"), help: "The coordinator's CURVE public key file (coordinator.pub); required with --curve-key.")
+    var coordinatorKey: String?
+
+    @Flag(help: "Allow network-reachable endpoints without CURVE keys (unauthenticated, unencrypted).")
+    var insecure = false
+
+    func security() throws -> WorkerSecurity? {
+        guard let curveKey, let coordinatorKey else { return nil }
+        return WorkerSecurity(keys: try loadKey("--curve-key") { try CurveKeyPair.load(secretKeyFile: curveKey) },
+                              coordinatorKey: try loadKey("--coordinator-key") { try CurvePublicKey.load(file: coordinatorKey) })
+    }
+
     func validate() throws {
         if Logger.Level(rawValue: logLevel) == nil {
             throw ValidationError("--log-level: unknown level \"\(logLevel)\" (trace, debug, info, notice, warning, error, critical)")
@@ -60,6 +76,13 @@ struct WorkerCommand: ParsableCommand {
         if let model, !FileManager.default.fileExists(atPath: model + "/config.json") {
             throw ValidationError("--model \(model): no config.json there")
         }
+        if (curveKey == nil) != (coordinatorKey == nil) {
+            throw ValidationError("--curve-key and --coordinator-key go together: this worker's key, and the coordinator's it must authenticate")
+        }
+        _ = try security()
+        try SecureDefaults.check(binds: [("--listen", listen)], connects: [("--coordinator", coordinator)],
+                                 secured: curveKey != nil, insecure: insecure,
+                                 keyFlags: "--curve-key worker.key --coordinator-key coordinator.pub")
     }
 
     func run() throws {
@@ -75,6 +98,7 @@ struct WorkerCommand: ParsableCommand {
                                                 advertiseHost: advertise, kvMemoryBytes: kvMemory.bytes,
                                                 modelPathOverride: model, logger: logger)
         if let memory { configuration.memoryBytes = memory.bytes }
+        configuration.security = try security()
         if let workerID { configuration.workerID = workerID }
         let service: WorkerService
         do { service = try WorkerService(configuration: configuration) } catch {

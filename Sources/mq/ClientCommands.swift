@@ -6,6 +6,7 @@
 import ArgumentParser
 import Foundation
 import MQClient
+import MQCommandLine
 import MQEngine
 
 // MARK: Options
@@ -18,12 +19,54 @@ struct ServerOptions: ParsableArguments {
     @Option(help: "Deadline of the call in seconds: a coordinator that is down fails at once (UNAVAILABLE), one that does not answer by then fails with DEADLINE_EXCEEDED.")
     var timeout: Double = ClientCommandDefaults.timeoutSeconds
 
+    @OptionGroup var credentials: ClientCredentials
+
     func validate() throws {
         try ClientCommandDefaults.validate(timeout: timeout)
+        try credentials.check(server: server)
     }
 
     func connect() throws -> MQClient {
-        try MQClient(endpoint: server, defaultTimeout: ClientCommandDefaults.duration(seconds: timeout))
+        try credentials.client(server, timeout: ClientCommandDefaults.duration(seconds: timeout))
+    }
+}
+
+/// How a client command authenticates: the coordinator's CURVE key, an optional client key, an
+/// API key. Secure by default: a network-reachable --server needs --server-key (or --insecure).
+struct ClientCredentials: ParsableArguments {
+    @Option(name: .customLong("server-key"), help: "The coordinator's CURVE public key file (coordinator.pub): encrypts the connection and authenticates the server.")
+    var serverKey: String?
+
+    @Option(name: .customLong("client-key"), help: "This client's CURVE secret key file, for a coordinator that lists its clients (--authorized-clients). Default: a fresh key per call.")
+    var clientKey: String?
+
+    @Option(name: .customLong("api-key"), help: "API key sent with every call (default: $MQ_API_KEY).")
+    var apiKey: String?
+
+    @Flag(help: "Allow a network-reachable --server without --server-key (unencrypted).")
+    var insecure = false
+
+    func check(server: String) throws {
+        if clientKey != nil && serverKey == nil { throw ValidationError("--client-key needs --server-key") }
+        _ = try security()
+        try SecureDefaults.check(binds: [], connects: [("--server", server)], secured: serverKey != nil, insecure: insecure,
+                                 keyFlags: "--server-key coordinator.pub")
+    }
+
+    func security() throws -> MQClientSecurity? {
+        guard let serverKey else { return nil }
+        return try loadKey("--server-key/--client-key") { try MQClientSecurity.load(serverKeyFile: serverKey, clientKeyFile: clientKey) }
+    }
+
+    /// --api-key, else $MQ_API_KEY, else none.
+    var resolvedAPIKey: String? {
+        if let apiKey { return apiKey }
+        let env = ProcessInfo.processInfo.environment["MQ_API_KEY"] ?? ""
+        return env.isEmpty ? nil : env
+    }
+
+    func client(_ endpoint: String, timeout: Duration) throws -> MQClient {
+        try MQClient(endpoint: endpoint, defaultTimeout: timeout, security: try security(), apiKey: resolvedAPIKey)
     }
 }
 
@@ -36,8 +79,11 @@ struct RemoteServerOption: ParsableArguments {
     @Option(help: "With --server: deadline of the call in seconds.")
     var timeout: Double = ClientCommandDefaults.timeoutSeconds
 
+    @OptionGroup var credentials: ClientCredentials
+
     func validate() throws {
         try ClientCommandDefaults.validate(timeout: timeout)
+        if let server { try credentials.check(server: server) }
     }
 
     /// The server options, when --server was given.
@@ -46,6 +92,7 @@ struct RemoteServerOption: ParsableArguments {
         var options = ServerOptions()
         options.server = server
         options.timeout = timeout
+        options.credentials = credentials
         return options
     }
 }

@@ -2452,7 +2452,7 @@ const ProtobufCMessageDescriptor mq__v1__info_response__descriptor =
   (ProtobufCMessageInit) mq__v1__info_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCEnumValue mq__v1__status_code__enum_values_by_number[9] =
+static const ProtobufCEnumValue mq__v1__status_code__enum_values_by_number[10] =
 {
   { "STATUS_CODE_OK", "MQ__V1__STATUS_CODE__STATUS_CODE_OK", 0 },
   { "STATUS_CODE_CANCELLED", "MQ__V1__STATUS_CODE__STATUS_CODE_CANCELLED", 1 },
@@ -2463,11 +2463,12 @@ static const ProtobufCEnumValue mq__v1__status_code__enum_values_by_number[9] =
   { "STATUS_CODE_UNIMPLEMENTED", "MQ__V1__STATUS_CODE__STATUS_CODE_UNIMPLEMENTED", 12 },
   { "STATUS_CODE_INTERNAL", "MQ__V1__STATUS_CODE__STATUS_CODE_INTERNAL", 13 },
   { "STATUS_CODE_UNAVAILABLE", "MQ__V1__STATUS_CODE__STATUS_CODE_UNAVAILABLE", 14 },
+  { "STATUS_CODE_UNAUTHENTICATED", "MQ__V1__STATUS_CODE__STATUS_CODE_UNAUTHENTICATED", 16 },
 };
 static const ProtobufCIntRange mq__v1__status_code__value_ranges[] = {
-{0, 0},{3, 2},{8, 5},{12, 6},{0, 9}
+{0, 0},{3, 2},{8, 5},{12, 6},{16, 9},{0, 10}
 };
-static const ProtobufCEnumValueIndex mq__v1__status_code__enum_values_by_name[9] =
+static const ProtobufCEnumValueIndex mq__v1__status_code__enum_values_by_name[10] =
 {
   { "STATUS_CODE_CANCELLED", 1 },
   { "STATUS_CODE_DEADLINE_EXCEEDED", 3 },
@@ -2476,6 +2477,7 @@ static const ProtobufCEnumValueIndex mq__v1__status_code__enum_values_by_name[9]
   { "STATUS_CODE_NOT_FOUND", 4 },
   { "STATUS_CODE_OK", 0 },
   { "STATUS_CODE_RESOURCE_EXHAUSTED", 5 },
+  { "STATUS_CODE_UNAUTHENTICATED", 9 },
   { "STATUS_CODE_UNAVAILABLE", 8 },
   { "STATUS_CODE_UNIMPLEMENTED", 6 },
 };
@@ -2486,11 +2488,11 @@ const ProtobufCEnumDescriptor mq__v1__status_code__descriptor =
   "StatusCode",
   "Mq__V1__StatusCode",
   "mq.v1",
-  9,
+  10,
   mq__v1__status_code__enum_values_by_number,
-  9,
+  10,
   mq__v1__status_code__enum_values_by_name,
-  4,
+  5,
   mq__v1__status_code__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };

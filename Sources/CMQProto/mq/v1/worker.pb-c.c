@@ -927,7 +927,7 @@ const ProtobufCMessageDescriptor mq__v1__register__descriptor =
   (ProtobufCMessageInit) mq__v1__register__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor mq__v1__assign__field_descriptors[10] =
+static const ProtobufCFieldDescriptor mq__v1__assign__field_descriptors[13] =
 {
   {
     "assignment_id",
@@ -1049,23 +1049,62 @@ static const ProtobufCFieldDescriptor mq__v1__assign__field_descriptors[10] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "epoch",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Mq__V1__Assign, epoch),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "previous_key",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Mq__V1__Assign, previous_key),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "next_key",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Mq__V1__Assign, next_key),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned mq__v1__assign__field_indices_by_name[] = {
   0,   /* field[0] = assignment_id */
   5,   /* field[5] = end_layer */
+  10,   /* field[10] = epoch */
   4,   /* field[4] = first_layer */
   6,   /* field[6] = is_first */
   7,   /* field[7] = is_last */
   9,   /* field[9] = kv_capacity_bytes */
   1,   /* field[1] = model_path */
   8,   /* field[8] = next_endpoint */
+  12,   /* field[12] = next_key */
   3,   /* field[3] = num_stages */
+  11,   /* field[11] = previous_key */
   2,   /* field[2] = stage_index */
 };
 static const ProtobufCIntRange mq__v1__assign__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 10 }
+  { 0, 13 }
 };
 const ProtobufCMessageDescriptor mq__v1__assign__descriptor =
 {
@@ -1075,7 +1114,7 @@ const ProtobufCMessageDescriptor mq__v1__assign__descriptor =
   "Mq__V1__Assign",
   "mq.v1",
   sizeof(Mq__V1__Assign),
-  10,
+  13,
   mq__v1__assign__field_descriptors,
   mq__v1__assign__field_indices_by_name,
   1,  mq__v1__assign__number_ranges,
@@ -1403,7 +1442,7 @@ const ProtobufCMessageDescriptor mq__v1__stage_timing__descriptor =
   (ProtobufCMessageInit) mq__v1__stage_timing__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor mq__v1__step__field_descriptors[5] =
+static const ProtobufCFieldDescriptor mq__v1__step__field_descriptors[6] =
 {
   {
     "step_id",
@@ -1465,8 +1504,21 @@ static const ProtobufCFieldDescriptor mq__v1__step__field_descriptors[5] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "epoch",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Mq__V1__Step, epoch),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned mq__v1__step__field_indices_by_name[] = {
+  5,   /* field[5] = epoch */
   2,   /* field[2] = sequences */
   1,   /* field[1] = stage_index */
   0,   /* field[0] = step_id */
@@ -1476,7 +1528,7 @@ static const unsigned mq__v1__step__field_indices_by_name[] = {
 static const ProtobufCIntRange mq__v1__step__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor mq__v1__step__descriptor =
 {
@@ -1486,7 +1538,7 @@ const ProtobufCMessageDescriptor mq__v1__step__descriptor =
   "Mq__V1__Step",
   "mq.v1",
   sizeof(Mq__V1__Step),
-  5,
+  6,
   mq__v1__step__field_descriptors,
   mq__v1__step__field_indices_by_name,
   1,  mq__v1__step__number_ranges,
@@ -1570,7 +1622,7 @@ const ProtobufCMessageDescriptor mq__v1__sequence_result__descriptor =
   (ProtobufCMessageInit) mq__v1__sequence_result__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor mq__v1__step_result__field_descriptors[3] =
+static const ProtobufCFieldDescriptor mq__v1__step_result__field_descriptors[4] =
 {
   {
     "step_id",
@@ -1608,8 +1660,21 @@ static const ProtobufCFieldDescriptor mq__v1__step_result__field_descriptors[3] 
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "epoch",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Mq__V1__StepResult, epoch),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned mq__v1__step_result__field_indices_by_name[] = {
+  3,   /* field[3] = epoch */
   1,   /* field[1] = results */
   0,   /* field[0] = step_id */
   2,   /* field[2] = timings */
@@ -1617,7 +1682,7 @@ static const unsigned mq__v1__step_result__field_indices_by_name[] = {
 static const ProtobufCIntRange mq__v1__step_result__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor mq__v1__step_result__descriptor =
 {
@@ -1627,7 +1692,7 @@ const ProtobufCMessageDescriptor mq__v1__step_result__descriptor =
   "Mq__V1__StepResult",
   "mq.v1",
   sizeof(Mq__V1__StepResult),
-  3,
+  4,
   mq__v1__step_result__field_descriptors,
   mq__v1__step_result__field_indices_by_name,
   1,  mq__v1__step_result__number_ranges,

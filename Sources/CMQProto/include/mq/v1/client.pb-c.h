@@ -80,7 +80,13 @@ typedef enum _Mq__V1__StatusCode {
   /*
    * The service cannot serve now (layers not covered, a worker lost mid-call); retry later.
    */
-  MQ__V1__STATUS_CODE__STATUS_CODE_UNAVAILABLE = 14
+  MQ__V1__STATUS_CODE__STATUS_CODE_UNAVAILABLE = 14,
+  /*
+   * The call carries no valid credentials: the coordinator requires an API key (metadata
+   * "authorization: Bearer <key>") and it is missing or not listed (since 1.2). The message says
+   * no more than that.
+   */
+  MQ__V1__STATUS_CODE__STATUS_CODE_UNAUTHENTICATED = 16
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(MQ__V1__STATUS_CODE)
 } Mq__V1__StatusCode;
 /*
@@ -211,8 +217,9 @@ struct  Mq__V1__CallRequest
    */
   uint32_t timeout_ms;
   /*
-   * Free-form key/value pairs for tracing and logging (for example "request-id"); the server
-   * does not interpret them.
+   * Key/value pairs for tracing and logging (for example "request-id"). The server interprets
+   * one key: "authorization", "Bearer <api key>", checked when it runs with API keys; it is never
+   * logged.
    */
   size_t n_metadata;
   Mq__V1__CallRequest__MetadataEntry **metadata;

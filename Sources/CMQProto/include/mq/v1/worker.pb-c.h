@@ -239,10 +239,28 @@ struct  Mq__V1__Assign
    * KV-cache bytes the stage may allocate; 0 means the worker decides from its memory offer.
    */
   uint64_t kv_capacity_bytes;
+  /*
+   * The pipeline's epoch (since 1.2): increases whenever the coordinator rewires the pipeline, and
+   * every stage is sent a new Assign with it. A stage drops a Step of another epoch; the
+   * coordinator drops a StepResult of another epoch (fencing: nothing from an older pipeline is
+   * ever used). 0 from a 1.1 coordinator: no fencing.
+   */
+  uint64_t epoch;
+  /*
+   * The CURVE public key (Z85) of the only peer allowed to push into this stage's data socket:
+   * the previous stage's worker, or the coordinator for stage 0 (since 1.2). Empty when the
+   * cluster runs without CURVE.
+   */
+  char *previous_key;
+  /*
+   * The CURVE public key (Z85) of the next stage's worker, the server this stage's output socket
+   * must authenticate (since 1.2). Empty for the last stage and without CURVE.
+   */
+  char *next_key;
 };
 #define MQ__V1__ASSIGN__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&mq__v1__assign__descriptor) \
-    , 0, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0 }
+    , 0, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 /*
@@ -403,10 +421,15 @@ struct  Mq__V1__Step
    */
   size_t n_timings;
   Mq__V1__StageTiming **timings;
+  /*
+   * The Assign.epoch of the pipeline this step was sent into (since 1.2); a stage whose
+   * assignment has another epoch drops the step.
+   */
+  uint64_t epoch;
 };
 #define MQ__V1__STEP__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&mq__v1__step__descriptor) \
-    , 0, 0, 0,NULL, NULL, 0,NULL }
+    , 0, 0, 0,NULL, NULL, 0,NULL, 0 }
 
 
 /*
@@ -458,10 +481,14 @@ struct  Mq__V1__StepResult
    */
   size_t n_timings;
   Mq__V1__StageTiming **timings;
+  /*
+   * The Step.epoch (since 1.2); the coordinator drops a result of an older pipeline.
+   */
+  uint64_t epoch;
 };
 #define MQ__V1__STEP_RESULT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&mq__v1__step_result__descriptor) \
-    , 0, 0,NULL, 0,NULL }
+    , 0, 0,NULL, 0,NULL, 0 }
 
 
 /*

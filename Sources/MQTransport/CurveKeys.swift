@@ -140,8 +140,11 @@ public struct CurveKeyPair: Sendable, Equatable, CustomStringConvertible {
         var out: [(Int, String, String)] = []
         for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = raw.trimmingCharacters(in: .whitespacesAndNewlines)
-            if line.isEmpty || line.hasPrefix("#") { continue }
+            if line.isEmpty { continue }
             let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            // '#' is a Z85 character, but never the first of a 32-byte key (the first character
+            // encodes a value below 2^32 / 85^4 < 83, and '#' is number 84).
+            if line.hasPrefix("#") { continue }
             out.append((i + 1, String(words[0]), words.dropFirst().joined(separator: " ")))
         }
         return out

@@ -4,6 +4,7 @@
 import Foundation
 import MQClient
 import MQProtocol
+import MQTransport
 import XCTest
 
 final class LocalCluster {
@@ -14,6 +15,14 @@ final class LocalCluster {
     private(set) var coordinator: Process!
     private(set) var workers: [Process] = []
     private var workerCount = 0
+    /// CURVE keys when the cluster runs secured: the coordinator's, one per worker (listed in
+    /// the coordinator's --authorized-workers), and the API key every call must carry.
+    struct Keys {
+        let coordinator: CurveKeyPair
+        let workers: [CurveKeyPair]
+        let apiKey: String
+    }
+    let keys: Keys?
 
     /// The folder holding the built executables (next to the test bundle).
     static let binaries: URL = {
@@ -34,25 +43,68 @@ final class LocalCluster {
     /// library's default 500 ms to connect; the tests are about the server, not that default.
     static let connectTimeout: Duration = .seconds(10)
 
-    init(model: URL, workers: Int, split: String = "even", extraCoordinatorArgs: [String] = [], kvMemory: String = "64M") throws {
+    /// `secured`: CURVE on every plane and an API key (keys made here); `tcp`: loopback TCP
+    /// endpoints instead of ipc ones (what a capture of the wire can see).
+    init(model: URL, workers: Int, split: String = "even", extraCoordinatorArgs: [String] = [], kvMemory: String = "64M",
+         secured: Bool = false, tcp: Bool = false) throws {
         self.kvMemory = kvMemory
         self.model = model
         dir = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("mq-test-\(UInt32.random(in: 0...UInt32.max))")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        clientEndpoint = "ipc://\(dir.path)/clients.sock"
-        workerEndpoint = "ipc://\(dir.path)/workers.sock"
+        // 0700: the executables refuse unsecured ipc sockets in a folder others can enter.
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        if tcp {
+            clientEndpoint = "tcp://127.0.0.1:\(Self.freePort())"
+            workerEndpoint = "tcp://127.0.0.1:\(Self.freePort())"
+        } else {
+            clientEndpoint = "ipc://\(dir.path)/clients.sock"
+            workerEndpoint = "ipc://\(dir.path)/workers.sock"
+        }
+        var securityArgs: [String] = []
+        if secured {
+            let keys = Keys(coordinator: try CurveKeyPair.generate(), workers: try (0..<workers + 2).map { _ in try CurveKeyPair.generate() },
+                            apiKey: "test-api-key-\(UInt64.random(in: 0...UInt64.max))")
+            try keys.coordinator.write(base: dir.appendingPathComponent("coordinator").path)
+            for (i, k) in keys.workers.enumerated() { try k.write(base: dir.appendingPathComponent("w\(i)").path) }
+            try keys.workers.map(\.publicKey.z85).joined(separator: "\n").write(to: dir.appendingPathComponent("authorized-workers"), atomically: true, encoding: .utf8)
+            try keys.apiKey.write(to: dir.appendingPathComponent("api-keys"), atomically: true, encoding: .utf8)
+            securityArgs = ["--curve-key", dir.appendingPathComponent("coordinator.key").path,
+                            "--authorized-workers", dir.appendingPathComponent("authorized-workers").path,
+                            "--api-keys", dir.appendingPathComponent("api-keys").path]
+            self.keys = keys
+        } else {
+            self.keys = nil
+        }
         coordinator = try launch("mq-coordinator", ["--model", model.path, "--workers", "\(workers)", "--split", split,
                                                     "--listen", clientEndpoint, "--workers-listen", workerEndpoint,
-                                                    "--log-level", "debug"] + extraCoordinatorArgs, log: "coordinator")
+                                                    "--log-level", "debug"] + securityArgs + extraCoordinatorArgs, log: "coordinator")
         for _ in 0..<workers { try startWorker() }
+    }
+
+    /// A TCP port nobody listens on now (the OS's choice for a socket bound to port 0).
+    static func freePort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        return Int(UInt16(bigEndian: address.sin_port))
     }
 
     @discardableResult
     func startWorker() throws -> Process {
         let i = workerCount
         workerCount += 1
-        let p = try launch("mq-worker", ["--coordinator", workerEndpoint, "--listen", "ipc://\(dir.path)/w\(i).sock",
-                                         "--worker-id", "w\(i)", "--threads", "1", "--kv-memory", kvMemory], log: "worker\(i)")
+        var args = ["--coordinator", workerEndpoint, "--listen", workerEndpoint.hasPrefix("tcp") ? "tcp://127.0.0.1:*" : "ipc://\(dir.path)/w\(i).sock",
+                    "--worker-id", "w\(i)", "--threads", "1", "--kv-memory", kvMemory]
+        if keys != nil {
+            args += ["--curve-key", dir.appendingPathComponent("w\(i).key").path,
+                     "--coordinator-key", dir.appendingPathComponent("coordinator.pub").path]
+        }
+        let p = try launch("mq-worker", args, log: "worker\(i)")
         workers.append(p)
         return p
     }
@@ -69,8 +121,10 @@ final class LocalCluster {
         return p
     }
 
+    /// A client with the cluster's credentials (when secured).
     func client(timeout: Duration = .seconds(30)) throws -> MQClient {
-        try MQClient(endpoint: clientEndpoint, defaultTimeout: timeout, connectTimeout: Self.connectTimeout)
+        try MQClient(endpoint: clientEndpoint, defaultTimeout: timeout, connectTimeout: Self.connectTimeout,
+                     security: try keys.map { try MQClientSecurity(serverKey: $0.coordinator.publicKey.z85) }, apiKey: keys?.apiKey)
     }
 
     /// Polls Health until the cluster serves (or fails the test after `timeout`).

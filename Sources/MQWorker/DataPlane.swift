@@ -63,6 +63,8 @@ final class DataPlane {
     private var pushEndpoint = ""
     private var released = ReleasedSequences()
     private var stepsDone: UInt64 = 0
+    /// Bounds the warnings a flood of junk on the data socket can write.
+    private var warnings = WarningLimiter()
 
     init(context: ZMQContext, pull: ZMQSocket, commands: ZMQMailbox<DataCommand>, events: ZMQMailbox<ControlEvent>,
          board: LoadBoard, configuration: WorkerConfiguration) {
@@ -86,7 +88,9 @@ final class DataPlane {
         let stepsIndex = poller.add(pull)
         let commandsIndex = poller.add(commands)
         while true {
-            let ready = try poller.poll(timeout: nil)
+            // Waits without a timeout unless a summary of suppressed warnings is due.
+            let ready = try poller.poll(timeout: warnings.nextSummaryDue.map { max(.zero, $0 - .now) })
+            for summary in warnings.flush(now: .now) { logger.warning("\(summary)") }
             if ready.isReadable(commandsIndex) {
                 for command in commands.drain() {
                     if case .stop = command { return }
@@ -199,7 +203,8 @@ final class DataPlane {
             decoded = try StepFrames.decode(frames)
         } catch {
             let sizes = frames.map(\.count)
-            logger.warning("dropping a data-plane message with \(frames.count) frame(s) of \(sizes) bytes: \(error)")
+            warnings.warn("data-undecodable", "dropping a data-plane message with \(frames.count) frame(s) of \(sizes) bytes: \(error)",
+                          to: logger)
             send(.error(WorkerError(code: .malformedMessage, message: "data-plane message: \(error)")))
             return
         }
@@ -272,5 +277,16 @@ final class DataPlane {
             kvUsedBytes: UInt64(stage?.cache.usedBytes ?? 0),
             kvCapacityBytes: UInt64(stage?.cache.capacityBytes ?? 0),
             stepsDone: stepsDone))
+    }
+}
+
+extension WarningLimiter {
+    /// Writes a warning about one bad message to `logger`, unless a flood of its kind used up
+    /// this interval's lines (then a summary line comes later).
+    mutating func warn(_ kind: String, _ message: @autoclosure () -> Logger.Message, to logger: Logger,
+                       now: ContinuousClock.Instant = .now) {
+        guard case .write(let summary) = admit(kind, now: now) else { return }
+        if let summary { logger.warning("\(summary)") }
+        logger.warning(message())
     }
 }

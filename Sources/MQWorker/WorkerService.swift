@@ -148,6 +148,8 @@ private final class ControlLoop {
     private var reconnectAt: ContinuousClock.Instant?
     private var backoff: Duration
     private var dataPlaneEnded = false
+    /// Bounds the warnings a flood of junk on the control socket can write.
+    private var warnings = WarningLimiter()
 
     init(context: ZMQContext, service: WorkerService, commands: ZMQMailbox<DataCommand>, dataThread: ZMQServiceThread,
          register: Register, logger: Logger) {
@@ -232,6 +234,7 @@ private final class ControlLoop {
 
     private func runTimers() throws {
         let now = clock.now
+        for summary in warnings.flush(now: now) { logger.warning("\(summary)") }
         if let at = reconnectAt {
             guard now >= at else { return }
             reconnectAt = nil
@@ -341,7 +344,7 @@ private final class ControlLoop {
         do {
             message = try WorkerMessage.decode(frames: frames)
         } catch {
-            logger.warning("undecodable control message (\(frames.map(\.count)) bytes): \(error)")
+            warnings.warn("control-undecodable", "undecodable control message (\(frames.map(\.count)) bytes): \(error)", to: logger)
             replyMalformed("control message: \(error)")
             return nil
         }
@@ -360,7 +363,7 @@ private final class ControlLoop {
             if error.code == .versionMismatch { return .versionMismatch(error.message) }
             logger.warning("the coordinator reports an error: \(error)")
         case .register, .ready, .step, .stepResult:
-            logger.warning("unexpected \(message.kindName) from the coordinator on the control socket")
+            warnings.warn("control-unexpected", "unexpected \(message.kindName) from the coordinator on the control socket", to: logger)
             replyMalformed("a worker does not accept \(message.kindName) on its control socket")
         }
         return nil

@@ -53,6 +53,8 @@ public final class CoordinatorService: @unchecked Sendable {
     private var stats = HopStats()
     private var counters = ServiceCounters()
     private var metricsHTTP: HTTPEndpoint?
+    /// Bounds the per-frame warnings a flood of bad client or worker frames can write.
+    private var warnings = WarningLimiter()
     private let clock = ContinuousClock()
 
     public init(config: CoordinatorConfig, logger: Logger) throws {
@@ -122,6 +124,8 @@ public final class CoordinatorService: @unchecked Sendable {
                 while let m = try clientSocket.tryReceiveRouted() { handleClient(m) }
             }
             let now = clock.now
+            metricsHTTP?.closeIdle(now: now)
+            for summary in warnings.flush(now: now) { logger.warning("\(summary)") }
             if now - lastHeartbeat >= WorkerPlaneTiming.heartbeatInterval {
                 lastHeartbeat = now
                 let hb = WorkerMessage.heartbeat(Heartbeat(sentUnixMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000)))
@@ -164,7 +168,7 @@ public final class CoordinatorService: @unchecked Sendable {
 
     private func handleClient(_ m: RoutedMessage) {
         guard m.frames.count == 1 else {
-            logger.warning("dropped a client message with \(m.frames.count) frames (expected 1)")
+            warn("client-frames", "dropped a client message with \(m.frames.count) frames (expected 1)")
             return
         }
         let frame = m.frames[0]
@@ -177,7 +181,7 @@ public final class CoordinatorService: @unchecked Sendable {
             if let id = CallRequest.peekCallID(frame) {
                 reply(m.identity, .end(callID: id, status: error.status))
             } else {
-                logger.warning("dropped an unparseable client frame", metadata: ["bytes": "\(frame.count)", "error": "\(error)"])
+                warn("client-unparseable", "dropped an unparseable client frame", metadata: ["bytes": "\(frame.count)", "error": "\(error)"])
             }
             return
         }
@@ -219,7 +223,7 @@ public final class CoordinatorService: @unchecked Sendable {
         }
         let waiting = waitingCalls
         guard waiting < config.maxQueuedCalls else {
-            return fail(.resourceExhausted, "the queue is full (\(waiting) calls waiting for KV cache, limit \(config.maxQueuedCalls)); retry in about a second")
+            return fail(.resourceExhausted, "the queue is full: \(waiting) calls wait for admission, at the limit of \(config.maxQueuedCalls) set by --max-queued; retry later")
         }
         var prompt: [Int]
         switch g.prompt {
@@ -231,10 +235,11 @@ public final class CoordinatorService: @unchecked Sendable {
         let maxNew = g.maxNewTokens == 0 ? config.defaultMaxNewTokens : Int(g.maxNewTokens)
         guard !prompt.isEmpty else { return fail(.invalidArgument, "GenerateRequest.prompt: the prompt is empty") }
         guard prompt.count <= maxPromptTokens else {
-            return fail(.invalidArgument, "GenerateRequest.prompt: prompt has \(prompt.count) tokens, limit \(maxPromptTokens)")
+            let setBy = maxPromptTokens < shape.maxPositions ? "--max-prompt-tokens" : "the model's context length"
+            return fail(.invalidArgument, "GenerateRequest.prompt: prompt has \(prompt.count) tokens, over the limit of \(maxPromptTokens) set by \(setBy)")
         }
         guard maxNew <= config.maxNewTokens else {
-            return fail(.invalidArgument, "GenerateRequest.max_new_tokens: \(maxNew) exceeds the limit \(config.maxNewTokens)")
+            return fail(.invalidArgument, "GenerateRequest.max_new_tokens: \(maxNew) exceeds the limit of \(config.maxNewTokens) set by --max-new-tokens")
         }
         guard prompt.count + maxNew <= shape.maxPositions else {
             return fail(.invalidArgument, "GenerateRequest: prompt of \(prompt.count) tokens plus \(maxNew) new tokens exceeds the model's \(shape.maxPositions) positions")
@@ -243,12 +248,11 @@ public final class CoordinatorService: @unchecked Sendable {
             return fail(.invalidArgument, "GenerateRequest.prompt.token_ids: token id \(bad) is outside the vocabulary (0..<\(shape.vocabSize))")
         }
         var s = g.sampling
-        if s.topP == 0 || s.topP > 1 { s.topP = 1 }
-        if s.repetitionPenalty == 0 { s.repetitionPenalty = 1 }
         if s.seed == nil { s.seed = UInt64.random(in: 0...UInt64.max) }
         do {
-            _ = try SamplingParameters(temperature: s.temperature, topK: Int(s.topK), topP: s.topP,
-                                       repetitionPenalty: s.repetitionPenalty, seed: s.seed!, topLogprobs: Int(s.topLogprobs)).validated()
+            // The check the engine and the workers apply too; the workers map the wire's unset zeros alike.
+            _ = try SamplingParameters(wireTemperature: s.temperature, topK: s.topK, topP: s.topP, repetitionPenalty: s.repetitionPenalty,
+                                       seed: s.seed!, topLogprobs: s.topLogprobs).validated(stopStrings: s.stopStrings)
         } catch { return fail(.invalidArgument, "GenerateRequest.sampling: \(error)") }
         let now = clock.now
         var timeout = timeoutMs == 0 ? config.defaultTimeout : .milliseconds(Int64(timeoutMs))
@@ -404,10 +408,10 @@ public final class CoordinatorService: @unchecked Sendable {
     }
 
     private func handleWorker(_ m: RoutedMessage) {
-        guard m.frames.count == 1 else { logger.warning("dropped a worker message with \(m.frames.count) frames"); return }
+        guard m.frames.count == 1 else { warn("worker-frames", "dropped a worker message with \(m.frames.count) frames (expected 1)"); return }
         let msg: WorkerMessage
         do { msg = try WorkerMessage.decode(m.frames[0]) } catch {
-            logger.warning("dropped an undecodable worker frame", metadata: ["error": "\(error)"])
+            warn("worker-undecodable", "dropped an undecodable worker frame", metadata: ["error": "\(error)"])
             return
         }
         let now = clock.now
@@ -435,8 +439,15 @@ public final class CoordinatorService: @unchecked Sendable {
         case .shutdown(let s): workerLost(m.identity, reason: "worker \(name) left: \(s.reason)")
         case .error(let e): handleWorkerError(e, from: m.identity, name: name)
         case .assign, .step, .release:
-            logger.warning("unexpected \(msg.kindName) from worker \(name)")
+            warn("worker-unexpected", "unexpected \(msg.kindName) from worker \(name)")
         }
+    }
+
+    /// A warning about one bad frame, written unless a flood of its kind used up this interval's lines.
+    private func warn(_ kind: String, _ message: @autoclosure () -> Logger.Message, metadata: Logger.Metadata? = nil) {
+        guard case .write(let summary) = warnings.admit(kind, now: clock.now) else { return }
+        if let summary { logger.warning("\(summary)") }
+        logger.warning(message(), metadata: metadata)
     }
 
     private func reconcile() {
@@ -512,6 +523,7 @@ public final class CoordinatorService: @unchecked Sendable {
         for id in cluster.expired(now: now, expiry: WorkerPlaneTiming.peerExpiry) {
             workerLost(id, reason: "no heartbeat for \(WorkerPlaneTiming.peerExpiry)")
         }
+        cluster.forgetLost(now: now)
         var any = false
         for call in arrival where !call.ended && now >= call.deadline {
             finish(call, status: Status(code: .deadlineExceeded, message: "deadline exceeded after \(call.output.tokenIds.count) tokens"))
@@ -562,7 +574,8 @@ public final class CoordinatorService: @unchecked Sendable {
             let need = Self.reservation(call)
             if need > capacity {
                 finish(call, status: Status(code: .resourceExhausted, message:
-                    "the request needs \(need) tokens of KV cache but a stage holds at most \(capacity); shorten the prompt or max_new_tokens"))
+                    "the request needs \(need) tokens of KV cache but a stage holds at most \(capacity) (its KV memory, set by --kv-memory); "
+                    + "shorten the prompt or max_new_tokens"))
                 continue
             }
             guard reservedTokens + need <= capacity else { break }

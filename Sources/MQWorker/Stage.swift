@@ -432,7 +432,7 @@ final class Stage {
         if case let .cacheFull(sequence, needed, free)? = error as? ModelError {
             let id = UInt64(UInt(bitPattern: sequence))
             return WorkerError(code: .kvCacheFull,
-                               message: "sequence \(id): KV cache full (needs \(needed) more blocks, \(free) free)",
+                               message: "sequence \(id): KV cache full (needs \(needed) more blocks, \(free) free; its size is set by --kv-memory)",
                                stepID: step.stepID, seqID: seqID ?? id)
         }
         return WorkerError(code: .stepFailed, message: "Step \(step.stepID): \(error)", stepID: step.stepID, seqID: seqID)

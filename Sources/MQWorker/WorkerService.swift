@@ -330,7 +330,7 @@ private final class ControlLoop {
         }
         do {
             if try !dealer.trySend(frames: [frame]) {
-                logger.warning("the coordinator is not accepting messages; dropping a \(what)")
+                warnings.warn("control-send-full", "the coordinator is not accepting messages; dropping a \(what)", to: logger)
             }
         } catch {
             logger.warning("sending a \(what) to the coordinator failed: \(error)")

@@ -21,6 +21,8 @@ struct WorkerRecord {
     var activeSequences: UInt32 = 0
     /// The CURVE public key (Z85) the worker's control connection authenticated with; "" without CURVE.
     var publicKey: String = ""
+    /// When it was marked lost (nil while it is a member).
+    var lostAt: ContinuousClock.Instant? = nil
 }
 
 enum PlanError: Error, CustomStringConvertible, Equatable {
@@ -39,6 +41,8 @@ struct Cluster {
     private(set) var plan: [Range<Int>]? = nil
     private(set) var workers: [[UInt8]: WorkerRecord] = [:]
     private(set) var stageWorker: [[UInt8]?]
+    /// Lost workers for Health, most recent first: one entry per worker id, for
+    /// `CoordinatorDefaults.lostWorkerRetention` at most.
     private(set) var lost: [WorkerRecord] = []
     private var nextAssignmentID: UInt64 = 1
     private var order: [[UInt8]] = []    // registration order
@@ -133,16 +137,25 @@ struct Cluster {
         workers[id]?.activeSequences = load.activeSequences
     }
 
-    /// Marks a worker lost and frees its stage. Returns its record if it was known.
+    /// Marks a worker lost and frees its stage. Returns its record if it was known. The loss
+    /// replaces an earlier one of the same worker id in `lost`.
     @discardableResult
     mutating func markLost(_ id: [UInt8], now: ContinuousClock.Instant) -> WorkerRecord? {
         guard var w = workers.removeValue(forKey: id) else { return nil }
         order.removeAll { $0 == id }
         if let s = w.stage, stageWorker[s] == id { stageWorker[s] = nil }
         w.state = .lost
+        w.lostAt = now
+        lost.removeAll { $0.workerID == w.workerID }
         lost.insert(w, at: 0)
         if lost.count > CoordinatorDefaults.lostWorkersRemembered { lost.removeLast() }
+        forgetLost(now: now)
         return w
+    }
+
+    /// Drops lost workers that were lost `lostWorkerRetention` or more before `now`.
+    mutating func forgetLost(now: ContinuousClock.Instant) {
+        lost.removeAll { $0.lostAt.map { now - $0 >= CoordinatorDefaults.lostWorkerRetention } ?? true }
     }
 
     /// Workers whose last sign of life is older than `expiry`.

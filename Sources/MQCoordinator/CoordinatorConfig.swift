@@ -38,7 +38,7 @@ public enum CoordinatorDefaults {
     /// too large to move between stages.
     public static let maxSequencesPerStep = 64
     public static let maxTokensPerStep = 8192
-    /// Calls waiting for KV cache beyond this get RESOURCE_EXHAUSTED.
+    /// Calls waiting for admission (KV cache) beyond this get RESOURCE_EXHAUSTED (--max-queued).
     public static let maxQueuedCalls = 256
     /// Prompt tokens a sequence feeds per step; longer prompts are prefilled in chunks so that
     /// running decodes keep going.
@@ -47,8 +47,10 @@ public enum CoordinatorDefaults {
     public static let kvBlockTokens = 16
     /// On SIGTERM, in-flight calls may finish for this long before they are failed.
     public static let drainTimeout: Duration = .seconds(10)
-    /// Lost workers listed in Health, most recent first.
+    /// Lost workers listed in Health, most recent first, once per worker id.
     public static let lostWorkersRemembered = 16
+    /// How long a lost worker stays listed in Health.
+    public static let lostWorkerRetention: Duration = .seconds(600)
     /// How long closing the worker socket waits for queued messages (the final Shutdowns).
     public static let shutdownLinger: Duration = .milliseconds(300)
     /// A released sequence's KV reservation is reused only after this long, so that the workers
@@ -60,9 +62,6 @@ public enum CoordinatorDefaults {
     /// unary call, or a stream still waiting for its first token, sends nothing else that would
     /// reveal a vanished client before its deadline.
     public static let clientProbeInterval: Duration = .milliseconds(250)
-    /// How often at most a refused connection or a dropped message of one kind is logged in
-    /// full; the rest are counted and summarized (a flood must not flood the log).
-    public static let securityLogInterval: Duration = .seconds(10)
     /// Threads that tokenize prompts off the service loop.
     public static let tokenizerThreads = 2
     /// Longest wait in one poll (timers are checked at least this often).

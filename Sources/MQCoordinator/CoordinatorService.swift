@@ -57,6 +57,8 @@ public final class CoordinatorService: @unchecked Sendable {
     private var stats = HopStats()
     private var counters = ServiceCounters()
     private var metricsHTTP: HTTPEndpoint?
+    /// Bounds the per-frame warnings a flood of bad client or worker frames can write.
+    private var warnings = WarningLimiter()
     private let clock = ContinuousClock()
     private var zap: ZAPHandler?
     /// The stage-0 key the step socket was secured for.
@@ -86,7 +88,7 @@ public final class CoordinatorService: @unchecked Sendable {
                               coordinatorKey: config.security?.keys.publicKey.z85 ?? "")
         let promptTokens = config.maxPromptTokens > 0 ? min(config.maxPromptTokens, shape.maxPositions) : shape.maxPositions
         maxPromptBytes = tokenizer?.textByteBound(tokens: promptTokens) ?? 0
-        securityLog = SecurityLog(logger: logger, interval: CoordinatorDefaults.securityLogInterval)
+        securityLog = SecurityLog(logger: logger)
     }
 
     /// Asks the service loop to drain and exit (any thread; e.g. from a SIGTERM handler).
@@ -160,6 +162,8 @@ public final class CoordinatorService: @unchecked Sendable {
                 while let m = try clientSocket.tryReceiveRouted() { handleClient(m) }
             }
             let now = clock.now
+            metricsHTTP?.closeIdle(now: now)
+            for summary in warnings.flush(now: now) { logger.warning("\(summary)") }
             if now - lastHeartbeat >= WorkerPlaneTiming.heartbeatInterval {
                 lastHeartbeat = now
                 let hb = WorkerMessage.heartbeat(Heartbeat(sentUnixMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000)))
@@ -212,7 +216,7 @@ public final class CoordinatorService: @unchecked Sendable {
 
     private func handleClient(_ m: RoutedMessage) {
         guard m.frames.count == 1 else {
-            securityLog.note("dropped a client message with \(m.frames.count) frames (expected 1)")
+            warn("client-frames", "dropped a client message with \(m.frames.count) frames (expected 1)")
             return
         }
         let frame = m.frames[0]
@@ -221,14 +225,14 @@ public final class CoordinatorService: @unchecked Sendable {
             if let id = CallRequest.peekCallID(frame) {
                 reply(m.identity, .end(callID: id, status: error.status))
             } else {
-                securityLog.note("dropped an unparseable client frame", ["bytes": "\(frame.count)", "error": "\(error)"])
+                warn("client-unparseable", "dropped an unparseable client frame", metadata: ["bytes": "\(frame.count)", "error": "\(error)"])
             }
             return
         }
         // Credentials before anything else: a caller without a key learns nothing about the
         // request, the model or the cluster.
         if let apiKeys = config.apiKeys, !apiKeys.admits(metadata: request.metadata) {
-            securityLog.note("refused a call without a valid API key", ["method": "\(request.method)"])
+            warn("unauthenticated", "refused a call without a valid API key", metadata: ["method": "\(request.method)"])
             reply(m.identity, .failure(callID: request.callID, .unauthenticated,
                                        "a valid API key is required (call metadata \"authorization: Bearer <key>\")"))
             return
@@ -325,7 +329,7 @@ public final class CoordinatorService: @unchecked Sendable {
         }
         let waiting = waitingCalls + tokenizing.count
         guard waiting < config.maxQueuedCalls else {
-            return fail(.resourceExhausted, "the queue is full (\(waiting) calls waiting for KV cache, limit \(config.maxQueuedCalls)); retry in about a second")
+            return fail(.resourceExhausted, "the queue is full: \(waiting) calls wait for admission, at the limit of \(config.maxQueuedCalls) set by --max-queued; retry later")
         }
         let now = clock.now
         let deadline = now + callTimeout(timeoutMs)
@@ -347,10 +351,11 @@ public final class CoordinatorService: @unchecked Sendable {
         let maxNew = g.maxNewTokens == 0 ? config.defaultMaxNewTokens : Int(g.maxNewTokens)
         guard !prompt.isEmpty else { return fail(.invalidArgument, "GenerateRequest.prompt: the prompt is empty") }
         guard prompt.count <= maxPromptTokens else {
-            return fail(.invalidArgument, "GenerateRequest.prompt: prompt has \(prompt.count) tokens, limit \(maxPromptTokens)")
+            let setBy = maxPromptTokens < shape.maxPositions ? "--max-prompt-tokens" : "the model's context length"
+            return fail(.invalidArgument, "GenerateRequest.prompt: prompt has \(prompt.count) tokens, over the limit of \(maxPromptTokens) set by \(setBy)")
         }
         guard maxNew <= config.maxNewTokens else {
-            return fail(.invalidArgument, "GenerateRequest.max_new_tokens: \(maxNew) exceeds the limit \(config.maxNewTokens)")
+            return fail(.invalidArgument, "GenerateRequest.max_new_tokens: \(maxNew) exceeds the limit of \(config.maxNewTokens) set by --max-new-tokens")
         }
         guard prompt.count + maxNew <= shape.maxPositions else {
             return fail(.invalidArgument, "GenerateRequest: prompt of \(prompt.count) tokens plus \(maxNew) new tokens exceeds the model's \(shape.maxPositions) positions")
@@ -359,12 +364,11 @@ public final class CoordinatorService: @unchecked Sendable {
             return fail(.invalidArgument, "GenerateRequest.prompt.token_ids: token id \(bad) is outside the vocabulary (0..<\(shape.vocabSize))")
         }
         var s = g.sampling
-        if s.topP == 0 || s.topP > 1 { s.topP = 1 }
-        if s.repetitionPenalty == 0 { s.repetitionPenalty = 1 }
         if s.seed == nil { s.seed = UInt64.random(in: 0...UInt64.max) }
         do {
-            _ = try SamplingParameters(temperature: s.temperature, topK: Int(s.topK), topP: s.topP,
-                                       repetitionPenalty: s.repetitionPenalty, seed: s.seed!, topLogprobs: Int(s.topLogprobs)).validated()
+            // The check the engine and the workers apply too; the workers map the wire's unset zeros alike.
+            _ = try SamplingParameters(wireTemperature: s.temperature, topK: s.topK, topP: s.topP, repetitionPenalty: s.repetitionPenalty,
+                                       seed: s.seed!, topLogprobs: s.topLogprobs).validated(stopStrings: s.stopStrings)
         } catch { return fail(.invalidArgument, "GenerateRequest.sampling: \(error)") }
         let out = OutputTracker(tokenizer: tokenizer, eosTokenIds: shape.eosTokenIds, stopTokenIds: s.stopTokenIDs.map { Int($0) },
                                 stopStrings: s.stopStrings, maxNewTokens: maxNew)
@@ -522,10 +526,10 @@ public final class CoordinatorService: @unchecked Sendable {
     }
 
     private func handleWorker(_ m: RoutedMessage) {
-        guard m.frames.count == 1 else { securityLog.note("dropped a worker message with \(m.frames.count) frames"); return }
+        guard m.frames.count == 1 else { warn("worker-frames", "dropped a worker message with \(m.frames.count) frames (expected 1)"); return }
         let msg: WorkerMessage
         do { msg = try WorkerMessage.decode(m.frames[0]) } catch {
-            securityLog.note("dropped an undecodable worker frame", ["error": "\(error)"])
+            warn("worker-undecodable", "dropped an undecodable worker frame", metadata: ["error": "\(error)"])
             return
         }
         let now = clock.now
@@ -534,7 +538,7 @@ public final class CoordinatorService: @unchecked Sendable {
         // heard; anything else is dropped before it can touch the cluster's state.
         if case .register = msg {} else {
             guard let record = cluster.record(m.identity), record.publicKey == key else {
-                securityLog.note("dropped \(msg.kindName) from an unregistered worker connection", ["key": "\(key.isEmpty ? "none" : key)"])
+                warn("worker-unregistered", "dropped \(msg.kindName) from an unregistered worker connection", metadata: ["key": "\(key.isEmpty ? "none" : key)"])
                 return
             }
         }
@@ -548,11 +552,11 @@ public final class CoordinatorService: @unchecked Sendable {
                 return
             }
             if config.security != nil && key.isEmpty {
-                securityLog.note("dropped a Register without a CURVE key", ["worker": "\(r.workerID)"])
+                warn("worker-keyless", "dropped a Register without a CURVE key", metadata: ["worker": "\(r.workerID)"])
                 return
             }
             if let holder = cluster.conflictingRegistration(workerID: r.workerID, publicKey: key, routingID: m.identity) {
-                securityLog.note("refused a Register: the worker id is held by a live worker with another key", [
+                warn("worker-id-taken", "refused a Register: the worker id is held by a live worker with another key", metadata: [
                     "worker": "\(r.workerID)", "key": "\(key)", "holder_key": "\(holder.publicKey)"])
                 return
             }
@@ -569,7 +573,7 @@ public final class CoordinatorService: @unchecked Sendable {
         case .stepResult(let r):
             guard let last = cluster.stageRoutingIDs.last, cluster.stageRoutingIDs.count == config.stages, last == m.identity,
                   r.epoch == cluster.epoch else {
-                securityLog.note("dropped a StepResult that is not from the current last stage and epoch", [
+                warn("stale-result", "dropped a StepResult that is not from the current last stage and epoch", metadata: [
                     "worker": "\(name)", "epoch": "\(r.epoch)", "current_epoch": "\(cluster.epoch)"])
                 return
             }
@@ -578,8 +582,15 @@ public final class CoordinatorService: @unchecked Sendable {
         case .shutdown(let s): workerLost(m.identity, reason: "worker \(name) left: \(s.reason)")
         case .error(let e): handleWorkerError(e, from: m.identity, name: name)
         case .assign, .step, .release:
-            logger.warning("unexpected \(msg.kindName) from worker \(name)")
+            warn("worker-unexpected", "unexpected \(msg.kindName) from worker \(name)")
         }
+    }
+
+    /// A warning about one bad frame, written unless a flood of its kind used up this interval's lines.
+    private func warn(_ kind: String, _ message: @autoclosure () -> Logger.Message, metadata: Logger.Metadata? = nil) {
+        guard case .write(let summary) = warnings.admit(kind, now: clock.now) else { return }
+        if let summary { logger.warning("\(summary)") }
+        logger.warning(message(), metadata: metadata)
     }
 
     private func reconcile() {
@@ -665,6 +676,7 @@ public final class CoordinatorService: @unchecked Sendable {
             tokenizing[ticket] = nil
             reply(p.key.routingID, .failure(callID: p.key.callID, .deadlineExceeded, "deadline exceeded while tokenizing the prompt"))
         }
+        cluster.forgetLost(now: now)
         var any = false
         for call in arrival where !call.ended && now >= call.deadline {
             finish(call, status: Status(code: .deadlineExceeded, message: "deadline exceeded after \(call.output.tokenIds.count) tokens"))
@@ -715,7 +727,8 @@ public final class CoordinatorService: @unchecked Sendable {
             let need = Self.reservation(call)
             if need > capacity {
                 finish(call, status: Status(code: .resourceExhausted, message:
-                    "the request needs \(need) tokens of KV cache but a stage holds at most \(capacity); shorten the prompt or max_new_tokens"))
+                    "the request needs \(need) tokens of KV cache but a stage holds at most \(capacity) (its KV memory, set by --kv-memory); "
+                    + "shorten the prompt or max_new_tokens"))
                 continue
             }
             guard reservedTokens + need <= capacity else { break }
@@ -857,37 +870,23 @@ struct PendingText {
     let deadline: ContinuousClock.Instant
 }
 
-/// Security-relevant drops and refusals (bad frames, unknown workers, refused keys): the first
-/// few of each kind per interval are logged in full, the rest counted and summarized, so a flood
-/// of junk cannot flood the log. Thread-safe: the ZAP handler's thread reports refusals too.
+/// Connections the ZAP handler refused, reported from its thread: the same WarningLimiter as the
+/// loop's warnings, under a lock, so a flood of refused connections cannot flood the log.
 final class SecurityLog: @unchecked Sendable {
-    // @unchecked: `kinds` is only touched under `lock`; Logger is thread-safe.
-    static let fullLinesPerInterval = 5
+    // @unchecked: `limiter` is only touched under `lock`; Logger is thread-safe.
     private let logger: Logger
-    private let interval: Duration
     private let lock = NSLock()
-    private var kinds: [String: (start: ContinuousClock.Instant, count: Int)] = [:]
+    private var limiter = WarningLimiter()
 
-    init(logger: Logger, interval: Duration) {
-        self.logger = logger
-        self.interval = interval
-    }
+    init(logger: Logger) { self.logger = logger }
 
     func note(_ what: String, _ metadata: Logger.Metadata = [:]) {
-        let now = ContinuousClock.now
         lock.lock()
-        var entry = kinds[what] ?? (now, 0)
-        var summary: Int? = nil
-        if now - entry.start >= interval {
-            if entry.count > Self.fullLinesPerInterval { summary = entry.count - Self.fullLinesPerInterval }
-            entry = (now, 0)
-        }
-        entry.count += 1
-        kinds[what] = entry
-        let count = entry.count
+        let decision = limiter.admit(what, now: .now)
         lock.unlock()
-        if let summary { logger.warning("\(what): \(summary) more in the last \(interval) (not logged one by one)") }
-        if count <= Self.fullLinesPerInterval { logger.warning("\(what)", metadata: metadata) }
+        guard case .write(let summary) = decision else { return }
+        if let summary { logger.warning("\(summary)") }
+        logger.warning("\(what)", metadata: metadata)
     }
 }
 

@@ -127,7 +127,7 @@ public final class Engine {
         if let bad = r.promptIds.first(where: { $0 < 0 || $0 >= shape.vocabSize }) {
             throw EngineError.invalidArgument(field: "prompt_ids", reason: "token id \(bad) is outside the vocabulary (0..<\(shape.vocabSize))")
         }
-        _ = try r.sampling.validated()
+        _ = try r.sampling.validated(stopStrings: r.stopStrings)
     }
 
     /// Runs one request to completion. `onEvent` sees each token as it is produced with the text it

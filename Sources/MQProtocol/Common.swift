@@ -80,15 +80,15 @@ public struct SamplingParams: Hashable, Sendable {
     public var temperature: Float
     /// Keep the k most likely tokens; 0 means no limit.
     public var topK: UInt32
-    /// Nucleus cut; 0 or >= 1 means none.
+    /// Nucleus cut in (0, 1]; 1 means none, 0 means unset (none). Other values are refused.
     public var topP: Float
     /// Random seed; nil lets the coordinator choose.
     public var seed: UInt64?
-    /// Repetition penalty; 0 or 1 means none.
+    /// Repetition penalty, finite and > 0; 1 means none, 0 means unset (none).
     public var repetitionPenalty: Float
     /// Token ids that end generation.
     public var stopTokenIDs: [UInt32]
-    /// Strings that end generation.
+    /// Strings that end generation (non-empty; MQSampling's SamplingLimits bound their number and length).
     public var stopStrings: [String]
     /// Alternatives reported per generated token.
     public var topLogprobs: UInt32

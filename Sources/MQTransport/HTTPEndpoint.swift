@@ -1,8 +1,10 @@
 // A minimal HTTP/1.x responder on a ZMQ_STREAM socket, so a service loop that polls ZeroMQ sockets
 // can also answer plain HTTP scrapes (Prometheus's GET /metrics) without another server library
 // or thread. One request per connection: the reply carries `Connection: close` and the connection
-// is closed after it. Bad input (no request line, an oversize or binary request, too many open
-// connections) gets an HTTP error or a closed connection; the loop keeps serving.
+// is closed after it. Bad input (no request line, an oversize or binary request) gets an HTTP error
+// or a closed connection; the loop keeps serving. Connections that send nothing cannot starve a
+// scraper: one idle for `idleTimeout` is closed (`closeIdle`), and when `maxPendingConnections`
+// are open the oldest is closed to make room for the newest.
 import CZMQ
 
 public struct HTTPRequest: Sendable, Equatable {
@@ -31,12 +33,19 @@ public struct HTTPResponse: Sendable, Equatable {
 public final class HTTPEndpoint {
     /// Largest request head accepted (request line and headers); larger gets 431 and a close.
     public static let maxRequestBytes = 8192
-    /// Connections waiting for their request; a new one beyond this is closed straight away.
+    /// Connections waiting for their request; a new one beyond this closes the oldest.
     public static let maxPendingConnections = 64
+    /// A connection that has not sent its whole request after this long is closed: a scraper
+    /// sends it at once, an idle connection only holds a slot.
+    public static let idleTimeout: Duration = .seconds(5)
 
     public let socket: ZMQSocket
-    /// Bytes received so far per connection id (a request may arrive in pieces).
-    private var pending: [[UInt8]: [UInt8]] = [:]
+    /// Per connection id: when it opened, its arrival number (the oldest has the smallest; many
+    /// open within one `now`) and the bytes received so far (a request may arrive in pieces).
+    private var pending: [[UInt8]: (opened: ContinuousClock.Instant, arrival: UInt64, buffer: [UInt8])] = [:]
+    private var arrivals: UInt64 = 0
+    /// Connections waiting for their request (for tests and metrics).
+    public var pendingConnections: Int { pending.count }
 
     /// Binds a STREAM socket to `endpoint` (tcp://HOST:PORT; port * picks one). `boundEndpoint` has it.
     public init(_ context: ZMQContext, bind endpoint: String) throws {
@@ -50,19 +59,28 @@ public final class HTTPEndpoint {
     public func close() { socket.close() }
 
     /// Reads whatever arrived and answers every complete request with `handler`.
-    public func serveReadable(_ handler: (HTTPRequest) -> HTTPResponse) throws {
+    public func serveReadable(now: ContinuousClock.Instant = .now, _ handler: (HTTPRequest) -> HTTPResponse) throws {
         while let frames = try socket.tryReceive() {
             guard frames.count == 2 else { continue }
             let id = frames[0], data = frames[1]
             if data.isEmpty {
                 // ZMQ_STREAM's notice of a new connection or of one that closed.
                 if pending.removeValue(forKey: id) == nil {
-                    if pending.count >= Self.maxPendingConnections { closeConnection(id) } else { pending[id] = [] }
+                    if pending.count >= Self.maxPendingConnections, let oldest = pending.min(by: { $0.value.arrival < $1.value.arrival }) {
+                        pending[oldest.key] = nil
+                        closeConnection(oldest.key)
+                    }
+                    arrivals += 1
+                    pending[id] = (opened: now, arrival: arrivals, buffer: [])
                 }
                 continue
             }
-            var buffer = pending[id] ?? []
-            buffer += data
+            guard var connection = pending[id] else {
+                // Data from a connection closed for room or idleness a moment ago: it goes unanswered.
+                continue
+            }
+            connection.buffer += data
+            let buffer = connection.buffer
             if let end = Self.headEnd(buffer) {
                 pending[id] = nil
                 respond(id, Self.parse(Array(buffer[..<end])).map(handler)
@@ -72,9 +90,21 @@ public final class HTTPEndpoint {
                 respond(id, HTTPResponse(status: 431, reason: "Request Header Fields Too Large",
                                          body: "request head over \(Self.maxRequestBytes) bytes\n"))
             } else {
-                pending[id] = buffer
+                pending[id] = connection
             }
         }
+    }
+
+    /// Closes the connections that opened `idleTimeout` or more before `now` without sending a
+    /// whole request. The loop calls it every iteration; it returns how many it closed.
+    @discardableResult
+    public func closeIdle(now: ContinuousClock.Instant) -> Int {
+        let idle = pending.filter { now - $0.value.opened >= Self.idleTimeout }.map(\.key)
+        for id in idle {
+            pending[id] = nil
+            closeConnection(id)
+        }
+        return idle.count
     }
 
     private func respond(_ id: [UInt8], _ r: HTTPResponse) {

@@ -31,6 +31,11 @@ public enum TransportDefaults {
     /// Purely a suggestion for callers; MQTransport itself never polls on a timer.
     public static let servicePollInterval: Duration = .milliseconds(100)
 
+    /// Warnings of one kind a service loop writes per `warningInterval` (see WarningLimiter); a
+    /// flood of bad frames beyond that becomes one summary line per interval.
+    public static let warningBurst = 5
+    public static let warningInterval: Duration = .seconds(10)
+
     /// Largest routing id libzmq accepts (ZMQ_ROUTING_ID is 1...255 bytes).
     public static let maxRoutingIDLength = 255
 

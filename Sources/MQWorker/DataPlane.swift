@@ -68,7 +68,8 @@ final class DataPlane {
     private let zap: ZAPHandler?
     private var allowedSender: String?
     private var pushKey = ""
-    private var dropLog = DropLog()
+    /// Bounds the warnings a flood of junk on the data socket can write.
+    private var warnings = WarningLimiter()
 
     init(context: ZMQContext, pull: ZMQSocket, commands: ZMQMailbox<DataCommand>, events: ZMQMailbox<ControlEvent>,
          board: LoadBoard, configuration: WorkerConfiguration, zap: ZAPHandler? = nil) {
@@ -93,7 +94,9 @@ final class DataPlane {
         let stepsIndex = poller.add(pull)
         let commandsIndex = poller.add(commands)
         while true {
-            let ready = try poller.poll(timeout: nil)
+            // Waits without a timeout unless a summary of suppressed warnings is due.
+            let ready = try poller.poll(timeout: warnings.nextSummaryDue.map { max(.zero, $0 - .now) })
+            for summary in warnings.flush(now: .now) { logger.warning("\(summary)") }
             if ready.isReadable(commandsIndex) {
                 for command in commands.drain() {
                     if case .stop = command { return }
@@ -104,7 +107,7 @@ final class DataPlane {
                 // A connection admitted under an earlier assignment may still be open: each
                 // message must come from the sender the current one names.
                 if configuration.security != nil, pull.lastUserID == nil || pull.lastUserID != allowedSender {
-                    dropLog.note("dropped a data message from \(pull.lastUserID ?? "an unauthenticated peer"): not the previous stage of this assignment", logger)
+                    warnings.warn("data-wrong-sender", "dropped a data message from \(pull.lastUserID ?? "an unauthenticated peer"): not the previous stage of this assignment", to: logger)
                     continue
                 }
                 handleStep(frames, receivedAt: .now)
@@ -230,7 +233,8 @@ final class DataPlane {
             decoded = try StepFrames.decode(frames)
         } catch {
             let sizes = frames.map(\.count)
-            dropLog.note("dropping a data-plane message with \(frames.count) frame(s) of \(sizes) bytes: \(error)", logger)
+            warnings.warn("data-undecodable", "dropping a data-plane message with \(frames.count) frame(s) of \(sizes) bytes: \(error)",
+                          to: logger)
             send(.error(WorkerError(code: .malformedMessage, message: "data-plane message: \(error)")))
             return
         }
@@ -241,7 +245,7 @@ final class DataPlane {
             return
         }
         if step.epoch != stage.assignment.epoch {
-            dropLog.note("dropped Step \(step.stepID) of epoch \(step.epoch): this stage's assignment has epoch \(stage.assignment.epoch)", logger)
+            warnings.warn("data-stale-epoch", "dropped Step \(step.stepID) of epoch \(step.epoch): this stage's assignment has epoch \(stage.assignment.epoch)", to: logger)
             return
         }
         if let gone = step.sequences.first(where: { released.contains($0.seqID) }) {
@@ -310,24 +314,13 @@ final class DataPlane {
     }
 }
 
-/// Drops of data-plane messages (malformed, stale epoch, wrong sender), logged at most
-/// `linesPerInterval` times per interval with a count of the rest, so a flood cannot flood the log.
-struct DropLog {
-    static let interval: Duration = .seconds(10)
-    static let linesPerInterval = 5
-    private var start = ContinuousClock.now
-    private var count = 0
-
-    mutating func note(_ line: String, _ logger: Logger) {
-        let now = ContinuousClock.now
-        if now - start >= Self.interval {
-            if count > Self.linesPerInterval {
-                logger.warning("\(count - Self.linesPerInterval) more data-plane messages dropped in the last \(Self.interval)")
-            }
-            start = now
-            count = 0
-        }
-        count += 1
-        if count <= Self.linesPerInterval { logger.warning("\(line)") }
+extension WarningLimiter {
+    /// Writes a warning about one bad message to `logger`, unless a flood of its kind used up
+    /// this interval's lines (then a summary line comes later).
+    mutating func warn(_ kind: String, _ message: @autoclosure () -> Logger.Message, to logger: Logger,
+                       now: ContinuousClock.Instant = .now) {
+        guard case .write(let summary) = admit(kind, now: now) else { return }
+        if let summary { logger.warning("\(summary)") }
+        logger.warning(message())
     }
 }

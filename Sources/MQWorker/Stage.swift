@@ -417,15 +417,12 @@ final class Stage {
         created.removeAll(keepingCapacity: true)
     }
 
-    /// The wire's sampling parameters in MQSampling's terms: "0 means unset" becomes the neutral
-    /// value (top_p 1, repetition penalty 1); an absent seed is 0 (the coordinator always sets one).
-    static func samplingParameters(_ p: SamplingParams) -> SamplingParameters {
-        SamplingParameters(temperature: p.temperature,
-                           topK: Int(p.topK),
-                           topP: p.topP == 0 || p.topP >= 1 ? 1 : p.topP,
-                           repetitionPenalty: p.repetitionPenalty == 0 ? 1 : p.repetitionPenalty,
-                           seed: p.seed ?? 0,
-                           topLogprobs: Int(p.topLogprobs))
+    /// The wire's sampling parameters in MQSampling's terms, checked by the validation the
+    /// coordinator applies ("0 means unset" becomes the neutral value, top_p 1 and repetition
+    /// penalty 1); an absent seed is 0 (the coordinator always sets one).
+    static func samplingParameters(_ p: SamplingParams) throws(SamplingError) -> SamplingParameters {
+        try SamplingParameters(wireTemperature: p.temperature, topK: p.topK, topP: p.topP, repetitionPenalty: p.repetitionPenalty,
+                               seed: p.seed ?? 0, topLogprobs: p.topLogprobs).validated(stopStrings: p.stopStrings)
     }
 
     /// A model error as the WorkerError the coordinator acts on: a full cache is KV_CACHE_FULL
@@ -435,7 +432,7 @@ final class Stage {
         if case let .cacheFull(sequence, needed, free)? = error as? ModelError {
             let id = UInt64(UInt(bitPattern: sequence))
             return WorkerError(code: .kvCacheFull,
-                               message: "sequence \(id): KV cache full (needs \(needed) more blocks, \(free) free)",
+                               message: "sequence \(id): KV cache full (needs \(needed) more blocks, \(free) free; its size is set by --kv-memory)",
                                stepID: step.stepID, seqID: seqID ?? id)
         }
         return WorkerError(code: .stepFailed, message: "Step \(step.stepID): \(error)", stepID: step.stepID, seqID: seqID)

@@ -157,6 +157,8 @@ private final class ControlLoop {
     private var reconnectAt: ContinuousClock.Instant?
     private var backoff: Duration
     private var dataPlaneEnded = false
+    /// Bounds the warnings a flood of junk on the control socket can write.
+    private var warnings = WarningLimiter()
 
     init(context: ZMQContext, service: WorkerService, commands: ZMQMailbox<DataCommand>, dataThread: ZMQServiceThread,
          register: Register, logger: Logger) {
@@ -241,6 +243,7 @@ private final class ControlLoop {
 
     private func runTimers() throws {
         let now = clock.now
+        for summary in warnings.flush(now: now) { logger.warning("\(summary)") }
         if let at = reconnectAt {
             guard now >= at else { return }
             reconnectAt = nil
@@ -339,7 +342,7 @@ private final class ControlLoop {
         }
         do {
             if try !dealer.trySend(frames: [frame]) {
-                logger.warning("the coordinator is not accepting messages; dropping a \(what)")
+                warnings.warn("control-send-full", "the coordinator is not accepting messages; dropping a \(what)", to: logger)
             }
         } catch {
             logger.warning("sending a \(what) to the coordinator failed: \(error)")
@@ -353,7 +356,7 @@ private final class ControlLoop {
         do {
             message = try WorkerMessage.decode(frames: frames)
         } catch {
-            logger.warning("undecodable control message (\(frames.map(\.count)) bytes): \(error)")
+            warnings.warn("control-undecodable", "undecodable control message (\(frames.map(\.count)) bytes): \(error)", to: logger)
             replyMalformed("control message: \(error)")
             return nil
         }
@@ -372,7 +375,7 @@ private final class ControlLoop {
             if error.code == .versionMismatch { return .versionMismatch(error.message) }
             logger.warning("the coordinator reports an error: \(error)")
         case .register, .ready, .step, .stepResult:
-            logger.warning("unexpected \(message.kindName) from the coordinator on the control socket")
+            warnings.warn("control-unexpected", "unexpected \(message.kindName) from the coordinator on the control socket", to: logger)
             replyMalformed("a worker does not accept \(message.kindName) on its control socket")
         }
         return nil

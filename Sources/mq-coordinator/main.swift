@@ -27,7 +27,7 @@ struct CoordinatorCommand: ParsableCommand {
     var kvMemory: ByteSize?
     @Option(name: .customLong("max-new-tokens"), help: "Largest max_new_tokens a call may ask for.") var maxNewTokens = CoordinatorDefaults.maxNewTokens
     @Option(name: .customLong("max-prompt-tokens"), help: "Longest prompt accepted (0: the model's context length).") var maxPromptTokens = 0
-    @Option(name: .customLong("max-queued"), help: "Calls in flight beyond which new calls get RESOURCE_EXHAUSTED.") var maxQueued = CoordinatorDefaults.maxQueuedCalls
+    @Option(name: .customLong("max-queued"), help: "Calls waiting for admission (KV cache) beyond which new calls get RESOURCE_EXHAUSTED.") var maxQueued = CoordinatorDefaults.maxQueuedCalls
     @Option(name: .customLong("micro-batches"), help: "Steps kept in the pipeline at once (default: one per stage).") var microBatches: Int?
     @Option(name: .customLong("prefill-chunk"), help: "Prompt tokens a sequence feeds per step (longer prompts are chunked).") var prefillChunk = CoordinatorDefaults.prefillChunk
     @Option(name: .customLong("metrics-listen"), help: "Serve Prometheus metrics (GET /metrics: KV used/free per stage, busy time, calls, tokens) on tcp://HOST:PORT.")

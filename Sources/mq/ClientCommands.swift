@@ -127,14 +127,14 @@ struct RemoteGenerationOptions: ParsableArguments {
 
     func validate() throws {
         if (prompt == nil) == (promptIds == nil) { throw ValidationError("give exactly one of --prompt and --prompt-ids") }
-        guard maxTokens >= 1, maxTokens <= Int(UInt32.max) else { throw ValidationError("--max-tokens must be at least 1") }
-        _ = try sampling.parameters()
+        guard maxTokens >= 1, maxTokens <= Int(UInt32.max) else { throw ValidationError("--max-tokens must be in 1...\(UInt32.max)") }
+        _ = try sampling.parameters(stopStrings: stops)
     }
 
     /// The request, with every sampling field set explicitly (seed included, 0 by default as in
     /// `mq run`), so that the cluster computes what `mq run` computes with the same flags.
     func request() throws -> GenerateRequest {
-        let checked = try sampling.parameters()
+        let checked = try sampling.parameters(stopStrings: stops)
         let sampling = SamplingParams(
             temperature: checked.temperature, topK: UInt32(clamping: checked.topK), topP: checked.topP,
             seed: checked.seed, repetitionPenalty: checked.repetitionPenalty, stopStrings: stops,

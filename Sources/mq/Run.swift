@@ -13,10 +13,13 @@ struct SamplingOptions: ParsableArguments {
     @Option(help: "Random seed for sampling.") var seed: UInt64 = 0
     @Option(name: .customLong("top-logprobs"), help: "Report this many most likely alternatives per token (0-20; JSON only).") var topLogprobs: Int = 0
 
-    func parameters() throws -> SamplingParameters {
+    /// The flags checked by the same validation the engine, coordinator and workers apply, with
+    /// the command's --stop strings.
+    func parameters(stopStrings: [String] = []) throws -> SamplingParameters {
         do {
             return try SamplingParameters(temperature: temperature, topK: topK, topP: topP,
-                                          repetitionPenalty: repetitionPenalty, seed: seed, topLogprobs: topLogprobs).validated()
+                                          repetitionPenalty: repetitionPenalty, seed: seed, topLogprobs: topLogprobs)
+                .validated(stopStrings: stopStrings)
         } catch { throw ValidationError("\(error)") }
     }
 }
@@ -38,7 +41,7 @@ struct Run: ParsableCommand {
         if (prompt == nil) == (promptIds == nil) { throw ValidationError("give exactly one of --prompt and --prompt-ids") }
         if maxTokens < 1 { throw ValidationError("--max-tokens must be at least 1") }
         if threads < 1 { throw ValidationError("--threads must be at least 1") }
-        _ = try sampling.parameters()
+        _ = try sampling.parameters(stopStrings: stops)
     }
 
     func run() throws {

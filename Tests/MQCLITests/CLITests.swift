@@ -92,6 +92,8 @@ final class CLITests: XCTestCase {
             (["run", "--model", model, "--prompt-ids", "1,9999", "--max-tokens", "2"], "outside the vocabulary"),
             (["run", "--model", model, "--prompt-ids", "1", "--max-tokens", "4000"], "positions"),
             (["run", "--model", model, "--prompt-ids", "1", "--max-tokens", "2", "--top-p", "1.5"], "top_p"),
+            (["run", "--model", model, "--prompt-ids", "1", "--max-tokens", "2", "--stop", "x", "--stop", ""], "stop_strings[1]: must not be empty"),
+            (["generate", "--server", "tcp://127.0.0.1:1", "--prompt-ids", "1", "--stop", ""], "stop_strings[0]: must not be empty"),
             (["run", "--model", model, "--prompt", "x", "--prompt-ids", "1"], "exactly one"),
             (["tokenize", "--model", model, "--file", "/nonexistent/file"], "cannot read"),
         ]

@@ -171,26 +171,30 @@ final class BatchingTests: XCTestCase {
         defer { cluster.stop() }
         try await cluster.waitUntilServing()
         let endpoint = cluster.clientEndpoint
-        let outcomes = await withTaskGroup(of: StatusCode.self) { group in
+        let results = await withTaskGroup(of: (code: StatusCode, message: String).self) { group in
             for i in 0..<24 {
                 group.addTask {
                     do {
                         let cl = try MQClient(endpoint: endpoint, defaultTimeout: .seconds(60), connectTimeout: LocalCluster.connectTimeout)
                         defer { cl.close() }
                         _ = try await cl.generate(GenerateRequest(prompt: .tokenIDs([UInt32(i + 1), 9]), maxNewTokens: 100))
-                        return .ok
-                    } catch let e as MQClientError { return e.code } catch { return .unknownError }
+                        return (.ok, "")
+                    } catch let e as MQClientError { return (e.code, e.message) } catch { return (.unknownError, "\(error)") }
                 }
             }
-            var all: [StatusCode] = []
+            var all: [(code: StatusCode, message: String)] = []
             for await s in group { all.append(s) }
             return all
         }
+        let outcomes = results.map(\.code)
         let ok = outcomes.filter { $0 == .ok }.count
         let refused = outcomes.filter { $0 == .resourceExhausted }.count
         XCTAssertGreaterThan(ok, 0, "\(outcomes)")
         XCTAssertGreaterThan(refused, 0, "\(outcomes)")
         XCTAssertEqual(ok + refused, outcomes.count, "every call either completes or is refused: \(outcomes)")
+        for r in results where r.code == .resourceExhausted {
+            XCTAssertTrue(r.message.contains("--max-queued"), "the refusal should name the limit hit: \(r.message)")
+        }
         let c = try cluster.client()
         defer { c.close() }
         try await assertKVReturnsToZero(c, "after the flood")

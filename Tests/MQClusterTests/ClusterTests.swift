@@ -155,29 +155,42 @@ final class ClusterTests: XCTestCase {
         let bytes = good.encode()
         for cut in [1, bytes.count / 2, bytes.count - 1] { try s.send(frames: [Array(bytes.prefix(cut))]) }
         try s.send(frames: [bytes, bytes])   // two frames: dropped
+        // A burst of 10,000 such frames writes a few warning lines, not one each.
+        for _ in 0..<10_000 { try s.send(frames: [[1], [2]]) }
         // Drain whatever error replies the garbage produced (truncations that kept the call id).
         while let f = try s.receive(timeout: .milliseconds(300)) { _ = try? CallReply.decode(f[0]) }
 
         var wrong = good; wrong.callID = 6; wrong.method = "mq.v1.Decoder/Explode"
         XCTAssertEqual(try call([wrong.encode()])?.status?.code, .unimplemented)
-        let cases: [(UInt64, GenerateRequest, String)] = [
-            (7, GenerateRequest(prompt: .tokenIDs([]), maxNewTokens: 4), "empty prompt"),
-            (8, GenerateRequest(prompt: .tokenIDs(Array(repeating: 5, count: 200)), maxNewTokens: 4), "over-long prompt"),
-            (9, GenerateRequest(prompt: .tokenIDs([1]), maxNewTokens: 4, sampling: SamplingParams(temperature: -1)), "negative temperature"),
-            (10, GenerateRequest(prompt: .tokenIDs([99_999]), maxNewTokens: 4), "token outside the vocabulary"),
-            (11, GenerateRequest(prompt: .text(""), maxNewTokens: 4), "empty text"),
-            (12, GenerateRequest(prompt: .tokenIDs([1]), maxNewTokens: 1_000_000), "too many new tokens"),
+        // Each error names what failed: the field, and the limit with the flag that sets it.
+        let cases: [(UInt64, GenerateRequest, String, String)] = [
+            (7, GenerateRequest(prompt: .tokenIDs([]), maxNewTokens: 4), "empty prompt", "prompt is empty"),
+            (8, GenerateRequest(prompt: .tokenIDs(Array(repeating: 5, count: 200)), maxNewTokens: 4), "over-long prompt", "the model's context length"),
+            (9, GenerateRequest(prompt: .tokenIDs([1]), maxNewTokens: 4, sampling: SamplingParams(temperature: -1)), "negative temperature", "temperature"),
+            (10, GenerateRequest(prompt: .tokenIDs([99_999]), maxNewTokens: 4), "token outside the vocabulary", "token_ids"),
+            (11, GenerateRequest(prompt: .text(""), maxNewTokens: 4), "empty text", "prompt is empty"),
+            (12, GenerateRequest(prompt: .tokenIDs([1]), maxNewTokens: 1_000_000), "too many new tokens", "--max-new-tokens"),
+            // What the CLI refuses, the server refuses too (one validation, MQSampling's).
+            (13, GenerateRequest(prompt: .tokenIDs([1]), maxNewTokens: 4, sampling: SamplingParams(temperature: 1, topP: 2)), "top_p 2", "top_p: must be in (0, 1]"),
+            (14, GenerateRequest(prompt: .tokenIDs([1]), maxNewTokens: 4, sampling: SamplingParams(stopStrings: ["ok", ""])), "empty stop string", "stop_strings[1]: must not be empty"),
+            (15, GenerateRequest(prompt: .tokenIDs([1]), maxNewTokens: 4, sampling: SamplingParams(topK: .max)), "huge top_k", "top_k: must be in 0..."),
+            (16, GenerateRequest(prompt: .tokenIDs([1]), maxNewTokens: 4, sampling: SamplingParams(topLogprobs: 21)), "too many top_logprobs", "top_logprobs"),
         ]
-        for (id, g, what) in cases {
+        for (id, g, what, named) in cases {
             let r = try call([CallRequest(callID: id, call: .generate(g), timeoutMilliseconds: 5000).encode()])
             XCTAssertEqual(r?.callID, id, what)
             XCTAssertEqual(r?.status?.code, .invalidArgument, "\(what): \(String(describing: r?.status))")
+            XCTAssertTrue(r?.status?.message.contains(named) ?? false, "\(what): the message should name \(named): \(String(describing: r?.status))")
         }
         // And the next good call succeeds, on the same connection and on a new client.
         let ok = try call([CallRequest(callID: 20, call: .generate(GenerateRequest(prompt: .tokenIDs([1, 2, 3]), maxNewTokens: 4, sampling: SamplingParams(seed: 0))), timeoutMilliseconds: 10_000).encode()])
         XCTAssertEqual(ok?.status?.code, .ok)
         let resp = try ok?.response(as: GenerateResponse.self)
         XCTAssertEqual(resp?.tokenIDs.count, 4)
+        let log = try String(contentsOf: cluster.dir.appendingPathComponent("coordinator.log"), encoding: .utf8)
+        let dropped = log.split(separator: "\n").filter { $0.contains("dropped a client message with 2 frames") }.count
+        XCTAssertGreaterThan(dropped, 0)
+        XCTAssertLessThanOrEqual(dropped, TransportDefaults.warningBurst, "per-frame warnings are rate-limited")
         s.close()
         let c = try cluster.client()
         defer { c.close() }

@@ -23,11 +23,10 @@ final class MetricsTests: XCTestCase {
         throw MQClientError(code: .unavailable, message: "no metrics endpoint")
     }
 
-    /// Sends `request` on a fresh TCP connection and returns everything read until the server closes.
-    func exchange(_ port: UInt16, _ request: [UInt8]) throws -> String {
+    /// A TCP connection to 127.0.0.1:`port` whose reads give up after 10 s.
+    func connectTCP(_ port: UInt16) throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw POSIXError(.EIO) }
-        defer { close(fd) }
         var tv = timeval(tv_sec: 10, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         var addr = sockaddr_in()
@@ -35,7 +34,14 @@ final class MetricsTests: XCTestCase {
         addr.sin_port = port.bigEndian
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
         let ok = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        guard ok == 0 else { throw POSIXError(.ECONNREFUSED) }
+        guard ok == 0 else { close(fd); throw POSIXError(.ECONNREFUSED) }
+        return fd
+    }
+
+    /// Sends `request` on a fresh TCP connection and returns everything read until the server closes.
+    func exchange(_ port: UInt16, _ request: [UInt8]) throws -> String {
+        let fd = try connectTCP(port)
+        defer { close(fd) }
         var sent = 0
         while sent < request.count {
             let n = request[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
@@ -130,5 +136,15 @@ final class MetricsTests: XCTestCase {
         XCTAssertTrue(text.hasPrefix("HTTP/1.1 200 OK"))
         XCTAssertGreaterThanOrEqual(value(text, "mq_calls_total{status=\"CANCELLED\"}") ?? 0, 1, text)
         _ = try await c.generate(GenerateRequest(prompt: .tokenIDs([1, 2]), maxNewTokens: 4))
+
+        // 500 idle connections do not keep a scrape out: the oldest are closed to make room.
+        let idle = try (0..<500).map { _ in try connectTCP(port) }
+        defer { idle.forEach { close($0) } }
+        let start = ContinuousClock.now
+        text = try get(port)
+        let latency = ContinuousClock.now - start
+        print("GET /metrics with 500 idle connections open: answered in \(latency)")
+        XCTAssertTrue(text.hasPrefix("HTTP/1.1 200 OK"), text)
+        XCTAssertLessThan(latency, .seconds(5))
     }
 }

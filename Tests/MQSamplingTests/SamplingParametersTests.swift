@@ -5,8 +5,8 @@ import XCTest
 import MQSampling
 
 final class SamplingParametersTests: XCTestCase {
-    private func assertInvalid(_ p: SamplingParameters, field: String, line: UInt = #line) {
-        XCTAssertThrowsError(try p.validated(), line: line) { error in
+    private func assertInvalid(_ p: SamplingParameters, stopStrings: [String] = [], field: String, line: UInt = #line) {
+        XCTAssertThrowsError(try p.validated(stopStrings: stopStrings), line: line) { error in
             guard case SamplingError.invalid(let got, let reason) = error else {
                 return XCTFail("unexpected error \(error)", line: line)
             }
@@ -33,6 +33,9 @@ final class SamplingParametersTests: XCTestCase {
         assertInvalid(SamplingParameters(temperature: -0.1), field: "temperature")
         assertInvalid(SamplingParameters(temperature: .infinity), field: "temperature")
         assertInvalid(SamplingParameters(topK: -1), field: "top_k")
+        assertInvalid(SamplingParameters(topK: SamplingLimits.maxTopK + 1), field: "top_k")
+        assertInvalid(SamplingParameters(topP: 2), field: "top_p")
+        assertInvalid(SamplingParameters(topP: .infinity), field: "top_p")
         assertInvalid(SamplingParameters(topP: 0), field: "top_p")
         assertInvalid(SamplingParameters(topP: -0.5), field: "top_p")
         assertInvalid(SamplingParameters(topP: 1.0001), field: "top_p")
@@ -43,6 +46,36 @@ final class SamplingParametersTests: XCTestCase {
         assertInvalid(SamplingParameters(repetitionPenalty: .infinity), field: "repetition_penalty")
         assertInvalid(SamplingParameters(topLogprobs: -1), field: "top_logprobs")
         assertInvalid(SamplingParameters(topLogprobs: SamplingLimits.maxTopLogprobs + 1), field: "top_logprobs")
+    }
+
+    func testStopStringsAreCheckedByTheSameValidation() throws {
+        let p = SamplingParameters()
+        let longest = String(repeating: "é", count: SamplingLimits.maxStopStringBytes / 2)
+        XCTAssertEqual(try p.validated(stopStrings: ["\n\n", longest]), p)
+        XCTAssertEqual(try p.validated(stopStrings: Array(repeating: "x", count: SamplingLimits.maxStopStrings)), p)
+        assertInvalid(p, stopStrings: ["ok", ""], field: "stop_strings[1]")
+        assertInvalid(p, stopStrings: [longest + "x"], field: "stop_strings[0]")
+        assertInvalid(p, stopStrings: Array(repeating: "x", count: SamplingLimits.maxStopStrings + 1), field: "stop_strings")
+        // The first bad field is named, sampling fields before stop strings.
+        assertInvalid(SamplingParameters(topP: 2), stopStrings: [""], field: "top_p")
+        XCTAssertThrowsError(try p.validated(stopStrings: [""])) {
+            XCTAssertEqual("\($0)", "invalid sampling parameter stop_strings[0]: must not be empty")
+        }
+    }
+
+    func testWireZerosMeanUnsetAndNothingElseIsMapped() throws {
+        let unset = SamplingParameters(wireTemperature: 0, topK: 0, topP: 0, repetitionPenalty: 0, seed: 7, topLogprobs: 0)
+        XCTAssertEqual(try unset.validated(), SamplingParameters(seed: 7))
+        let set = SamplingParameters(wireTemperature: 0.7, topK: 40, topP: 0.9, repetitionPenalty: 1.2, seed: 1, topLogprobs: 3)
+        XCTAssertEqual(set, SamplingParameters(temperature: 0.7, topK: 40, topP: 0.9, repetitionPenalty: 1.2, seed: 1, topLogprobs: 3))
+        // Out-of-range values stay what they were and are refused, naming the field and its limit.
+        XCTAssertThrowsError(try SamplingParameters(wireTemperature: 1, topK: 0, topP: 2, repetitionPenalty: 0, seed: 0, topLogprobs: 0)
+            .validated()) { XCTAssertEqual("\($0)", "invalid sampling parameter top_p: must be in (0, 1] (1 = disabled), got 2.0") }
+        assertInvalid(SamplingParameters(wireTemperature: 1, topK: .max, topP: 0, repetitionPenalty: 0, seed: 0, topLogprobs: 0), field: "top_k")
+        assertInvalid(SamplingParameters(wireTemperature: 1, topK: 0, topP: .nan, repetitionPenalty: 0, seed: 0, topLogprobs: 0), field: "top_p")
+        assertInvalid(SamplingParameters(wireTemperature: 1, topK: 0, topP: 0, repetitionPenalty: .nan, seed: 0, topLogprobs: 0),
+                      field: "repetition_penalty")
+        assertInvalid(SamplingParameters(wireTemperature: 1, topK: 0, topP: 0, repetitionPenalty: 0, seed: 0, topLogprobs: 21), field: "top_logprobs")
     }
 
     func testSamplerInitValidates() {

@@ -59,15 +59,43 @@ let testLogger: Logger = {
     }
 }()
 
+/// A log handler that keeps every line it is given (for tests that count log lines).
+final class CapturedLog: @unchecked Sendable {
+    // @unchecked: `lines` is only touched while holding `lock`.
+    private let lock = NSLock()
+    private var lines: [String] = []
+
+    var all: [String] { lock.withLock { lines } }
+
+    var logger: Logger {
+        Logger(label: "mq.worker.test.captured") { _ in Handler(log: self) }
+    }
+
+    private struct Handler: LogHandler {
+        let log: CapturedLog
+        var logLevel: Logger.Level = .warning
+        var metadata: Logger.Metadata = [:]
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+        func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String,
+                 file: String, function: String, line: UInt) {
+            log.lock.withLock { log.lines.append("\(level): \(message)") }
+        }
+    }
+}
+
 /// A WorkerService running `run()` on its own thread.
 final class RunningWorker {
     let service: WorkerService
     let thread: ZMQServiceThread
 
-    init(coordinator: String, workerID: String, kvMemoryBytes: UInt64 = 64 << 20, timing: WorkerTiming = testTiming) throws {
+    init(coordinator: String, workerID: String, kvMemoryBytes: UInt64 = 64 << 20, timing: WorkerTiming = testTiming,
+         logger: Logger = testLogger) throws {
         let configuration = WorkerConfiguration(coordinatorEndpoint: coordinator, workerID: workerID,
                                                 memoryBytes: 1 << 30, kvMemoryBytes: kvMemoryBytes,
-                                                timing: timing, logger: testLogger)
+                                                timing: timing, logger: logger)
         let service = try WorkerService(configuration: configuration)
         self.service = service
         thread = ZMQServiceThread.start(name: "test-\(workerID)") { try service.run() }

@@ -220,6 +220,21 @@ final class WorkerServiceTests: XCTestCase {
             let error = try coordinator.expectError()
             XCTAssertEqual(error.code, .malformedMessage, "\(label): \(error)")
         }
+        // Sampling parameters out of range: the coordinator's own validation, answered, never a trap.
+        let badSampling: [(SamplingParams, String)] = [
+            (SamplingParams(temperature: 1, topP: 2), "top_p"),
+            (SamplingParams(topK: .max), "top_k"),
+            (SamplingParams(stopStrings: [""]), "stop_strings[0]"),
+            (SamplingParams(topLogprobs: 1000), "top_logprobs"),
+        ]
+        for (i, (sampling, field)) in badSampling.enumerated() {
+            try coordinator.pushStep(Step(stepID: 100 + UInt64(i), stageIndex: 0,
+                                          sequences: [StepSequence(seqID: 2, position: 0, tokenIDs: [166], sampling: sampling)]))
+            let error = try coordinator.expectError()
+            XCTAssertEqual(error.code, .malformedMessage, "\(field): \(error)")
+            XCTAssertEqual(error.seqID, 2)
+            XCTAssertTrue(error.message.contains(field), "\(field) should be named: \(error)")
+        }
         // Positions that do not match the cache.
         try coordinator.pushStep(Step(stepID: 8, stageIndex: 0, sequences: [StepSequence(seqID: 1, position: 4, tokenIDs: [3])]))
         let unknown = try coordinator.expectError()
@@ -241,6 +256,27 @@ final class WorkerServiceTests: XCTestCase {
         try coordinator.pushStep(Step(stepID: 11, stageIndex: 0, sequences: [StepSequence(seqID: 1, position: 1, tokenIDs: [22])]))
         XCTAssertEqual(try coordinator.expectStepResult().results.map(\.tokenID), [271])
         try worker.stop()
+    }
+
+    func testABurstOfJunkFramesWritesABoundedNumberOfWarnings() throws {
+        let coordinator = try FakeCoordinator()
+        let log = CapturedLog()
+        let worker = try RunningWorker(coordinator: coordinator.endpoint, workerID: "w-junk", logger: log.logger)
+        let register = try coordinator.expectRegister()
+        try coordinator.assign("w-junk", id: 1, stage: 0, of: 1, layers: 0..<layerCount)
+        try coordinator.connectStageZero(register.dataEndpoint)
+        let junk = 2_000
+        for i in 0..<junk {
+            try coordinator.pushFrames([[UInt8(i % 256), 0xff, 0xff]])
+            _ = try coordinator.expectError()   // each is still answered
+        }
+        try coordinator.router.send(to: try XCTUnwrap(coordinator.identities["w-junk"]), frames: [[0xff, 0xff]])
+        XCTAssertEqual(try coordinator.expectError().code, .malformedMessage)
+        try worker.stop()
+        let dropped = log.all.filter { $0.contains("dropping a data-plane message") }.count
+        XCTAssertGreaterThan(dropped, 0)
+        XCTAssertLessThanOrEqual(dropped, TransportDefaults.warningBurst, "\(junk) junk frames must not write a line each")
+        XCTAssertLessThan(log.all.count, 20, log.all.joined(separator: "\n"))
     }
 
     func testFullKVCacheFailsTheStepAndServingContinues() throws {

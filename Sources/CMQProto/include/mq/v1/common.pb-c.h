@@ -139,7 +139,10 @@ typedef enum {
 } Mq__V1__SamplingParams__SeedChoiceCase;
 
 /*
- * How the next token is chosen. All-zero (the proto3 default) means greedy decoding.
+ * How the next token is chosen. All-zero (the proto3 default) means greedy decoding. A value out of
+ * the ranges below (NaN and infinities included) fails the call with INVALID_ARGUMENT naming the
+ * field; coordinator, workers and `mq run` apply one validation (MQSampling's
+ * SamplingParameters.validated).
  */
 struct  Mq__V1__SamplingParams
 {
@@ -149,17 +152,18 @@ struct  Mq__V1__SamplingParams
    */
   float temperature;
   /*
-   * Keep only the k most likely tokens before sampling; 0 means no limit.
+   * Keep only the k most likely tokens before sampling; 0 means no limit. At most 2^24.
    */
   uint32_t top_k;
   /*
-   * Nucleus sampling: keep the smallest set of tokens whose probability reaches top_p; 0 or any
-   * value >= 1 means no cut.
+   * Nucleus sampling: keep the smallest set of tokens whose probability reaches top_p; in (0, 1],
+   * 1 means no cut. 0 means unset, which is 1.
    */
   float top_p;
   /*
    * Repetition penalty over the prompt and the tokens generated so far (divide positive logits,
-   * multiply negative ones, as transformers does); 0 or 1 means none.
+   * multiply negative ones, as transformers does); finite and > 0, 1 means none. 0 means unset,
+   * which is 1.
    */
   float repetition_penalty;
   /*
@@ -168,12 +172,13 @@ struct  Mq__V1__SamplingParams
   size_t n_stop_token_ids;
   uint32_t *stop_token_ids;
   /*
-   * Generation stops after the generated text contains any of these UTF-8 strings.
+   * Generation stops after the generated text contains any of these UTF-8 strings: at most 16,
+   * each non-empty and at most 256 bytes.
    */
   size_t n_stop_strings;
   ProtobufCBinaryData *stop_strings;
   /*
-   * Number of most likely alternatives to report with each generated token; 0 means none.
+   * Number of most likely alternatives to report with each generated token; 0 means none, at most 20.
    */
   uint32_t top_logprobs;
   Mq__V1__SamplingParams__SeedChoiceCase seed_choice_case;

@@ -14,6 +14,8 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import MQClient
+import MQCommandLine
+import MQTransport
 
 #if canImport(Glibc)
 import Glibc
@@ -113,8 +115,17 @@ extension Bench {
         @Flag(help: "Print one JSON object instead of tables.")
         var json = false
 
+        @Option(help: "With --start: secured (CURVE keys on every plane, made for the run), insecure, or both (each worker count measured both ways, insecure first, in this one run).")
+        var security = "secured"
+
+        @OptionGroup var credentials: ClientCredentials
+
         func validate() throws {
             if (server == nil) == (start == nil) { throw ValidationError("give exactly one of --server and --start") }
+            if let server { try credentials.check(server: server) }
+            guard ["secured", "insecure", "both"].contains(security) else {
+                throw ValidationError("--security: expected secured, insecure or both, got \"\(security)\"")
+            }
             _ = try parsePositiveList(streams, flag: "--streams")
             if start != nil {
                 _ = try parsePositiveList(workers, flag: "--workers")
@@ -139,17 +150,24 @@ extension Bench {
                     callTimeout: ClientCommandDefaults.duration(seconds: timeout))
                 var runs: [ServeBenchRun] = []
                 if let server {
-                    runs.append(try measure(endpoint: server, settings: settings))
+                    runs.append(try measure(endpoint: server, settings: settings, security: try credentials.security(),
+                                            apiKey: credentials.resolvedAPIKey, secured: credentials.serverKey != nil))
                 } else if let start {
+                    let modes = security == "both" ? [false, true] : [security == "secured"]
                     for count in try parsePositiveList(workers, flag: "--workers") {
-                        let cluster = try LocalCluster.start(
-                            model: start, workers: count,
-                            workerThreads: workerThreads ?? max(1, ProcessInfo.processInfo.activeProcessorCount),
-                            coordinatorArguments: try coordinatorArguments())
-                        defer { cluster.stop() }
-                        if !json { writeStderr("mq bench serve: \(count)-stage cluster serving \(start) (logs in \(cluster.directory.path))\n") }
-                        try cluster.waitUntilServing(timeoutSeconds: ServeBenchDefaults.startTimeoutSeconds)
-                        runs.append(try measure(endpoint: cluster.clientEndpoint, settings: settings))
+                        for secured in modes {
+                            let cluster = try LocalCluster.start(
+                                model: start, workers: count,
+                                workerThreads: workerThreads ?? max(1, ProcessInfo.processInfo.activeProcessorCount),
+                                coordinatorArguments: try coordinatorArguments(), secured: secured)
+                            defer { cluster.stop() }
+                            if !json {
+                                writeStderr("mq bench serve: \(count)-stage \(secured ? "secured" : "insecure") cluster serving \(start) (logs in \(cluster.directory.path))\n")
+                            }
+                            try cluster.waitUntilServing(timeoutSeconds: ServeBenchDefaults.startTimeoutSeconds)
+                            runs.append(try measure(endpoint: cluster.clientEndpoint, settings: settings, security: cluster.clientSecurity,
+                                                    apiKey: nil, secured: secured))
+                        }
                     }
                 }
                 if json {
@@ -158,10 +176,12 @@ extension Bench {
             }
         }
 
-        private func measure(endpoint: String, settings: ServeBenchSettings) throws -> ServeBenchRun {
+        private func measure(endpoint: String, settings: ServeBenchSettings, security: MQClientSecurity?, apiKey: String?,
+                             secured: Bool) throws -> ServeBenchRun {
             let json = self.json
             let run = try waitForCall {
-                try await ServeBenchmark(endpoint: endpoint, settings: settings).run { line in
+                try await ServeBenchmark(endpoint: endpoint, settings: settings, security: security, apiKey: apiKey,
+                                         secured: secured).run { line in
                     if !json { writeStderr(line + "\n") }
                 }
             }
@@ -227,13 +247,17 @@ struct ServeBenchSettings: Sendable, Encodable {
 struct ServeBenchmark: Sendable {
     let endpoint: String
     let settings: ServeBenchSettings
+    var security: MQClientSecurity? = nil
+    var apiKey: String? = nil
+    /// Whether the cluster runs with CURVE (reported with the results).
+    var secured = false
 
     func run(progress: @Sendable (String) -> Void) async throws -> ServeBenchRun {
-        let client = try MQClient(endpoint: endpoint, defaultTimeout: settings.callTimeout)
+        let client = try MQClient(endpoint: endpoint, defaultTimeout: settings.callTimeout, security: security, apiKey: apiKey)
         defer { client.close() }
         // A separate connection for Info samples, so that they do not queue behind 64 streams'
         // replies on one socket.
-        let infoClient = try MQClient(endpoint: endpoint, defaultTimeout: ServeBenchDefaults.infoTimeout)
+        let infoClient = try MQClient(endpoint: endpoint, defaultTimeout: ServeBenchDefaults.infoTimeout, security: security, apiKey: apiKey)
         defer { infoClient.close() }
 
         let info = try await infoClient.info()
@@ -261,7 +285,7 @@ struct ServeBenchmark: Sendable {
             levels.append(try await level(streams: streams, client: client, infoClient: infoClient, prompts: prompts))
         }
         let finalInfo = (try? await infoClient.info()) ?? info
-        return ServeBenchRun(endpoint: endpoint, info: finalInfo, levels: levels)
+        return ServeBenchRun(endpoint: endpoint, info: finalInfo, levels: levels, secured: secured)
     }
 
     private func request(_ ids: [UInt32]) -> GenerateRequest {
@@ -555,8 +579,11 @@ struct ServeBenchRun: Encodable, Sendable {
     var kvCapacityTokens: UInt64?
     var protocolVersion: String
     var levels: [ServeBenchLevel]
+    /// CURVE on every plane.
+    var secured: Bool
 
-    init(endpoint: String, info: InfoResponse, levels: [ServeBenchLevel]) {
+    init(endpoint: String, info: InfoResponse, levels: [ServeBenchLevel], secured: Bool = false) {
+        self.secured = secured
         self.endpoint = endpoint
         model = info.model.name
         switch info.model.attentionKind {
@@ -584,7 +611,8 @@ struct ServeBenchRun: Encodable, Sendable {
         var lines = [
             "\(model): \(attention) (\(numHeads) query heads, \(kvHeads) KV head\(kvHeads == 1 ? "" : "s")), "
                 + "\(numStages) stage\(numStages == 1 ? "" : "s"), \(kvBytesPerToken) KV bytes/token, "
-                + "KV capacity \(kvCapacityTokens.map { "\($0) tokens" } ?? "unknown"), protocol \(protocolVersion), \(endpoint)",
+                + "KV capacity \(kvCapacityTokens.map { "\($0) tokens" } ?? "unknown"), protocol \(protocolVersion), "
+                + "\(secured ? "CURVE" : "no CURVE"), \(endpoint)",
         ]
         let header = ["streams", "ok", "failed", "tokens", "wall s", "tok/s", "xN", "decode tok/s", "xN", "TTFT ms p50/90/99", "ITL ms p50/90/99",
                       "KV max MiB/stage", "busy %/stage", "steps/stage"]
@@ -652,6 +680,8 @@ final class LocalCluster: @unchecked Sendable {
     // `stop`, which holds `lock`.
     let directory: URL
     let clientEndpoint: String
+    /// The client's CURVE settings when the cluster runs secured.
+    private(set) var clientSecurity: MQClientSecurity?
     private var processes: [(name: String, process: Process)] = []
     private let lock = NSLock()
     private var stopped = false
@@ -661,7 +691,7 @@ final class LocalCluster: @unchecked Sendable {
         clientEndpoint = "ipc://" + directory.appendingPathComponent("clients.sock").path
     }
 
-    static func start(model: String, workers: Int, workerThreads: Int, coordinatorArguments: [String]) throws -> LocalCluster {
+    static func start(model: String, workers: Int, workerThreads: Int, coordinatorArguments: [String], secured: Bool) throws -> LocalCluster {
         let modelURL = URL(fileURLWithPath: model).standardizedFileURL
         guard FileManager.default.fileExists(atPath: modelURL.appendingPathComponent("config.json").path) else {
             throw ServeBenchError("--start: \(modelURL.path)/config.json not found")
@@ -678,15 +708,32 @@ final class LocalCluster: @unchecked Sendable {
         ChildProcesses.shared.register(cluster)
         do {
             let workerEndpoint = "ipc://" + cluster.directory.appendingPathComponent("workers.sock").path
+            // Secured: a key pair per process in the run folder (mode 0700 from mkdtemp).
+            func keyPath(_ name: String) -> String { cluster.directory.appendingPathComponent(name).path }
+            var coordinatorKeys: [String] = [], workerKeys: [[String]] = Array(repeating: [], count: workers)
+            if secured {
+                let coordinator = try CurveKeyPair.generate()
+                try coordinator.write(base: keyPath("coordinator"))
+                var listed: [String] = []
+                for index in 0 ..< workers {
+                    let pair = try CurveKeyPair.generate()
+                    try pair.write(base: keyPath("worker\(index)"))
+                    listed.append(pair.publicKey.z85)
+                    workerKeys[index] = ["--curve-key", keyPath("worker\(index).key"), "--coordinator-key", keyPath("coordinator.pub")]
+                }
+                try listed.joined(separator: "\n").write(toFile: keyPath("authorized-workers"), atomically: true, encoding: .utf8)
+                coordinatorKeys = ["--curve-key", keyPath("coordinator.key"), "--authorized-workers", keyPath("authorized-workers")]
+                cluster.clientSecurity = try MQClientSecurity(serverKey: coordinator.publicKey.z85)
+            }
             try cluster.launch(
                 "coordinator", binaries.appendingPathComponent("mq-coordinator"),
                 ["--model", modelURL.path, "--workers", "\(workers)", "--listen", cluster.clientEndpoint,
-                 "--workers-listen", workerEndpoint] + coordinatorArguments)
+                 "--workers-listen", workerEndpoint] + coordinatorKeys + coordinatorArguments)
             for index in 0 ..< workers {
                 try cluster.launch(
                     "worker\(index)", binaries.appendingPathComponent("mq-worker"),
                     ["--coordinator", workerEndpoint, "--listen", "ipc://" + cluster.directory.appendingPathComponent("worker\(index).sock").path,
-                     "--worker-id", "worker\(index)", "--threads", "\(workerThreads)"])
+                     "--worker-id", "worker\(index)", "--threads", "\(workerThreads)"] + workerKeys[index])
             }
         } catch {
             cluster.stop()
@@ -726,7 +773,7 @@ final class LocalCluster: @unchecked Sendable {
 
     /// Polls Health until every layer is served; fails when a process exits or time runs out.
     func waitUntilServing(timeoutSeconds: Double) throws {
-        let client = try MQClient(endpoint: clientEndpoint, defaultTimeout: ServeBenchDefaults.infoTimeout)
+        let client = try MQClient(endpoint: clientEndpoint, defaultTimeout: ServeBenchDefaults.infoTimeout, security: clientSecurity)
         defer { client.close() }
         let deadline = Date().addingTimeInterval(timeoutSeconds)
         while true {

@@ -167,7 +167,7 @@ final class DataPlane {
                 logger.info("assignment \(assign.assignmentID): loading \(identity) as stage \(assign.stageIndex) of \(assign.numStages)")
                 stage = try Stage.load(assign, modelPath: path, kvBudgetBytes: budget, logger: logger)
             }
-            try connectOutput(assign)
+            keepOrDropOutput(assign)
         } catch {
             // No half-usable assignment: steps get NOT_READY until a good Assign arrives.
             stage = nil
@@ -191,8 +191,17 @@ final class DataPlane {
         send(.ready(ready))
     }
 
-    /// Points the PUSH socket at the next stage (closing it on the last stage). Kept when the
-    /// endpoint is unchanged; libzmq reconnects it by itself if the peer restarts there.
+    /// At an Assign: keeps the output socket when the next stage (endpoint and key) is unchanged,
+    /// else closes it; the first step to forward connects it. Connecting lazily matters with
+    /// CURVE: every stage gets its Assign at once, and a connection tried before the next stage
+    /// has taken its own Assign (and so admits this stage's key) would be refused, and libzmq
+    /// does not retry a refused handshake. Steps flow only once every stage is Ready.
+    private func keepOrDropOutput(_ assign: Assign) {
+        if assign.isLast || push == nil || pushEndpoint != assign.nextEndpoint || pushKey != assign.nextKey { closeOutput() }
+    }
+
+    /// Points the PUSH socket at the next stage. Kept when the endpoint and key are unchanged;
+    /// libzmq reconnects it by itself if the peer restarts there.
     private func connectOutput(_ assign: Assign) throws(WorkerError) {
         guard !assign.isLast else { closeOutput(); return }
         if push != nil, pushEndpoint == assign.nextEndpoint, pushKey == assign.nextKey { return }
@@ -270,6 +279,12 @@ final class DataPlane {
     }
 
     private func forward(_ step: Step, _ activations: UnsafeRawBufferPointer) {
+        if push == nil, let assign = stage?.assignment {
+            do throws(WorkerError) { try connectOutput(assign) } catch {
+                send(.error(WorkerError(code: .stepFailed, message: "Step \(step.stepID): \(error.message)", stepID: step.stepID)))
+                return
+            }
+        }
         guard let push else {
             send(.error(WorkerError(code: .internalError, message: "Step \(step.stepID): no connection to a next stage",
                                     stepID: step.stepID)))
@@ -286,11 +301,10 @@ final class DataPlane {
                     ? "Step \(step.stepID): the next stage at \(pushEndpoint) did not take it within \(configuration.timing.forwardTimeout)"
                     : "Step \(step.stepID): sending to the next stage at \(pushEndpoint) failed: \(error)",
                 stepID: step.stepID)))
-            if !timedOut, let assign = stage?.assignment {
-                // A socket that failed midway cannot send again; start a fresh one to the same peer.
-                closeOutput()
-                try? connectOutput(assign)
-            }
+            // A socket that failed midway cannot send again, and one whose CURVE handshake was
+            // refused (libzmq then gives up on that connection for good) never will: the next
+            // step connects afresh.
+            closeOutput()
         } catch {
             send(.error(WorkerError(code: .internalError, message: "Step \(step.stepID): \(error)", stepID: step.stepID)))
         }

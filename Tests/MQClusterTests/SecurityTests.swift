@@ -133,6 +133,41 @@ final class SecurityTests: XCTestCase {
         XCTAssertEqual(r.tokenIDs.count, 2)
     }
 
+    func testAuthorizedClientsAloneMayConnect() async throws {
+        let listed = try CurveKeyPair.generate(), unlisted = try CurveKeyPair.generate()
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("mq-clients-\(UInt32.random(in: 0...UInt32.max))")
+        try "# the one client\n\(listed.publicKey.z85) ci\n".write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let cluster = try LocalCluster(model: Paths.model("mqa"), workers: 1, extraCoordinatorArgs: ["--authorized-clients", file.path],
+                                       secured: true, tcp: true)
+        defer { cluster.stop() }
+        let keys = try XCTUnwrap(cluster.keys)
+        func client(_ pair: CurveKeyPair?, connectTimeout: Duration) throws -> MQClient {
+            try MQClient(endpoint: cluster.clientEndpoint, defaultTimeout: .seconds(30), connectTimeout: connectTimeout,
+                         security: try MQClientSecurity(serverKey: keys.coordinator.publicKey.z85, clientSecretKey: pair?.secretZ85),
+                         apiKey: keys.apiKey)
+        }
+        let good = try client(listed, connectTimeout: LocalCluster.connectTimeout)
+        defer { good.close() }
+        let end = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < end {
+            if let h = try? await good.health(timeout: .seconds(1)), h.serving { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let r = try await good.generate(GenerateRequest(prompt: .tokenIDs([5, 6, 7]), maxNewTokens: 3, sampling: SamplingParams(seed: 1)))
+        XCTAssertEqual(r.tokenIDs.count, 3)
+        for pair in [unlisted, nil] {   // nil: a fresh key per client
+            let c = try client(pair, connectTimeout: .milliseconds(500))
+            defer { c.close() }
+            do {
+                _ = try await c.health()
+                XCTFail("an unlisted client key was admitted")
+            } catch let e as MQClientError {
+                XCTAssertEqual(e.code, .unavailable, "\(e)")
+            }
+        }
+    }
+
     func testAHugePromptIsRefusedAtOnceWhileOtherCallsComplete() async throws {
         let cluster = try LocalCluster(model: Paths.model("mqa"), workers: 2)
         defer { cluster.stop() }

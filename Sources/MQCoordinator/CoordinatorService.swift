@@ -127,7 +127,9 @@ public final class CoordinatorService: @unchecked Sendable {
         let c = try clientSocket.bind(config.clientEndpoint)
         let w = try workerSocket.bind(config.workerEndpoint)
         logger.info("listening", metadata: ["clients": "\(c)", "workers": "\(w)", "model": "\(modelName)",
-                                            "layers": "\(shape.layers)", "stages": "\(config.stages)", "split": "\(config.split)"])
+                                            "layers": "\(shape.layers)", "stages": "\(config.stages)", "split": "\(config.split)",
+                                            "max_prompt_bytes": "\(maxPromptBytes)", "curve": "\(config.security != nil)",
+                                            "api_keys": "\(config.apiKeys?.count ?? 0)"])
         if let endpoint = config.metricsEndpoint {
             let http = try HTTPEndpoint(context, bind: endpoint)
             metricsHTTP = http

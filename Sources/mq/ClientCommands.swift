@@ -121,12 +121,16 @@ enum ClientCommandDefaults {
 struct RemoteGenerationOptions: ParsableArguments {
     @Option(help: "Prompt text (tokenized by the coordinator).") var prompt: String?
     @Option(name: .customLong("prompt-ids"), help: "Prompt as token ids, e.g. 1,2,3.") var promptIds: String?
+    @Option(name: .customLong("prompt-file"), help: "Prompt text read from this file (- for standard input), e.g. a whole source file.")
+    var promptFile: String?
     @Option(name: .customLong("max-tokens"), help: "Maximum new tokens.") var maxTokens: Int = 64
     @OptionGroup var sampling: SamplingOptions
     @Option(name: .customLong("stop"), help: "Stop when this text appears (repeatable).") var stops: [String] = []
 
     func validate() throws {
-        if (prompt == nil) == (promptIds == nil) { throw ValidationError("give exactly one of --prompt and --prompt-ids") }
+        if [prompt != nil, promptIds != nil, promptFile != nil].filter({ $0 }).count != 1 {
+            throw ValidationError("give exactly one of --prompt, --prompt-ids and --prompt-file")
+        }
         guard maxTokens >= 1, maxTokens <= Int(UInt32.max) else { throw ValidationError("--max-tokens must be in 1...\(UInt32.max)") }
         _ = try sampling.parameters(stopStrings: stops)
     }
@@ -147,6 +151,11 @@ struct RemoteGenerationOptions: ParsableArguments {
                 }
                 return value
             })
+        } else if let promptFile {
+            let data = promptFile == "-" ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: promptFile)
+            guard let data else { throw ValidationError("--prompt-file: cannot read \(promptFile)") }
+            guard let text = String(data: data, encoding: .utf8) else { throw ValidationError("--prompt-file \(promptFile): not UTF-8 text") }
+            prompt = .text(text)
         } else {
             prompt = .text(self.prompt ?? "")
         }

@@ -62,6 +62,11 @@ public enum CoordinatorDefaults {
     /// unary call, or a stream still waiting for its first token, sends nothing else that would
     /// reveal a vanished client before its deadline.
     public static let clientProbeInterval: Duration = .milliseconds(250)
+    /// A client frame whose handling holds the service loop longer than this is logged (it should
+    /// never happen: big prompts are refused by size or tokenized on other threads).
+    public static let slowClientFrame: Duration = .milliseconds(20)
+    /// Room in a client frame for everything but the prompt (sampling, stop strings, metadata).
+    public static let requestOverheadBytes = 64 << 10
     /// Threads that tokenize prompts off the service loop.
     public static let tokenizerThreads = 2
     /// Longest wait in one poll (timers are checked at least this often).

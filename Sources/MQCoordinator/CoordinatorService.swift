@@ -70,6 +70,11 @@ public final class CoordinatorService: @unchecked Sendable {
     private let tokenizerSlots = DispatchSemaphore(value: CoordinatorDefaults.tokenizerThreads)
     /// Longest text prompt accepted, in UTF-8 bytes (derived from the prompt-token limit).
     let maxPromptBytes: Int
+    /// Largest client frame worth decoding: the longest prompt (as text or as ids) plus room for
+    /// every other field.
+    var requestByteLimit: Int {
+        max(maxPromptBytes, maxPromptTokens * 5) + CoordinatorDefaults.requestOverheadBytes
+    }
     private let securityLog: SecurityLog
 
     public init(config: CoordinatorConfig, logger: Logger) throws {
@@ -161,7 +166,17 @@ public final class CoordinatorService: @unchecked Sendable {
                 while let m = try workerSocket.tryReceiveRouted() { handleWorker(m) }
             }
             if ready.isReadable(iClient) {
-                while let m = try clientSocket.tryReceiveRouted() { handleClient(m) }
+                while let m = try clientSocket.tryReceiveRouted() {
+                    let started = clock.now
+                    handleClient(m)
+                    // The loop must never wait on one client: say so when a frame held it up.
+                    let took = clock.now - started
+                    if took > CoordinatorDefaults.slowClientFrame {
+                        warn("slow-client-frame", "one client frame held the service loop for \(took)", metadata: ["bytes": "\(m.frames.map(\.count).reduce(0, +))"])
+                    } else {
+                        logger.trace("client frame handled", metadata: ["bytes": "\(m.frames.map(\.count).reduce(0, +))", "took": "\(took)"])
+                    }
+                }
             }
             let now = clock.now
             metricsHTTP?.closeIdle(now: now)
@@ -222,6 +237,18 @@ public final class CoordinatorService: @unchecked Sendable {
             return
         }
         let frame = m.frames[0]
+        // No request of this server can be larger (the longest prompt plus every other field):
+        // refuse it before spending time decoding it.
+        if frame.count > requestByteLimit {
+            if let id = frame.withUnsafeBytes(CallRequest.scanCallID) {
+                reply(m.identity, .failure(callID: id, .invalidArgument,
+                    "the request is \(frame.count) bytes; this server accepts at most \(requestByteLimit) (a prompt of at most "
+                    + "\(maxPromptTokens) tokens, --max-prompt-tokens or the model's context, is at most \(maxPromptBytes) bytes of text)"))
+            } else {
+                warn("client-oversize", "dropped an oversized client frame without a call id", metadata: ["bytes": "\(frame.count)"])
+            }
+            return
+        }
         let request: CallRequest
         do { request = try CallRequest.decode(frame) } catch {
             if let id = CallRequest.peekCallID(frame) {

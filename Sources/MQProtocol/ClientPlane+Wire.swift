@@ -90,6 +90,41 @@ extension CallRequest: CBridged, WireMessage {
         return id == 0 ? nil : id
     }
 
+    /// The call id of a CallRequest found by walking its top-level fields, without unpacking
+    /// anything (the payload is skipped by its length, never copied): for a frame too large to be
+    /// worth parsing, so the refusal costs microseconds. nil when the walk finds no nonzero
+    /// call_id or the bytes are not a protobuf field sequence.
+    public static func scanCallID(_ bytes: UnsafeRawBufferPointer) -> UInt64? {
+        var at = 0
+        func varint() -> UInt64? {
+            var value: UInt64 = 0, shift: UInt64 = 0
+            while at < bytes.count, shift < 64 {
+                let byte = bytes[at]
+                at += 1
+                value |= UInt64(byte & 0x7f) << shift
+                if byte & 0x80 == 0 { return value }
+                shift += 7
+            }
+            return nil
+        }
+        var callID: UInt64 = 0
+        while at < bytes.count {
+            guard let tag = varint() else { return nil }
+            switch tag & 7 {
+            case 0:
+                guard let value = varint() else { return nil }
+                if tag >> 3 == 2 { callID = value }    // call_id = 2; protobuf: the last one wins
+            case 1: at += 8
+            case 2:
+                guard let length = varint(), length <= UInt64(bytes.count - at) else { return nil }
+                at += Int(length)
+            case 5: at += 4
+            default: return nil
+            }
+        }
+        return at == bytes.count && callID != 0 ? callID : nil
+    }
+
     /// `peekCallID` for any byte collection.
     public static func peekCallID(_ bytes: some Collection<UInt8>) -> UInt64? {
         Array(bytes).withUnsafeBytes { peekCallID($0) }

@@ -65,6 +65,21 @@ final class ValidationTests: XCTestCase {
         XCTAssertNil(CallRequest.peekCallID([UInt8]()))
     }
 
+    func testScanCallIDAgreesWithTheParserWithoutUnpacking() {
+        let big = CallRequest(callID: 77, call: .generate(GenerateRequest(prompt: .text(String(repeating: "a", count: 1 << 20)), maxNewTokens: 4)))
+        let bytes = big.encode()
+        XCTAssertEqual(bytes.withUnsafeBytes(CallRequest.scanCallID), 77)
+        XCTAssertEqual(CallRequest.peekCallID(bytes), 77)
+        var request = ProtoWriter()
+        request.field(2, varint: 5)
+        request.field(3, bytes: invalidUTF8)
+        request.field(2, varint: 1234)       // the last occurrence wins, as in protobuf
+        XCTAssertEqual(request.bytes.withUnsafeBytes(CallRequest.scanCallID), CallRequest.peekCallID(request.bytes))
+        for junk: [UInt8] in [[], [0xFF, 0xFF, 0xFF], [0x10], [0x1A, 0x05, 0x01], [0x10, 0x00], Array(bytes.prefix(100))] {
+            XCTAssertNil(junk.withUnsafeBytes(CallRequest.scanCallID), "\(junk.prefix(8))")
+        }
+    }
+
     // MARK: Enums
 
     func testUnknownEnumValuesAreCarriedWhereHarmless() throws {

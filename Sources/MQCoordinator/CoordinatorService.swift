@@ -899,21 +899,16 @@ struct PendingText {
     let deadline: ContinuousClock.Instant
 }
 
-/// Connections the ZAP handler refused, reported from its thread: the same WarningLimiter as the
-/// loop's warnings, under a lock, so a flood of refused connections cannot flood the log.
-final class SecurityLog: @unchecked Sendable {
-    // @unchecked: `limiter` is only touched under `lock`; Logger is thread-safe.
+/// Connections the ZAP handler refused, reported from its thread and rate-limited like the
+/// loop's own warnings.
+final class SecurityLog: Sendable {
     private let logger: Logger
-    private let lock = NSLock()
-    private var limiter = WarningLimiter()
+    private let limiter = LockedWarningLimiter()
 
     init(logger: Logger) { self.logger = logger }
 
     func note(_ what: String, _ metadata: Logger.Metadata = [:]) {
-        lock.lock()
-        let decision = limiter.admit(what, now: .now)
-        lock.unlock()
-        guard case .write(let summary) = decision else { return }
+        guard case .write(let summary) = limiter.admit(what) else { return }
         if let summary { logger.warning("\(summary)") }
         logger.warning("\(what)", metadata: metadata)
     }

@@ -7,6 +7,8 @@
 // depend on it; MQProtocol stays the codec only. It is pure: no logger (MQTransport does not
 // depend on swift-log; the caller writes the lines), no clock of its own (`now` is passed in).
 
+import Foundation
+
 public struct WarningLimiter: Sendable {
     /// What the caller writes for one warning.
     public enum Decision: Equatable, Sendable {
@@ -82,5 +84,20 @@ public struct WarningLimiter: Sendable {
     /// otherwise wait without a timeout.
     public var nextSummaryDue: ContinuousClock.Instant? {
         windows.values.filter { $0.suppressed > 0 }.map { $0.start + interval }.min()
+    }
+}
+
+/// A WarningLimiter shared between threads (for warnings raised off the loop that owns the
+/// sockets, e.g. by the ZAP handler's thread about refused connections).
+public final class LockedWarningLimiter: @unchecked Sendable {
+    // @unchecked: `limiter` is only touched under `lock`.
+    private let lock = NSLock()
+    private var limiter: WarningLimiter
+
+    public init(_ limiter: WarningLimiter = WarningLimiter()) { self.limiter = limiter }
+
+    public func admit(_ kind: String, now: ContinuousClock.Instant = .now) -> WarningLimiter.Decision {
+        lock.lock(); defer { lock.unlock() }
+        return limiter.admit(kind, now: now)
     }
 }

@@ -79,8 +79,11 @@ public final class WorkerService: @unchecked Sendable {
             context = try ZMQContext()
             if configuration.security != nil {
                 // Nobody may push before the first Assign names the previous stage.
+                let limiter = LockedWarningLimiter()
                 zap = try ZAPHandler(context: context, policies: [WorkerSecurity.dataDomain: .nobody]) { [logger] refusal in
-                    logger.notice("refused a data connection from \(refusal.address) (key \(refusal.key?.z85 ?? "none"))")
+                    guard case .write(let summary) = limiter.admit("data-refused") else { return }
+                    if let summary { logger.warning("\(summary)") }
+                    logger.warning("refused a data connection from \(refusal.address) (key \(refusal.key?.z85 ?? "none"))")
                 }
             }
             pull = try ZMQSocket(context, type: .pull, name: "data-in")

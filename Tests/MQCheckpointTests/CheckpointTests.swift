@@ -99,6 +99,31 @@ final class CheckpointTests: XCTestCase {
         XCTAssertThrowsError(try Checkpoint(directory: dir)) { XCTAssertTrue("\($0)".contains("shorter than"), "\($0)") }
     }
 
+    /// Found by fuzz-safetensors-header (Fuzz/Corpus/safetensors-header/regression-header-length-above-int-max):
+    /// a header length above Int.max wrapped to a negative length in the -Ounchecked build and
+    /// reached Data(bytes:count:) with it.
+    func testHeaderLengthAboveIntMaxIsRefused() throws {
+        let file = withUnsafeBytes(of: (UInt64.max - 999).littleEndian) { Array($0) } + Array("{}".utf8)
+        let error = file.withUnsafeBytes { bytes in
+            Result { try SafetensorsFile.parseHeader(file: bytes, path: "x.safetensors") }
+        }
+        XCTAssertThrowsError(try error.get()) { e in
+            XCTAssertEqual(e as? CheckpointError, .badHeader(file: "x.safetensors", reason: "header length 18446744073709550616 is implausible"))
+        }
+    }
+
+    /// Fuzz/Corpus/safetensors-header/regression-shape-bytes-overflow: 2^62 + 1 F32 elements need more
+    /// than Int.max bytes; unchecked, the byte count wrapped to 4 and a 4-byte range was accepted.
+    func testShapeWhoseByteCountOverflowsIsRefused() throws {
+        try writeConfig("{}")
+        // The listed tensor only supplies the 4 data bytes after the overriding header.
+        try writeSafetensors("model.safetensors", [("w", "F32", [1], [0, 0, 0, 0])],
+                             headerOverride: #"{"w": {"dtype": "F32", "shape": [5, 5581, 8681, 49477, 384773], "data_offsets": [0, 4]}}"#)
+        XCTAssertThrowsError(try Checkpoint(directory: dir)) { e in
+            XCTAssertTrue("\(e)".contains("tensor w") && "\(e)".contains("needs more than Int.max"), "\(e)")
+        }
+    }
+
     func testFloat16Conversion() {
         XCTAssertEqual(Float(float16Bits: 0x7C00), .infinity)
         XCTAssertEqual(Float(float16Bits: 0xFC00), -.infinity)

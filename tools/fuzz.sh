@@ -51,9 +51,9 @@ fetch_protobuf_c() {
     version=$(dpkg-query -W -f='${source:Version}' libprotobuf-c-dev) || return 1
     tmp=$(mktemp -d)
     echo "deb-src http://deb.debian.org/debian $(. /etc/os-release && echo "$VERSION_CODENAME") main" >"$tmp/sources.list"
-    mkdir -p "$tmp/lists/partial"
+    mkdir -p "$tmp/lists/partial" "$tmp/cache/archives/partial"
     local apt=(apt-get -qq -o Dir::Etc::SourceList="$tmp/sources.list" -o Dir::Etc::SourceParts=/dev/null
-               -o Dir::State::Lists="$tmp/lists" -o Debug::NoLocking=1 -o APT::Sandbox::User="$(id -un)")
+               -o Dir::State::Lists="$tmp/lists" -o Dir::Cache="$tmp/cache" -o Debug::NoLocking=1 -o APT::Sandbox::User="$(id -un)")
     if (cd "$tmp" && "${apt[@]}" update && "${apt[@]}" source --download-only "protobuf-c=$version") >"$tmp/log" 2>&1 \
         && tar -xzf "$tmp"/protobuf-c_*.orig.tar.gz -C "$tmp" --wildcards '*/protobuf-c/protobuf-c.c'; then
         mkdir -p Fuzz/CProtobufC
@@ -94,7 +94,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export SWIFT_BACKTRACE=enable=no   # let ASan and libFuzzer report the fault themselves
 failed=()
-printf '%-20s %12s %10s %8s  %s\n' target inputs exec/s crashes reproducer
+printf '%-20s %10s %8s %8s %8s %8s  %s\n' target inputs seconds exec/s coverage crashes reproducer
 for target in "${targets[@]}"; do
     corpus=${keep:+$keep/$target}
     corpus=${corpus:-$work/$target}
@@ -103,14 +103,17 @@ for target in "${targets[@]}"; do
     limit=(-runs="$runs")
     [ -n "$seconds" ] && limit=(-max_total_time="$seconds")
     log="$work/$target.log"
+    began=$(date +%s.%N)
     set +e
     nice ".build-fuzz/release/fuzz-$target" "$corpus" "${limit[@]}" -max_len="${max_len[$target]}" \
         -rss_limit_mb=2048 -malloc_limit_mb=512 -timeout=10 -print_final_stats=1 \
         -artifact_prefix="$artifacts/$target-" >"$log" 2>&1
     status=$?
     set -e
+    elapsed=$(awk "BEGIN { print $(date +%s.%N) - $began }")
     executed=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-    speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
+    speed=$(awk "BEGIN { printf \"%d\", ${executed:-0} / $elapsed }")
+    coverage=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
     reproducer=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -1)
     crashes=0
     if [ "$status" != 0 ]; then
@@ -119,7 +122,7 @@ for target in "${targets[@]}"; do
         echo "---- fuzz-$target failed (exit $status); the end of its log:" >&2
         tail -40 "$log" >&2
     fi
-    printf '%-20s %12s %10s %8s  %s\n' "$target" "${executed:-?}" "${speed:-?}" "$crashes" "${reproducer:-}"
+    printf '%-20s %10s %8.1f %8s %8s %8s  %s\n' "$target" "${executed:-?}" "$elapsed" "$speed" "${coverage:-?}" "$crashes" "${reproducer:-}"
 done
 if [ ${#failed[@]} -gt 0 ]; then
     echo "fuzz.sh: crashes in: ${failed[*]} (reproducers in $artifacts)" >&2

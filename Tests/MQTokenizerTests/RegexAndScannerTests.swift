@@ -51,6 +51,30 @@ final class RegexAndScannerTests: XCTestCase {
         }
     }
 
+    /// Patterns that overflowed the stack or an Int while parsing or matching (found by probing
+    /// fuzz-tokenizer-json; the inputs are in Fuzz/Corpus/tokenizer-json/regression-regex-*) are
+    /// refused with an error naming the JSON path, and Swift Regex is not tried on them.
+    func testTooDeepOrTooLargePatternsAreRefused() {
+        let json = JSONCursor(value: .null, path: "pre_tokenizer.pattern.Regex", source: "t.json")
+        let refused: [(pattern: String, reason: String)] = [
+            (String(repeating: "(", count: 8_000) + "a" + String(repeating: ")", count: 8_000), "nesting deeper than 100"),
+            ("a" + String(repeating: "*", count: 15_000), "nesting deeper than 100"),
+            (String(repeating: "[", count: 8_000) + "a" + String(repeating: "]", count: 8_000), "nesting deeper than 100"),
+            (String(repeating: "(a*********)", count: 200), "more than 1000 groups, classes and quantifiers"),
+            ("a{99999999999999999999}", "repeat bound above 100000"),
+            ("a{1,100001}", "repeat bound above 100000"),
+        ]
+        for (pattern, reason) in refused {
+            XCTAssertThrowsError(try SplitRegex(pattern, json: json)) { error in
+                XCTAssertTrue("\(error)".hasPrefix("t.json: pre_tokenizer.pattern.Regex: cannot compile regex"), "\(error)")
+                XCTAssertTrue("\(error)".contains(reason), "\(error)")
+            }
+        }
+        // The limits leave room: 90 nested groups, and the largest repeat Oniguruma accepts.
+        XCTAssertNoThrow(try ScalarRegex(String(repeating: "(a", count: 90) + String(repeating: ")", count: 90)))
+        XCTAssertNoThrow(try ScalarRegex("a{0,100000}"))
+    }
+
     /// The GPT-2 scanner and the regex engine running GPT-2's pattern agree on random text built from
     /// the characters that matter (contractions, spaces of several kinds, letters, digits, marks).
     func testGPT2ScannerAgreesWithRegex() throws {

@@ -124,6 +124,35 @@ final class CheckpointTests: XCTestCase {
         }
     }
 
+    /// JSONValue.parse keeps booleans, numbers, null, strings, arrays and objects apart as JSONDecoder did.
+    func testJSONValueParsesEveryKind() throws {
+        let v = try JSONValue.parse(Data(#"{"t": true, "f": false, "one": 1, "zero": 0, "x": -2.5e3, "big": 12345678901234567890, "n": null, "s": "é", "a": [1, [true]], "o": {}}"#.utf8))
+        XCTAssertEqual(v, .object([
+            "t": .bool(true), "f": .bool(false), "one": .number(1), "zero": .number(0), "x": .number(-2500),
+            "big": .number(12345678901234567890), "n": .null, "s": .string("é"),
+            "a": .array([.number(1), .array([.bool(true)])]), "o": .object([:]),
+        ]))
+        XCTAssertEqual(try JSONValue.parse(Data("7".utf8)), .number(7))
+        XCTAssertEqual(v["one"]?.intValue, 1)
+        XCTAssertNil(v["t"]?.intValue)
+        XCTAssertThrowsError(try JSONValue.parse(Data("{\"a\": }".utf8)))
+    }
+
+    /// Found by probing fuzz-config-json (Fuzz/Corpus/config-json/regression-nested-arrays): 8 KB of
+    /// arrays nested 500 deep took 5.5 s through JSONDecoder, time growing with depth x size; parsed
+    /// in linear time now, and nesting beyond 512 is refused.
+    func testDeeplyNestedJSONParsesQuickly() throws {
+        let nested = String(repeating: "[", count: 500) + String(repeating: "]", count: 500)
+        let text = "{\"a\": [" + Array(repeating: nested, count: 8).joined(separator: ",") + "]}"
+        let start = Date()
+        _ = try ModelConfigFile(path: "config.json", data: Data(text.utf8))
+        XCTAssertLessThan(Date().timeIntervalSince(start), 0.5, "8 KB of nested arrays should parse in milliseconds")
+        let tooDeep = String(repeating: "[", count: 600) + String(repeating: "]", count: 600)
+        XCTAssertThrowsError(try ModelConfigFile(path: "config.json", data: Data(tooDeep.utf8))) { e in
+            XCTAssertTrue("\(e)".contains("config.json") && "\(e)".contains("not valid JSON"), "\(e)")
+        }
+    }
+
     func testFloat16Conversion() {
         XCTAssertEqual(Float(float16Bits: 0x7C00), .infinity)
         XCTAssertEqual(Float(float16Bits: 0xFC00), -.infinity)

@@ -1,7 +1,8 @@
 // libFuzzer target: tokenizer.json. The bytes are loaded by Tokenizer(data:source:); a tokenizer
 // that loads then encodes and decodes a short fixed text, so the parsed pieces (vocabulary, merges,
 // pre-tokenizer regexes, added tokens, decoders) are used, not only read. A thrown TokenizerError is
-// the expected outcome for bad input; a trap, sanitizer report or hang is a bug. Built and run by
+// the expected outcome for bad input; a trap, sanitizer report, hang or an id outside 0...UInt32.max
+// is a bug. Built and run by
 // tools/fuzz.sh.
 
 import Foundation
@@ -16,6 +17,10 @@ public func fuzzTokenizerJSON(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int
     let bytes = data.map { Data(bytes: $0, count: size) } ?? Data()
     guard let tokenizer = try? Tokenizer(data: bytes, source: "tokenizer.json") else { return 0 }
     let ids = tokenizer.encode(sample)
+    // Ids are 0 ... UInt32.max (the loader refuses others); a negative one is a bug.
+    if let bad = ids.first(where: { $0 < 0 || $0 > Int(UInt32.max) }) {
+        fatalError("TokenizerJSON: encode returned id \(bad)")
+    }
     _ = tokenizer.decode(ids)
     _ = tokenizer.decode(ids, skipSpecialTokens: true)
     _ = tokenizer.decode([0, 1, 2, -1, Int.max, Int.min, tokenizer.vocabSize])

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds mq's libFuzzer targets (Fuzz/, with ASan) and runs each on a copy of its committed seed
-# corpus (Fuzz/Corpus/<target>), one fuzzer process at a time. Prints per target the inputs
-# executed, exec/s and crashes; exits non-zero if any target crashed, printing the reproducer path.
+# corpus (Fuzz/Corpus/<target>), with its dictionary (Fuzz/Dictionaries/<target>.dict) if it has one,
+# one fuzzer process at a time. Prints per target the inputs executed, exec/s, coverage and crashes;
+# exits non-zero if any target crashed, printing the reproducer path.
 #
 # Usage: tools/fuzz.sh [--runs N | --seconds S] [--keep-corpus DIR] [--no-protobuf-c] [TARGET...]
 #        tools/fuzz.sh --write-seeds          (regenerate Fuzz/Corpus from the encoders and fixtures)
@@ -18,7 +19,7 @@ cd "$(dirname "$0")/.."
 
 all_targets=(client-frame worker-frame data-frame safetensors-header config-json tokenizer-json)
 # Longest input the fuzzer may build, per target: frames are small; the file formats need room for
-# a JSON header or a small tokenizer (the seeds are up to ~8 KB).
+# a JSON header or a small tokenizer (seeds are up to ~8 KB, regression inputs up to 16 KB).
 declare -A max_len=([client-frame]=4096 [worker-frame]=4096 [data-frame]=8192
                     [safetensors-header]=8192 [config-json]=4096 [tokenizer-json]=16384)
 
@@ -30,7 +31,7 @@ while [ $# -gt 0 ]; do
         --keep-corpus) keep="$2"; shift 2 ;;
         --no-protobuf-c) protobuf_c=0; shift ;;
         --write-seeds) write_seeds=1; shift ;;
-        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+        -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
         -*) echo "fuzz.sh: unknown option $1" >&2; exit 2 ;;
         *) [ -n "${max_len[$1]:-}" ] || { echo "fuzz.sh: unknown target $1 (known: ${all_targets[*]})" >&2; exit 2; }
            targets+=("$1"); shift ;;
@@ -100,12 +101,13 @@ for target in "${targets[@]}"; do
     corpus=${corpus:-$work/$target}
     mkdir -p "$corpus"
     cp Fuzz/Corpus/"$target"/* "$corpus"/
-    limit=(-runs="$runs")
-    [ -n "$seconds" ] && limit=(-max_total_time="$seconds")
+    options=(-runs="$runs")
+    [ -n "$seconds" ] && options=(-max_total_time="$seconds")
+    [ -f "Fuzz/Dictionaries/$target.dict" ] && options+=(-dict="Fuzz/Dictionaries/$target.dict")
     log="$work/$target.log"
     began=$(date +%s.%N)
     set +e
-    nice ".build-fuzz/release/fuzz-$target" "$corpus" "${limit[@]}" -max_len="${max_len[$target]}" \
+    nice ".build-fuzz/release/fuzz-$target" "$corpus" "${options[@]}" -max_len="${max_len[$target]}" \
         -rss_limit_mb=2048 -malloc_limit_mb=512 -timeout=10 -print_final_stats=1 \
         -artifact_prefix="$artifacts/$target-" >"$log" 2>&1
     status=$?

@@ -113,14 +113,30 @@ struct ScalarRegex: Sendable {
         }
     }
 
+    /// Matching steps allowed per scalar of the text searched (with `minStepBudget` for short
+    /// texts). A backtracking engine is exponential on patterns like `(a*)*b`: fuzz-tokenizer-json
+    /// found `a` with runs of stacked `*` that ran for minutes on a 50-character text. Oniguruma
+    /// stops such a search at its retry limit and fails (tokenizers then panics); this engine stops
+    /// the search and reports the matches found so far, so the rest of the text is one unmatched
+    /// piece. Real patterns take about 7 steps per scalar (GPT-2's and Llama 3's on the fixtures'
+    /// sample code; testMatchingStepBudget), far below the budget.
+    static let stepsPerScalar = 1_000
+    static let minStepBudget = 100_000
+
     /// Successive leftmost matches, like the onig crate's `find_iter` (an empty match right after
-    /// the previous match is skipped).
+    /// the previous match is skipped), within the step budget.
     func matches(in text: [Unicode.Scalar]) -> [Range<Int>] {
+        matchesCountingSteps(in: text).matches
+    }
+
+    /// `matches(in:)` and the matching steps it took (tests check the budget's margin).
+    func matchesCountingSteps(in text: [Unicode.Scalar]) -> (matches: [Range<Int>], steps: Int) {
         var out: [Range<Int>] = []
         var searchFrom = 0
         var lastMatchEnd: Int? = nil
-        let matcher = RegexMatcher(text: text)
-        while searchFrom <= text.count {
+        let budget = max(ScalarRegex.minStepBudget, ScalarRegex.stepsPerScalar * text.count)
+        let matcher = RegexMatcher(text: text, budget: StepBudget(budget))
+        while searchFrom <= text.count, !matcher.budget.exhausted {
             var found: Range<Int>? = nil
             for start in searchFrom...text.count {
                 if let firstTest, start == text.count || !firstTest.matches(text[start]) { continue }
@@ -135,12 +151,20 @@ struct ScalarRegex: Sendable {
             lastMatchEnd = m.upperBound
             searchFrom = m.upperBound
         }
-        return out
+        return (out, budget - max(matcher.budget.remaining, 0))
     }
+}
+
+/// The steps a search may still take; shared by the matcher's closures.
+private final class StepBudget {
+    var remaining: Int
+    var exhausted: Bool { remaining < 0 }
+    init(_ steps: Int) { remaining = steps }
 }
 
 private struct RegexMatcher {
     let text: [Unicode.Scalar]
+    let budget: StepBudget
 
     func matchAt(_ node: RegexNode, _ i: Int) -> Int? {
         var end: Int? = nil
@@ -152,6 +176,8 @@ private struct RegexMatcher {
 
     /// Matches `node` at `i`, calling `k` with each possible end (in preference order) until it accepts.
     private func m(_ node: RegexNode, _ i: Int, _ k: (Int) -> Bool) -> Bool {
+        budget.remaining -= 1
+        if budget.remaining < 0 { return false }  // out of steps: fail this path and every other
         switch node {
         case let .one(test):
             return i < text.count && test.matches(text[i]) && k(i + 1)

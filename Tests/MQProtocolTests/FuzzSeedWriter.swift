@@ -1,17 +1,54 @@
-// Writes the fuzz targets' seed corpora for the protocol decoders (Fuzz/Corpus/{client-frame,
-// worker-frame,data-frame}) from the sample messages of TestSupport.swift, encoded by the real
-// encoders. Skipped unless MQ_WRITE_FUZZ_SEEDS names the corpus root; tools/fuzz.sh --write-seeds
-// runs it: `MQ_WRITE_FUZZ_SEEDS=$PWD/Fuzz/Corpus swift test --filter FuzzSeedWriter`.
+// The seed corpora of the protocol fuzz targets (Fuzz/Corpus/{client-frame,worker-frame,data-frame}):
+// normally checks that every committed seed still decodes (a wire-format change leaves stale seeds);
+// with MQ_WRITE_FUZZ_SEEDS set to the corpus root, writes them from the sample messages of
+// TestSupport.swift with the real encoders (tools/fuzz.sh --write-seeds runs
+// `MQ_WRITE_FUZZ_SEEDS=$PWD/Fuzz/Corpus swift test --filter FuzzSeedWriter`).
 
 import Foundation
 import MQProtocol
 import XCTest
 
 final class FuzzSeedWriter: XCTestCase {
-    func testWriteSeeds() throws {
-        guard let root = ProcessInfo.processInfo.environment["MQ_WRITE_FUZZ_SEEDS"] else {
-            throw XCTSkip("set MQ_WRITE_FUZZ_SEEDS to the corpus directory to write the fuzz seeds")
+    /// Fuzz/Corpus, from this file's path.
+    private let corpus = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fuzz/Corpus")
+
+    func testSeedsDecodeOrWriteThem() throws {
+        if let root = ProcessInfo.processInfo.environment["MQ_WRITE_FUZZ_SEEDS"] {
+            try writeSeeds(to: root)
         }
+        // Inputs named regression-* are kept because they once crashed a target; they need not decode.
+        func seeds(_ target: String) throws -> [(String, [UInt8])] {
+            let directory = corpus.appendingPathComponent(target)
+            return try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()
+                .filter { !$0.hasPrefix("regression-") }
+                .map { ($0, Array(try Data(contentsOf: directory.appendingPathComponent($0)))) }
+        }
+        let client = try seeds("client-frame")
+        XCTAssertFalse(client.isEmpty)
+        for (name, bytes) in client {
+            let decodes = (try? CallRequest.decode(bytes)) != nil || (try? CallReply.decode(bytes)) != nil
+                || (try? GenerateRequest.decode(bytes)) != nil || (try? GenerateResponse.decode(bytes)) != nil
+                || (try? GenerateStreamChunk.decode(bytes)) != nil || (try? HealthResponse.decode(bytes)) != nil
+                || (try? InfoResponse.decode(bytes)) != nil
+            XCTAssertTrue(decodes, "client-frame/\(name) no longer decodes as any client-plane message")
+        }
+        let worker = try seeds("worker-frame")
+        XCTAssertFalse(worker.isEmpty)
+        for (name, bytes) in worker {
+            XCTAssertNoThrow(try WorkerMessage.decode(bytes), "worker-frame/\(name)")
+        }
+        let data = try seeds("data-frame")
+        XCTAssertFalse(data.isEmpty)
+        for (name, bytes) in data {
+            // The DataFrame target's layout: [frame count][header length, u16 LE][header][tensor].
+            let length = Int(bytes[1]) | Int(bytes[2]) << 8
+            let frames = [Array(bytes[3 ..< 3 + length]), Array(bytes[(3 + length)...])].prefix(Int(bytes[0]))
+            XCTAssertNoThrow(try StepFrames.decode(Array(frames)), "data-frame/\(name)")
+        }
+    }
+
+    private func writeSeeds(to root: String) throws {
         let calls: [DecoderCall] = [
             .generate(Samples.generateText), .generateStream(Samples.generateIDs), .cancel(CancelRequest(callID: 9)),
             .tokenize(TokenizeRequest(text: "def héllo():")), .health(HealthRequest()), .info(InfoRequest()),

@@ -99,3 +99,30 @@ let package = Package(
         .testTarget(name: "MQCLITests", dependencies: ["MQEngine", "mq"]),
     ]
 )
+
+// libFuzzer targets (Fuzz/, run by tools/fuzz.sh), only when FUZZ=1: they have no `main` (libFuzzer
+// supplies it), so they link only in a build with `--sanitize=fuzzer`, never in a plain `swift build`.
+if Context.environment["FUZZ"] == "1" {
+    // Debian's libprotobuf-c has no coverage instrumentation. With FUZZ_PROTOBUF_C=1, tools/fuzz.sh has
+    // put protobuf-c's one C file (from Debian's source package of the installed version) in
+    // Fuzz/CProtobufC; linked into the protocol targets, it lets the fuzzer see inside the parser.
+    let protobufC: [Target.Dependency] = Context.environment["FUZZ_PROTOBUF_C"] == "1" ? ["CProtobufCInstrumented"] : []
+    if !protobufC.isEmpty {
+        package.targets.append(.target(
+            name: "CProtobufCInstrumented", path: "Fuzz/CProtobufC", publicHeadersPath: ".",
+            cSettings: [.unsafeFlags(["-I/usr/include/protobuf-c"])]))
+    }
+    let fuzzTargets: [(name: String, directory: String, dependencies: [Target.Dependency])] = [
+        ("fuzz-client-frame", "ClientFrame", ["MQProtocol"] + protobufC),
+        ("fuzz-worker-frame", "WorkerFrame", ["MQProtocol"] + protobufC),
+        ("fuzz-data-frame", "DataFrame", ["MQProtocol"] + protobufC),
+        ("fuzz-safetensors-header", "SafetensorsHeader", ["MQCheckpoint"]),
+        ("fuzz-config-json", "ConfigJSON", ["MQCheckpoint", "MQModel"]),
+        ("fuzz-tokenizer-json", "TokenizerJSON", ["MQTokenizer"]),
+    ]
+    for target in fuzzTargets {
+        package.targets.append(.executableTarget(
+            name: target.name, dependencies: target.dependencies, path: "Fuzz/\(target.directory)"))
+        package.products.append(.executable(name: target.name, targets: [target.name]))
+    }
+}

@@ -10,6 +10,7 @@ public enum JSONValue: Sendable, Equatable, Decodable {
     case array([JSONValue])
     case object([String: JSONValue])
 
+    /// For a JSONValue nested in another Decodable type; `parse` is the way to read a document.
     public init(from decoder: Decoder) throws {
         let c = try decoder.singleValueContainer()
         if c.decodeNil() { self = .null; return }
@@ -21,8 +22,36 @@ public enum JSONValue: Sendable, Equatable, Decodable {
         throw DecodingError.dataCorruptedError(in: c, debugDescription: "not a JSON value")
     }
 
+    /// Parses JSON text (any top-level value). Errors are Foundation's, with the offset of the fault.
+    ///
+    /// Uses JSONSerialization, not `init(from:)`: decoding through JSONDecoder tries each type in turn
+    /// and every failed try costs time proportional to the depth, so a crafted 8 KB file of nested
+    /// arrays took 5.5 s (27 s under ASan; found by probing the config-json fuzz target) and a safetensors
+    /// header may be 100 MB. JSONSerialization parses in linear time and refuses nesting deeper than
+    /// 512, as JSONDecoder does.
     public static func parse(_ data: Data) throws -> JSONValue {
-        try JSONDecoder().decode(JSONValue.self, from: data)
+        try JSONValue(foundation: JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]))
+    }
+
+    /// Converts JSONSerialization's output. Booleans arrive as NSNumbers of Objective-C type "c"
+    /// (char), which JSONSerialization uses for nothing else; every other number becomes a Double, as
+    /// `init(from:)` decodes it. Containers are matched first: casting an array to NSNumber or NSNull
+    /// bridges the whole subtree, which made nested input quadratic again.
+    private init(foundation value: Any) throws {
+        if let array = value as? [Any] {
+            self = .array(try array.map { try JSONValue(foundation: $0) })
+        } else if let object = value as? [String: Any] {
+            self = .object(try object.mapValues { try JSONValue(foundation: $0) })
+        } else if let string = value as? String {
+            self = .string(string)
+        } else if let number = value as? NSNumber {
+            self = String(cString: number.objCType) == "c" ? .bool(number.boolValue) : .number(number.doubleValue)
+        } else if value is NSNull {
+            self = .null
+        } else {
+            // Not reached: JSONSerialization returns only the types above.
+            throw CheckpointError.unreadable(path: "<json>", reason: "JSONSerialization returned a \(type(of: value))")
+        }
     }
 
     public subscript(key: String) -> JSONValue? {

@@ -185,7 +185,9 @@ final class BPEModel: Sendable {
     private struct QueueEntry {
         var rank: UInt32
         var pos: Int32
-        var newId: Int32
+        /// Token ids go up to UInt32.max (JSONCursor.tokenId): as an Int32, an id from 2^31 on turned
+        /// negative and trapped in `lookup` (found by probing fuzz-tokenizer-json).
+        var newId: UInt32
         @inline(__always) func before(_ o: QueueEntry) -> Bool { rank != o.rank ? rank < o.rank : pos < o.pos }
     }
 
@@ -229,9 +231,9 @@ final class BPEModel: Sendable {
             }
             return top
         }
-        func lookup(_ a: Int, _ b: Int) -> (rank: UInt32, newId: Int32)? {
+        func lookup(_ a: Int, _ b: Int) -> (rank: UInt32, newId: UInt32)? {
             guard let m = merges[UInt64(a) << 32 | UInt64(b)] else { return nil }
-            return (UInt32(m >> 32), Int32(truncatingIfNeeded: m & 0xFFFF_FFFF))
+            return (UInt32(m >> 32), UInt32(truncatingIfNeeded: m))
         }
 
         for i in 0..<(n - 1) {

@@ -34,6 +34,9 @@ struct SplitRegex: @unchecked Sendable {
         do {
             scalarRegex = try ScalarRegex(pattern)
             swiftRegex = nil
+        } catch let refused as RegexRefused {
+            // Too deep or too large for any engine: Swift Regex is not tried.
+            throw json.invalid("cannot compile regex \(pattern.debugDescription): \(refused)")
         } catch {
             scalarRegex = nil
             do {

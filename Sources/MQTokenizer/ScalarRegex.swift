@@ -16,6 +16,12 @@ struct RegexUnsupported: Error, CustomStringConvertible {
     let description: String
 }
 
+/// A pattern no engine should try: nested deeper than `RegexParser.maxNesting` or repeating more
+/// than Oniguruma allows. Unlike `RegexUnsupported`, the caller must not fall back to Swift Regex.
+struct RegexRefused: Error, CustomStringConvertible {
+    let description: String
+}
+
 /// Tests one scalar.
 enum ScalarTest: Sendable {
     case scalar(Unicode.Scalar, caseInsensitive: Bool)
@@ -107,14 +113,30 @@ struct ScalarRegex: Sendable {
         }
     }
 
+    /// Matching steps allowed per scalar of the text searched (with `minStepBudget` for short
+    /// texts). A backtracking engine is exponential on patterns like `(a*)*b`: fuzz-tokenizer-json
+    /// found `a` with runs of stacked `*` that ran for minutes on a 50-character text. Oniguruma
+    /// stops such a search at its retry limit and fails (tokenizers then panics); this engine stops
+    /// the search and reports the matches found so far, so the rest of the text is one unmatched
+    /// piece. Real patterns take about 7 steps per scalar (GPT-2's and Llama 3's on the fixtures'
+    /// sample code; testMatchingStepBudget), far below the budget.
+    static let stepsPerScalar = 1_000
+    static let minStepBudget = 100_000
+
     /// Successive leftmost matches, like the onig crate's `find_iter` (an empty match right after
-    /// the previous match is skipped).
+    /// the previous match is skipped), within the step budget.
     func matches(in text: [Unicode.Scalar]) -> [Range<Int>] {
+        matchesCountingSteps(in: text).matches
+    }
+
+    /// `matches(in:)` and the matching steps it took (tests check the budget's margin).
+    func matchesCountingSteps(in text: [Unicode.Scalar]) -> (matches: [Range<Int>], steps: Int) {
         var out: [Range<Int>] = []
         var searchFrom = 0
         var lastMatchEnd: Int? = nil
-        let matcher = RegexMatcher(text: text)
-        while searchFrom <= text.count {
+        let budget = max(ScalarRegex.minStepBudget, ScalarRegex.stepsPerScalar * text.count)
+        let matcher = RegexMatcher(text: text, budget: StepBudget(budget))
+        while searchFrom <= text.count, !matcher.budget.exhausted {
             var found: Range<Int>? = nil
             for start in searchFrom...text.count {
                 if let firstTest, start == text.count || !firstTest.matches(text[start]) { continue }
@@ -129,12 +151,20 @@ struct ScalarRegex: Sendable {
             lastMatchEnd = m.upperBound
             searchFrom = m.upperBound
         }
-        return out
+        return (out, budget - max(matcher.budget.remaining, 0))
     }
+}
+
+/// The steps a search may still take; shared by the matcher's closures.
+private final class StepBudget {
+    var remaining: Int
+    var exhausted: Bool { remaining < 0 }
+    init(_ steps: Int) { remaining = steps }
 }
 
 private struct RegexMatcher {
     let text: [Unicode.Scalar]
+    let budget: StepBudget
 
     func matchAt(_ node: RegexNode, _ i: Int) -> Int? {
         var end: Int? = nil
@@ -146,6 +176,8 @@ private struct RegexMatcher {
 
     /// Matches `node` at `i`, calling `k` with each possible end (in preference order) until it accepts.
     private func m(_ node: RegexNode, _ i: Int, _ k: (Int) -> Bool) -> Bool {
+        budget.remaining -= 1
+        if budget.remaining < 0 { return false }  // out of steps: fail this path and every other
         switch node {
         case let .one(test):
             return i < text.count && test.matches(text[i]) && k(i + 1)
@@ -219,15 +251,43 @@ private struct RegexMatcher {
 }
 
 private struct RegexParser {
+    /// Parsing, matching and releasing the tree recurse once per level, and probing
+    /// fuzz-tokenizer-json overflowed the stack with 8,000 nested groups and with 15,000 stacked `*`.
+    /// So groups, bracket classes and stacked quantifiers may nest `maxNesting` deep, and a pattern
+    /// may have `maxConstructs` of them in all (which bounds the tree's depth, e.g. 50 groups each
+    /// with 50 stacked quantifiers). Real pre-tokenizer patterns nest a few levels and have a few
+    /// dozen quantifiers.
+    static let maxNesting = 100
+    static let maxConstructs = 1_000
+    /// Oniguruma's ONIG_MAX_REPEAT_NUM: a larger `{n,m}` bound is an error there too (and a
+    /// 20-digit one overflowed Int here, found by probing fuzz-tokenizer-json).
+    static let maxRepeat = 100_000
+
     private let p: [Unicode.Scalar]
     private var pos = 0
     private var caseInsensitive = false
     private var dotAll = false
+    private var nesting = 0
+    private var constructs = 0
 
     init(_ pattern: [Unicode.Scalar]) { p = pattern }
 
     private func unsupported(_ what: String) -> RegexUnsupported {
         RegexUnsupported(description: "\(what) at offset \(pos)")
+    }
+
+    /// Enters one level of nesting (`levels` for a node that wraps more than once); the caller leaves
+    /// it with `nesting -= levels`.
+    private mutating func enter(_ levels: Int = 1) throws {
+        nesting += levels
+        constructs += levels
+        guard nesting <= RegexParser.maxNesting else {
+            throw RegexRefused(description: "nesting deeper than \(RegexParser.maxNesting) at offset \(pos)")
+        }
+        guard constructs <= RegexParser.maxConstructs else {
+            throw RegexRefused(
+                description: "more than \(RegexParser.maxConstructs) groups, classes and quantifiers at offset \(pos)")
+        }
     }
 
     private var atEnd: Bool { pos >= p.count }
@@ -240,8 +300,9 @@ private struct RegexParser {
     }
 
     private mutating func parseAlternation() throws -> RegexNode {
+        try enter()
         let savedCI = caseInsensitive, savedDot = dotAll
-        defer { caseInsensitive = savedCI; dotAll = savedDot }
+        defer { caseInsensitive = savedCI; dotAll = savedDot; nesting -= 1 }
         var branches: [RegexNode] = [try parseSequence()]
         while peek() == "|" {
             pos += 1
@@ -288,6 +349,8 @@ private struct RegexParser {
 
     private mutating func parseQuantifiers(_ atom: RegexNode) throws -> RegexNode {
         var node = atom
+        var stacked = 0
+        defer { nesting -= stacked }
         while let c = peek() {
             var lo = 0, hi = Int.max
             var braces = false
@@ -296,7 +359,7 @@ private struct RegexParser {
             case "+": lo = 1; pos += 1
             case "?": hi = 1; pos += 1
             case "{":
-                guard let (a, b, end) = parseBraces() else { return node }
+                guard let (a, b, end) = try parseBraces() else { return node }
                 lo = a; hi = b; pos = end; braces = true
             default:
                 return node
@@ -310,6 +373,9 @@ private struct RegexParser {
                 possessive = true
                 pos += 1
             }
+            let levels = possessive ? 2 : 1
+            try enter(levels)
+            stacked += levels
             node = .repetition(node, min: lo, max: hi, greedy: greedy)
             if possessive { node = .atomic(node) }
         }
@@ -317,25 +383,29 @@ private struct RegexParser {
     }
 
     /// `{n}`, `{n,}`, `{n,m}`, `{,m}` at pos: (min, max, index after '}'); nil if not a quantifier
-    /// (Oniguruma then reads '{' as a literal).
-    private func parseBraces() -> (Int, Int, Int)? {
+    /// (Oniguruma then reads '{' as a literal). Throws for a bound above `maxRepeat`.
+    private func parseBraces() throws -> (Int, Int, Int)? {
         var j = pos + 1
-        func number() -> Int? {
+        func number() throws -> Int? {
             var v: Int? = nil
             while j < p.count, let d = Int(String(p[j])), p[j].isASCII {
-                v = (v ?? 0) * 10 + d
+                let value = (v ?? 0) * 10 + d
+                guard value <= RegexParser.maxRepeat else {
+                    throw RegexRefused(description: "repeat bound above \(RegexParser.maxRepeat) at offset \(pos)")
+                }
+                v = value
                 j += 1
             }
             return v
         }
-        let a = number()
+        let a = try number()
         if j < p.count, p[j] == "}" {
             guard let a else { return nil }
             return (a, a, j + 1)
         }
         guard j < p.count, p[j] == "," else { return nil }
         j += 1
-        let b = number()
+        let b = try number()
         guard j < p.count, p[j] == "}", a != nil || b != nil else { return nil }
         if let a, let b, a > b { return nil }
         return (a ?? 0, b ?? Int.max, j + 1)
@@ -560,6 +630,8 @@ private struct RegexParser {
 
     /// A bracket class; pos is just after '['.
     private mutating func parseClass() throws -> ScalarSet {
+        try enter()
+        defer { nesting -= 1 }
         var set = ScalarSet()
         if peek() == "^" { set.negated = true; pos += 1 }
         var first = true

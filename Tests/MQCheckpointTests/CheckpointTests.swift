@@ -99,6 +99,60 @@ final class CheckpointTests: XCTestCase {
         XCTAssertThrowsError(try Checkpoint(directory: dir)) { XCTAssertTrue("\($0)".contains("shorter than"), "\($0)") }
     }
 
+    /// Found by fuzz-safetensors-header (Fuzz/Corpus/safetensors-header/regression-header-length-above-int-max):
+    /// a header length above Int.max wrapped to a negative length in the -Ounchecked build and
+    /// reached Data(bytes:count:) with it.
+    func testHeaderLengthAboveIntMaxIsRefused() throws {
+        let file = withUnsafeBytes(of: (UInt64.max - 999).littleEndian) { Array($0) } + Array("{}".utf8)
+        let error = file.withUnsafeBytes { bytes in
+            Result { try SafetensorsFile.parseHeader(file: bytes, path: "x.safetensors") }
+        }
+        XCTAssertThrowsError(try error.get()) { e in
+            XCTAssertEqual(e as? CheckpointError, .badHeader(file: "x.safetensors", reason: "header length 18446744073709550616 is implausible"))
+        }
+    }
+
+    /// Fuzz/Corpus/safetensors-header/regression-shape-bytes-overflow: 2^62 + 1 F32 elements need more
+    /// than Int.max bytes; unchecked, the byte count wrapped to 4 and a 4-byte range was accepted.
+    func testShapeWhoseByteCountOverflowsIsRefused() throws {
+        try writeConfig("{}")
+        // The listed tensor only supplies the 4 data bytes after the overriding header.
+        try writeSafetensors("model.safetensors", [("w", "F32", [1], [0, 0, 0, 0])],
+                             headerOverride: #"{"w": {"dtype": "F32", "shape": [5, 5581, 8681, 49477, 384773], "data_offsets": [0, 4]}}"#)
+        XCTAssertThrowsError(try Checkpoint(directory: dir)) { e in
+            XCTAssertTrue("\(e)".contains("tensor w") && "\(e)".contains("needs more than Int.max"), "\(e)")
+        }
+    }
+
+    /// JSONValue.parse keeps booleans, numbers, null, strings, arrays and objects apart as JSONDecoder did.
+    func testJSONValueParsesEveryKind() throws {
+        let v = try JSONValue.parse(Data(#"{"t": true, "f": false, "one": 1, "zero": 0, "x": -2.5e3, "big": 12345678901234567890, "n": null, "s": "é", "a": [1, [true]], "o": {}}"#.utf8))
+        XCTAssertEqual(v, .object([
+            "t": .bool(true), "f": .bool(false), "one": .number(1), "zero": .number(0), "x": .number(-2500),
+            "big": .number(12345678901234567890), "n": .null, "s": .string("é"),
+            "a": .array([.number(1), .array([.bool(true)])]), "o": .object([:]),
+        ]))
+        XCTAssertEqual(try JSONValue.parse(Data("7".utf8)), .number(7))
+        XCTAssertEqual(v["one"]?.intValue, 1)
+        XCTAssertNil(v["t"]?.intValue)
+        XCTAssertThrowsError(try JSONValue.parse(Data("{\"a\": }".utf8)))
+    }
+
+    /// Found by probing fuzz-config-json (Fuzz/Corpus/config-json/regression-nested-arrays): 8 KB of
+    /// arrays nested 500 deep took 5.5 s through JSONDecoder, time growing with depth x size; parsed
+    /// in linear time now, and nesting beyond 512 is refused.
+    func testDeeplyNestedJSONParsesQuickly() throws {
+        let nested = String(repeating: "[", count: 500) + String(repeating: "]", count: 500)
+        let text = "{\"a\": [" + Array(repeating: nested, count: 8).joined(separator: ",") + "]}"
+        let start = Date()
+        _ = try ModelConfigFile(path: "config.json", data: Data(text.utf8))
+        XCTAssertLessThan(Date().timeIntervalSince(start), 0.5, "8 KB of nested arrays should parse in milliseconds")
+        let tooDeep = String(repeating: "[", count: 600) + String(repeating: "]", count: 600)
+        XCTAssertThrowsError(try ModelConfigFile(path: "config.json", data: Data(tooDeep.utf8))) { e in
+            XCTAssertTrue("\(e)".contains("config.json") && "\(e)".contains("not valid JSON"), "\(e)")
+        }
+    }
+
     func testFloat16Conversion() {
         XCTAssertEqual(Float(float16Bits: 0x7C00), .infinity)
         XCTAssertEqual(Float(float16Bits: 0xFC00), -.infinity)

@@ -37,6 +37,17 @@ final class LoadingAndStreamingTests: XCTestCase {
         XCTAssertEqual(t.encode("abc"), [2], "characters missing from the vocabulary (no unk_token) are dropped")
     }
 
+    /// Found by probing fuzz-tokenizer-json (Fuzz/Corpus/tokenizer-json/regression-merged-id-above-int32):
+    /// a merge producing an id of 2^31 or more trapped while encoding; ids go up to UInt32.max.
+    func testMergedIdsAboveInt32Max() throws {
+        for id in [2_147_483_648, 3_000_000_000, 4_294_967_295] {
+            let model = #"{"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": \#(id), "Ġ": 3}, "merges": ["a b"]}"#
+            let t = try Tokenizer(data: Data(tinyJSON(model: model).utf8), source: "tokenizer.json")
+            XCTAssertEqual(t.encode("ab a"), [id, 3, 0])
+            XCTAssertEqual(t.decode([id]), "ab")
+        }
+    }
+
     func testMalformedJSONNamesFileAndPosition() {
         let e = loadError("{\"model\": {\"type\": \"BPE\",\n \"vocab\": {\"a\" 0}}}")
         XCTAssertTrue(e.hasPrefix("tokenizer.json: malformed JSON at line 2, column 16"), e)

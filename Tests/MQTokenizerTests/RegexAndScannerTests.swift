@@ -51,6 +51,63 @@ final class RegexAndScannerTests: XCTestCase {
         }
     }
 
+    /// Patterns that overflowed the stack or an Int while parsing or matching (found by probing
+    /// fuzz-tokenizer-json; the inputs are in Fuzz/Corpus/tokenizer-json/regression-regex-*) are
+    /// refused with an error naming the JSON path, and Swift Regex is not tried on them.
+    func testTooDeepOrTooLargePatternsAreRefused() {
+        let json = JSONCursor(value: .null, path: "pre_tokenizer.pattern.Regex", source: "t.json")
+        let refused: [(pattern: String, reason: String)] = [
+            (String(repeating: "(", count: 8_000) + "a" + String(repeating: ")", count: 8_000), "nesting deeper than 100"),
+            ("a" + String(repeating: "*", count: 15_000), "nesting deeper than 100"),
+            (String(repeating: "[", count: 8_000) + "a" + String(repeating: "]", count: 8_000), "nesting deeper than 100"),
+            (String(repeating: "(a*********)", count: 200), "more than 1000 groups, classes and quantifiers"),
+            ("a{99999999999999999999}", "repeat bound above 100000"),
+            ("a{1,100001}", "repeat bound above 100000"),
+        ]
+        for (pattern, reason) in refused {
+            XCTAssertThrowsError(try SplitRegex(pattern, json: json)) { error in
+                XCTAssertTrue("\(error)".hasPrefix("t.json: pre_tokenizer.pattern.Regex: cannot compile regex"), "\(error)")
+                XCTAssertTrue("\(error)".contains(reason), "\(error)")
+            }
+        }
+        // The limits leave room: 90 nested groups, and the largest repeat Oniguruma accepts.
+        XCTAssertNoThrow(try ScalarRegex(String(repeating: "(a", count: 90) + String(repeating: ")", count: 90)))
+        XCTAssertNoThrow(try ScalarRegex("a{0,100000}"))
+    }
+
+    /// Real patterns stay far inside the matching step budget on the fixtures' sample code (whole
+    /// text and line by line, as pre-tokenized pieces arrive), and a pathological pattern found by
+    /// fuzz-tokenizer-json (Fuzz/Corpus/tokenizer-json/regression-regex-backtracking) stops at the
+    /// budget instead of running for minutes.
+    func testMatchingStepBudget() throws {
+        let sample = try String(contentsOf: Fixtures.url("sample_code.py"), encoding: .utf8)
+        let patterns = [
+            #"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"#,
+            #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#,
+            "[0-9][0-9][0-9]",
+        ]
+        for pattern in patterns {
+            let regex = try ScalarRegex(pattern)
+            let whole = Array(sample.unicodeScalars)
+            let (_, steps) = regex.matchesCountingSteps(in: whole)
+            let perScalar = Double(steps) / Double(whole.count)
+            print("regex steps per scalar: \(perScalar) for \(pattern)")
+            XCTAssertLessThan(perScalar, Double(ScalarRegex.stepsPerScalar) / 20, pattern)
+            for line in sample.split(separator: "\n").prefix(2_000) {
+                let scalars = Array(line.unicodeScalars)
+                XCTAssertLessThan(regex.matchesCountingSteps(in: scalars).steps, ScalarRegex.minStepBudget / 20, "\(pattern) on \(line)")
+            }
+        }
+
+        let text = Array("Hello, world! 123  x\r\n\tdéf aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaz".unicodeScalars)
+        let pathological = try ScalarRegex("a" + String(repeating: "*", count: 25) + "\u{0}" + String(repeating: "*", count: 79) + "z")
+        let start = Date()
+        let (matches, steps) = pathological.matchesCountingSteps(in: text)
+        XCTAssertLessThan(Date().timeIntervalSince(start), 2, "the budget bounds the search")
+        XCTAssertEqual(steps, max(ScalarRegex.minStepBudget, ScalarRegex.stepsPerScalar * text.count))
+        XCTAssertTrue(matches.isEmpty, "\(matches)")
+    }
+
     /// The GPT-2 scanner and the regex engine running GPT-2's pattern agree on random text built from
     /// the characters that matter (contractions, spaces of several kinds, letters, digits, marks).
     func testGPT2ScannerAgreesWithRegex() throws {

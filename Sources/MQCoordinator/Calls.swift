@@ -33,6 +33,10 @@ final class CallState {
     var ended = false
     var firstStepSent: ContinuousClock.Instant?
     var firstTokenAt: ContinuousClock.Instant?
+    /// KV positions reserved on each stage while admitted.
+    var reservation: [Int] = []
+    /// Times the call was replayed after losing a stage.
+    var replays = 0
 
     init(key: CallKey, streaming: Bool, received: ContinuousClock.Instant, deadline: ContinuousClock.Instant,
          seqID: UInt64, prompt: [Int], sampling: SamplingParams, output: OutputTracker) {
@@ -40,6 +44,31 @@ final class CallState {
         self.seqID = seqID; self.prompt = prompt; self.sampling = sampling; self.output = output
         self.nextInput = prompt
     }
+}
+
+extension CallState {
+    /// After the pipeline lost a stage (every stage drops its caches at the new epoch): feed the
+    /// prompt and the tokens generated so far again from position 0. The KV reservation stays;
+    /// the sampler on the last stage continues at step `output.tokenIds.count` (sample_start).
+    func prepareReplay() {
+        position = 0
+        nextInput = prompt + output.tokenIds
+        inStep = false
+        started = false
+        replays += 1
+    }
+
+    /// Queue, prefill and decode times of the call so far.
+    func timing(now: ContinuousClock.Instant) -> GenerationTiming {
+        let start = firstStepSent ?? now
+        let first = firstTokenAt ?? now
+        return GenerationTiming(queueNanoseconds: nanos(start - received), prefillNanoseconds: nanos(first - start),
+                                decodeNanoseconds: nanos(now - first))
+    }
+}
+
+func nanos(_ d: Duration) -> UInt64 {
+    UInt64(max(0, d.components.seconds)) * 1_000_000_000 + UInt64(max(0, d.components.attoseconds)) / 1_000_000_000
 }
 
 extension MQProtocol.FinishReason {

@@ -18,6 +18,8 @@ struct WorkerRecord {
     var kvCapacityBytes: UInt64 = 0
     var kvUsedBytes: UInt64 = 0
     var kvBytesPerToken: UInt64 = 0
+    /// Positions per KV block on its stage (Ready; 0: not reported).
+    var kvBlockTokens: UInt32 = 0
     var activeSequences: UInt32 = 0
     /// The CURVE public key (Z85) the worker's control connection authenticated with; "" without CURVE.
     var publicKey: String = ""
@@ -170,6 +172,7 @@ struct Cluster {
         w.residentBytes = r.residentBytes
         w.kvCapacityBytes = r.kvCapacityBytes
         w.kvBytesPerToken = r.kvBytesPerToken
+        w.kvBlockTokens = r.kvBlockTokens
         workers[id] = w
         return true
     }

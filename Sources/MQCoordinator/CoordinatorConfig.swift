@@ -43,7 +43,8 @@ public enum CoordinatorDefaults {
     /// Prompt tokens a sequence feeds per step; longer prompts are prefilled in chunks so that
     /// running decodes keep going.
     public static let prefillChunk = 512
-    /// Tokens per KV block on the workers (KVCache.defaultBlockSize): reservations are whole blocks.
+    /// Positions per KV block assumed for a worker older than protocol 1.3, whose Ready does not
+    /// say (KVCache.defaultBlockSize); newer workers report theirs.
     public static let kvBlockTokens = 16
     /// On SIGTERM, in-flight calls may finish for this long before they are failed.
     public static let drainTimeout: Duration = .seconds(10)
@@ -53,9 +54,12 @@ public enum CoordinatorDefaults {
     public static let lostWorkerRetention: Duration = .seconds(600)
     /// How long closing the worker socket waits for queued messages (the final Shutdowns).
     public static let shutdownLinger: Duration = .milliseconds(300)
-    /// A released sequence's KV reservation is reused only after this long, so that the workers
-    /// have freed its blocks (Release and Step travel on different, unordered sockets).
-    public static let releaseGrace: Duration = .milliseconds(50)
+    /// How long calls wait, kept for replay, for a standby worker to take a lost stage before
+    /// they end UNAVAILABLE (`--failover-timeout`; 0 ends them at once).
+    public static let failoverTimeout: Duration = .seconds(30)
+    /// How often every worker gets a heartbeat: a send to a worker whose connection closed (its
+    /// process died) fails at once, so a dead worker is noticed within this interval.
+    public static let workerProbeInterval: Duration = .milliseconds(100)
     /// Pause after sending the final Shutdowns, before closing the worker socket.
     public static let shutdownFlush: Duration = .milliseconds(200)
     /// How often each client with a call in progress gets a liveness probe (CallReply.probe): a
@@ -93,6 +97,8 @@ public struct CoordinatorConfig: Sendable {
     /// KV bytes offered to each stage in Assign (0 lets each worker decide).
     public var kvCapacityBytes: UInt64 = 0
     public var drainTimeout = CoordinatorDefaults.drainTimeout
+    /// How long calls wait for a standby to take a lost stage (0: they end at once).
+    public var failoverTimeout = CoordinatorDefaults.failoverTimeout
     /// tcp://HOST:PORT for the Prometheus metrics endpoint (GET /metrics); nil: none.
     public var metricsEndpoint: String? = nil
     /// CURVE on the client and worker planes; nil runs without (loopback, ipc, or --insecure).

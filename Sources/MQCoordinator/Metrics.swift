@@ -10,6 +10,8 @@ struct ServiceCounters {
     var callsByStatus: [String: UInt64] = [:]
     var generatedTokens: UInt64 = 0
     var promptTokens: UInt64 = 0
+    /// Stages lost while calls were kept for replay.
+    var failovers: UInt64 = 0
 }
 
 /// What one scrape shows besides Info and Health.

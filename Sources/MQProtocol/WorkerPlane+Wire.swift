@@ -174,6 +174,7 @@ extension Ready: CBridged {
         message.pointee.kv_bytes_per_token = kvBytesPerToken
         message.pointee.kv_capacity_bytes = kvCapacityBytes
         message.pointee.load_ns = loadNanoseconds
+        message.pointee.kv_block_tokens = kvBlockTokens
     }
 
     /// Requires the layer range.
@@ -182,7 +183,8 @@ extension Ready: CBridged {
         self.init(
             assignmentID: m.assignment_id, workerID: try decodeString(m.worker_id, "\(path()).worker_id"),
             layers: try decodeRequired(LayerRange.self, m.layers, "\(path()).layers"), residentBytes: m.resident_bytes,
-            kvBytesPerToken: m.kv_bytes_per_token, kvCapacityBytes: m.kv_capacity_bytes, loadNanoseconds: m.load_ns)
+            kvBytesPerToken: m.kv_bytes_per_token, kvCapacityBytes: m.kv_capacity_bytes, loadNanoseconds: m.load_ns,
+            kvBlockTokens: m.kv_block_tokens)
     }
 }
 
@@ -214,6 +216,7 @@ extension StepSequence: CBridged {
         (message.pointee.n_token_ids, message.pointee.token_ids) = arena.array(tokenIDs)
         message.pointee.sample = cBool(sample)
         if let sampling { message.pointee.sampling = arena.message(sampling) }
+        message.pointee.sample_start = sampleStart
     }
 
     /// Requires a nonzero id, at least one token, no position overflow, sampling at position 0.
@@ -229,7 +232,7 @@ extension StepSequence: CBridged {
         guard m.position != 0 || sampling != nil else { throw .missingField("\(path()).sampling") }
         self.init(
             seqID: m.seq_id, position: m.position, tokenIDs: decodeArray(m.n_token_ids, m.token_ids),
-            sample: m.sample != 0, sampling: sampling)
+            sample: m.sample != 0, sampling: sampling, sampleStart: m.sample_start)
     }
 }
 
@@ -261,6 +264,7 @@ extension Step: CBridged {
         if let tensor { message.pointee.tensor = arena.message(tensor) }
         (message.pointee.n_timings, message.pointee.timings) = arena.messages(timings)
         message.pointee.epoch = epoch
+        (message.pointee.n_release_seq_ids, message.pointee.release_seq_ids) = arena.array(releaseSeqIDs)
     }
 
     /// Checks the invariants listed on `Step`.
@@ -268,7 +272,10 @@ extension Step: CBridged {
         let m = message.pointee
         guard m.step_id != 0 else { throw .invalidValue(field: "\(path()).step_id", reason: "must be nonzero") }
         let sequences = try decodeMessages(StepSequence.self, m.n_sequences, m.sequences, "\(path()).sequences")
-        guard !sequences.isEmpty else { throw .invalidValue(field: "\(path()).sequences", reason: "no sequences") }
+        let releases: [UInt64] = decodeArray(m.n_release_seq_ids, m.release_seq_ids)
+        guard !sequences.isEmpty || !releases.isEmpty else {
+            throw .invalidValue(field: "\(path()).sequences", reason: "no sequences (and no releases)")
+        }
         var seen = Set<UInt64>()
         for (index, sequence) in sequences.enumerated() where !seen.insert(sequence.seqID).inserted {
             throw .invalidValue(
@@ -277,7 +284,8 @@ extension Step: CBridged {
         self.init(
             stepID: m.step_id, stageIndex: m.stage_index, sequences: sequences,
             tensor: try decodeMessage(TensorDesc.self, m.tensor, "\(path()).tensor"),
-            timings: try decodeMessages(StageTiming.self, m.n_timings, m.timings, "\(path()).timings"), epoch: m.epoch)
+            timings: try decodeMessages(StageTiming.self, m.n_timings, m.timings, "\(path()).timings"), epoch: m.epoch,
+            releaseSeqIDs: releases)
         if let tensor {
             guard tensor.shape.count == 2 else {
                 throw .invalidValue(field: "\(path()).tensor.shape", reason: "\(tensor.shape) is not [tokens, hidden]")

@@ -123,11 +123,14 @@ public struct Ready: Hashable, Sendable {
     public var kvBytesPerToken: UInt64
     public var kvCapacityBytes: UInt64
     public var loadNanoseconds: UInt64
+    /// Positions per KV block (0 from a worker older than 1.3: 16).
+    public var kvBlockTokens: UInt32
 
     public init(
         assignmentID: UInt64, workerID: String, layers: LayerRange, residentBytes: UInt64,
-        kvBytesPerToken: UInt64, kvCapacityBytes: UInt64, loadNanoseconds: UInt64
+        kvBytesPerToken: UInt64, kvCapacityBytes: UInt64, loadNanoseconds: UInt64, kvBlockTokens: UInt32 = 0
     ) {
+        self.kvBlockTokens = kvBlockTokens
         self.assignmentID = assignmentID
         self.workerID = workerID
         self.layers = layers
@@ -187,8 +190,12 @@ public struct StepSequence: Hashable, Sendable {
     public var sample: Bool
     /// Required when `position` is 0, ignored otherwise.
     public var sampling: SamplingParams?
+    /// With position 0: the sampler's first step (tokens the call generated before a replay).
+    public var sampleStart: UInt32
 
-    public init(seqID: UInt64, position: UInt32, tokenIDs: [UInt32], sample: Bool = true, sampling: SamplingParams? = nil) {
+    public init(seqID: UInt64, position: UInt32, tokenIDs: [UInt32], sample: Bool = true, sampling: SamplingParams? = nil,
+                sampleStart: UInt32 = 0) {
+        self.sampleStart = sampleStart
         self.seqID = seqID
         self.position = position
         self.tokenIDs = tokenIDs
@@ -228,10 +235,13 @@ public struct Step: Hashable, Sendable {
     public var timings: [StageTiming]
     /// The pipeline epoch the coordinator sent it into (Assign.epoch).
     public var epoch: UInt64
+    /// Sequences every stage frees before processing this step.
+    public var releaseSeqIDs: [UInt64]
 
     public init(stepID: UInt64, stageIndex: UInt32, sequences: [StepSequence], tensor: TensorDesc? = nil, timings: [StageTiming] = [],
-                epoch: UInt64 = 0) {
+                epoch: UInt64 = 0, releaseSeqIDs: [UInt64] = []) {
         self.epoch = epoch
+        self.releaseSeqIDs = releaseSeqIDs
         self.stepID = stepID
         self.stageIndex = stageIndex
         self.sequences = sequences

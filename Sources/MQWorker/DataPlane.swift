@@ -179,7 +179,8 @@ final class DataPlane {
         guard let stage else { return }
         let ready = Ready(assignmentID: assign.assignmentID, workerID: configuration.workerID, layers: assign.layers,
                           residentBytes: HostInfo.residentBytes(), kvBytesPerToken: UInt64(stage.cache.bytesPerToken),
-                          kvCapacityBytes: UInt64(stage.cache.capacityBytes), loadNanoseconds: stage.loadNanoseconds)
+                          kvCapacityBytes: UInt64(stage.cache.capacityBytes), loadNanoseconds: stage.loadNanoseconds,
+                          kvBlockTokens: UInt32(stage.cache.blockSize))
         let layers = identity.layers
         let summary =
             "stage \(assign.stageIndex) ready: layer \(layers.lowerBound) to layer \(layers.upperBound - 1) "
@@ -257,8 +258,27 @@ final class DataPlane {
             warnings.warn("data-stale-epoch", "dropped Step \(step.stepID) of epoch \(step.epoch): this stage's assignment has epoch \(stage.assignment.epoch)", to: logger)
             return
         }
+        // Releases ride in the step, in order with the steps: freed before its sequences run.
+        if !step.releaseSeqIDs.isEmpty {
+            for id in step.releaseSeqIDs { released.insert(id) }
+            let freed = stage.release(step.releaseSeqIDs)
+            logger.debug("Step \(step.stepID) released \(freed) of \(step.releaseSeqIDs.count) sequence(s)")
+        }
         if let gone = step.sequences.first(where: { released.contains($0.seqID) }) {
             logger.notice("dropping Step \(step.stepID): sequence \(gone.seqID) was released")
+            return
+        }
+        if step.sequences.isEmpty {
+            // Releases only: pass them on (no tensor), or answer from the last stage.
+            let timing = StageTiming(stageIndex: step.stageIndex, queueNanoseconds: 0, forwardNanoseconds: 0)
+            if stage.assignment.isLast {
+                send(.stepResult(StepResult(stepID: step.stepID, results: [], timings: step.timings + [timing], epoch: step.epoch)))
+            } else {
+                var next = step
+                next.stageIndex += 1
+                next.timings.append(timing)
+                forward(next, nil)
+            }
             return
         }
         let outcome: StepOutcome
@@ -278,7 +298,7 @@ final class DataPlane {
         }
     }
 
-    private func forward(_ step: Step, _ activations: UnsafeRawBufferPointer) {
+    private func forward(_ step: Step, _ activations: UnsafeRawBufferPointer?) {
         if push == nil, let assign = stage?.assignment {
             do throws(WorkerError) { try connectOutput(assign) } catch {
                 send(.error(WorkerError(code: .stepFailed, message: "Step \(step.stepID): \(error.message)", stepID: step.stepID)))
@@ -291,7 +311,27 @@ final class DataPlane {
             return
         }
         do {
-            try push.send(frames: [.bytes(WorkerMessage.step(step).encode()), .raw(activations)])
+            let header = ZMQFrame.bytes(WorkerMessage.step(step).encode())
+            let frames = activations.map { [header, .raw($0)] } ?? [header]
+            // Wait for the next stage to take the step, but not past a command: when the next
+            // stage died, the coordinator rewires the pipeline (a new Assign) long before the
+            // forward timeout, and this stage must take that Assign at once, not after it.
+            let deadline = ContinuousClock.now + configuration.timing.forwardTimeout
+            while try !push.trySend(frames: frames) {
+                var poller = ZMQPoller()
+                let writable = poller.add(push, for: .writable)
+                let interrupted = poller.add(commands)
+                let remaining = deadline - ContinuousClock.now
+                let ready = try poller.poll(timeout: max(.zero, remaining))
+                if ready.isReadable(interrupted) {
+                    logger.notice("Step \(step.stepID) not forwarded: a command arrived while the next stage at \(pushEndpoint) was not taking it")
+                    closeOutput()
+                    return
+                }
+                if !ready.isWritable(writable) && ContinuousClock.now >= deadline {
+                    throw ZMQError(operation: "send", endpoint: pushEndpoint, code: EAGAIN, detail: "the next stage did not take the step")
+                }
+            }
         } catch let error as ZMQError {
             let timedOut = error.kind == .wouldBlock
             logger.warning("Step \(step.stepID) could not be handed to \(pushEndpoint): \(error)")

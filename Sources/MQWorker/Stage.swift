@@ -392,7 +392,9 @@ final class Stage {
                                           stepID: step.stepID, seqID: seq.seqID)
                     }
                     do {
-                        state.sampler = try Sampler(parameters: Self.samplingParameters(params), vocabSize: shape.vocabSize)
+                        // A replayed call continues its draws where it left off (sample_start).
+                        state.sampler = try Sampler(parameters: Self.samplingParameters(params), vocabSize: shape.vocabSize,
+                                                    startStep: Int(seq.sampleStart))
                     } catch {
                         abandonCreated()
                         throw WorkerError(code: .malformedMessage, message: "sequence \(seq.seqID): \(error)",

@@ -43,6 +43,8 @@ struct CoordinatorCommand: ParsableCommand {
     var apiKeys: String?
     @Flag(help: "Allow network-reachable endpoints without CURVE keys (unauthenticated, unencrypted).")
     var insecure = false
+    @Option(name: .customLong("failover-timeout"), help: "Seconds calls wait, kept for replay, for a standby mq-worker to take a lost stage (0: they end UNAVAILABLE at once).")
+    var failoverTimeout: Double = Double(CoordinatorDefaults.failoverTimeout.components.seconds)
 
     func validate() throws {
         if workers < 1 { throw ValidationError("--workers must be at least 1") }
@@ -51,6 +53,9 @@ struct CoordinatorCommand: ParsableCommand {
         _ = try parseSplit()
         if let m = metricsListen, !m.hasPrefix("tcp://") { throw ValidationError("--metrics-listen: expected tcp://HOST:PORT (HTTP needs TCP), got \"\(m)\"") }
         if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("--log-level: unknown level \"\(logLevel)\"") }
+        guard failoverTimeout.isFinite, failoverTimeout >= 0, failoverTimeout <= 86_400 else {
+            throw ValidationError("--failover-timeout must be seconds in 0...86400, got \(failoverTimeout)")
+        }
         if (curveKey == nil) != (authorizedWorkers == nil) {
             throw ValidationError("--curve-key and --authorized-workers go together: the coordinator's key, and the workers it accepts")
         }
@@ -107,6 +112,7 @@ struct CoordinatorCommand: ParsableCommand {
         config.prefillChunk = prefillChunk
         config.metricsEndpoint = metricsListen
         config.security = try security()
+        config.failoverTimeout = .milliseconds(Int64(failoverTimeout * 1000))
         config.apiKeys = try apiKeys.map { path in try loadKey("--api-keys") { try APIKeys.load(file: path) } }
         if config.security == nil && insecure {
             logger.warning("running with --insecure: the client and worker planes are unauthenticated and unencrypted")

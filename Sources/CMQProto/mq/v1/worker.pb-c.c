@@ -1121,7 +1121,7 @@ const ProtobufCMessageDescriptor mq__v1__assign__descriptor =
   (ProtobufCMessageInit) mq__v1__assign__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor mq__v1__ready__field_descriptors[7] =
+static const ProtobufCFieldDescriptor mq__v1__ready__field_descriptors[8] =
 {
   {
     "assignment_id",
@@ -1207,9 +1207,22 @@ static const ProtobufCFieldDescriptor mq__v1__ready__field_descriptors[7] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "kv_block_tokens",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Mq__V1__Ready, kv_block_tokens),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned mq__v1__ready__field_indices_by_name[] = {
   0,   /* field[0] = assignment_id */
+  7,   /* field[7] = kv_block_tokens */
   4,   /* field[4] = kv_bytes_per_token */
   5,   /* field[5] = kv_capacity_bytes */
   2,   /* field[2] = layers */
@@ -1220,7 +1233,7 @@ static const unsigned mq__v1__ready__field_indices_by_name[] = {
 static const ProtobufCIntRange mq__v1__ready__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor mq__v1__ready__descriptor =
 {
@@ -1230,7 +1243,7 @@ const ProtobufCMessageDescriptor mq__v1__ready__descriptor =
   "Mq__V1__Ready",
   "mq.v1",
   sizeof(Mq__V1__Ready),
-  7,
+  8,
   mq__v1__ready__field_descriptors,
   mq__v1__ready__field_indices_by_name,
   1,  mq__v1__ready__number_ranges,
@@ -1288,7 +1301,7 @@ const ProtobufCMessageDescriptor mq__v1__tensor_desc__descriptor =
   (ProtobufCMessageInit) mq__v1__tensor_desc__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor mq__v1__step_sequence__field_descriptors[5] =
+static const ProtobufCFieldDescriptor mq__v1__step_sequence__field_descriptors[6] =
 {
   {
     "seq_id",
@@ -1350,10 +1363,23 @@ static const ProtobufCFieldDescriptor mq__v1__step_sequence__field_descriptors[5
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "sample_start",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Mq__V1__StepSequence, sample_start),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned mq__v1__step_sequence__field_indices_by_name[] = {
   1,   /* field[1] = position */
   3,   /* field[3] = sample */
+  5,   /* field[5] = sample_start */
   4,   /* field[4] = sampling */
   0,   /* field[0] = seq_id */
   2,   /* field[2] = token_ids */
@@ -1361,7 +1387,7 @@ static const unsigned mq__v1__step_sequence__field_indices_by_name[] = {
 static const ProtobufCIntRange mq__v1__step_sequence__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor mq__v1__step_sequence__descriptor =
 {
@@ -1371,7 +1397,7 @@ const ProtobufCMessageDescriptor mq__v1__step_sequence__descriptor =
   "Mq__V1__StepSequence",
   "mq.v1",
   sizeof(Mq__V1__StepSequence),
-  5,
+  6,
   mq__v1__step_sequence__field_descriptors,
   mq__v1__step_sequence__field_indices_by_name,
   1,  mq__v1__step_sequence__number_ranges,
@@ -1442,7 +1468,7 @@ const ProtobufCMessageDescriptor mq__v1__stage_timing__descriptor =
   (ProtobufCMessageInit) mq__v1__stage_timing__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor mq__v1__step__field_descriptors[6] =
+static const ProtobufCFieldDescriptor mq__v1__step__field_descriptors[7] =
 {
   {
     "step_id",
@@ -1516,9 +1542,22 @@ static const ProtobufCFieldDescriptor mq__v1__step__field_descriptors[6] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "release_seq_ids",
+    7,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_UINT64,
+    offsetof(Mq__V1__Step, n_release_seq_ids),
+    offsetof(Mq__V1__Step, release_seq_ids),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned mq__v1__step__field_indices_by_name[] = {
   5,   /* field[5] = epoch */
+  6,   /* field[6] = release_seq_ids */
   2,   /* field[2] = sequences */
   1,   /* field[1] = stage_index */
   0,   /* field[0] = step_id */
@@ -1528,7 +1567,7 @@ static const unsigned mq__v1__step__field_indices_by_name[] = {
 static const ProtobufCIntRange mq__v1__step__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor mq__v1__step__descriptor =
 {
@@ -1538,7 +1577,7 @@ const ProtobufCMessageDescriptor mq__v1__step__descriptor =
   "Mq__V1__Step",
   "mq.v1",
   sizeof(Mq__V1__Step),
-  6,
+  7,
   mq__v1__step__field_descriptors,
   mq__v1__step__field_indices_by_name,
   1,  mq__v1__step__number_ranges,

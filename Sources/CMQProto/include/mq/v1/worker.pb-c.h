@@ -297,10 +297,15 @@ struct  Mq__V1__Ready
    * Nanoseconds the load took.
    */
   uint64_t load_ns;
+  /*
+   * Positions per KV-cache block on this stage (since 1.3): the coordinator reserves whole
+   * blocks. 0 from an older worker means 16.
+   */
+  uint32_t kv_block_tokens;
 };
 #define MQ__V1__READY__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&mq__v1__ready__descriptor) \
-    , 0, (char *)protobuf_c_empty_string, NULL, 0, 0, 0, 0 }
+    , 0, (char *)protobuf_c_empty_string, NULL, 0, 0, 0, 0, 0 }
 
 
 /*
@@ -360,10 +365,17 @@ struct  Mq__V1__StepSequence
    * (seeded random generator, history) until Release. The coordinator always sets the seed.
    */
   Mq__V1__SamplingParams *sampling;
+  /*
+   * With position 0: the index of the first token this sequence will sample (since 1.3). 0 for a
+   * new call; a call replayed after a failover (its prompt and the tokens it already generated
+   * fed again from position 0) continues its sampler's step count here, so its draws are those
+   * of the run without the failure.
+   */
+  uint32_t sample_start;
 };
 #define MQ__V1__STEP_SEQUENCE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&mq__v1__step_sequence__descriptor) \
-    , 0, 0, 0,NULL, 0, NULL }
+    , 0, 0, 0,NULL, 0, NULL, 0 }
 
 
 /*
@@ -426,10 +438,18 @@ struct  Mq__V1__Step
    * assignment has another epoch drops the step.
    */
   uint64_t epoch;
+  /*
+   * Sequences every stage frees before it processes this step (since 1.3): releases travel in
+   * order with the steps, so a sequence admitted in this or a later step always finds the space.
+   * A step may carry only releases (no sequences, an empty tensor); it still passes every stage
+   * and is answered by an empty StepResult.
+   */
+  size_t n_release_seq_ids;
+  uint64_t *release_seq_ids;
 };
 #define MQ__V1__STEP__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&mq__v1__step__descriptor) \
-    , 0, 0, 0,NULL, NULL, 0,NULL, 0 }
+    , 0, 0, 0,NULL, NULL, 0,NULL, 0, 0,NULL }
 
 
 /*

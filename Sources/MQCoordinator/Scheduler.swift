@@ -1,0 +1,367 @@
+// The coordinator's decisions, apart from any socket or clock (STYLE habit 13): the call table,
+// KV admission, building steps, taking results, deadlines, and what a lost worker means for the
+// calls in flight (replay on a standby, PROTOCOL.md 6.5). Events come in as method calls with the
+// current time; what must happen on the wire comes out as `SchedulerCommand`s, which the socket
+// loop (CoordinatorService) carries out in order. Worker events, fencing and failover are in
+// Scheduler+Workers.swift. The deterministic simulation tests drive exactly this type.
+import Logging
+import MQEngine
+import MQProtocol
+
+/// What the scheduler asks the socket loop to do, in order.
+enum SchedulerCommand {
+    /// A reply to a client connection.
+    case reply([UInt8], CallReply)
+    /// A control message to a worker.
+    case toWorker([UInt8], WorkerMessage)
+    /// A step to stage 0's data socket. If it cannot be sent, the loop reports `stepNotSent`.
+    case step(Step)
+    /// A line for the log; `kind` non-nil makes it a rate-limited warning of that kind.
+    case log(Logger.Level, String, Logger.Metadata, kind: String?)
+}
+
+struct SchedulerSettings {
+    var stages: Int
+    var microBatches: Int
+    var prefillChunk: Int
+    var maxQueuedCalls: Int
+    var stepTimeout: Duration
+    /// How long calls wait for a standby to take a lost stage before they fail (0: fail at once).
+    var failoverTimeout: Duration
+    var peerExpiry: Duration = WorkerPlaneTiming.peerExpiry
+    var maxSequencesPerStep = CoordinatorDefaults.maxSequencesPerStep
+    var maxTokensPerStep = CoordinatorDefaults.maxTokensPerStep
+    /// The model's context length: a sequence that reaches it stops (length).
+    var maxPositions: Int
+}
+
+struct Scheduler {
+    let settings: SchedulerSettings
+    var cluster: Cluster
+    private(set) var calls: [CallKey: CallState] = [:]
+    private var bySeq: [UInt64: CallState] = [:]
+    /// Calls in arrival order: admission and scheduling follow it.
+    private(set) var arrival: [CallState] = []
+    private var nextSeqID: UInt64 = 1
+    private var nextStepID: UInt64 = 1
+    /// Steps in the pipeline (up to `microBatches`, disjoint sequences), by step id.
+    var inFlight: [UInt64: InFlightStep] = [:]
+    /// KV positions reserved per stage by admitted calls (whole blocks of that stage).
+    private(set) var reserved: [Int]
+    /// Sequences to free on every stage, carried by the next step (in order with the steps).
+    var pendingReleases: [UInt64] = []
+    /// Set while a stage has no worker and calls wait for a standby; nil otherwise.
+    var failoverSince: ContinuousClock.Instant?
+    var draining = false
+    var busy = BusyStats()
+    var counters = ServiceCounters()
+    private(set) var stats = HopStats()
+    private var out: [SchedulerCommand] = []
+
+    init(settings: SchedulerSettings, cluster: Cluster) {
+        self.settings = settings
+        self.cluster = cluster
+        reserved = Array(repeating: 0, count: settings.stages)
+    }
+
+    /// The commands produced since the last call, in order.
+    mutating func takeCommands() -> [SchedulerCommand] {
+        defer { out.removeAll(keepingCapacity: true) }
+        return out
+    }
+
+    mutating func emit(_ command: SchedulerCommand) { out.append(command) }
+
+    mutating func log(_ level: Logger.Level, _ message: String, _ metadata: Logger.Metadata = [:], kind: String? = nil) {
+        out.append(.log(level, message, metadata, kind: kind))
+    }
+
+    // MARK: calls
+
+    /// Calls not ended that wait for KV admission (the queue `--max-queued` bounds).
+    var waitingCalls: Int { arrival.reduce(0) { $0 + (!$1.ended && !$1.admitted ? 1 : 0) } }
+    var admittedCalls: Int { arrival.reduce(0) { $0 + (!$1.ended && $1.admitted ? 1 : 0) } }
+
+    /// Why a new generation cannot be queued now (nil: it can). `alsoWaiting` counts calls the
+    /// loop holds before they reach the scheduler (prompts being tokenized).
+    func refusal(alsoWaiting: Int) -> Status? {
+        if draining { return Status(code: .unavailable, message: "the coordinator is shutting down") }
+        // During a failover new calls queue behind the replayed ones instead of failing.
+        if !cluster.serving && failoverSince == nil {
+            let missing = cluster.missingLayers.map { "\($0.lowerBound)..<\($0.upperBound)" }.joined(separator: ", ")
+            return Status(code: .unavailable, message: "not serving: layers \(missing) have no ready worker")
+        }
+        let waiting = waitingCalls + alsoWaiting
+        guard waiting < settings.maxQueuedCalls else {
+            return Status(code: .resourceExhausted,
+                          message: "the queue is full: \(waiting) calls wait for admission, at the limit of \(settings.maxQueuedCalls) set by --max-queued; retry later")
+        }
+        return nil
+    }
+
+    /// Queues a checked generation call; returns it (with its sequence id).
+    @discardableResult
+    mutating func addCall(key: CallKey, streaming: Bool, received: ContinuousClock.Instant, deadline: ContinuousClock.Instant,
+                          prompt: [Int], sampling: SamplingParams, output: OutputTracker) -> CallState {
+        let call = CallState(key: key, streaming: streaming, received: received, deadline: deadline,
+                             seqID: nextSeqID, prompt: prompt, sampling: sampling, output: output)
+        nextSeqID += 1
+        calls[key] = call
+        bySeq[call.seqID] = call
+        arrival.append(call)
+        return call
+    }
+
+    /// Cancels `key`'s call; false if it is not in flight.
+    mutating func cancel(_ key: CallKey, by callID: UInt64, now: ContinuousClock.Instant) -> Bool {
+        guard let victim = calls[key] else { return false }
+        finish(victim, status: Status(code: .cancelled, message: "cancelled by call \(callID)"), now: now)
+        releaseEnded()
+        return true
+    }
+
+    /// A client connection is gone: its calls end (CANCELLED, no reply) and are released.
+    mutating func clientGone(_ routingID: [UInt8]) -> Int {
+        var cancelled = 0
+        for call in calls.values where call.key.routingID == routingID && !call.ended {
+            call.ended = true
+            calls[call.key] = nil
+            cancelled += 1
+        }
+        counters.callsByStatus[StatusCode.cancelled.description, default: 0] += UInt64(cancelled)
+        releaseEnded()
+        return cancelled
+    }
+
+    /// Ends every call with `status` (shutdown).
+    mutating func finishAll(_ status: Status, now: ContinuousClock.Instant) {
+        for call in arrival where !call.ended { finish(call, status: status, now: now) }
+        releaseEnded()
+    }
+
+    /// Answers a call with its final status (and, for an OK unary call, its response).
+    mutating func finish(_ call: CallState, status: Status, now: ContinuousClock.Instant) {
+        guard !call.ended else { return }
+        call.ended = true
+        calls[call.key] = nil
+        counters.callsByStatus[status.code.description, default: 0] += 1
+        if status.isOK && !call.streaming {
+            let r = call.output.result
+            emit(.reply(call.key.routingID, .response(callID: call.key.callID, GenerateResponse(
+                tokenIDs: r.tokenIds.map { UInt32($0) }, logprobs: r.logprobs, topLogprobs: call.topLogprobs, text: r.text,
+                finishReason: MQProtocol.FinishReason(r.finishReason), promptTokens: UInt32(call.prompt.count),
+                completionTokens: UInt32(r.tokenIds.count), timing: call.timing(now: now)))))
+        } else {
+            emit(.reply(call.key.routingID, .end(callID: call.key.callID, status: status)))
+        }
+        log(.debug, "call ended", ["call": "\(call.key.callID)", "status": "\(status)"])
+    }
+
+    /// Ended calls that no step holds: their sequences are released on every stage with the next
+    /// step, and their KV reservations return to the pool now (the release is ordered before any
+    /// step that could use the space).
+    mutating func releaseEnded() {
+        for call in arrival where call.ended && !call.inStep {
+            if call.started { pendingReleases.append(call.seqID) }
+            if call.admitted {
+                for (s, n) in call.reservation.enumerated() where s < reserved.count { reserved[s] -= n }
+                call.reservation = []
+                call.admitted = false
+            }
+            bySeq[call.seqID] = nil
+        }
+        arrival.removeAll { $0.ended && !$0.inStep }
+    }
+
+    // MARK: time
+
+    /// Deadlines, lost workers, failover and step timeouts, admission, then new steps.
+    mutating func tick(now: ContinuousClock.Instant) {
+        for id in cluster.expired(now: now, expiry: settings.peerExpiry) {
+            workerLost(id, reason: "no heartbeat for \(settings.peerExpiry)", now: now)
+        }
+        cluster.forgetLost(now: now)
+        checkFailover(now: now)
+        for call in arrival where !call.ended && now >= call.deadline {
+            finish(call, status: Status(code: .deadlineExceeded, message: "deadline exceeded after \(call.output.tokenIds.count) tokens"), now: now)
+        }
+        for (id, step) in inFlight where now - step.sent > settings.stepTimeout {
+            log(.error, "step timed out", ["step": "\(id)"])
+            inFlight[id] = nil
+            for m in step.members {
+                guard let call = bySeq[m.seq] else { continue }
+                call.inStep = false
+                finish(call, status: Status(code: .unavailable, message: "step \(id) did not complete within \(settings.stepTimeout)"), now: now)
+            }
+            pendingReleases.insert(contentsOf: step.releases, at: 0)
+        }
+        releaseEnded()
+        schedule(now: now)
+    }
+
+    // MARK: admission
+
+    /// Positions of KV cache each stage can hold, in whole blocks (nil until every stage is Ready).
+    var stageCapacities: [(tokens: Int, block: Int)]? {
+        var out: [(Int, Int)] = []
+        for s in 0..<settings.stages {
+            guard let w = cluster.worker(atStage: s), w.state == .ready, w.kvBytesPerToken > 0 else { return nil }
+            let block = Int(w.kvBlockTokens == 0 ? UInt32(CoordinatorDefaults.kvBlockTokens) : w.kvBlockTokens)
+            out.append((Int(w.kvCapacityBytes) / (Int(w.kvBytesPerToken) * block) * block, block))
+        }
+        return out
+    }
+
+    /// Positions of KV cache every stage can hold (the tightest decides).
+    var kvCapacityTokens: Int? { stageCapacities?.map(\.tokens).min() }
+
+    /// Admits waiting calls in arrival order while every stage has room for the prompt plus max
+    /// new tokens (no overtaking, so a large request is not starved by small ones).
+    mutating func admit(now: ContinuousClock.Instant) {
+        guard let capacities = stageCapacities else { return }
+        for call in arrival where !call.ended && !call.admitted {
+            let n = call.prompt.count + call.output.maxNewTokens
+            let need = capacities.map { (n + $0.block - 1) / $0.block * $0.block }
+            if let s = need.indices.first(where: { need[$0] > capacities[$0].tokens }) {
+                finish(call, status: Status(code: .resourceExhausted, message:
+                    "the request needs \(need[s]) tokens of KV cache but stage \(s) holds at most \(capacities[s].tokens) (--kv-memory); shorten the prompt or max_new_tokens"), now: now)
+                continue
+            }
+            guard need.indices.allSatisfy({ reserved[$0] + need[$0] <= capacities[$0].tokens }) else { break }
+            for s in need.indices { reserved[s] += need[s] }
+            call.reservation = need
+            call.admitted = true
+            counters.promptTokens += UInt64(call.prompt.count)
+        }
+    }
+
+    // MARK: steps
+
+    /// Builds steps while micro-batch slots are free and sequences are ready; a step also carries
+    /// the pending releases (alone, when nothing else is ready).
+    mutating func schedule(now: ContinuousClock.Instant) {
+        guard cluster.serving else { return }
+        admit(now: now)
+        while inFlight.count < max(1, settings.microBatches) {
+            let ready = arrival.filter { !$0.ended && $0.admitted && !$0.inStep }
+            guard !ready.isEmpty || !pendingReleases.isEmpty else { return }
+            // Spread the ready sequences over the free micro-batch slots so stages overlap.
+            let slots = max(1, settings.microBatches) - inFlight.count
+            let share = min(settings.maxSequencesPerStep, (ready.count + slots - 1) / slots)
+            var seqs: [StepSequence] = []
+            var members: [InFlightStep.Member] = []
+            var tokens = 0
+            for call in ready {
+                guard seqs.count < share else { break }
+                // Long prompts (and replays) go in chunks so running decodes keep their pace.
+                let fed = min(call.nextInput.count, settings.prefillChunk)
+                guard tokens + fed <= settings.maxTokensPerStep || seqs.isEmpty else { break }
+                let sample = fed == call.nextInput.count
+                seqs.append(StepSequence(seqID: call.seqID, position: UInt32(call.position),
+                                         tokenIDs: call.nextInput.prefix(fed).map { UInt32($0) }, sample: sample,
+                                         sampling: call.position == 0 ? call.sampling : nil,
+                                         sampleStart: call.position == 0 ? UInt32(call.output.tokenIds.count) : 0))
+                members.append(InFlightStep.Member(seq: call.seqID, fed: fed, sampled: sample))
+                tokens += fed
+            }
+            let releases = pendingReleases
+            pendingReleases.removeAll()
+            let step = Step(stepID: nextStepID, stageIndex: 0, sequences: seqs, epoch: cluster.epoch, releaseSeqIDs: releases)
+            nextStepID += 1
+            inFlight[step.stepID] = InFlightStep(sent: now, members: members, releases: releases)
+            busy.start(now)
+            for m in members {
+                let call = bySeq[m.seq]!
+                call.inStep = true
+                call.started = true
+                if call.firstStepSent == nil { call.firstStepSent = now }
+            }
+            emit(.step(step))
+            if seqs.isEmpty { return }    // a release-only step: one is enough
+        }
+    }
+
+    /// The loop could not hand `stepID` to stage 0 (not connected yet): undo it; it is rebuilt
+    /// at the next tick.
+    mutating func stepNotSent(_ stepID: UInt64) {
+        guard let step = inFlight.removeValue(forKey: stepID) else { return }
+        for m in step.members { bySeq[m.seq]?.inStep = false }
+        pendingReleases.insert(contentsOf: step.releases, at: 0)
+    }
+
+    /// The last stage's result of a step in flight: append each sampled token, stream it, and end
+    /// the calls that finished.
+    mutating func stepResult(_ r: StepResult, now: ContinuousClock.Instant) {
+        guard let step = inFlight.removeValue(forKey: r.stepID) else {
+            log(.debug, "ignored a result for step \(r.stepID) (not in flight)")
+            return
+        }
+        stats.add(roundTrip: now - step.sent, stageNanos: r.timings.reduce(0) { $0 + $1.queueNanoseconds + $1.forwardNanoseconds })
+        busy.add(r.timings)
+        var results: [UInt64: SequenceResult] = [:]
+        for x in r.results { results[x.seqID] = x }
+        for m in step.members {
+            guard let call = bySeq[m.seq] else { continue }
+            call.inStep = false
+            guard !call.ended else { continue }
+            call.position += m.fed
+            guard m.sampled else {
+                call.nextInput.removeFirst(m.fed)    // the rest of a chunked prompt
+                continue
+            }
+            guard let x = results[m.seq] else {
+                finish(call, status: Status(code: .internalError, message: "step \(r.stepID) returned no token for sequence \(m.seq)"), now: now)
+                continue
+            }
+            call.nextInput = [Int(x.tokenID)]
+            if call.firstTokenAt == nil { call.firstTokenAt = now }
+            let delta = call.output.append(id: Int(x.tokenID), logprob: x.logprob)
+            counters.generatedTokens += 1
+            if call.sampling.topLogprobs > 0 { call.topLogprobs.append(x.topLogprobs) }
+            var reason = call.output.finishReason
+            if reason == nil && call.position + 1 >= settings.maxPositions {
+                // The context window is full (cannot happen when prompt + max_new_tokens fit).
+                _ = call.output.finish(.length); reason = .length
+            }
+            if call.streaming {
+                let last = reason != nil
+                emit(.reply(call.key.routingID, .chunk(callID: call.key.callID, GenerateStreamChunk(
+                    tokenIDs: [x.tokenID], logprobs: [x.logprob],
+                    topLogprobs: call.sampling.topLogprobs > 0 ? [x.topLogprobs] : [], textDelta: delta,
+                    finishReason: reason.map { MQProtocol.FinishReason($0) },
+                    promptTokens: last ? UInt32(call.prompt.count) : 0,
+                    completionTokens: last ? UInt32(call.output.tokenIds.count) : 0,
+                    timing: last ? call.timing(now: now) : nil))))
+            }
+            if reason != nil { finish(call, status: Status(code: .ok), now: now) }
+        }
+        releaseEnded()
+    }
+
+    /// A step stopped at a stage (WorkerError naming it): its sequences' caches now disagree
+    /// between stages, so every call in it ends (`code` for the named sequence, or all).
+    mutating func stepFailed(_ stepID: UInt64, code: (UInt64) -> StatusCode, message: String, now: ContinuousClock.Instant) {
+        guard let step = inFlight.removeValue(forKey: stepID) else { return }
+        for m in step.members {
+            guard let call = bySeq[m.seq] else { continue }
+            call.inStep = false
+            finish(call, status: Status(code: code(m.seq), message: message), now: now)
+        }
+        pendingReleases.insert(contentsOf: step.releases, at: 0)
+        releaseEnded()
+    }
+}
+
+struct InFlightStep {
+    struct Member {
+        let seq: UInt64
+        /// Tokens it fed.
+        let fed: Int
+        /// Whether the last stage samples it.
+        let sampled: Bool
+    }
+    var sent: ContinuousClock.Instant
+    var members: [Member]
+    /// The releases this step carries (re-queued if the step is lost before it passes).
+    var releases: [UInt64]
+}

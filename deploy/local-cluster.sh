@@ -8,9 +8,10 @@
 # Usage:
 #   deploy/local-cluster.sh [--model DIR] [--workers N] [--port PORT] [--prompt TEXT] [--max-tokens N]
 #                           [--keep] [--split balanced|even|memory|A,B,...] [--metrics-port P] [--debug]
-#                           [--insecure]
+#                           [--insecure] [--standbys N]
 #     --model DIR     Hugging Face model folder (default: models/default, the bundled model)
 #     --workers N     pipeline stages / worker processes (default 2)
+#     --standbys N    extra workers that wait to take over a lost stage (default 0)
 #     --port PORT     client port; workers use PORT+1 (default 5555)
 #     --prompt TEXT   generate from TEXT (streamed) once the cluster is ready; --temperature T,
 #                     --top-k K, --top-p P, --seed S, --repetition-penalty R go with it to mq stream
@@ -24,12 +25,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-model=models/default workers=2 port=5555 prompt="" max_tokens=64 keep="" split=balanced config=release metrics_port="" insecure=""
+model=models/default workers=2 port=5555 prompt="" max_tokens=64 keep="" split=balanced config=release metrics_port="" insecure="" standbys=0
 sampling=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --model) model=$2; shift 2 ;;
     --workers) workers=$2; shift 2 ;;
+    --standbys) standbys=$2; shift 2 ;;
     --port) port=$2; shift 2 ;;
     --prompt) prompt=$2; shift 2 ;;
     --max-tokens) max_tokens=$2; shift 2 ;;
@@ -39,7 +41,7 @@ while [ $# -gt 0 ]; do
     --keep) keep=1; shift ;;
     --debug) config=debug; shift ;;
     --insecure) insecure=1; shift ;;
-    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
     *) echo "local-cluster: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -85,10 +87,10 @@ metrics_args=()
 coordinator_keys=() client_keys=()
 if [ -z "$insecure" ]; then
   keys="$run_dir/keys"
-  for name in coordinator client $(seq -f 'worker%g' 0 $((workers - 1))); do
+  for name in coordinator client $(seq -f 'worker%g' 0 $((workers + standbys - 1))); do
     "$bin/mq" keygen --out "$keys/$name" >/dev/null
   done
-  for i in $(seq 0 $((workers - 1))); do grep -v '^#' "$keys/worker$i.pub"; done >"$keys/authorized-workers"
+  for i in $(seq 0 $((workers + standbys - 1))); do grep -v '^#' "$keys/worker$i.pub"; done >"$keys/authorized-workers"
   coordinator_keys=(--curve-key "$keys/coordinator.key" --authorized-workers "$keys/authorized-workers")
   client_keys=(--server-key "$keys/coordinator.pub")
 fi
@@ -97,7 +99,7 @@ fi
   --listen "$clients" --workers-listen "$workers_ep" ${coordinator_keys[@]+"${coordinator_keys[@]}"} \
   >"$run_dir/coordinator.out" 2>"$run_dir/coordinator.log" &
 pids+=($!)
-for i in $(seq 0 $((workers - 1))); do
+for i in $(seq 0 $((workers + standbys - 1))); do
   wkeys=()
   [ -z "$insecure" ] && wkeys=(--curve-key "$keys/worker$i.key" --coordinator-key "$keys/coordinator.pub")
   "$bin/mq-worker" --coordinator "$workers_ep" --listen "ipc://$run_dir/worker$i.sock" --worker-id "worker$i" \

@@ -23,6 +23,10 @@ struct WorkerRecord {
     var activeSequences: UInt32 = 0
     /// The CURVE public key (Z85) the worker's control connection authenticated with; "" without CURVE.
     var publicKey: String = ""
+    /// It offered to load a stage ahead while it waits (Register.standby_preload).
+    var standbyPreload = false
+    /// The stage a standby was told to load ahead (a standby Assign), if any.
+    var preloadedStage: Int? = nil
     /// When it was marked lost (nil while it is a member).
     var lostAt: ContinuousClock.Instant? = nil
 }
@@ -121,7 +125,7 @@ struct Cluster {
         if let old = workers[routingID] { markLost(old.routingID, now: now) }
         workers[routingID] = WorkerRecord(routingID: routingID, workerID: r.workerID, dataEndpoint: r.dataEndpoint,
                                           memoryBytes: r.memoryBytes, state: .registered, stage: nil, lastHeard: now,
-                                          publicKey: publicKey)
+                                          publicKey: publicKey, standbyPreload: r.standbyPreload)
         order.append(routingID)
     }
 
@@ -190,10 +194,11 @@ struct Cluster {
                               memory: chosen.map { workers[$0]!.memoryBytes }, head: headCostInLayers)
             for (s, id) in chosen.enumerated() { bind(id, to: s) }
         } else {
-            var free = spares[...]
+            var free = spares
             for s in 0..<stageCount where stageWorker[s] == nil {
-                guard let id = free.popFirst() else { break }
-                bind(id, to: s)
+                // A standby that loaded this stage ahead takes it without loading.
+                guard let pick = free.firstIndex(where: { workers[$0]?.preloadedStage == s }) ?? free.indices.first else { break }
+                bind(free.remove(at: pick), to: s)
             }
         }
         guard let plan, stageWorker.allSatisfy({ $0 != nil }) else { return [] }
@@ -222,6 +227,29 @@ struct Cluster {
                                    numStages: UInt32(stageCount), layers: LayerRange(UInt32(r.lowerBound)..<UInt32(r.upperBound)),
                                    nextEndpoint: nextWorker?.dataEndpoint ?? "", kvCapacityBytes: kvCapacityBytes,
                                    epoch: epoch, previousKey: previousKey, nextKey: nextWorker?.publicKey ?? "")))
+        }
+        return out
+    }
+
+    /// Standby Assigns for standbys that offered to preload and have no stage loaded yet: each
+    /// gets the stage fewest standbys have prepared, the one with the most layers first (the
+    /// longest to load).
+    mutating func standbyAssigns() -> [([UInt8], Assign)] {
+        guard let plan, stageWorker.allSatisfy({ $0 != nil }) else { return [] }
+        var out: [([UInt8], Assign)] = []
+        for id in order {
+            guard let w = workers[id], w.stage == nil, w.standbyPreload, w.preloadedStage == nil else { continue }
+            var prepared = Array(repeating: 0, count: stageCount)
+            for other in workers.values { if let p = other.preloadedStage, other.stage == nil { prepared[p] += 1 } }
+            let s = (0..<stageCount).min { (prepared[$0], -plan[$0].count) < (prepared[$1], -plan[$1].count) }!
+            workers[id]?.preloadedStage = s
+            let next = s + 1 < stageCount ? workers[stageWorker[s + 1]!]!.dataEndpoint : ""
+            var a = Assign(assignmentID: nextAssignmentID, modelPath: modelPath, stageIndex: UInt32(s), numStages: UInt32(stageCount),
+                           layers: LayerRange(UInt32(plan[s].lowerBound)..<UInt32(plan[s].upperBound)), nextEndpoint: next,
+                           kvCapacityBytes: kvCapacityBytes)
+            a.standby = true
+            nextAssignmentID += 1
+            out.append((id, a))
         }
         return out
     }

@@ -24,7 +24,9 @@ extension Scheduler {
         case .register(let r):
             register(r, from: id, key: key, secured: secured, now: now)
         case .ready(let r):
-            if cluster.ready(r, from: id) {
+            if cluster.record(id)?.stage == nil {
+                log(.info, "standby loaded its stage ahead", ["worker": "\(name)", "layers": "\(r.layers)", "load_ms": "\(r.loadNanoseconds / 1_000_000)"])
+            } else if cluster.ready(r, from: id) {
                 log(.info, "stage ready", ["worker": "\(name)", "layers": "\(r.layers)", "resident_bytes": "\(r.residentBytes)",
                                           "kv_bytes_per_token": "\(r.kvBytesPerToken)", "load_ms": "\(r.loadNanoseconds / 1_000_000)"])
                 if cluster.serving { log(.info, "serving", ["stages": "\(settings.stages)"]) }
@@ -74,6 +76,11 @@ extension Scheduler {
             log(.info, "assigning", ["worker": "\(cluster.record(id)?.workerID ?? "?")", "stage": "\(a.stageIndex)",
                                      "layers": "\(a.layers)", "next": "\(a.nextEndpoint)", "epoch": "\(a.epoch)"])
             busy.assign(stage: a.stageIndex, worker: id)
+            emit(.toWorker(id, .assign(a)))
+        }
+        for (id, a) in cluster.standbyAssigns() {
+            log(.info, "standby preloads a stage", ["worker": "\(cluster.record(id)?.workerID ?? "?")", "stage": "\(a.stageIndex)",
+                                                     "layers": "\(a.layers)"])
             emit(.toWorker(id, .assign(a)))
         }
     }

@@ -85,6 +85,7 @@ extension Register: CBridged {
         message.pointee.data_endpoint = arena.string(dataEndpoint)
         message.pointee.pid = pid
         message.pointee.host = arena.string(host)
+        message.pointee.standby_preload = cBool(standbyPreload)
     }
 
     /// Requires the version, a worker id and a data endpoint. The version is not compared here:
@@ -98,7 +99,7 @@ extension Register: CBridged {
         guard !dataEndpoint.isEmpty else { throw .missingField("\(path()).data_endpoint") }
         self.init(
             version: version, workerID: workerID, memoryBytes: m.memory_bytes, dataEndpoint: dataEndpoint,
-            pid: m.pid, host: try decodeString(m.host, "\(path()).host"))
+            pid: m.pid, host: try decodeString(m.host, "\(path()).host"), standbyPreload: m.standby_preload != 0)
     }
 }
 
@@ -120,6 +121,7 @@ extension Assign: CBridged {
         message.pointee.epoch = epoch
         message.pointee.previous_key = arena.string(previousKey)
         message.pointee.next_key = arena.string(nextKey)
+        message.pointee.standby = cBool(standby)
     }
 
     /// Checks the invariants listed on `Assign`.
@@ -159,6 +161,7 @@ extension Assign: CBridged {
             assignmentID: m.assignment_id, modelPath: modelPath, stageIndex: m.stage_index, numStages: m.num_stages,
             layers: LayerRange(m.first_layer ..< m.end_layer), nextEndpoint: nextEndpoint,
             kvCapacityBytes: m.kv_capacity_bytes, epoch: m.epoch, previousKey: previousKey, nextKey: nextKey)
+        standby = m.standby != 0
     }
 }
 

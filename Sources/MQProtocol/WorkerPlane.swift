@@ -49,11 +49,14 @@ public struct Register: Hashable, Sendable {
     public var dataEndpoint: String
     public var pid: UInt32
     public var host: String
+    /// Offers to load a stage ahead while it waits as a standby.
+    public var standbyPreload: Bool
 
     public init(
         version: ProtocolVersion = .current, workerID: String, memoryBytes: UInt64, dataEndpoint: String,
-        pid: UInt32, host: String
+        pid: UInt32, host: String, standbyPreload: Bool = false
     ) {
+        self.standbyPreload = standbyPreload
         self.version = version
         self.workerID = workerID
         self.memoryBytes = memoryBytes
@@ -93,6 +96,8 @@ public struct Assign: Hashable, Sendable {
     public var previousKey: String
     /// Z85 CURVE key of the next stage's data socket (empty for the last stage, or without CURVE).
     public var nextKey: String
+    /// Load and keep this stage's layers, but serve nothing: the worker stays a standby.
+    public var standby: Bool = false
 
     public init(
         assignmentID: UInt64, modelPath: String, stageIndex: UInt32, numStages: UInt32, layers: LayerRange,

@@ -140,7 +140,11 @@ final class DataPlane {
     private func handleAssign(_ assign: Assign) {
         let path = configuration.modelPathOverride ?? assign.modelPath
         let identity = Stage.identity(of: assign, modelPath: path)
-        if configuration.security != nil {
+        if assign.standby {
+            // Loading ahead while waiting as a standby: nobody may push until it takes a stage.
+            allowedSender = nil
+            zap?.setPolicy(.nobody, for: WorkerSecurity.dataDomain)
+        } else if configuration.security != nil {
             // From now on only the sender this assignment names may push into the data socket.
             guard let sender = try? CurvePublicKey(z85: assign.previousKey),
                   assign.isLast || (try? CurvePublicKey(z85: assign.nextKey)) != nil else {
@@ -198,7 +202,7 @@ final class DataPlane {
     /// has taken its own Assign (and so admits this stage's key) would be refused, and libzmq
     /// does not retry a refused handshake. Steps flow only once every stage is Ready.
     private func keepOrDropOutput(_ assign: Assign) {
-        if assign.isLast || push == nil || pushEndpoint != assign.nextEndpoint || pushKey != assign.nextKey { closeOutput() }
+        if assign.isLast || assign.standby || push == nil || pushEndpoint != assign.nextEndpoint || pushKey != assign.nextKey { closeOutput() }
     }
 
     /// Points the PUSH socket at the next stage. Kept when the endpoint and key are unchanged;

@@ -110,6 +110,9 @@ public struct WorkerConfiguration: Sendable {
     public var logger: Logger
     /// CURVE keys; nil runs without (loopback, ipc, or --insecure).
     public var security: WorkerSecurity?
+    /// While waiting as a standby, load the stage the coordinator names ahead of need
+    /// (`--standby-preload`), so taking over a lost stage needs no load.
+    public var standbyPreload = false
 
     public init(coordinatorEndpoint: String,
                 listenEndpoint: String = WorkerDefaults.listenEndpoint,

@@ -112,7 +112,7 @@ public final class WorkerService: @unchecked Sendable {
         }
         let register = Register(workerID: configuration.workerID, memoryBytes: configuration.memoryBytes,
                                 dataEndpoint: advertised, pid: UInt32(clamping: ProcessInfo.processInfo.processIdentifier),
-                                host: HostInfo.hostName)
+                                host: HostInfo.hostName, standbyPreload: configuration.standbyPreload)
         let loop = ControlLoop(context: context, service: self, commands: commands, dataThread: dataThread,
                                register: register, logger: logger)
         try loop.run()

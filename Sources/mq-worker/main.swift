@@ -61,6 +61,9 @@ struct WorkerCommand: ParsableCommand {
     @Flag(help: "Allow network-reachable endpoints without CURVE keys (unauthenticated, unencrypted).")
     var insecure = false
 
+    @Flag(name: .customLong("standby-preload"), help: "While waiting as a standby, load and pack the layers of the stage the coordinator names (the one fewest standbys have prepared, the largest first), so taking it over after a loss needs no load. Costs that stage's weight memory while idle.")
+    var standbyPreload = false
+
     func security() throws -> WorkerSecurity? {
         guard let curveKey, let coordinatorKey else { return nil }
         return WorkerSecurity(keys: try loadKey("--curve-key") { try CurveKeyPair.load(secretKeyFile: curveKey) },
@@ -99,6 +102,7 @@ struct WorkerCommand: ParsableCommand {
                                                 modelPathOverride: model, logger: logger)
         if let memory { configuration.memoryBytes = memory.bytes }
         configuration.security = try security()
+        configuration.standbyPreload = standbyPreload
         if let workerID { configuration.workerID = workerID }
         let service: WorkerService
         do { service = try WorkerService(configuration: configuration) } catch {

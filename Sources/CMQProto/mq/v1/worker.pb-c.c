@@ -824,7 +824,7 @@ const ProtobufCMessageDescriptor mq__v1__worker_message__descriptor =
   (ProtobufCMessageInit) mq__v1__worker_message__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor mq__v1__register__field_descriptors[6] =
+static const ProtobufCFieldDescriptor mq__v1__register__field_descriptors[7] =
 {
   {
     "version",
@@ -898,19 +898,32 @@ static const ProtobufCFieldDescriptor mq__v1__register__field_descriptors[6] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "standby_preload",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Mq__V1__Register, standby_preload),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned mq__v1__register__field_indices_by_name[] = {
   3,   /* field[3] = data_endpoint */
   5,   /* field[5] = host */
   2,   /* field[2] = memory_bytes */
   4,   /* field[4] = pid */
+  6,   /* field[6] = standby_preload */
   0,   /* field[0] = version */
   1,   /* field[1] = worker_id */
 };
 static const ProtobufCIntRange mq__v1__register__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor mq__v1__register__descriptor =
 {
@@ -920,14 +933,14 @@ const ProtobufCMessageDescriptor mq__v1__register__descriptor =
   "Mq__V1__Register",
   "mq.v1",
   sizeof(Mq__V1__Register),
-  6,
+  7,
   mq__v1__register__field_descriptors,
   mq__v1__register__field_indices_by_name,
   1,  mq__v1__register__number_ranges,
   (ProtobufCMessageInit) mq__v1__register__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor mq__v1__assign__field_descriptors[13] =
+static const ProtobufCFieldDescriptor mq__v1__assign__field_descriptors[14] =
 {
   {
     "assignment_id",
@@ -1085,6 +1098,18 @@ static const ProtobufCFieldDescriptor mq__v1__assign__field_descriptors[13] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "standby",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Mq__V1__Assign, standby),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned mq__v1__assign__field_indices_by_name[] = {
   0,   /* field[0] = assignment_id */
@@ -1100,11 +1125,12 @@ static const unsigned mq__v1__assign__field_indices_by_name[] = {
   3,   /* field[3] = num_stages */
   11,   /* field[11] = previous_key */
   2,   /* field[2] = stage_index */
+  13,   /* field[13] = standby */
 };
 static const ProtobufCIntRange mq__v1__assign__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 13 }
+  { 0, 14 }
 };
 const ProtobufCMessageDescriptor mq__v1__assign__descriptor =
 {
@@ -1114,7 +1140,7 @@ const ProtobufCMessageDescriptor mq__v1__assign__descriptor =
   "Mq__V1__Assign",
   "mq.v1",
   sizeof(Mq__V1__Assign),
-  13,
+  14,
   mq__v1__assign__field_descriptors,
   mq__v1__assign__field_indices_by_name,
   1,  mq__v1__assign__number_ranges,

@@ -183,10 +183,15 @@ struct  Mq__V1__Register
    * The worker's host name (for operators).
    */
   char *host;
+  /*
+   * The worker offers, while it waits as a standby, to load a stage's layers ahead of need
+   * (mq-worker --standby-preload; since 1.3): the coordinator then sends it a standby Assign.
+   */
+  protobuf_c_boolean standby_preload;
 };
 #define MQ__V1__REGISTER__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&mq__v1__register__descriptor) \
-    , NULL, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string }
+    , NULL, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0 }
 
 
 /*
@@ -257,10 +262,15 @@ struct  Mq__V1__Assign
    * must authenticate (since 1.2). Empty for the last stage and without CURVE.
    */
   char *next_key;
+  /*
+   * A standby assignment (since 1.3): load this stage's layers and answer Ready, but serve no
+   * steps; the worker stays a standby, and takes the stage without loading if it is lost.
+   */
+  protobuf_c_boolean standby;
 };
 #define MQ__V1__ASSIGN__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&mq__v1__assign__descriptor) \
-    , 0, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , 0, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
 
 
 /*

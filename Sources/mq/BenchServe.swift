@@ -9,7 +9,9 @@
 // same requests; decoding is greedy. Every call has a deadline; failures are counted, never fatal.
 // With --start MODEL --workers 1,2 it starts an mq-coordinator and K mq-workers from the folder of
 // this mq binary (ipc endpoints in a temporary folder), measures, and stops them again, also on
-// Ctrl-C or an error, so that no process outlives the command.
+// Ctrl-C or an error, so that no process outlives the command (LocalCluster.swift). With --chaos it
+// also kills and replaces stage workers while the levels run (BenchChaos.swift) and reports stalls
+// and recovery times (BenchStalls.swift).
 import ArgumentParser
 import Dispatch
 import Foundation
@@ -69,7 +71,14 @@ extension Bench {
                 reported in Info while the level ran (sampled every \(ServeBenchDefaults.infoIntervalMilliseconds) ms). \
                 Busy is measured by the coordinator: the growth of each stage's StageInfo.busy_ns (the sum of its \
                 workers' forward_ns) between Info before and after the level, over the level's wall time; it needs \
-                a coordinator speaking protocol 1.1.
+                a coordinator speaking protocol 1.1. Stall is, per request, the longest gap between two \
+                token-carrying chunks (p50/p99/max over the level's requests).
+
+                With --start, --chaos SECONDS kills (SIGKILL) a randomly chosen worker that holds a stage every \
+                SECONDS of each measured level (victims drawn with --seed) and starts a replacement standby at once; \
+                between levels it waits until the cluster serves again. It reports the kills and, for each, the time \
+                from the SIGKILL to the next token of any stream (recovery). --standbys N (default \(ChaosDefaults.standbys) \
+                with --chaos) starts N spare workers with the stage workers.
                 """)
 
         @Option(help: "A running coordinator's client endpoint (tcp://HOST:PORT or ipc://PATH).")
@@ -115,6 +124,12 @@ extension Bench {
         @Flag(help: "Print one JSON object instead of tables.")
         var json = false
 
+        @Option(help: "With --start: every SECONDS of each measured level, SIGKILL a random worker that holds a stage and start a replacement standby; reports stalls and recovery times.")
+        var chaos: Double?
+
+        @Option(help: "With --start: mq-worker processes started beyond --workers, which register as spares (default \(ChaosDefaults.standbys) with --chaos, else 0).")
+        var standbys: Int?
+
         @Option(help: "With --start: secured (CURVE keys on every plane, made for the run), insecure, or both (each worker count measured both ways, insecure first, in this one run).")
         var security = "secured"
 
@@ -137,6 +152,14 @@ extension Bench {
                 throw ValidationError("\(name) must be at least 1, got \(value)")
             }
             if warmup < 0 { throw ValidationError("--warmup must not be negative") }
+            if let chaos {
+                guard start != nil else { throw ValidationError("--chaos only applies with --start") }
+                guard chaos > 0, chaos.isFinite else { throw ValidationError("--chaos must be a positive number of seconds, got \(chaos)") }
+            }
+            if let standbys {
+                guard start != nil else { throw ValidationError("--standbys only applies with --start") }
+                guard standbys >= 0 else { throw ValidationError("--standbys must not be negative") }
+            }
             try ClientCommandDefaults.validate(timeout: timeout)
             if let workerThreads, workerThreads < 1 { throw ValidationError("--worker-threads must be at least 1") }
             _ = try coordinatorArguments()
@@ -147,7 +170,8 @@ extension Bench {
                 let settings = ServeBenchSettings(
                     levels: try parsePositiveList(streams, flag: "--streams"), requestsPerStream: requestsPerStream,
                     promptTokens: promptTokens, maxTokens: maxTokens, seed: seed, warmup: warmup,
-                    callTimeout: ClientCommandDefaults.duration(seconds: timeout))
+                    callTimeout: ClientCommandDefaults.duration(seconds: timeout), chaosSeconds: chaos,
+                    standbys: start == nil ? nil : standbys ?? (chaos == nil ? 0 : ChaosDefaults.standbys))
                 var runs: [ServeBenchRun] = []
                 if let server {
                     runs.append(try measure(endpoint: server, settings: settings, security: try credentials.security(),
@@ -157,16 +181,20 @@ extension Bench {
                     for count in try parsePositiveList(workers, flag: "--workers") {
                         for secured in modes {
                             let cluster = try LocalCluster.start(
-                                model: start, workers: count,
-                                workerThreads: workerThreads ?? max(1, ProcessInfo.processInfo.activeProcessorCount),
+                                model: start, workers: count, standbys: settings.standbys ?? 0,
+                                spareKeys: chaos == nil ? 0 : ChaosDefaults.spareKeys, workerThreads: workerThreads ?? max(1, ProcessInfo.processInfo.activeProcessorCount),
                                 coordinatorArguments: try coordinatorArguments(), secured: secured)
                             defer { cluster.stop() }
                             if !json {
-                                writeStderr("mq bench serve: \(count)-stage \(secured ? "secured" : "insecure") cluster serving \(start) (logs in \(cluster.directory.path))\n")
+                                let spares = settings.standbys ?? 0
+                                writeStderr("mq bench serve: \(count)-stage \(secured ? "secured" : "insecure") cluster"
+                                            + (spares > 0 ? " with \(spares) standby\(spares == 1 ? "" : "s")" : "")
+                                            + " serving \(start) (logs in \(cluster.directory.path))\n")
                             }
                             try cluster.waitUntilServing(timeoutSeconds: ServeBenchDefaults.startTimeoutSeconds)
+                            let agent = chaos.map { ChaosAgent(cluster: cluster, intervalSeconds: $0, seed: seed) }
                             runs.append(try measure(endpoint: cluster.clientEndpoint, settings: settings, security: cluster.clientSecurity,
-                                                    apiKey: nil, secured: secured))
+                                                    apiKey: nil, secured: secured, chaos: agent))
                         }
                     }
                 }
@@ -177,11 +205,11 @@ extension Bench {
         }
 
         private func measure(endpoint: String, settings: ServeBenchSettings, security: MQClientSecurity?, apiKey: String?,
-                             secured: Bool) throws -> ServeBenchRun {
+                             secured: Bool, chaos: ChaosAgent? = nil) throws -> ServeBenchRun {
             let json = self.json
             let run = try waitForCall {
                 try await ServeBenchmark(endpoint: endpoint, settings: settings, security: security, apiKey: apiKey,
-                                         secured: secured).run { line in
+                                         secured: secured, chaos: chaos).run { line in
                     if !json { writeStderr(line + "\n") }
                 }
             }
@@ -228,8 +256,14 @@ struct ServeBenchSettings: Sendable, Encodable {
     var seed: UInt64
     var warmup: Int
     var callTimeout: Duration
+    /// --chaos: seconds between kills during each level; nil without chaos.
+    var chaosSeconds: Double? = nil
+    /// --standbys of a started cluster; nil against --server.
+    var standbys: Int? = nil
 
-    enum CodingKeys: String, CodingKey { case levels, requestsPerStream, promptTokens, maxTokens, seed, warmup, callTimeoutSeconds }
+    enum CodingKeys: String, CodingKey {
+        case levels, requestsPerStream, promptTokens, maxTokens, seed, warmup, callTimeoutSeconds, chaosSeconds, standbys
+    }
 
     func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
@@ -240,6 +274,8 @@ struct ServeBenchSettings: Sendable, Encodable {
         try c.encode(seed, forKey: .seed)
         try c.encode(warmup, forKey: .warmup)
         try c.encode(callTimeout.seconds, forKey: .callTimeoutSeconds)
+        try c.encodeIfPresent(chaosSeconds, forKey: .chaosSeconds)
+        try c.encodeIfPresent(standbys, forKey: .standbys)
     }
 }
 
@@ -251,8 +287,10 @@ struct ServeBenchmark: Sendable {
     var apiKey: String? = nil
     /// Whether the cluster runs with CURVE (reported with the results).
     var secured = false
+    /// --chaos: kills and replaces workers during each level.
+    var chaos: ChaosAgent? = nil
 
-    func run(progress: @Sendable (String) -> Void) async throws -> ServeBenchRun {
+    func run(progress: @escaping @Sendable (String) -> Void) async throws -> ServeBenchRun {
         let client = try MQClient(endpoint: endpoint, defaultTimeout: settings.callTimeout, security: security, apiKey: apiKey)
         defer { client.close() }
         // A separate connection for Info samples, so that they do not queue behind 64 streams'
@@ -281,8 +319,12 @@ struct ServeBenchmark: Sendable {
 
         var levels: [ServeBenchLevel] = []
         for streams in settings.levels {
+            if let chaos, !levels.isEmpty {
+                progress("chaos: waiting for the cluster to settle before the next level ...")
+                try await chaos.settle(timeoutSeconds: ServeBenchDefaults.startTimeoutSeconds)
+            }
             progress("level: \(streams) stream\(streams == 1 ? "" : "s") x \(settings.requestsPerStream) requests ...")
-            levels.append(try await level(streams: streams, client: client, infoClient: infoClient, prompts: prompts))
+            levels.append(try await level(streams: streams, client: client, infoClient: infoClient, prompts: prompts, progress: progress))
         }
         let finalInfo = (try? await infoClient.info()) ?? info
         return ServeBenchRun(endpoint: endpoint, info: finalInfo, levels: levels, secured: secured)
@@ -292,11 +334,13 @@ struct ServeBenchmark: Sendable {
         GenerateRequest(prompt: .tokenIDs(ids), maxNewTokens: UInt32(settings.maxTokens), sampling: .greedy)
     }
 
-    private func level(streams: Int, client: MQClient, infoClient: MQClient, prompts: PromptSource) async throws -> ServeBenchLevel {
+    private func level(streams: Int, client: MQClient, infoClient: MQClient, prompts: PromptSource,
+                       progress: @escaping @Sendable (String) -> Void) async throws -> ServeBenchLevel {
         let before = try? await infoClient.info()
         let sampler = Task { await Self.sampleKV(infoClient) }
         let clock = ContinuousClock()
         let started = clock.now
+        let chaosTask = chaos.map { agent in Task { await agent.run(levelStart: started, progress: progress) } }
         let requestsPerStream = settings.requestsPerStream
         let timeout = settings.callTimeout
         let outcomes = await withTaskGroup(of: [RequestOutcome].self) { group in
@@ -317,10 +361,12 @@ struct ServeBenchmark: Sendable {
             return all
         }
         let wall = clock.now - started
+        chaosTask?.cancel()
+        let chaosLog = await chaosTask?.value
         sampler.cancel()
         let kvSamples = await sampler.value
         let after = try? await infoClient.info()
-        return ServeBenchLevel(streams: streams, wall: wall, outcomes: outcomes, kv: kvSamples, before: before, after: after)
+        return ServeBenchLevel(streams: streams, wall: wall, outcomes: outcomes, kv: kvSamples, before: before, after: after, chaos: chaosLog)
     }
 
     /// One GenerateStream call, timed chunk by chunk. Never throws: a failure is an outcome.
@@ -521,10 +567,16 @@ struct ServeBenchLevel: Encodable, Sendable {
     var decodeTokensPerSecond: Double?
     var timeToFirstTokenMs: Percentiles?
     var interTokenLatencyMs: Percentiles?
+    /// Over the requests with two tokens or more: each one's longest gap between two consecutive
+    /// token-carrying chunks (`StreamStalls.longestGap`).
+    var stallMs: TailPercentiles?
     var stages: [ServeBenchStage]
     var infoSamples: Int
+    /// The kills of --chaos and the recovery after each; nil without --chaos.
+    var chaos: ChaosLevel?
 
-    init(streams: Int, wall: Duration, outcomes: [RequestOutcome], kv: KVSamples, before: InfoResponse?, after: InfoResponse?) {
+    init(streams: Int, wall: Duration, outcomes: [RequestOutcome], kv: KVSamples, before: InfoResponse?, after: InfoResponse?,
+         chaos: ChaosLog? = nil) {
         self.streams = streams
         wallSeconds = wall.seconds
         requestsCompleted = outcomes.filter { $0.failure == nil }.count
@@ -535,6 +587,10 @@ struct ServeBenchLevel: Encodable, Sendable {
         tokensPerSecond = wallSeconds > 0 ? Double(completionTokens) / wallSeconds : 0
         timeToFirstTokenMs = Percentiles(outcomes.compactMap(\.firstTokenMilliseconds))
         interTokenLatencyMs = Percentiles(outcomes.flatMap(\.interTokenMilliseconds))
+        stallMs = TailPercentiles(outcomes.compactMap { StreamStalls.longestGap($0.chunks.map(\.seconds)).map { $0 * 1000 } })
+        self.chaos = chaos.map {
+            ChaosLevel(kills: $0.kills, skippedTicks: $0.skippedTicks, tokenTimes: outcomes.flatMap { $0.chunks.map(\.seconds) })
+        }
         if let decode = DecodeWindows(outcomes: outcomes, streams: streams), decode.seconds > 0 {
             decodeTokensPerSecond = Double(decode.tokens) / decode.seconds
         }
@@ -606,6 +662,13 @@ struct ServeBenchRun: Encodable, Sendable {
         self.levels = levels
     }
 
+    /// The kills and recovery p50/max cells of a level's row.
+    private static func chaosCells(_ chaos: ChaosLevel?) -> [String] {
+        guard let chaos else { return ["-", "-"] }
+        let recovery = chaos.recoveryMs.map { String(format: "%.0f/%.0f", $0.p50, $0.max) } ?? "-"
+        return ["\(chaos.kills.count)", recovery + (chaos.unrecovered > 0 ? " (\(chaos.unrecovered) none)" : "")]
+    }
+
     /// The plain-text report of this run.
     func table() -> String {
         var lines = [
@@ -614,25 +677,30 @@ struct ServeBenchRun: Encodable, Sendable {
                 + "KV capacity \(kvCapacityTokens.map { "\($0) tokens" } ?? "unknown"), protocol \(protocolVersion), "
                 + "\(secured ? "CURVE" : "no CURVE"), \(endpoint)",
         ]
-        let header = ["streams", "ok", "failed", "tokens", "wall s", "tok/s", "xN", "decode tok/s", "xN", "TTFT ms p50/90/99", "ITL ms p50/90/99",
-                      "KV max MiB/stage", "busy %/stage", "steps/stage"]
+        let withChaos = levels.contains { $0.chaos != nil }
+        let chaosHeader: [String] = withChaos ? ["kills", "recovery ms p50/max"] : []
+        let header: [String] = ["streams", "ok", "failed", "tokens", "wall s", "tok/s", "xN", "decode tok/s", "xN", "TTFT ms p50/90/99",
+                                "ITL ms p50/90/99", "stall ms p50/99/max"] + chaosHeader + ["KV max MiB/stage", "busy %/stage", "steps/stage"]
         let first = levels.min { $0.streams < $1.streams }
         let base = first?.tokensPerSecond ?? 0, decodeBase = first?.decodeTokensPerSecond ?? 0
         var rows: [[String]] = [header]
         for level in levels {
             let failed = level.requestsFailed == 0 ? "0"
                 : "\(level.requestsFailed) (" + level.failures.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + ")"
-            rows.append([
+            let latency: [String] = [
                 "\(level.streams)", "\(level.requestsCompleted)", failed, "\(level.completionTokens)",
                 String(format: "%.1f", level.wallSeconds), String(format: "%.1f", level.tokensPerSecond),
                 base > 0 ? String(format: "%.1f", level.tokensPerSecond / base) : "-",
                 level.decodeTokensPerSecond.map { String(format: "%.1f", $0) } ?? "-",
                 decodeBase > 0 ? level.decodeTokensPerSecond.map { String(format: "%.1f", $0 / decodeBase) } ?? "-" : "-",
-                level.timeToFirstTokenMs?.text ?? "-", level.interTokenLatencyMs?.text ?? "-",
+                level.timeToFirstTokenMs?.text ?? "-", level.interTokenLatencyMs?.text ?? "-", level.stallMs?.text ?? "-",
+            ]
+            let stages: [String] = [
                 level.stages.map { $0.kvUsedMaxBytes.map { String(format: "%.2f", Double($0) / 1_048_576) } ?? "?" }.joined(separator: "/"),
                 level.stages.map { $0.busyFraction.map { String(format: "%.0f", $0 * 100) } ?? "?" }.joined(separator: "/"),
                 level.stages.map { $0.steps.map(String.init) ?? "?" }.joined(separator: "/"),
-            ])
+            ]
+            rows.append(latency + (withChaos ? Self.chaosCells(level.chaos) : []) + stages)
         }
         let widths = header.indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
         for row in rows {
@@ -641,6 +709,19 @@ struct ServeBenchRun: Encodable, Sendable {
             }.joined(separator: "  "))
         }
         lines.append("busy and steps are measured by the coordinator (StageInfo.busy_ns and steps before and after each level); KV max from Info samples")
+        lines.append("stall: per request, the longest gap between two token-carrying chunks"
+                     + (withChaos ? "; recovery: from a SIGKILL to the next token of any stream (\"none\": no token before the level ended)" : ""))
+        for level in levels {
+            guard let chaos = level.chaos else { continue }
+            let kills = chaos.kills.map { kill in
+                String(format: "%.2f s %@", kill.seconds, kill.worker)
+                    + (kill.replacement.map { " -> \($0)" } ?? "")
+                    + (kill.recoveryMs.map { String(format: " %.0f ms", $0) } ?? " no token after")
+            }
+            lines.append("chaos at \(level.streams) stream\(level.streams == 1 ? "" : "s"): "
+                         + (kills.isEmpty ? "no kill" : kills.joined(separator: ", "))
+                         + (chaos.skippedTicks > 0 ? "; \(chaos.skippedTicks) tick\(chaos.skippedTicks == 1 ? "" : "s") killed nobody" : ""))
+        }
         if levels.contains(where: { $0.stages.contains { $0.busyFraction == nil } }) {
             lines.append("busy/steps \"?\": the coordinator speaks protocol \(protocolVersion) (stage load needs 1.1) or a stage changed during the level")
         }

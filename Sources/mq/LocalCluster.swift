@@ -12,25 +12,49 @@ import Glibc
 #endif
 
 /// An mq-coordinator and its mq-workers started by this process, talking over ipc endpoints in a
-/// temporary folder (which also holds their logs). `stop` ends them (SIGTERM, then SIGKILL after a
-/// grace period); a signal to this process stops them too before it exits.
+/// temporary folder (which also holds their logs). Workers beyond the coordinator's --workers
+/// register as standbys. `killWorker` and `launchWorker` let --chaos replace workers while the
+/// cluster runs; the processes it kills are expected to exit, any other exit is a failure. `stop`
+/// ends them all, replacements included (SIGTERM, then SIGKILL after a grace period); a signal to
+/// this process stops them too before it exits.
 final class LocalCluster: @unchecked Sendable {
-    // @unchecked: `processes` is written only in `start` before the cluster is shared, and read in
-    // `stop`, which holds `lock`.
+    // @unchecked: `clientSecurity` and `workerLaunch` are set in `start` before the cluster is
+    // shared; `processes`, `expectedExits`, `nextWorkerIndex` and `stopped` are only touched while
+    // holding `lock`.
     let directory: URL
     let clientEndpoint: String
     /// The client's CURVE settings when the cluster runs secured.
     private(set) var clientSecurity: MQClientSecurity?
+    private var workerLaunch: WorkerLaunch?
     private var processes: [(name: String, process: Process)] = []
+    /// Names of the processes `killWorker` killed.
+    private var expectedExits: Set<String> = []
+    /// The index of the next worker `launchWorker` starts (`worker<index>`).
+    private var nextWorkerIndex = 0
     private let lock = NSLock()
     private var stopped = false
+
+    /// How to start one more mq-worker.
+    private struct WorkerLaunch {
+        var executable: URL
+        var coordinatorEndpoint: String
+        var threads: Int
+        /// Secured: worker key pairs `worker0` ... `worker<n-1>` exist in the run folder and the
+        /// coordinator's authorized-workers file lists them all; nil when insecure.
+        var keyPairs: Int?
+        var coordinatorPublicKey: String
+    }
 
     private init(directory: URL) {
         self.directory = directory
         clientEndpoint = "ipc://" + directory.appendingPathComponent("clients.sock").path
     }
 
-    static func start(model: String, workers: Int, workerThreads: Int, coordinatorArguments: [String], secured: Bool) throws -> LocalCluster {
+    /// Starts a coordinator for `workers` stages and `workers + standbys` workers. Secured, it also
+    /// makes `spareKeys` worker key pairs for replacements started later: the coordinator reads its
+    /// authorized-workers file once, so every key a worker may ever use is listed at start.
+    static func start(model: String, workers: Int, standbys: Int = 0, spareKeys: Int = 0, workerThreads: Int,
+                      coordinatorArguments: [String], secured: Bool) throws -> LocalCluster {
         let modelURL = URL(fileURLWithPath: model).standardizedFileURL
         guard FileManager.default.fileExists(atPath: modelURL.appendingPathComponent("config.json").path) else {
             throw ServeBenchError("--start: \(modelURL.path)/config.json not found")
@@ -47,38 +71,90 @@ final class LocalCluster: @unchecked Sendable {
         ChildProcesses.shared.register(cluster)
         do {
             let workerEndpoint = "ipc://" + cluster.directory.appendingPathComponent("workers.sock").path
+            var launch = WorkerLaunch(executable: binaries.appendingPathComponent("mq-worker"), coordinatorEndpoint: workerEndpoint,
+                                      threads: workerThreads, keyPairs: nil, coordinatorPublicKey: cluster.keyPath("coordinator.pub"))
             // Secured: a key pair per process in the run folder (mode 0700 from mkdtemp).
-            func keyPath(_ name: String) -> String { cluster.directory.appendingPathComponent(name).path }
-            var coordinatorKeys: [String] = [], workerKeys: [[String]] = Array(repeating: [], count: workers)
+            var coordinatorKeys: [String] = []
             if secured {
                 let coordinator = try CurveKeyPair.generate()
-                try coordinator.write(base: keyPath("coordinator"))
+                try coordinator.write(base: cluster.keyPath("coordinator"))
+                let keyPairs = workers + standbys + spareKeys
                 var listed: [String] = []
-                for index in 0 ..< workers {
+                for index in 0 ..< keyPairs {
                     let pair = try CurveKeyPair.generate()
-                    try pair.write(base: keyPath("worker\(index)"))
+                    try pair.write(base: cluster.keyPath("worker\(index)"))
                     listed.append(pair.publicKey.z85)
-                    workerKeys[index] = ["--curve-key", keyPath("worker\(index).key"), "--coordinator-key", keyPath("coordinator.pub")]
                 }
-                try listed.joined(separator: "\n").write(toFile: keyPath("authorized-workers"), atomically: true, encoding: .utf8)
-                coordinatorKeys = ["--curve-key", keyPath("coordinator.key"), "--authorized-workers", keyPath("authorized-workers")]
+                try listed.joined(separator: "\n").write(toFile: cluster.keyPath("authorized-workers"), atomically: true, encoding: .utf8)
+                coordinatorKeys = ["--curve-key", cluster.keyPath("coordinator.key"), "--authorized-workers", cluster.keyPath("authorized-workers")]
                 cluster.clientSecurity = try MQClientSecurity(serverKey: coordinator.publicKey.z85)
+                launch.keyPairs = keyPairs
             }
+            cluster.workerLaunch = launch
             try cluster.launch(
                 "coordinator", binaries.appendingPathComponent("mq-coordinator"),
                 ["--model", modelURL.path, "--workers", "\(workers)", "--listen", cluster.clientEndpoint,
                  "--workers-listen", workerEndpoint] + coordinatorKeys + coordinatorArguments)
-            for index in 0 ..< workers {
-                try cluster.launch(
-                    "worker\(index)", binaries.appendingPathComponent("mq-worker"),
-                    ["--coordinator", workerEndpoint, "--listen", "ipc://" + cluster.directory.appendingPathComponent("worker\(index).sock").path,
-                     "--worker-id", "worker\(index)", "--threads", "\(workerThreads)"] + workerKeys[index])
-            }
+            for _ in 0 ..< workers + standbys { _ = try cluster.launchWorker() }
         } catch {
             cluster.stop()
             throw error
         }
         return cluster
+    }
+
+    private func keyPath(_ name: String) -> String { directory.appendingPathComponent(name).path }
+
+    /// Starts the next worker, `worker<index>` (its --worker-id, ipc socket, log and key pair share
+    /// the name); returns the name. Fails when a secured cluster has used up its key pairs.
+    func launchWorker() throws -> String {
+        guard let launch = workerLaunch else { throw ServeBenchError("--start: the cluster was not started") }
+        lock.lock()
+        let index = nextWorkerIndex
+        nextWorkerIndex += 1
+        lock.unlock()
+        let name = "worker\(index)"
+        var keys: [String] = []
+        if let keyPairs = launch.keyPairs {
+            guard index < keyPairs else {
+                throw ServeBenchError("--start: no key pair left for \(name) (\(keyPairs) were made and listed in authorized-workers)")
+            }
+            keys = ["--curve-key", keyPath("\(name).key"), "--coordinator-key", launch.coordinatorPublicKey]
+        }
+        try self.launch(
+            name, launch.executable,
+            ["--coordinator", launch.coordinatorEndpoint, "--listen", "ipc://" + directory.appendingPathComponent("\(name).sock").path,
+             "--worker-id", name, "--threads", "\(launch.threads)"] + keys)
+        return name
+    }
+
+    /// SIGKILLs the worker `name` if it is one of ours and still runs; from then on its exit is
+    /// expected. Returns its process id and the time just after the signal was sent.
+    func killWorker(_ name: String) -> (pid: Int32, at: ContinuousClock.Instant)? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !stopped, !expectedExits.contains(name),
+              let entry = processes.first(where: { $0.name == name && $0.name != "coordinator" }), entry.process.isRunning
+        else { return nil }
+        let pid = entry.process.processIdentifier
+        expectedExits.insert(name)
+        guard kill(pid, SIGKILL) == 0 else { return nil }
+        return (pid, ContinuousClock.now)
+    }
+
+    /// The names of the workers that run and were not killed on purpose.
+    var liveWorkers: Set<String> {
+        lock.lock()
+        defer { lock.unlock() }
+        return Set(processes.filter { $0.name != "coordinator" && !expectedExits.contains($0.name) && $0.process.isRunning }.map(\.name))
+    }
+
+    /// Whether the cluster is settled: every layer is served, and the workers the coordinator counts
+    /// as alive are exactly the live worker processes (every standby and replacement registered, no
+    /// killed worker still taken for alive).
+    static func settled(_ health: HealthResponse, liveWorkers: Set<String>) -> Bool {
+        let registered = Set(health.workers.filter { $0.state != .lost }.map(\.workerID))
+        return health.serving && registered == liveWorkers
     }
 
     private func launch(_ name: String, _ executable: URL, _ arguments: [String]) throws {
@@ -98,6 +174,13 @@ final class LocalCluster: @unchecked Sendable {
             throw ServeBenchError("--start: cannot start \(executable.path): \(error)")
         }
         lock.lock()
+        if stopped {
+            // A replacement started while `stop` ran: it must not outlive the command.
+            lock.unlock()
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            throw ServeBenchError("--start: the cluster was stopped while \(name) started")
+        }
         processes.append((name, process))
         lock.unlock()
         let line = Data("\(name) \(process.processIdentifier)\n".utf8)
@@ -110,7 +193,8 @@ final class LocalCluster: @unchecked Sendable {
         }
     }
 
-    /// Polls Health until every layer is served; fails when a process exits or time runs out.
+    /// Polls Health until the cluster is `settled` (every layer served, every worker registered);
+    /// fails when a process exits unexpectedly or time runs out.
     func waitUntilServing(timeoutSeconds: Double) throws {
         let client = try MQClient(endpoint: clientEndpoint, defaultTimeout: ServeBenchDefaults.infoTimeout, security: clientSecurity)
         defer { client.close() }
@@ -119,10 +203,11 @@ final class LocalCluster: @unchecked Sendable {
             if let exited = exitedProcess() {
                 throw ServeBenchError("--start: \(exited) exited before the cluster served; its log: \(directory.path)/\(exited).log\n" + logTail(exited))
             }
-            let serving = (try? waitForCall { try await client.health().serving }) ?? false
-            if serving { return }
+            let live = liveWorkers
+            let settled = (try? waitForCall { Self.settled(try await client.health(), liveWorkers: live) }) ?? false
+            if settled { return }
             if Date() > deadline {
-                throw ServeBenchError("--start: the cluster did not serve every layer within \(Int(timeoutSeconds)) s (logs in \(directory.path))")
+                throw ServeBenchError("--start: the cluster did not serve every layer with every worker registered within \(Int(timeoutSeconds)) s (logs in \(directory.path))")
             }
             Thread.sleep(forTimeInterval: ServeBenchDefaults.startPollInterval.seconds)
         }
@@ -131,7 +216,7 @@ final class LocalCluster: @unchecked Sendable {
     private func exitedProcess() -> String? {
         lock.lock()
         defer { lock.unlock() }
-        return processes.first { !$0.process.isRunning }?.name
+        return processes.first { !$0.process.isRunning && !expectedExits.contains($0.name) }?.name
     }
 
     private func logTail(_ name: String) -> String {

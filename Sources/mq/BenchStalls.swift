@@ -65,6 +65,7 @@ struct ChaosKill: Encodable, Sendable, Equatable {
 
 /// What --chaos did during one level and how the cluster recovered.
 struct ChaosLevel: Encodable, Sendable {
+    var killCount: Int
     var kills: [ChaosKill]
     /// Recovery times of the kills a token followed.
     var recoveryMs: TailPercentiles?
@@ -81,6 +82,7 @@ struct ChaosLevel: Encodable, Sendable {
             k.recoveryMs = recovery.map { $0 * 1000 }
             return k
         }
+        killCount = kills.count
         recoveryMs = TailPercentiles(self.kills.compactMap(\.recoveryMs))
         unrecovered = recoveries.filter { $0 == nil }.count
         self.skippedTicks = skippedTicks

@@ -1,7 +1,7 @@
 // `mq bench serve`: load test of a running cluster (or of local clusters it starts itself). For each
 // concurrency level it drives N GenerateStream calls at once (each stream issues its requests back
-// to back) and reports aggregate completion tokens/s, time to first token and inter-token latency
-// percentiles, requests completed and failed (by status code), the most KV cache each stage held
+// to back) and reports aggregate completion tokens/s, time to first token, inter-token latency and
+// stall percentiles, requests completed and failed (by status code), the most KV cache each stage held
 // while the level ran (Info sampled during the run) and each stage's busy fraction (from the
 // coordinator's StageInfo.busy_ns, sampled before and after the level).
 //
@@ -182,7 +182,8 @@ extension Bench {
                         for secured in modes {
                             let cluster = try LocalCluster.start(
                                 model: start, workers: count, standbys: settings.standbys ?? 0,
-                                spareKeys: chaos == nil ? 0 : ChaosDefaults.spareKeys, workerThreads: workerThreads ?? max(1, ProcessInfo.processInfo.activeProcessorCount),
+                                spareKeys: chaos == nil ? 0 : ChaosDefaults.spareKeys,
+                                workerThreads: workerThreads ?? max(1, ProcessInfo.processInfo.activeProcessorCount),
                                 coordinatorArguments: try coordinatorArguments(), secured: secured)
                             defer { cluster.stop() }
                             if !json {

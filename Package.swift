@@ -96,7 +96,7 @@ let package = Package(
         ]),
         .testTarget(name: "MQCoordinatorTests", dependencies: ["MQCoordinator"]),
         .testTarget(name: "MQClusterTests", dependencies: ["MQClient", "MQProtocol", "MQTransport", "MQEngine"]),
-        .testTarget(name: "MQCLITests", dependencies: ["MQEngine", "mq"]),
+        .testTarget(name: "MQCLITests", dependencies: ["MQEngine", "MQClient", "mq"]),
     ]
 )
 

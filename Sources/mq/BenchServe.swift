@@ -1,7 +1,7 @@
 // `mq bench serve`: load test of a running cluster (or of local clusters it starts itself). For each
 // concurrency level it drives N GenerateStream calls at once (each stream issues its requests back
-// to back) and reports aggregate completion tokens/s, time to first token and inter-token latency
-// percentiles, requests completed and failed (by status code), the most KV cache each stage held
+// to back) and reports aggregate completion tokens/s, time to first token, inter-token latency and
+// stall percentiles, requests completed and failed (by status code), the most KV cache each stage held
 // while the level ran (Info sampled during the run) and each stage's busy fraction (from the
 // coordinator's StageInfo.busy_ns, sampled before and after the level).
 //
@@ -9,7 +9,9 @@
 // same requests; decoding is greedy. Every call has a deadline; failures are counted, never fatal.
 // With --start MODEL --workers 1,2 it starts an mq-coordinator and K mq-workers from the folder of
 // this mq binary (ipc endpoints in a temporary folder), measures, and stops them again, also on
-// Ctrl-C or an error, so that no process outlives the command.
+// Ctrl-C or an error, so that no process outlives the command (LocalCluster.swift). With --chaos it
+// also kills and replaces stage workers while the levels run (BenchChaos.swift) and reports stalls
+// and recovery times (BenchStalls.swift).
 import ArgumentParser
 import Dispatch
 import Foundation
@@ -69,7 +71,14 @@ extension Bench {
                 reported in Info while the level ran (sampled every \(ServeBenchDefaults.infoIntervalMilliseconds) ms). \
                 Busy is measured by the coordinator: the growth of each stage's StageInfo.busy_ns (the sum of its \
                 workers' forward_ns) between Info before and after the level, over the level's wall time; it needs \
-                a coordinator speaking protocol 1.1.
+                a coordinator speaking protocol 1.1. Stall is, per request, the longest gap between two \
+                token-carrying chunks (p50/p99/max over the level's requests).
+
+                With --start, --chaos SECONDS kills (SIGKILL) a randomly chosen worker that holds a stage every \
+                SECONDS of each measured level (victims drawn with --seed) and starts a replacement standby at once; \
+                between levels it waits until the cluster serves again. It reports the kills and, for each, the time \
+                from the SIGKILL to the next token of any stream (recovery). --standbys N (default \(ChaosDefaults.standbys) \
+                with --chaos) starts N spare workers with the stage workers.
                 """)
 
         @Option(help: "A running coordinator's client endpoint (tcp://HOST:PORT or ipc://PATH).")
@@ -115,6 +124,12 @@ extension Bench {
         @Flag(help: "Print one JSON object instead of tables.")
         var json = false
 
+        @Option(help: "With --start: every SECONDS of each measured level, SIGKILL a random worker that holds a stage and start a replacement standby; reports stalls and recovery times.")
+        var chaos: Double?
+
+        @Option(help: "With --start: mq-worker processes started beyond --workers, which register as spares (default \(ChaosDefaults.standbys) with --chaos, else 0).")
+        var standbys: Int?
+
         @Option(help: "With --start: secured (CURVE keys on every plane, made for the run), insecure, or both (each worker count measured both ways, insecure first, in this one run).")
         var security = "secured"
 
@@ -137,6 +152,14 @@ extension Bench {
                 throw ValidationError("\(name) must be at least 1, got \(value)")
             }
             if warmup < 0 { throw ValidationError("--warmup must not be negative") }
+            if let chaos {
+                guard start != nil else { throw ValidationError("--chaos only applies with --start") }
+                guard chaos > 0, chaos.isFinite else { throw ValidationError("--chaos must be a positive number of seconds, got \(chaos)") }
+            }
+            if let standbys {
+                guard start != nil else { throw ValidationError("--standbys only applies with --start") }
+                guard standbys >= 0 else { throw ValidationError("--standbys must not be negative") }
+            }
             try ClientCommandDefaults.validate(timeout: timeout)
             if let workerThreads, workerThreads < 1 { throw ValidationError("--worker-threads must be at least 1") }
             _ = try coordinatorArguments()
@@ -147,7 +170,8 @@ extension Bench {
                 let settings = ServeBenchSettings(
                     levels: try parsePositiveList(streams, flag: "--streams"), requestsPerStream: requestsPerStream,
                     promptTokens: promptTokens, maxTokens: maxTokens, seed: seed, warmup: warmup,
-                    callTimeout: ClientCommandDefaults.duration(seconds: timeout))
+                    callTimeout: ClientCommandDefaults.duration(seconds: timeout), chaosSeconds: chaos,
+                    standbys: start == nil ? nil : standbys ?? (chaos == nil ? 0 : ChaosDefaults.standbys))
                 var runs: [ServeBenchRun] = []
                 if let server {
                     runs.append(try measure(endpoint: server, settings: settings, security: try credentials.security(),
@@ -157,16 +181,21 @@ extension Bench {
                     for count in try parsePositiveList(workers, flag: "--workers") {
                         for secured in modes {
                             let cluster = try LocalCluster.start(
-                                model: start, workers: count,
+                                model: start, workers: count, standbys: settings.standbys ?? 0,
+                                spareKeys: chaos == nil ? 0 : ChaosDefaults.spareKeys,
                                 workerThreads: workerThreads ?? max(1, ProcessInfo.processInfo.activeProcessorCount),
                                 coordinatorArguments: try coordinatorArguments(), secured: secured)
                             defer { cluster.stop() }
                             if !json {
-                                writeStderr("mq bench serve: \(count)-stage \(secured ? "secured" : "insecure") cluster serving \(start) (logs in \(cluster.directory.path))\n")
+                                let spares = settings.standbys ?? 0
+                                writeStderr("mq bench serve: \(count)-stage \(secured ? "secured" : "insecure") cluster"
+                                            + (spares > 0 ? " with \(spares) standby\(spares == 1 ? "" : "s")" : "")
+                                            + " serving \(start) (logs in \(cluster.directory.path))\n")
                             }
                             try cluster.waitUntilServing(timeoutSeconds: ServeBenchDefaults.startTimeoutSeconds)
+                            let agent = chaos.map { ChaosAgent(cluster: cluster, intervalSeconds: $0, seed: seed) }
                             runs.append(try measure(endpoint: cluster.clientEndpoint, settings: settings, security: cluster.clientSecurity,
-                                                    apiKey: nil, secured: secured))
+                                                    apiKey: nil, secured: secured, chaos: agent))
                         }
                     }
                 }
@@ -177,11 +206,11 @@ extension Bench {
         }
 
         private func measure(endpoint: String, settings: ServeBenchSettings, security: MQClientSecurity?, apiKey: String?,
-                             secured: Bool) throws -> ServeBenchRun {
+                             secured: Bool, chaos: ChaosAgent? = nil) throws -> ServeBenchRun {
             let json = self.json
             let run = try waitForCall {
                 try await ServeBenchmark(endpoint: endpoint, settings: settings, security: security, apiKey: apiKey,
-                                         secured: secured).run { line in
+                                         secured: secured, chaos: chaos).run { line in
                     if !json { writeStderr(line + "\n") }
                 }
             }
@@ -228,8 +257,14 @@ struct ServeBenchSettings: Sendable, Encodable {
     var seed: UInt64
     var warmup: Int
     var callTimeout: Duration
+    /// --chaos: seconds between kills during each level; nil without chaos.
+    var chaosSeconds: Double? = nil
+    /// --standbys of a started cluster; nil against --server.
+    var standbys: Int? = nil
 
-    enum CodingKeys: String, CodingKey { case levels, requestsPerStream, promptTokens, maxTokens, seed, warmup, callTimeoutSeconds }
+    enum CodingKeys: String, CodingKey {
+        case levels, requestsPerStream, promptTokens, maxTokens, seed, warmup, callTimeoutSeconds, chaosSeconds, standbys
+    }
 
     func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
@@ -240,6 +275,8 @@ struct ServeBenchSettings: Sendable, Encodable {
         try c.encode(seed, forKey: .seed)
         try c.encode(warmup, forKey: .warmup)
         try c.encode(callTimeout.seconds, forKey: .callTimeoutSeconds)
+        try c.encodeIfPresent(chaosSeconds, forKey: .chaosSeconds)
+        try c.encodeIfPresent(standbys, forKey: .standbys)
     }
 }
 
@@ -251,8 +288,10 @@ struct ServeBenchmark: Sendable {
     var apiKey: String? = nil
     /// Whether the cluster runs with CURVE (reported with the results).
     var secured = false
+    /// --chaos: kills and replaces workers during each level.
+    var chaos: ChaosAgent? = nil
 
-    func run(progress: @Sendable (String) -> Void) async throws -> ServeBenchRun {
+    func run(progress: @escaping @Sendable (String) -> Void) async throws -> ServeBenchRun {
         let client = try MQClient(endpoint: endpoint, defaultTimeout: settings.callTimeout, security: security, apiKey: apiKey)
         defer { client.close() }
         // A separate connection for Info samples, so that they do not queue behind 64 streams'
@@ -281,8 +320,12 @@ struct ServeBenchmark: Sendable {
 
         var levels: [ServeBenchLevel] = []
         for streams in settings.levels {
+            if let chaos, !levels.isEmpty {
+                progress("chaos: waiting for the cluster to settle before the next level ...")
+                try await chaos.settle(timeoutSeconds: ServeBenchDefaults.startTimeoutSeconds)
+            }
             progress("level: \(streams) stream\(streams == 1 ? "" : "s") x \(settings.requestsPerStream) requests ...")
-            levels.append(try await level(streams: streams, client: client, infoClient: infoClient, prompts: prompts))
+            levels.append(try await level(streams: streams, client: client, infoClient: infoClient, prompts: prompts, progress: progress))
         }
         let finalInfo = (try? await infoClient.info()) ?? info
         return ServeBenchRun(endpoint: endpoint, info: finalInfo, levels: levels, secured: secured)
@@ -292,11 +335,13 @@ struct ServeBenchmark: Sendable {
         GenerateRequest(prompt: .tokenIDs(ids), maxNewTokens: UInt32(settings.maxTokens), sampling: .greedy)
     }
 
-    private func level(streams: Int, client: MQClient, infoClient: MQClient, prompts: PromptSource) async throws -> ServeBenchLevel {
+    private func level(streams: Int, client: MQClient, infoClient: MQClient, prompts: PromptSource,
+                       progress: @escaping @Sendable (String) -> Void) async throws -> ServeBenchLevel {
         let before = try? await infoClient.info()
         let sampler = Task { await Self.sampleKV(infoClient) }
         let clock = ContinuousClock()
         let started = clock.now
+        let chaosTask = chaos.map { agent in Task { await agent.run(levelStart: started, progress: progress) } }
         let requestsPerStream = settings.requestsPerStream
         let timeout = settings.callTimeout
         let outcomes = await withTaskGroup(of: [RequestOutcome].self) { group in
@@ -317,10 +362,12 @@ struct ServeBenchmark: Sendable {
             return all
         }
         let wall = clock.now - started
+        chaosTask?.cancel()
+        let chaosLog = await chaosTask?.value
         sampler.cancel()
         let kvSamples = await sampler.value
         let after = try? await infoClient.info()
-        return ServeBenchLevel(streams: streams, wall: wall, outcomes: outcomes, kv: kvSamples, before: before, after: after)
+        return ServeBenchLevel(streams: streams, wall: wall, outcomes: outcomes, kv: kvSamples, before: before, after: after, chaos: chaosLog)
     }
 
     /// One GenerateStream call, timed chunk by chunk. Never throws: a failure is an outcome.
@@ -521,10 +568,16 @@ struct ServeBenchLevel: Encodable, Sendable {
     var decodeTokensPerSecond: Double?
     var timeToFirstTokenMs: Percentiles?
     var interTokenLatencyMs: Percentiles?
+    /// Over the requests with two tokens or more: each one's longest gap between two consecutive
+    /// token-carrying chunks (`StreamStalls.longestGap`).
+    var stallMs: TailPercentiles?
     var stages: [ServeBenchStage]
     var infoSamples: Int
+    /// The kills of --chaos and the recovery after each; nil without --chaos.
+    var chaos: ChaosLevel?
 
-    init(streams: Int, wall: Duration, outcomes: [RequestOutcome], kv: KVSamples, before: InfoResponse?, after: InfoResponse?) {
+    init(streams: Int, wall: Duration, outcomes: [RequestOutcome], kv: KVSamples, before: InfoResponse?, after: InfoResponse?,
+         chaos: ChaosLog? = nil) {
         self.streams = streams
         wallSeconds = wall.seconds
         requestsCompleted = outcomes.filter { $0.failure == nil }.count
@@ -535,6 +588,10 @@ struct ServeBenchLevel: Encodable, Sendable {
         tokensPerSecond = wallSeconds > 0 ? Double(completionTokens) / wallSeconds : 0
         timeToFirstTokenMs = Percentiles(outcomes.compactMap(\.firstTokenMilliseconds))
         interTokenLatencyMs = Percentiles(outcomes.flatMap(\.interTokenMilliseconds))
+        stallMs = TailPercentiles(outcomes.compactMap { StreamStalls.longestGap($0.chunks.map(\.seconds)).map { $0 * 1000 } })
+        self.chaos = chaos.map {
+            ChaosLevel(kills: $0.kills, skippedTicks: $0.skippedTicks, tokenTimes: outcomes.flatMap { $0.chunks.map(\.seconds) })
+        }
         if let decode = DecodeWindows(outcomes: outcomes, streams: streams), decode.seconds > 0 {
             decodeTokensPerSecond = Double(decode.tokens) / decode.seconds
         }
@@ -606,6 +663,13 @@ struct ServeBenchRun: Encodable, Sendable {
         self.levels = levels
     }
 
+    /// The kills and recovery p50/max cells of a level's row.
+    private static func chaosCells(_ chaos: ChaosLevel?) -> [String] {
+        guard let chaos else { return ["-", "-"] }
+        let recovery = chaos.recoveryMs.map { String(format: "%.0f/%.0f", $0.p50, $0.max) } ?? "-"
+        return ["\(chaos.kills.count)", recovery + (chaos.unrecovered > 0 ? " (\(chaos.unrecovered) none)" : "")]
+    }
+
     /// The plain-text report of this run.
     func table() -> String {
         var lines = [
@@ -614,25 +678,30 @@ struct ServeBenchRun: Encodable, Sendable {
                 + "KV capacity \(kvCapacityTokens.map { "\($0) tokens" } ?? "unknown"), protocol \(protocolVersion), "
                 + "\(secured ? "CURVE" : "no CURVE"), \(endpoint)",
         ]
-        let header = ["streams", "ok", "failed", "tokens", "wall s", "tok/s", "xN", "decode tok/s", "xN", "TTFT ms p50/90/99", "ITL ms p50/90/99",
-                      "KV max MiB/stage", "busy %/stage", "steps/stage"]
+        let withChaos = levels.contains { $0.chaos != nil }
+        let chaosHeader: [String] = withChaos ? ["kills", "recovery ms p50/max"] : []
+        let header: [String] = ["streams", "ok", "failed", "tokens", "wall s", "tok/s", "xN", "decode tok/s", "xN", "TTFT ms p50/90/99",
+                                "ITL ms p50/90/99", "stall ms p50/99/max"] + chaosHeader + ["KV max MiB/stage", "busy %/stage", "steps/stage"]
         let first = levels.min { $0.streams < $1.streams }
         let base = first?.tokensPerSecond ?? 0, decodeBase = first?.decodeTokensPerSecond ?? 0
         var rows: [[String]] = [header]
         for level in levels {
             let failed = level.requestsFailed == 0 ? "0"
                 : "\(level.requestsFailed) (" + level.failures.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + ")"
-            rows.append([
+            let latency: [String] = [
                 "\(level.streams)", "\(level.requestsCompleted)", failed, "\(level.completionTokens)",
                 String(format: "%.1f", level.wallSeconds), String(format: "%.1f", level.tokensPerSecond),
                 base > 0 ? String(format: "%.1f", level.tokensPerSecond / base) : "-",
                 level.decodeTokensPerSecond.map { String(format: "%.1f", $0) } ?? "-",
                 decodeBase > 0 ? level.decodeTokensPerSecond.map { String(format: "%.1f", $0 / decodeBase) } ?? "-" : "-",
-                level.timeToFirstTokenMs?.text ?? "-", level.interTokenLatencyMs?.text ?? "-",
+                level.timeToFirstTokenMs?.text ?? "-", level.interTokenLatencyMs?.text ?? "-", level.stallMs?.text ?? "-",
+            ]
+            let stages: [String] = [
                 level.stages.map { $0.kvUsedMaxBytes.map { String(format: "%.2f", Double($0) / 1_048_576) } ?? "?" }.joined(separator: "/"),
                 level.stages.map { $0.busyFraction.map { String(format: "%.0f", $0 * 100) } ?? "?" }.joined(separator: "/"),
                 level.stages.map { $0.steps.map(String.init) ?? "?" }.joined(separator: "/"),
-            ])
+            ]
+            rows.append(latency + (withChaos ? Self.chaosCells(level.chaos) : []) + stages)
         }
         let widths = header.indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
         for row in rows {
@@ -641,6 +710,19 @@ struct ServeBenchRun: Encodable, Sendable {
             }.joined(separator: "  "))
         }
         lines.append("busy and steps are measured by the coordinator (StageInfo.busy_ns and steps before and after each level); KV max from Info samples")
+        lines.append("stall: per request, the longest gap between two token-carrying chunks"
+                     + (withChaos ? "; recovery: from a SIGKILL to the next token of any stream (\"none\": no token before the level ended)" : ""))
+        for level in levels {
+            guard let chaos = level.chaos else { continue }
+            let kills = chaos.kills.map { kill in
+                String(format: "%.2f s %@", kill.seconds, kill.worker)
+                    + (kill.replacement.map { " -> \($0)" } ?? "")
+                    + (kill.recoveryMs.map { String(format: " %.0f ms", $0) } ?? " no token after")
+            }
+            lines.append("chaos at \(level.streams) stream\(level.streams == 1 ? "" : "s"): "
+                         + (kills.isEmpty ? "no kill" : kills.joined(separator: ", "))
+                         + (chaos.skippedTicks > 0 ? "; \(chaos.skippedTicks) tick\(chaos.skippedTicks == 1 ? "" : "s") killed nobody" : ""))
+        }
         if levels.contains(where: { $0.stages.contains { $0.busyFraction == nil } }) {
             lines.append("busy/steps \"?\": the coordinator speaks protocol \(protocolVersion) (stage load needs 1.1) or a stage changed during the level")
         }
@@ -661,210 +743,11 @@ struct ServeBenchReport: Encodable {
     }
 }
 
-fileprivate extension Duration {
+extension Duration {
     var seconds: Double {
         let parts = components
         return Double(parts.seconds) + Double(parts.attoseconds) * 1e-18
     }
 
     var milliseconds: Double { seconds * 1000 }
-}
-
-// MARK: Local clusters (--start)
-
-/// An mq-coordinator and its mq-workers started by this process, talking over ipc endpoints in a
-/// temporary folder (which also holds their logs). `stop` ends them (SIGTERM, then SIGKILL after a
-/// grace period); a signal to this process stops them too before it exits.
-final class LocalCluster: @unchecked Sendable {
-    // @unchecked: `processes` is written only in `start` before the cluster is shared, and read in
-    // `stop`, which holds `lock`.
-    let directory: URL
-    let clientEndpoint: String
-    /// The client's CURVE settings when the cluster runs secured.
-    private(set) var clientSecurity: MQClientSecurity?
-    private var processes: [(name: String, process: Process)] = []
-    private let lock = NSLock()
-    private var stopped = false
-
-    private init(directory: URL) {
-        self.directory = directory
-        clientEndpoint = "ipc://" + directory.appendingPathComponent("clients.sock").path
-    }
-
-    static func start(model: String, workers: Int, workerThreads: Int, coordinatorArguments: [String], secured: Bool) throws -> LocalCluster {
-        let modelURL = URL(fileURLWithPath: model).standardizedFileURL
-        guard FileManager.default.fileExists(atPath: modelURL.appendingPathComponent("config.json").path) else {
-            throw ServeBenchError("--start: \(modelURL.path)/config.json not found")
-        }
-        let binaries = executableDirectory()
-        for name in ["mq-coordinator", "mq-worker"] where !FileManager.default.isExecutableFile(atPath: binaries.appendingPathComponent(name).path) {
-            throw ServeBenchError("--start: \(name) not found next to this mq in \(binaries.path) (build all products: swift build -c release)")
-        }
-        var template = Array((NSTemporaryDirectory() + "mq-bench.XXXXXX").utf8CString)
-        guard let made = mkdtemp(&template) else {
-            throw ServeBenchError("--start: cannot create a temporary folder in \(NSTemporaryDirectory()): errno \(errno)")
-        }
-        let cluster = LocalCluster(directory: URL(fileURLWithPath: String(cString: made)))
-        ChildProcesses.shared.register(cluster)
-        do {
-            let workerEndpoint = "ipc://" + cluster.directory.appendingPathComponent("workers.sock").path
-            // Secured: a key pair per process in the run folder (mode 0700 from mkdtemp).
-            func keyPath(_ name: String) -> String { cluster.directory.appendingPathComponent(name).path }
-            var coordinatorKeys: [String] = [], workerKeys: [[String]] = Array(repeating: [], count: workers)
-            if secured {
-                let coordinator = try CurveKeyPair.generate()
-                try coordinator.write(base: keyPath("coordinator"))
-                var listed: [String] = []
-                for index in 0 ..< workers {
-                    let pair = try CurveKeyPair.generate()
-                    try pair.write(base: keyPath("worker\(index)"))
-                    listed.append(pair.publicKey.z85)
-                    workerKeys[index] = ["--curve-key", keyPath("worker\(index).key"), "--coordinator-key", keyPath("coordinator.pub")]
-                }
-                try listed.joined(separator: "\n").write(toFile: keyPath("authorized-workers"), atomically: true, encoding: .utf8)
-                coordinatorKeys = ["--curve-key", keyPath("coordinator.key"), "--authorized-workers", keyPath("authorized-workers")]
-                cluster.clientSecurity = try MQClientSecurity(serverKey: coordinator.publicKey.z85)
-            }
-            try cluster.launch(
-                "coordinator", binaries.appendingPathComponent("mq-coordinator"),
-                ["--model", modelURL.path, "--workers", "\(workers)", "--listen", cluster.clientEndpoint,
-                 "--workers-listen", workerEndpoint] + coordinatorKeys + coordinatorArguments)
-            for index in 0 ..< workers {
-                try cluster.launch(
-                    "worker\(index)", binaries.appendingPathComponent("mq-worker"),
-                    ["--coordinator", workerEndpoint, "--listen", "ipc://" + cluster.directory.appendingPathComponent("worker\(index).sock").path,
-                     "--worker-id", "worker\(index)", "--threads", "\(workerThreads)"] + workerKeys[index])
-            }
-        } catch {
-            cluster.stop()
-            throw error
-        }
-        return cluster
-    }
-
-    private func launch(_ name: String, _ executable: URL, _ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        let log = directory.appendingPathComponent("\(name).log")
-        guard FileManager.default.createFile(atPath: log.path, contents: nil), let handle = FileHandle(forWritingAtPath: log.path) else {
-            throw ServeBenchError("--start: cannot write \(log.path)")
-        }
-        process.standardOutput = handle
-        process.standardError = handle
-        process.standardInput = FileHandle.nullDevice
-        do {
-            try process.run()
-        } catch {
-            throw ServeBenchError("--start: cannot start \(executable.path): \(error)")
-        }
-        lock.lock()
-        processes.append((name, process))
-        lock.unlock()
-        let line = Data("\(name) \(process.processIdentifier)\n".utf8)
-        if let pids = FileHandle(forWritingAtPath: directory.appendingPathComponent("pids").path) {
-            pids.seekToEndOfFile()
-            pids.write(line)
-            try? pids.close()
-        } else {
-            FileManager.default.createFile(atPath: directory.appendingPathComponent("pids").path, contents: line)
-        }
-    }
-
-    /// Polls Health until every layer is served; fails when a process exits or time runs out.
-    func waitUntilServing(timeoutSeconds: Double) throws {
-        let client = try MQClient(endpoint: clientEndpoint, defaultTimeout: ServeBenchDefaults.infoTimeout, security: clientSecurity)
-        defer { client.close() }
-        let deadline = Date().addingTimeInterval(timeoutSeconds)
-        while true {
-            if let exited = exitedProcess() {
-                throw ServeBenchError("--start: \(exited) exited before the cluster served; its log: \(directory.path)/\(exited).log\n" + logTail(exited))
-            }
-            let serving = (try? waitForCall { try await client.health().serving }) ?? false
-            if serving { return }
-            if Date() > deadline {
-                throw ServeBenchError("--start: the cluster did not serve every layer within \(Int(timeoutSeconds)) s (logs in \(directory.path))")
-            }
-            Thread.sleep(forTimeInterval: ServeBenchDefaults.startPollInterval.seconds)
-        }
-    }
-
-    private func exitedProcess() -> String? {
-        lock.lock()
-        defer { lock.unlock() }
-        return processes.first { !$0.process.isRunning }?.name
-    }
-
-    private func logTail(_ name: String) -> String {
-        let text = (try? String(contentsOf: directory.appendingPathComponent("\(name).log"), encoding: .utf8)) ?? ""
-        return text.split(separator: "\n", omittingEmptySubsequences: false).suffix(15).joined(separator: "\n")
-    }
-
-    /// SIGTERM to every process (workers first, so the coordinator sees them go), a grace period,
-    /// then SIGKILL for any left. Idempotent; safe to call from a signal handler's queue.
-    func stop() {
-        lock.lock()
-        defer { lock.unlock() }
-        guard !stopped else { return }
-        stopped = true
-        let running = processes.reversed().filter { $0.process.isRunning }
-        for entry in running { kill(entry.process.processIdentifier, SIGTERM) }
-        let deadline = Date().addingTimeInterval(ServeBenchDefaults.stopGraceSeconds)
-        while running.contains(where: { $0.process.isRunning }), Date() < deadline {
-            Thread.sleep(forTimeInterval: 0.05)
-        }
-        for entry in running where entry.process.isRunning { kill(entry.process.processIdentifier, SIGKILL) }
-        for entry in running { entry.process.waitUntilExit() }
-        ChildProcesses.shared.unregister(self)
-    }
-}
-
-/// The clusters this process has started, so that SIGINT, SIGTERM and SIGHUP stop them before
-/// the process exits. (A process killed with SIGKILL cannot clean up: its children's PIDs are in
-/// the file `pids` of the cluster's folder, for killing by hand.)
-final class ChildProcesses: @unchecked Sendable {
-    // @unchecked: `clusters` and `sources` are only touched under `lock`.
-    static let shared = ChildProcesses()
-    private let lock = NSLock()
-    private var clusters: [ObjectIdentifier: LocalCluster] = [:]
-    private var sources: [any DispatchSourceSignal] = []
-
-    func register(_ cluster: LocalCluster) {
-        lock.lock()
-        defer { lock.unlock() }
-        clusters[ObjectIdentifier(cluster)] = cluster
-        guard sources.isEmpty else { return }
-        for signalNumber in [SIGINT, SIGTERM, SIGHUP] {
-            signal(signalNumber, SIG_IGN)   // delivered to the dispatch source instead
-            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-            source.setEventHandler { [unowned self] in
-                self.stopAll()
-                exit(128 + signalNumber)
-            }
-            source.resume()
-            sources.append(source)
-        }
-    }
-
-    func unregister(_ cluster: LocalCluster) {
-        lock.lock()
-        clusters[ObjectIdentifier(cluster)] = nil
-        lock.unlock()
-    }
-
-    private func stopAll() {
-        lock.lock()
-        let all = Array(clusters.values)
-        lock.unlock()
-        for cluster in all { cluster.stop() }
-    }
-}
-
-/// The folder of the running mq binary (through /proc/self/exe, so that a symlink or a relative
-/// argv[0] still finds its sibling executables).
-private func executableDirectory() -> URL {
-    if let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
-        return URL(fileURLWithPath: path).deletingLastPathComponent()
-    }
-    return URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
 }

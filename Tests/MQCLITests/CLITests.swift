@@ -96,6 +96,9 @@ final class CLITests: XCTestCase {
             (["generate", "--server", "tcp://127.0.0.1:1", "--prompt-ids", "1", "--stop", ""], "stop_strings[0]: must not be empty"),
             (["run", "--model", model, "--prompt", "x", "--prompt-ids", "1"], "exactly one"),
             (["tokenize", "--model", model, "--file", "/nonexistent/file"], "cannot read"),
+            (["bench", "serve", "--server", "ipc:///tmp/none.sock", "--insecure", "--chaos", "3"], "--chaos only applies with --start"),
+            (["bench", "serve", "--start", model, "--chaos", "0"], "--chaos must be a positive"),
+            (["bench", "serve", "--start", model, "--standbys=-1"], "--standbys must not be negative"),
         ]
         for (args, needle) in cases {
             let o = try mq(args)

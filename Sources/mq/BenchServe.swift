@@ -130,6 +130,9 @@ extension Bench {
         @Option(help: "With --start: mq-worker processes started beyond --workers, which register as spares (default \(ChaosDefaults.standbys) with --chaos, else 0).")
         var standbys: Int?
 
+        @Flag(name: .customLong("standby-preload"), help: "With --start: workers run with --standby-preload (a standby loads a stage ahead, so taking it over needs no load).")
+        var standbyPreload = false
+
         @Option(help: "With --start: secured (CURVE keys on every plane, made for the run), insecure, or both (each worker count measured both ways, insecure first, in this one run).")
         var security = "secured"
 
@@ -184,7 +187,8 @@ extension Bench {
                                 model: start, workers: count, standbys: settings.standbys ?? 0,
                                 spareKeys: chaos == nil ? 0 : ChaosDefaults.spareKeys,
                                 workerThreads: workerThreads ?? max(1, ProcessInfo.processInfo.activeProcessorCount),
-                                coordinatorArguments: try coordinatorArguments(), secured: secured)
+                                coordinatorArguments: try coordinatorArguments(),
+                                workerArguments: standbyPreload ? ["--standby-preload"] : [], secured: secured)
                             defer { cluster.stop() }
                             if !json {
                                 let spares = settings.standbys ?? 0

@@ -43,6 +43,8 @@ final class LocalCluster: @unchecked Sendable {
         /// coordinator's authorized-workers file lists them all; nil when insecure.
         var keyPairs: Int?
         var coordinatorPublicKey: String
+        /// More mq-worker options (e.g. --standby-preload).
+        var extraArguments: [String] = []
     }
 
     private init(directory: URL) {
@@ -54,7 +56,7 @@ final class LocalCluster: @unchecked Sendable {
     /// makes `spareKeys` worker key pairs for replacements started later: the coordinator reads its
     /// authorized-workers file once, so every key a worker may ever use is listed at start.
     static func start(model: String, workers: Int, standbys: Int = 0, spareKeys: Int = 0, workerThreads: Int,
-                      coordinatorArguments: [String], secured: Bool) throws -> LocalCluster {
+                      coordinatorArguments: [String], workerArguments: [String] = [], secured: Bool) throws -> LocalCluster {
         let modelURL = URL(fileURLWithPath: model).standardizedFileURL
         guard FileManager.default.fileExists(atPath: modelURL.appendingPathComponent("config.json").path) else {
             throw ServeBenchError("--start: \(modelURL.path)/config.json not found")
@@ -72,7 +74,8 @@ final class LocalCluster: @unchecked Sendable {
         do {
             let workerEndpoint = "ipc://" + cluster.directory.appendingPathComponent("workers.sock").path
             var launch = WorkerLaunch(executable: binaries.appendingPathComponent("mq-worker"), coordinatorEndpoint: workerEndpoint,
-                                      threads: workerThreads, keyPairs: nil, coordinatorPublicKey: cluster.keyPath("coordinator.pub"))
+                                      threads: workerThreads, keyPairs: nil, coordinatorPublicKey: cluster.keyPath("coordinator.pub"),
+                                      extraArguments: workerArguments)
             // Secured: a key pair per process in the run folder (mode 0700 from mkdtemp).
             var coordinatorKeys: [String] = []
             if secured {
@@ -124,7 +127,7 @@ final class LocalCluster: @unchecked Sendable {
         try self.launch(
             name, launch.executable,
             ["--coordinator", launch.coordinatorEndpoint, "--listen", "ipc://" + directory.appendingPathComponent("\(name).sock").path,
-             "--worker-id", name, "--threads", "\(launch.threads)"] + keys)
+             "--worker-id", name, "--threads", "\(launch.threads)"] + keys + launch.extraArguments)
         return name
     }
 

@@ -136,6 +136,35 @@ final class FailoverTests: XCTestCase {
     }
 }
 
+extension FailoverTests {
+    func testAPreloadedStandbyTakesItsStageWithoutLoading() async throws {
+        let model = try TestModels.longContextModel()
+        defer { try? FileManager.default.removeItem(at: model) }
+        let maxTokens = 120
+        let expected = try expected(model, maxTokens: maxTokens)
+        let cluster = try LocalCluster(model: model, workers: 2)
+        defer { cluster.stop() }
+        try await cluster.waitUntilServing()
+        try cluster.startWorker(extraArgs: ["--standby-preload"])    // w2
+        let logURL = cluster.dir.appendingPathComponent("coordinator.log")
+        func log() -> String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }
+        // Both stages have 2 layers; the standby prepares stage 0 (the first of the largest).
+        let end = ContinuousClock.now + .seconds(30)
+        while !log().contains("standby loaded its stage ahead") && ContinuousClock.now < end { try await Task.sleep(for: .milliseconds(50)) }
+        XCTAssert(log().contains("standby loaded its stage ahead"), cluster.logs())
+        let c = try cluster.client()
+        defer { c.close() }
+        let info = try await c.info()
+        let victim = cluster.workers[Int(info.stages[0].workerID.dropFirst())!]
+        let got = try await run(cluster, maxTokens: maxTokens, at: [20]) { _ in kill(victim.processIdentifier, SIGKILL) }
+        XCTAssertEqual(got, expected, cluster.logs())
+        let standbyLog = try String(contentsOf: cluster.dir.appendingPathComponent("worker2.log"), encoding: .utf8)
+        XCTAssert(standbyLog.contains("weights kept"), "the standby took stage 0 without loading:\n\(standbyLog)")
+        let after = try await c.info()
+        XCTAssertEqual(after.stages[0].workerID, "w2")
+    }
+}
+
 actor KillLog {
     private(set) var marks: [Int] = []
     func note(_ mark: Int) { marks.append(mark) }

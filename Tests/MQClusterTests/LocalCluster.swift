@@ -95,7 +95,7 @@ final class LocalCluster {
     }
 
     @discardableResult
-    func startWorker() throws -> Process {
+    func startWorker(extraArgs: [String] = []) throws -> Process {
         let i = workerCount
         workerCount += 1
         var args = ["--coordinator", workerEndpoint, "--listen", workerEndpoint.hasPrefix("tcp") ? "tcp://127.0.0.1:*" : "ipc://\(dir.path)/w\(i).sock",
@@ -104,7 +104,7 @@ final class LocalCluster {
             args += ["--curve-key", dir.appendingPathComponent("w\(i).key").path,
                      "--coordinator-key", dir.appendingPathComponent("coordinator.pub").path]
         }
-        let p = try launch("mq-worker", args, log: "worker\(i)")
+        let p = try launch("mq-worker", args + extraArgs, log: "worker\(i)")
         workers.append(p)
         return p
     }

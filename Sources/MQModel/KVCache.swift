@@ -35,9 +35,6 @@ public final class KVCache {
     public var usedBlocks: Int { blockCount - freeBlocks.count }
     public var freeBlockCount: Int { freeBlocks.count }
     public var usedBytes: Int { usedBlocks * bytesPerBlock }
-    public var sequenceCount: Int { entries.count }
-    /// Tokens actually cached (sum of sequence lengths), as opposed to blocks reserved.
-    public var cachedTokens: Int { entries.values.reduce(0) { $0 + $1.length } }
 
     /// A cache of `blocks` blocks (at least one).
     public init(layers: Range<Int>, kvDim: Int, blockSize: Int = KVCache.defaultBlockSize, blocks: Int) throws {

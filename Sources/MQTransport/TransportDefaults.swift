@@ -39,10 +39,4 @@ public enum TransportDefaults {
     /// Largest routing id libzmq accepts (ZMQ_ROUTING_ID is 1...255 bytes).
     public static let maxRoutingIDLength = 255
 
-    /// Round-trip measurement defaults (see `measureRoundTrip`): frame sizes and repetitions.
-    public static let measurementFrameSizes: [Int] = [64, 8 << 10, 3 << 20]
-    public static let measurementIterations = 200
-    public static let measurementWarmup = 20
-    /// How long a measurement waits for one echo before reporting the echo server as stuck.
-    public static let measurementReplyTimeout: Duration = .seconds(10)
 }

@@ -158,7 +158,7 @@ final class Stage {
     /// Runs one token through the stage with a throw-away cache. The weights are memory-mapped, so
     /// until something reads them they are neither resident nor checked by the page cache; this
     /// pages them in during the load (while heartbeats continue) instead of during the first call,
-    /// makes Ready's resident bytes show them, and starts BLAS's threads.
+    /// and makes Ready's resident bytes show them.
     private static func warmUp(_ model: any DecoderModel) throws {
         let shape = model.shape
         let scratch = try KVCache(layers: model.layerRange, kvDim: shape.kvHeads * shape.headDim, blocks: 1)

@@ -49,7 +49,7 @@ struct WorkerCommand: ParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
-    @Option(help: "BLAS threads for the matrix products. Default: OpenBLAS's own choice.")
+    @Option(help: "Compute threads of the packed matrix kernel (and of attention and sampling). Default: all cores.")
     var threads: Int?
 
     @Option(name: .customLong("curve-key"), help: "This worker's CURVE secret key file (NAME.key from mq keygen; its NAME.pub must be in the coordinator's --authorized-workers).")

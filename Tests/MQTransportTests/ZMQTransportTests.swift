@@ -451,25 +451,6 @@ final class ZMQTransportTests: XCTestCase {
         XCTAssertTrue(thread.isFinished)
     }
 
-    // MARK: - Measurement
-
-    /// Prints round-trip latency over tcp loopback; checks only that every echo came back intact.
-    func testRoundTripMeasurementRuns() throws {
-        let results = try measureRoundTrip(iterations: 30, warmup: 5)
-        XCTAssertEqual(results.map(\.frameSize), TransportDefaults.measurementFrameSizes)
-        for result in results {
-            XCTAssertEqual(result.iterations, 30)
-            XCTAssertLessThanOrEqual(result.minimum, result.median)
-            XCTAssertLessThanOrEqual(result.median, result.p99)
-            print("round trip tcp loopback: \(result)")
-        }
-    }
-
-    func testRoundTripMeasurementRejectsBadArguments() {
-        XCTAssertThrowsError(try measureRoundTrip(iterations: 0))
-        XCTAssertThrowsError(try measureRoundTrip(frameSizes: [-1]))
-    }
-
     // MARK: - Helpers
 
     private func temporaryDirectory() throws -> URL {

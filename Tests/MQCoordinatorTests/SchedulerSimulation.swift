@@ -126,7 +126,11 @@ final class Simulation {
         while let (at, e) = queue.pop() {
             now = at
             handle(e)
-            if now > limit { violation("not quiet after 150 s"); break }
+            if now > limit {
+                violation("not quiet after 150 s: in flight \(scheduler.inFlight.keys.sorted()), releases \(scheduler.pendingReleases), "
+                          + "calls \(calls.indices.filter { !calls[$0].gone && calls[$0].final == nil && calls[$0].refused == nil }.map { $0 + 1 })")
+                break
+            }
             if case .tick = e {
                 let pending = calls.contains { !$0.gone && $0.final == nil && $0.refused == nil }
                 let quiet = !pending && scheduler.inFlight.isEmpty && scheduler.pendingReleases.isEmpty
@@ -290,7 +294,7 @@ final class Simulation {
                 note("scheduler -> \(id): \(msg.kindName)")
                 send(to: id, msg)
             case let .step(step): sendStep(step)
-            case .log: break
+            case let .log(level, message, metadata, _): if level >= .notice { note("log: \(message) \(metadata)") }
             }
             let more = scheduler.takeCommands()
             if !more.isEmpty { pending = (more + pending)[...] }

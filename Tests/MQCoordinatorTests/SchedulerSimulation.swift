@@ -12,14 +12,15 @@ final class Simulation {
     var rng: SplitMix64
     var now = Simulation.origin
     var scheduler: Scheduler
-    var queue = EventQueue<Event>()
+    var queue = EventQueue<Event>(origin: Simulation.origin)
     var workers: [SimWorker] = []
     var calls: [CallRecord] = []
     var vanished: Set<Int> = []
     var violations: [String] = []
     var trace: [String]? = nil
+    var events = 0
     /// The last delivery time per FIFO link (data connections, the coordinator's PUSH).
-    var links: [String: ContinuousClock.Instant] = [:]
+    var links: [Int: ContinuousClock.Instant] = [:]
     let vocab = 48
     let maxPositions: Int
     let faultFree: Bool
@@ -100,7 +101,7 @@ final class Simulation {
             let ref = referenceTokens(prompt: prompt, sampling: sampling, eos: eos, maxNew: maxNew, maxPositions: maxPositions, vocab: vocab)
             calls.append(CallRecord(client: rng.int(0..<clients), streaming: rng.chance(0.5), prompt: prompt, sampling: sampling,
                                     maxNew: maxNew, eos: eos, timeout: timeout, reference: ref))
-            queue.push(now + rng.ms(0...3000), .newCall(i))
+            queue.push(now + rng.ms(0...2000), .newCall(i))
         }
         queue.push(now, .tick)
         queue.push(now, .probeWorkers)
@@ -125,7 +126,15 @@ final class Simulation {
         var quietSince: ContinuousClock.Instant? = nil
         while let (at, e) = queue.pop() {
             now = at
+            events += 1
             handle(e)
+            switch e {
+            case .toScheduler, .newCall:
+                // The loop ticks after every wake-up, not only every 50 ms.
+                scheduler.tick(now: now)
+                perform()
+            default: break
+            }
             if now > limit {
                 violation("not quiet after 150 s: in flight \(scheduler.inFlight.keys.sorted()), releases \(scheduler.pendingReleases), "
                           + "calls \(calls.indices.filter { !calls[$0].gone && calls[$0].final == nil && calls[$0].refused == nil }.map { $0 + 1 })")
@@ -136,7 +145,7 @@ final class Simulation {
                 let quiet = !pending && scheduler.inFlight.isEmpty && scheduler.pendingReleases.isEmpty
                     && calls.allSatisfy { $0.added || $0.refused != nil }
                 if quiet { quietSince = quietSince ?? now } else { quietSince = nil }
-                if let q = quietSince, now - q >= .milliseconds(500) { break }
+                if let q = quietSince, now - q >= .milliseconds(200) { break }
             }
         }
         finalChecks()
@@ -212,7 +221,7 @@ final class Simulation {
             for o in sw.handle(m, vocab: vocab) {
                 switch o {
                 case .toCoordinator(let msg): toScheduler(sw, msg, duplicate: true)
-                case .forward(let step, let endpoint): forward(step, from: sw.endpoint, to: endpoint)
+                case .forward(let step, let endpoint): forward(step, from: sw.index, to: endpoint)
                 case .note(let s): note(s)
                 case .violation(let s): violation(s)
                 }
@@ -271,14 +280,14 @@ final class Simulation {
             }
             return
         }
-        let at = max(now + delay(), links[sw.name + "/ctl", default: now])
-        links[sw.name + "/ctl"] = at
+        let at = max(now + delay(), links[-1 - sw.index, default: now])
+        links[-1 - sw.index] = at
         queue.push(at, .arrive(sw.index, .control(msg), incarnation: sw.incarnation))
     }
 
     /// The data path: FIFO per connection.
-    func forward(_ step: Step, from: String, to endpoint: String) {
-        let link = from + ">" + endpoint
+    func forward(_ step: Step, from: Int, to endpoint: String) {
+        let link = (from + 1) * 1000 + (workers.firstIndex { $0.endpoint == endpoint } ?? 999)
         let at = max(now + rng.ms(0...3), links[link, default: now])
         links[link] = at
         queue.push(at, .data(endpoint, step))
@@ -311,6 +320,6 @@ final class Simulation {
             return
         }
         note("step \(step.stepID) epoch \(step.epoch): \(step.sequences.map { "\($0.seqID)@\($0.position)+\($0.tokenIDs.count)" }) release \(step.releaseSeqIDs)")
-        forward(step, from: "coordinator", to: sw.endpoint)
+        forward(step, from: -1, to: sw.endpoint)
     }
 }

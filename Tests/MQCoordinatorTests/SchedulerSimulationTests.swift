@@ -97,20 +97,22 @@ extension Simulation {
 }
 
 final class SchedulerSimulationTests: XCTestCase {
-    /// Runs one seed; on a violation, runs it again with a trace and fails with both.
-    @discardableResult
-    func check(seed: UInt64, file: StaticString = #filePath, line: UInt = #line) -> Bool {
+    /// Runs one seed; on a violation, runs it again with a trace and returns the failure text.
+    static func failure(seed: UInt64) -> String? {
         let sim = Simulation(seed: seed)
         sim.run()
-        guard !sim.violations.isEmpty else { return true }
+        guard !sim.violations.isEmpty else { return nil }
         let traced = Simulation(seed: seed, tracing: true)
         traced.run()
-        let lines = traced.trace ?? []
-        XCTFail("seed \(seed): \(sim.violations.prefix(5).joined(separator: "\n"))\nlast events (replay: MQ_SIM_SEED=\(seed)):\n"
-                + lines.suffix(80).joined(separator: "\n"), file: file, line: line)
-        return false
+        return "seed \(seed): \(sim.violations.prefix(5).joined(separator: "\n"))\nlast events (replay: MQ_SIM_SEED=\(seed)):\n"
+            + (traced.trace ?? []).suffix(80).joined(separator: "\n")
     }
 
+    func check(_ seed: UInt64, file: StaticString = #filePath, line: UInt = #line) {
+        if let f = Self.failure(seed: seed) { XCTFail(f, file: file, line: line) }
+    }
+
+    /// ≥ 10,000 seeds (MQ_SIM_SEEDS overrides; MQ_SIM_SEED=n replays one seed with its trace).
     func testSchedulerSimulationManySeeds() {
         if let s = ProcessInfo.processInfo.environment["MQ_SIM_SEED"], let seed = UInt64(s) {
             let sim = Simulation(seed: seed, tracing: true)
@@ -120,14 +122,39 @@ final class SchedulerSimulationTests: XCTestCase {
             return
         }
         let count = Int(ProcessInfo.processInfo.environment["MQ_SIM_SEEDS"] ?? "") ?? 10_000
+        let base = UInt64(ProcessInfo.processInfo.environment["MQ_SIM_FIRST_SEED"] ?? "") ?? 0
         let start = ContinuousClock.now
-        var failures = 0, ran = 0
-        for seed in 0..<UInt64(count) {
-            ran += 1
-            if !check(seed: seed) { failures += 1 }
-            if failures >= 3 { break }
+        // Seeds are independent: one lane per core.
+        let lanes = max(1, min(8, ProcessInfo.processInfo.activeProcessorCount))
+        let lock = NSLock()
+        nonisolated(unsafe) var failures: [(UInt64, String)] = []
+        DispatchQueue.concurrentPerform(iterations: lanes) { lane in
+            for i in stride(from: lane, to: count, by: lanes) {
+                let seed = base + UInt64(i)
+                if let f = Self.failure(seed: seed) {
+                    lock.lock(); failures.append((seed, f)); lock.unlock()
+                }
+                lock.lock(); let stop = failures.count >= 3; lock.unlock()
+                if stop { return }
+            }
         }
-        let took = ContinuousClock.now - start
-        print("scheduler simulation: \(ran) seeds in \(took), \(failures) failing")
+        for (_, f) in failures.sorted(by: { $0.0 < $1.0 }) { XCTFail(f) }
+        print("scheduler simulation: \(count) seeds in \(ContinuousClock.now - start) on \(lanes) threads, \(failures.count) failing")
     }
+
+    // Regressions: the seeds that found each Scheduler bug (see the comments at the fixes).
+
+    /// A call that ended (deadline) while its step was lost with a crashed stage kept `inStep`
+    /// for ever once the stage was declared lost: never released, its KV reservation leaked.
+    func testSeed62CallEndedInALostStepIsReleased() { check(62) }
+
+    /// The same through a vanished client while a hung stage held the step.
+    func testSeed68CallOfAGoneClientInALostStepIsReleased() { check(68) }
+
+    /// Without a failover timeout, calls ended in a lost step left releases pending for ever.
+    func testSeed543NoStaleReleasesAfterALostStage() { check(543) }
+
+    /// A step the loop could not send carried the releases; the next step of the same pass was
+    /// sent without them, using the freed KV space first: KV cache full on a stage.
+    func testSeed961ReleasesPrecedeEveryStepOfAPass() { check(961) }
 }

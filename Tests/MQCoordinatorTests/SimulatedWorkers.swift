@@ -189,21 +189,46 @@ final class SimWorker {
     }
 }
 
-/// A timed event queue: earliest first, ties in insertion order (so a seed always replays alike).
+/// A timed event queue (a binary heap): earliest first, ties in insertion order, so a seed always
+/// replays alike. Times are whole microseconds after `origin`.
 struct EventQueue<E> {
-    private var items: [(at: ContinuousClock.Instant, n: UInt64, e: E)] = []
-    private var n: UInt64 = 0
-    var isEmpty: Bool { items.isEmpty }
+    let origin: ContinuousClock.Instant
+    private var heap: [Int64] = []    // (microseconds << 24) | index into payloads
+    private var payloads: [E?] = []
+    init(origin: ContinuousClock.Instant) { self.origin = origin }
+    var isEmpty: Bool { heap.isEmpty }
+
     mutating func push(_ at: ContinuousClock.Instant, _ e: E) {
-        n += 1
-        items.append((at, n, e))
-    }
-    mutating func pop() -> (ContinuousClock.Instant, E)? {
-        guard var best = items.indices.first else { return nil }
-        for i in items.indices where items[i].at < items[best].at || (items[i].at == items[best].at && items[i].n < items[best].n) {
-            best = i
+        let d = (at - origin).components
+        let us = d.seconds * 1_000_000 + d.attoseconds / 1_000_000_000_000
+        var i = heap.count
+        heap.append(us << 24 | Int64(payloads.count))
+        payloads.append(e)
+        while i > 0, heap[(i - 1) / 2] > heap[i] {
+            heap.swapAt(i, (i - 1) / 2)
+            i = (i - 1) / 2
         }
-        let x = items.remove(at: best)
-        return (x.at, x.e)
+    }
+
+    mutating func pop() -> (ContinuousClock.Instant, E)? {
+        guard let top = heap.first else { return nil }
+        let last = heap.removeLast()
+        if !heap.isEmpty {
+            heap[0] = last
+            var i = 0
+            while true {
+                let l = 2 * i + 1, r = l + 1
+                var m = i
+                if l < heap.count && heap[l] < heap[m] { m = l }
+                if r < heap.count && heap[r] < heap[m] { m = r }
+                if m == i { break }
+                heap.swapAt(i, m)
+                i = m
+            }
+        }
+        let n = Int(top & 0xFF_FFFF)
+        let e = payloads[n]!
+        payloads[n] = nil
+        return (origin + .microseconds(top >> 24), e)
     }
 }

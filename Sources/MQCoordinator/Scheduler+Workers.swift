@@ -112,7 +112,7 @@ extension Scheduler {
                         // Ended (deadline, cancel, client gone) while a step held it: that step is
                         // void and the new epoch drops its cache, so it is released now. Without
                         // this it kept `inStep` for ever: never freed, its KV reservation leaked
-                        // (simulation seeds 62, 68).
+                        // (simulation seeds 2, 16, 84).
                         call.inStep = false
                         call.started = false
                     } else {
@@ -132,7 +132,7 @@ extension Scheduler {
                     finish(call, status: Status(code: .unavailable, message: "worker \(rec.workerID) (layers \(layers)) lost: \(reason)"), now: now)
                 }
                 // Like the calls above, those that ended while a step held them have no cache
-                // left at the next epoch: nothing to release (seed 543 left their releases
+                // left at the next epoch: nothing to release (seeds 6002, 7360 left their releases
                 // pending for ever when no standby came).
                 for call in arrival {
                     call.inStep = false

@@ -245,7 +245,7 @@ struct Scheduler {
         // Every step built in this pass carries the pending releases, not just the first: the
         // loop may fail to send one step (not connected, `stepNotSent`) and send the next, and
         // the space those releases free may already be admitted to a call in a later step; a
-        // release must reach every stage before any step that could use its space (seed 961:
+        // release must reach every stage before any step that could use its space (seed 2573:
         // KV cache full on a stage). Releasing an id twice is harmless on a worker.
         let releases = pendingReleases
         pendingReleases.removeAll()

@@ -104,9 +104,9 @@ final class Simulation {
             queue.push(now + rng.ms(0...2000), .newCall(i))
         }
         queue.push(now, .tick)
-        queue.push(now, .probeWorkers)
+        if fastDetect { queue.push(now, .probeWorkers) }
         queue.push(now, .heartbeats)
-        queue.push(now, .probeClients)
+        if !faultFree { queue.push(now, .probeClients) }
     }
 
     func note(_ s: @autoclosure () -> String) {
@@ -129,6 +129,7 @@ final class Simulation {
             events += 1
             handle(e)
             switch e {
+            case .toScheduler(_, .heartbeat): break
             case .toScheduler, .newCall:
                 // The loop ticks after every wake-up, not only every 50 ms.
                 scheduler.tick(now: now)

@@ -114,10 +114,20 @@ extension Scheduler {
             pendingReleases.removeAll()
             if settings.failoverTimeout > .zero && !draining {
                 var kept = 0
-                for call in arrival where !call.ended {
-                    call.prepareReplay()
-                    kept += 1
+                for call in arrival {
+                    if call.ended {
+                        // Ended (deadline, cancel, client gone) while a step held it: that step is
+                        // void and the new epoch drops its cache, so it is released now. Without
+                        // this it kept `inStep` for ever: never freed, its KV reservation leaked
+                        // (simulation seeds 2, 16, 84).
+                        call.inStep = false
+                        call.started = false
+                    } else {
+                        call.prepareReplay()
+                        kept += 1
+                    }
                 }
+                releaseEnded()
                 if failoverSince == nil { failoverSince = now }
                 counters.failovers += 1
                 log(.notice, "calls wait for a standby to take the lost stage", [
@@ -128,7 +138,13 @@ extension Scheduler {
                     call.started = false
                     finish(call, status: Status(code: .unavailable, message: "worker \(rec.workerID) (layers \(layers)) lost: \(reason)"), now: now)
                 }
-                for call in arrival { call.inStep = false }
+                // Like the calls above, those that ended while a step held them have no cache
+                // left at the next epoch: nothing to release (seeds 6002, 7360 left their releases
+                // pending for ever when no standby came).
+                for call in arrival {
+                    call.inStep = false
+                    call.started = false
+                }
                 releaseEnded()
             }
         }

@@ -242,9 +242,19 @@ struct Scheduler {
     mutating func schedule(now: ContinuousClock.Instant) {
         guard cluster.serving else { return }
         admit(now: now)
+        // Every step built in this pass carries the pending releases, not just the first: the
+        // loop may fail to send one step (not connected, `stepNotSent`) and send the next, and
+        // the space those releases free may already be admitted to a call in a later step; a
+        // release must reach every stage before any step that could use its space (seed 2573:
+        // KV cache full on a stage). Releasing an id twice is harmless on a worker.
+        let releases = pendingReleases
+        pendingReleases.removeAll()
+        var first = true
+        defer { if first { pendingReleases = releases } }
         while inFlight.count < max(1, settings.microBatches) {
             let ready = arrival.filter { !$0.ended && $0.admitted && !$0.inStep }
-            guard !ready.isEmpty || !pendingReleases.isEmpty else { return }
+            guard !ready.isEmpty || (first && !releases.isEmpty) else { return }
+            first = false
             // Spread the ready sequences over the free micro-batch slots so stages overlap.
             let slots = max(1, settings.microBatches) - inFlight.count
             let share = min(settings.maxSequencesPerStep, (ready.count + slots - 1) / slots)
@@ -264,8 +274,6 @@ struct Scheduler {
                 members.append(InFlightStep.Member(seq: call.seqID, fed: fed, sampled: sample))
                 tokens += fed
             }
-            let releases = pendingReleases
-            pendingReleases.removeAll()
             let step = Step(stepID: nextStepID, stageIndex: 0, sequences: seqs, epoch: cluster.epoch, releaseSeqIDs: releases)
             nextStepID += 1
             inFlight[step.stepID] = InFlightStep(sent: now, members: members, releases: releases)
@@ -286,7 +294,7 @@ struct Scheduler {
     mutating func stepNotSent(_ stepID: UInt64) {
         guard let step = inFlight.removeValue(forKey: stepID) else { return }
         for m in step.members { bySeq[m.seq]?.inStep = false }
-        pendingReleases.insert(contentsOf: step.releases, at: 0)
+        pendingReleases.insert(contentsOf: step.releases.filter { !pendingReleases.contains($0) }, at: 0)
     }
 
     /// The last stage's result of a step in flight: append each sampled token, stream it, and end

@@ -1,8 +1,9 @@
 // swift-tools-version:6.0
 // mq: distributed multi-query-attention decoding. `ls Sources/` is the architecture:
-//   C*            C libraries (OpenBLAS loaded at run time, libzmq, protobuf-c) and cache hints
+//   C*            C libraries (OpenBLAS loaded at run time by MQBench only, libzmq, protobuf-c) and cache hints
 //                 (CMemoryHints); nothing else touches C
 //   MQKernels     numeric kernels over unsafe buffers (packed linear, layer norm, GELU, softmax, attention)
+//   MQBench       benchmarks (decode, one linear layer vs OpenBLAS, memory bandwidth); only `mq bench` uses it
 //   MQCheckpoint  Hugging Face model folders: config.json, safetensors (memory-mapped), dtypes
 //   MQTokenizer   tokenizer.json: added tokens, pre-tokenizers, byte-level BPE, decoders
 //   MQSampling    greedy / temperature / top-k / top-p with per-request seeds, log probabilities
@@ -44,13 +45,16 @@ let package = Package(
         .target(name: "CMQProto", dependencies: ["CProtobufC"]),
         .target(name: "CMemoryHints"),
 
-        .target(name: "MQKernels", dependencies: ["COpenBLAS", "CMemoryHints"], swiftSettings: kernelFlags),
+        .target(name: "MQKernels", dependencies: ["CMemoryHints"], swiftSettings: kernelFlags),
         .target(name: "MQCheckpoint", swiftSettings: kernelFlags),
         .target(name: "MQTokenizer", swiftSettings: [.unsafeFlags(["-O"])]),
         .target(name: "MQSampling", swiftSettings: kernelFlags),
         .target(name: "MQModel", dependencies: ["MQKernels", "MQCheckpoint"], swiftSettings: kernelFlags),
         .target(name: "MQEngine", dependencies: ["MQModel", "MQTokenizer", "MQSampling", "MQCheckpoint"]),
         .target(name: "MQProtocol", dependencies: ["CMQProto", "CProtobufC"]),
+        // Benchmarks apart from the libraries: decode speed, one linear layer against OpenBLAS (the
+        // only user of COpenBLAS), memory bandwidth. Only the `mq bench` commands use it.
+        .target(name: "MQBench", dependencies: ["MQKernels", "MQModel", "MQCheckpoint", "MQEngine", "COpenBLAS"], swiftSettings: kernelFlags),
         .target(name: "MQTransport", dependencies: ["CZMQ"]),
         .target(name: "MQClient", dependencies: ["MQProtocol", "MQTransport"]),
         .target(name: "MQWorker", dependencies: [
@@ -67,7 +71,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: [.unsafeFlags(["-O"])]),
         .executableTarget(name: "mq", dependencies: [
-            "MQEngine", "MQClient", "MQCommandLine",
+            "MQEngine", "MQClient", "MQCommandLine", "MQBench",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "mq-worker", dependencies: [
@@ -82,6 +86,7 @@ let package = Package(
         ]),
 
         .testTarget(name: "MQKernelsTests", dependencies: ["MQKernels"]),
+        .testTarget(name: "MQBenchTests", dependencies: ["MQBench", "MQKernels"]),
         .testTarget(name: "MQCheckpointTests", dependencies: ["MQCheckpoint"]),
         .testTarget(name: "MQTokenizerTests", dependencies: ["MQTokenizer"]),
         .testTarget(name: "MQSamplingTests", dependencies: ["MQSampling"]),

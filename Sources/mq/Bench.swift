@@ -2,6 +2,7 @@
 import ArgumentParser
 import Foundation
 import MQEngine
+import MQBench
 import MQKernels
 
 struct Bench: ParsableCommand {

@@ -1,6 +1,6 @@
 // Each fast kernel against its naive reference, on random inputs of awkward sizes (not multiples of 8).
-// Tolerances: float32 kernels vs Double references; relative 1e-5 for reductions of a few hundred
-// terms, 1e-6 absolute for element-wise functions.
+// Tolerances: float32 kernels vs Double references; 1e-4 absolute for the linear products (sums of
+// a few hundred terms of magnitude ≤ 1), 1e-6 absolute for element-wise functions.
 import XCTest
 import MQKernels
 
@@ -12,15 +12,6 @@ final class KernelTests: XCTestCase {
     func random(_ n: Int, seed: UInt64) -> [Float] { var r = RNG(s: seed); return (0..<n).map { _ in r.next() } }
 
     func maxDiff(_ a: [Float], _ b: [Float]) -> Float { zip(a, b).map { abs($0 - $1) }.max() ?? 0 }
-
-    override func setUp() { XCTAssertNoThrow(try BLAS.load()) }
-
-    func testBLASUsesFastKernels() throws {
-        let info = BLAS.info
-        XCTAssertFalse(info.coreName.isEmpty)
-        XCTAssertNotEqual(info.coreName.lowercased(), "prescott", "OpenBLAS fell back to its SSE3 kernels: \(info)")
-        print(info)
-    }
 
     func packed(_ w: [Float], _ m: Int, _ n: Int) -> PackedWeight {
         w.withUnsafeBufferPointer { PackedWeight(name: "w", $0.baseAddress!, outFeatures: m, inFeatures: n) }

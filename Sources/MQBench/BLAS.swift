@@ -1,11 +1,9 @@
-// OpenBLAS (opened at run time), and the naive reference every matrix product is tested against.
-//
-// Shapes: T = tokens in the step, IN = input features, OUT = output features.
-// Weights are stored as PyTorch `nn.Linear` stores them: W[OUT, IN], row-major, so y = x · Wᵀ + b.
-// The model's products run on mq's own kernel over packed weights (PackedLinear.swift: one
+// OpenBLAS, opened at run time, as the yardstick of `mq bench linear` and nothing else: the model's
+// products run on mq's own kernel over packed weights (PackedLinear.swift: one
 // summation order whatever the batch, memory-bound at one row, ≥ sgemm at 2–32 rows); OpenBLAS
 // stays as the yardstick `mq bench linear` measures that kernel against, side by side.
 import COpenBLAS
+import MQKernels
 
 /// What the BLAS library reports about itself once loaded.
 public struct BLASInfo: Sendable, CustomStringConvertible {
@@ -50,14 +48,3 @@ public enum BLAS {
     }
 }
 
-/// Reference for `linear`: the definition, accumulated in Double.
-public func linearNaive(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
-                        _ y: UnsafeMutablePointer<Float>, tokens t: Int, inFeatures n: Int, outFeatures m: Int) {
-    for r in 0..<t {
-        for o in 0..<m {
-            var acc = Double(bias?[o] ?? 0)
-            for i in 0..<n { acc += Double(x[r * n + i]) * Double(w[o * n + i]) }
-            y[r * m + o] = Float(acc)
-        }
-    }
-}

@@ -6,6 +6,7 @@
 // stream bandwidth) or has become compute-bound (GFLOP/s near the cores' FMA peak).
 import Foundation
 import COpenBLAS
+import MQKernels
 
 public struct LinearBenchmarkRow: Sendable, Codable {
     public var inFeatures: Int, outFeatures: Int, rows: Int

@@ -4,6 +4,7 @@
 import Foundation
 import MQCheckpoint
 import MQKernels
+import MQEngine
 import MQModel
 
 public struct DecodeBenchmarkOptions: Sendable {

@@ -316,17 +316,12 @@ final class ClientConnection {
 /// A Duration as CallRequest.timeout_ms: rounded up to whole milliseconds, at least 1 (0 would
 /// mean "the server's default"), at most UInt32.max (the server clamps to its own maximum).
 func wireMilliseconds(_ duration: Duration) -> UInt32 {
-    let (seconds, attoseconds) = duration.components
-    guard seconds >= 0, seconds < Int64(UInt32.max / 1000) + 1 else { return seconds < 0 ? 1 : UInt32.max }
-    let perMillisecond: Int64 = 1_000_000_000_000_000
-    let milliseconds = seconds * 1000 + attoseconds / perMillisecond + (attoseconds % perMillisecond > 0 ? 1 : 0)
-    return UInt32(clamping: max(1, milliseconds))
+    UInt32(clamping: max(1, duration.millisecondsRoundedUp))
 }
 
 /// "250 ms", "1.5 s": durations in error messages.
 func describe(_ duration: Duration) -> String {
-    let (seconds, attoseconds) = duration.components
-    let milliseconds = Double(seconds) * 1000 + Double(attoseconds) / 1e15
+    let milliseconds = duration.inMilliseconds
     if milliseconds < 1000 { return "\(Int(milliseconds.rounded())) ms" }
     let value = milliseconds / 1000
     return value == value.rounded() ? "\(Int(value)) s" : "\(String(format: "%.1f", value)) s"

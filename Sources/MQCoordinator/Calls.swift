@@ -68,7 +68,7 @@ extension CallState {
 }
 
 func nanos(_ d: Duration) -> UInt64 {
-    UInt64(max(0, d.components.seconds)) * 1_000_000_000 + UInt64(max(0, d.components.attoseconds)) / 1_000_000_000
+    d.wholeNanoseconds
 }
 
 extension MQProtocol.FinishReason {

@@ -112,8 +112,3 @@ public struct CoordinatorConfig: Sendable {
         self.microBatches = stages
     }
 }
-
-extension Duration {
-    var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-}

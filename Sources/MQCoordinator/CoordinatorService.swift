@@ -184,7 +184,7 @@ public final class CoordinatorService: @unchecked Sendable {
         for id in scheduler.cluster.liveRoutingIDs { sendWorker(id, .shutdown(Shutdown(reason: "coordinator shutting down"))) }
         // Give libzmq's I/O thread time to write the Shutdowns before the sockets close
         // (seen lost now and then when closing straight away, even with a linger).
-        Thread.sleep(forTimeInterval: CoordinatorDefaults.shutdownFlush.seconds)
+        Thread.sleep(forTimeInterval: CoordinatorDefaults.shutdownFlush.inSeconds)
         logger.info("stopped", metadata: scheduler.stats.metadata(stages: config.stages))
     }
 

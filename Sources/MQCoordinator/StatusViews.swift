@@ -12,7 +12,7 @@ extension CoordinatorService {
             workers: scheduler.cluster.allRecords.map { w in
                 WorkerStatus(workerID: w.workerID, dataEndpoint: w.dataEndpoint, state: w.state,
                              layers: w.stage.flatMap { s in scheduler.cluster.plan.map { LayerRange(UInt32($0[s].lowerBound)..<UInt32($0[s].upperBound)) } },
-                             stageIndex: UInt32(w.stage ?? 0), lastHeardMilliseconds: UInt64(max(0, (now - w.lastHeard).milliseconds)),
+                             stageIndex: UInt32(w.stage ?? 0), lastHeardMilliseconds: UInt64(max(0, (now - w.lastHeard).wholeMilliseconds)),
                              activeSequences: w.activeSequences)
             },
             totalLayers: UInt32(shape.layers), inFlightCalls: UInt32(scheduler.calls.count + tokenizing.count))
@@ -50,8 +50,8 @@ extension CoordinatorService {
         }
         let limits = ServerLimits(maxPromptTokens: UInt32(maxPromptTokens), defaultMaxNewTokens: UInt32(config.defaultMaxNewTokens),
                                   maxNewTokens: UInt32(config.maxNewTokens),
-                                  defaultTimeoutMilliseconds: UInt32(config.defaultTimeout.milliseconds),
-                                  maxTimeoutMilliseconds: UInt32(config.maxTimeout.milliseconds))
+                                  defaultTimeoutMilliseconds: UInt32(config.defaultTimeout.wholeMilliseconds),
+                                  maxTimeoutMilliseconds: UInt32(config.maxTimeout.wholeMilliseconds))
         return InfoResponse(model: model, stages: stages, limits: limits)
     }
 }

@@ -26,8 +26,7 @@ public struct WarningLimiter: Sendable {
         public let elapsed: Duration
 
         public var description: String {
-            let (s, atto) = elapsed.components
-            let seconds = ((Double(s) + Double(atto) / 1e18) * 10).rounded() / 10
+            let seconds = (elapsed.inSeconds * 10).rounded() / 10
             return "\(kind): suppressed \(suppressed) similar warning\(suppressed == 1 ? "" : "s") in the last \(seconds)s"
         }
     }

@@ -50,8 +50,7 @@ public final class ZMQServiceThread: @unchecked Sendable {
 
     /// Waits at most `timeout`; false if the loop is still running. Rethrows the loop's error.
     public func join(timeout: Duration) throws -> Bool {
-        let (seconds, attoseconds) = timeout.components
-        let deadline = Date(timeIntervalSinceNow: Double(seconds) + Double(attoseconds) * 1e-18)
+        let deadline = Date(timeIntervalSinceNow: timeout.inSeconds)
         condition.lock()
         while outcome == nil {
             if !condition.wait(until: deadline) { break }

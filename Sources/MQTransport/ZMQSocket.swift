@@ -370,13 +370,7 @@ public final class ZMQSocket {
     /// Milliseconds for libzmq, rounding a positive sub-millisecond remainder up (a 0.5 ms timeout
     /// must not become 0, which libzmq reads as "do not wait") and clamping to Int32.
     static func milliseconds(_ duration: Duration) -> Int32 {
-        let (seconds, attoseconds) = duration.components
-        if seconds < 0 || (seconds == 0 && attoseconds <= 0) { return 0 }
-        let wholeMilliseconds = attoseconds / 1_000_000_000_000_000
-        let roundUp: Int64 = attoseconds % 1_000_000_000_000_000 > 0 ? 1 : 0
-        let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1000)
-        if overflow { return Int32.max }
-        return Int32(clamping: scaled + wholeMilliseconds + roundUp)
+        Int32(clamping: duration.millisecondsRoundedUp)
     }
 
     static func seconds(_ duration: Duration) -> Int32 {

@@ -458,9 +458,5 @@ final class Stage {
         logitsCapacity = capacity
     }
 
-    static func nanoseconds(_ duration: Duration) -> UInt64 {
-        let (seconds, attoseconds) = duration.components
-        guard seconds >= 0 else { return 0 }
-        return UInt64(seconds) &* 1_000_000_000 &+ UInt64(attoseconds / 1_000_000_000)
-    }
+    static func nanoseconds(_ duration: Duration) -> UInt64 { duration.wholeNanoseconds }
 }

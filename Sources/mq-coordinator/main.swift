@@ -44,7 +44,7 @@ struct CoordinatorCommand: ParsableCommand {
     @Flag(help: "Allow network-reachable endpoints without CURVE keys (unauthenticated, unencrypted).")
     var insecure = false
     @Option(name: .customLong("failover-timeout"), help: "Seconds calls wait, kept for replay, for a standby mq-worker to take a lost stage (0: they end UNAVAILABLE at once).")
-    var failoverTimeout: Double = Double(CoordinatorDefaults.failoverTimeout.components.seconds)
+    var failoverTimeout: Double = CoordinatorDefaults.failoverTimeout.inSeconds
 
     func validate() throws {
         if workers < 1 { throw ValidationError("--workers must be at least 1") }

@@ -93,7 +93,7 @@ final class ChaosAgent: @unchecked Sendable {
                 progress("chaos: no live worker holds a stage; nobody killed")
                 continue
             }
-            let seconds = (killed.at - levelStart).seconds
+            let seconds = (killed.at - levelStart).inSeconds
             var replacement: String?
             do {
                 replacement = try cluster.launchWorker()

@@ -212,7 +212,7 @@ final class LocalCluster: @unchecked Sendable {
             if Date() > deadline {
                 throw ServeBenchError("--start: the cluster did not serve every layer with every worker registered within \(Int(timeoutSeconds)) s (logs in \(directory.path))")
             }
-            Thread.sleep(forTimeInterval: ServeBenchDefaults.startPollInterval.seconds)
+            Thread.sleep(forTimeInterval: ServeBenchDefaults.startPollInterval.inSeconds)
         }
     }
 

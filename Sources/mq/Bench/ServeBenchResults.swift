@@ -73,7 +73,7 @@ struct ServeBenchLevel: Encodable, Sendable {
     init(streams: Int, wall: Duration, outcomes: [RequestOutcome], kv: KVSamples, before: InfoResponse?, after: InfoResponse?,
          chaos: ChaosLog? = nil) {
         self.streams = streams
-        wallSeconds = wall.seconds
+        wallSeconds = wall.inSeconds
         requestsCompleted = outcomes.filter { $0.failure == nil }.count
         requestsFailed = outcomes.count - requestsCompleted
         failures = Dictionary(outcomes.compactMap(\.failure).map { ($0, 1) }, uniquingKeysWith: +)
@@ -94,7 +94,7 @@ struct ServeBenchLevel: Encodable, Sendable {
         let produced = completionTokens
         let reference = after ?? before
         let measured = (after?.reportsStageLoad ?? false)
-        let wallNanoseconds = wall.seconds * 1e9
+        let wallNanoseconds = wall.inSeconds * 1e9
         stages = (reference?.stages ?? []).map { stage in
             let earlier = before?.stages.first { $0.stageIndex == stage.stageIndex && $0.workerID == stage.workerID }
             var result = ServeBenchStage(
@@ -235,13 +235,4 @@ struct ServeBenchReport: Encodable {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return String(decoding: try encoder.encode(self), as: UTF8.self)
     }
-}
-
-extension Duration {
-    var seconds: Double {
-        let parts = components
-        return Double(parts.seconds) + Double(parts.attoseconds) * 1e-18
-    }
-
-    var milliseconds: Double { seconds * 1000 }
 }

@@ -40,7 +40,7 @@ struct ServeBenchSettings: Sendable, Encodable {
         try c.encode(maxTokens, forKey: .maxTokens)
         try c.encode(seed, forKey: .seed)
         try c.encode(warmup, forKey: .warmup)
-        try c.encode(callTimeout.seconds, forKey: .callTimeoutSeconds)
+        try c.encode(callTimeout.inSeconds, forKey: .callTimeoutSeconds)
         try c.encodeIfPresent(chaosSeconds, forKey: .chaosSeconds)
         try c.encodeIfPresent(standbys, forKey: .standbys)
     }
@@ -149,12 +149,12 @@ struct ServeBenchmark: Sendable {
                 let now = clock.now
                 if !chunk.tokenIDs.isEmpty {
                     if let previous {
-                        outcome.interTokenMilliseconds.append((now - previous).milliseconds)
+                        outcome.interTokenMilliseconds.append((now - previous).inMilliseconds)
                     } else {
-                        outcome.firstTokenMilliseconds = (now - sent).milliseconds
+                        outcome.firstTokenMilliseconds = (now - sent).inMilliseconds
                     }
                     previous = now
-                    outcome.chunks.append((seconds: (now - levelStart).seconds, tokens: chunk.tokenIDs.count))
+                    outcome.chunks.append((seconds: (now - levelStart).inSeconds, tokens: chunk.tokenIDs.count))
                 }
                 if chunk.isLast { finished = true }
             }

@@ -167,6 +167,9 @@ runtime_libs() {
   ldd "${binaries[@]/#/$local_bin/}" 2>/dev/null | awk '$3 ~ /^\// {print $3}' \
     | grep -Ev '^/(usr/)?lib(64|32)?/' | sort -u || true
 }
+declare -A sums=()
+# local_sum FILE: sets sum to FILE's sha256 (computed once per run).
+local_sum() { [ -n "${sums[$1]:-}" ] || sums[$1]=$(sha256sum "$1" | cut -d' ' -f1); sum=${sums[$1]}; }
 model_of() { abs "$(root_of "$1")" "$(opt "$1" model "$model")"; }
 
 # Checks (and with --push copies) what process I needs on its host.
@@ -181,18 +184,23 @@ prepare_host() {
     for f in "${binaries[@]}"; do files+=("$local_bin/$f"); dests+=("$b/$f"); done
     while read -r f; do [ -n "$f" ] && { files+=("$f"); dests+=("$r/lib/$(basename "$f")"); }; done < <(runtime_libs)
     for f in "$lm"/*; do [ -f "$f" ] && { files+=("$f"); dests+=("$m/$(basename "$f")"); }; done
-    # Ask the host for the sums of what it has; send only what differs.
+    # Ask the host for the sums of what it has; send what differs in one tar stream, each file
+    # named by its index, then moved into place on the host.
     local have want=() k
     have=$(on "$i" 'for f in "$@"; do if [ -f "$f" ]; then sha256sum "$f" | cut -d" " -f1; else echo -; fi; done' "${dests[@]}")
     mapfile -t have <<<"$have"
     for k in "${!files[@]}"; do
-      [ "$(sha256sum "${files[$k]}" | cut -d' ' -f1)" = "${have[$k]:-}" ] || want+=("$k")
+      local_sum "${files[$k]}"
+      [ "$sum" = "${have[$k]:-}" ] || want+=("$k")
     done
     if [ ${#want[@]} -gt 0 ]; then
       say "${names[$i]} (${hosts[$i]}): pushing ${#want[@]} file(s)"
-      for k in "${want[@]}"; do
-        "${ssh_cmd[@]}" "${hosts[$i]}" "mkdir -p $(printf '%q' "$(dirname "${dests[$k]}")") && cat > $(printf '%q' "${dests[$k]}.part") && chmod $(stat -c %a "${files[$k]}") $(printf '%q' "${dests[$k]}.part") && mv -f $(printf '%q' "${dests[$k]}.part") $(printf '%q' "${dests[$k]}")" <"${files[$k]}"
-      done
+      local stage moves=()
+      stage=$(mktemp -d)
+      for k in "${want[@]}"; do ln -s "$(cd "$(dirname "${files[$k]}")" && pwd)/$(basename "${files[$k]}")" "$stage/$k"; moves+=("$k" "${dests[$k]}"); done
+      # One line: the remote login shell may not be bash, and printf %q quotes newlines bash-only.
+      tar -C "$stage" -chf - "${want[@]}" | "${ssh_cmd[@]}" "${hosts[$i]}" "bash -c $(printf '%q' 't=$(mktemp -d) && tar -C "$t" -xf - && while [ $# -gt 0 ]; do mkdir -p "$(dirname "$2")" && mv -f "$t/$1" "$2"; shift 2; done; rm -rf "$t"') mq$(printf ' %q' "${moves[@]}")"
+      rm -rf "$stage"
     fi
   fi
   local problem

@@ -71,8 +71,14 @@ cleanup() {
   fi
   local f
   for f in "$tmp"/ssh/sshd-*.pid "$tmp"/proxy-*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done
+  # Anything still running in a test namespace was started by this test (it keeps the namespace alive).
+  for h in "${hosts[@]}"; do
+    for p in $(ip netns pids "mqt-${h%%:*}" 2>/dev/null); do kill "$p" 2>/dev/null || true; done
+  done
+  sleep 0.2
   for h in "${hosts[@]}"; do ip netns del "mqt-${h%%:*}" 2>/dev/null || true; done
   ip link del "$bridge" 2>/dev/null || true
+  for h in "${hosts[@]}"; do ip link del "mqt-${h%%:*}-h" 2>/dev/null || true; done
   rm -rf "$tmp"
 }
 trap cleanup EXIT INT TERM
@@ -85,6 +91,7 @@ ip link set "$bridge" up
 for h in "${hosts[@]}"; do
   ns=${h%%:*}
   ip netns del "mqt-$ns" 2>/dev/null || true
+  ip link del "mqt-$ns-h" 2>/dev/null || true
   ip netns add "mqt-$ns"
   ip link add "mqt-$ns-h" type veth peer name "mqt-$ns-n"
   ip link set "mqt-$ns-h" master "$bridge" up
@@ -138,9 +145,10 @@ done
 step "delay proxies in every namespace"
 echo 0 >"$tmp/delay_ms"
 mark=0x77
+python=$(python3 -c 'import sys; print(sys.executable)')   # the interpreter itself, not a shim, so $! is its pid
 for h in "${hosts[@]}"; do
   ns=${h%%:*}
-  in_ns "$ns" python3 "$repo/deploy/test/delay-proxy.py" 7777 "$tmp/delay_ms" "$mark" >"$tmp/proxy-$ns.log" 2>&1 &
+  in_ns "$ns" "$python" "$repo/deploy/test/delay-proxy.py" 7777 "$tmp/delay_ms" "$mark" >"$tmp/proxy-$ns.log" 2>&1 &
   echo $! >"$tmp/proxy-$ns.pid"
   in_ns "$ns" iptables -t nat -A OUTPUT -p tcp -d "$net.0/24" --dport 5555:5599 -m mark ! --mark "$mark" \
     -j REDIRECT --to-ports 7777
@@ -170,7 +178,7 @@ EOF
   for delay in 0 2 10; do
     delay "$delay"
     step "delay $delay ms one way: mq health takes $(health_ms) ms"
-    client bench serve --streams 1,16 --max-tokens "$bench_tokens" --requests-per-stream 1 2>&1 | tee "$tmp/bench-$delay.txt"
+    in_ns client "$bin/mq" bench serve --server "$server" --server-key "$state/keys/coordinator.pub" --streams 1,16 --max-tokens "$bench_tokens" --requests-per-stream 1 2>&1 | tee "$tmp/bench-$delay.txt"
   done
   delay 0
   step "bytes per token: one greedy call of 256 tokens"

@@ -338,7 +338,7 @@ case "$action" in
       [ "$host" = "${hosts[$i]}" ] || say "${names[$i]}: recorded on $host, hostfile says ${hosts[$i]}; stopping the recorded one"
       if result=$(on_host "$host" '
           p=$1 d=$2 t=$3
-          kill -0 "$p" 2>/dev/null && tr "\0" " " <"/proc/$p/cmdline" | grep -qF -- "$d/" || { echo "not running"; exit 0; }
+          kill -0 "$p" 2>/dev/null && tr "\0" " " <"/proc/$p/cmdline" | grep -qF -- "$d/" || { echo "already exited (a coordinator that stops tells its workers to stop)"; exit 0; }
           kill -TERM "$p"
           for _ in $(seq $((t * 10))); do kill -0 "$p" 2>/dev/null || { echo "stopped pid $p"; exit 0; }; sleep 0.1; done
           kill -KILL "$p"; echo "killed pid $p (no exit within $t s of SIGTERM)"' "$pid" "$d" "${timeout:-60}"); then

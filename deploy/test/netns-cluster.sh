@@ -178,14 +178,14 @@ EOF
   for delay in 0 2 10; do
     delay "$delay"
     step "delay $delay ms one way: mq health takes $(health_ms) ms"
-    in_ns client "$bin/mq" bench serve --server "$server" --server-key "$state/keys/coordinator.pub" --streams 1,16 --max-tokens "$bench_tokens" --requests-per-stream 1 2>&1 | tee "$tmp/bench-$delay.txt"
+    in_ns client "$bin/mq" bench serve --server "$server" --server-key "$state/keys/coordinator.pub" --streams 1,16 --max-tokens "$bench_tokens" --requests-per-stream 2 2>&1 | tee "$tmp/bench-$delay.txt"
   done
   delay 0
   step "bytes per token: one greedy call of 256 tokens"
   declare -A before
   for ns in coord w1 w2; do before[$ns]=$(tx_bytes "$ns"); done
   client generate --prompt-ids 1,2,3,4,5,6,7,8 --max-tokens 256 --json >"$tmp/bytes.json"
-  n=$(grep -o '"token_ids":\[[^]]*\]' "$tmp/bytes.json" | tr -cd ',' | wc -c); n=$((n + 1))
+  n=$(python3 -c 'import json, sys; print(len(json.load(open(sys.argv[1]))["token_ids"]))' "$tmp/bytes.json")
   for ns in coord w1 w2; do
     b=$(( $(tx_bytes "$ns") - ${before[$ns]} ))
     echo "  $ns sent $b bytes for $n tokens (+8 prompt): $((b / (n + 8))) bytes per token"

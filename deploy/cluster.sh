@@ -317,8 +317,9 @@ case "$action" in
     how_to_call ;;
   status)
     for i in "${!names[@]}"; do
-      pid=$(on "$i" "$alive_script" "$(run_dir "$i")" 2>/dev/null || echo "?")
-      printf '%-12s %-20s %s\n' "${names[$i]}" "${hosts[$i]}" "${pid:+running, pid $pid}${pid:-not running}"
+      if ! pid=$(on "$i" "$alive_script" "$(run_dir "$i")" 2>/dev/null); then st="host unreachable"
+      elif [ -n "$pid" ]; then st="running, pid $pid"; else st="not running"; fi
+      printf '%-12s %-20s %s\n' "${names[$i]}" "${hosts[$i]}" "$st"
     done
     [ -f "$keys/coordinator.pub" ] || exit 1
     health || exit 1

@@ -4,7 +4,7 @@
 # bridge (veth pairs) and its own sshd (throwaway host and user keys, listening on that address
 # only). From the client namespace it runs `deploy/cluster.sh up --push` over real ssh, then checks:
 #   1. `mq generate --json` from the client equals `mq run --json` here (models/default, greedy);
-#   2. a second `up` sees the cluster running and starts nothing;
+#   2. a second `up` sees the cluster running and starts nothing; `status` and `logs` work;
 #   3. with 2 ms one-way delay on every link the output is still exact (tc netem is missing from
 #      this kernel: deploy/test/delay-proxy.py adds the delay per TCP connection instead);
 #   4. a stage worker's link set down mid-generation: the call ends with exactly the tokens of
@@ -211,6 +211,11 @@ step "a second cluster.sh up"
 cluster up 2>&1 | tee "$tmp/up2.txt"
 grep -q "started" "$tmp/up2.txt" && fail "the second up started a process"
 [ "$(grep -c 'already running' "$tmp/up2.txt")" -eq 4 ] || fail "the second up did not find all four processes running"
+step "cluster.sh status and logs"
+cluster status >"$tmp/status.txt"; head -4 "$tmp/status.txt"
+[ "$(grep -c 'running, pid' "$tmp/status.txt")" -eq 4 ] || fail "status does not show four running processes"
+cluster logs --lines 2 >"$tmp/logs.txt"
+[ "$(grep -c '^==> ' "$tmp/logs.txt")" -eq 4 ] || fail "logs did not show four logs"
 
 prompt='def fibonacci(n):'
 expect=$("$bin/mq" run --model "$model" --prompt "$prompt" --max-tokens 16 --json)

@@ -123,6 +123,8 @@ struct Cluster {
 
     mutating func register(_ r: Register, routingID: [UInt8], publicKey: String = "", now: ContinuousClock.Instant) {
         if let old = workers[routingID] { markLost(old.routingID, now: now) }
+        // A worker that comes back is listed live, not also as lost.
+        lost.removeAll { $0.workerID == r.workerID }
         workers[routingID] = WorkerRecord(routingID: routingID, workerID: r.workerID, dataEndpoint: r.dataEndpoint,
                                           memoryBytes: r.memoryBytes, state: .registered, stage: nil, lastHeard: now,
                                           publicKey: publicKey, standbyPreload: r.standbyPreload)

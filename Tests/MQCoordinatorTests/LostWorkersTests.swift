@@ -27,12 +27,15 @@ final class LostWorkersTests: XCTestCase {
         XCTAssertEqual(cluster.lost.map(\.workerID), ["b", "a"])
         XCTAssertEqual(cluster.lost.map(\.routingID), [Array("b4".utf8), Array("a4".utf8)], "the latest loss is kept")
         XCTAssertEqual(cluster.allRecords.count, 2)
-        // Re-registering the same connection marks the old record lost first: still once.
+        // Re-registering the same connection replaces the old record; a worker that is back is
+        // listed live only, not also as lost.
         let c = register(&cluster, "c", routing: "c", now: t0)
         _ = register(&cluster, "c", routing: "c", now: t0 + .seconds(1))
-        XCTAssertEqual(cluster.lost.map(\.workerID), ["c", "b", "a"])
+        XCTAssertEqual(cluster.lost.map(\.workerID), ["b", "a"])
+        _ = register(&cluster, "a", routing: "a-back", now: t0 + .seconds(1))
+        XCTAssertEqual(cluster.lost.map(\.workerID), ["b"])
         cluster.markLost(c, now: t0 + .seconds(2))
-        XCTAssertEqual(cluster.lost.map(\.workerID), ["c", "b", "a"])
+        XCTAssertEqual(cluster.lost.map(\.workerID), ["c", "b"])
     }
 
     func testLostWorkersAreForgottenAfterTheRetentionAndBoundedInNumber() throws {

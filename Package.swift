@@ -91,7 +91,7 @@ let package = Package(
         .testTarget(name: "MQTokenizerTests", dependencies: ["MQTokenizer"]),
         .testTarget(name: "MQSamplingTests", dependencies: ["MQSampling"]),
         .testTarget(name: "MQModelTests", dependencies: ["MQModel", "MQCheckpoint", "MQKernels"]),
-        .testTarget(name: "MQProtocolTests", dependencies: ["MQProtocol"]),
+        .testTarget(name: "MQProtocolTests", dependencies: ["MQProtocol", "MQSampling"]),
         .testTarget(name: "MQTransportTests", dependencies: ["MQTransport"]),
         .testTarget(name: "MQClientTests", dependencies: ["MQClient", "MQProtocol", "MQTransport"]),
         .testTarget(name: "MQCommandLineTests", dependencies: ["MQCommandLine", "MQProtocol"]),

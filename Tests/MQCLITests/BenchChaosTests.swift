@@ -1,5 +1,6 @@
 // `mq bench serve --chaos`: the pure parts. Stalls and recovery times from made-up token and kill
 // times, victim choice from a Health answer and a seed, and when a local cluster counts as settled.
+import MQSampling
 import MQClient
 import XCTest
 @testable import mq

@@ -5,6 +5,7 @@
 import MQEngine
 import MQProtocol
 @testable import MQCoordinator
+import struct MQSampling.SplitMix64
 
 final class Simulation {
     static let origin = ContinuousClock.now

@@ -4,20 +4,13 @@
 // message with every field set to something other than its default.
 
 import MQProtocol
+import struct MQSampling.SplitMix64
 import XCTest
 
-/// SplitMix64: small, fast, and the same sequence on every run.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+/// Seeded test data from the shared SplitMix64 (MQSampling).
+typealias SeededGenerator = SplitMix64
 
+extension SplitMix64 {
     mutating func bytes(_ count: Int) -> [UInt8] { (0 ..< count).map { _ in UInt8.random(in: 0 ... 255, using: &self) } }
 }
 

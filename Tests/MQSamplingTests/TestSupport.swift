@@ -3,17 +3,12 @@
 import Foundation
 @testable import MQSampling
 
-/// SplitMix64: reproducible test data without depending on the system generator.
-struct TestRNG: RandomNumberGenerator {
-    var state: UInt64
-    init(_ seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+/// Reproducible test data from the shared SplitMix64.
+typealias TestRNG = SplitMix64
+
+extension SplitMix64 {
+    init(_ seed: UInt64) { self.init(seed: seed) }
+
     /// Standard normal (Box-Muller).
     mutating func normal() -> Float {
         let u1 = Double.random(in: Double.ulpOfOne..<1, using: &self)

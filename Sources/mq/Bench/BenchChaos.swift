@@ -4,6 +4,7 @@
 // sorted list of candidates, so the same seed and the same cluster states give the same victims.
 import Foundation
 import MQClient
+import MQSampling
 
 /// Defaults of --chaos and --standbys (STYLE habit 10).
 enum ChaosDefaults {

@@ -5,6 +5,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import MQClient
+import MQSampling
 import MQCommandLine
 import MQTransport
 
@@ -199,19 +200,6 @@ struct PromptSource: Sendable {
         var rng = SplitMix64(seed: seed ^ (UInt64(bitPattern: Int64(stream)) &* 0x9E37_79B9_7F4A_7C15) ^ (UInt64(request) &* 0xBF58_476D_1CE4_E5B9))
         // Ids 1..<vocabulary: id 0 is the end-of-sequence token of many models.
         return (0 ..< length).map { _ in UInt32(1 + rng.next() % UInt64(vocabulary - 1)) }
-    }
-}
-
-/// SplitMix64 (Steele, Lea, Flood 2014): a tiny generator whose sequence depends only on the seed.
-struct SplitMix64 {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 

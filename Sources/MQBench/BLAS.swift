@@ -41,10 +41,10 @@ public enum BLAS {
                         threads: Int(mq_blas_get_num_threads()))
     }
 
-    /// Sets the thread count of OpenBLAS and of mq's packed kernel (takes effect for the next call).
+    /// Sets OpenBLAS's own thread count (the library keeps it; takes effect for the next call). mq's
+    /// packed kernel takes its threads from the `ComputeContext` each call is given.
     public static func setThreads(_ n: Int) {
         mq_blas_set_num_threads(Int32(max(1, n)))
-        PackedLinear.setThreads(n)
     }
 }
 

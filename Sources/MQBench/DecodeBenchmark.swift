@@ -69,10 +69,9 @@ public enum DecodeBenchmark {
         guard o.batch >= 1, o.context >= 1, o.tokens >= 1, o.threads >= 1 else {
             throw EngineError.invalidArgument(field: "batch/context/tokens/threads", reason: "must all be at least 1")
         }
-        PackedLinear.setThreads(o.threads)
         let stream = o.measureBandwidth ? MemoryBandwidth.measure(threads: o.threads) : nil
         let ck = try Checkpoint(directory: directory)
-        let model = try ModelRegistry.load(ck)
+        let model = try ModelRegistry.load(ck, compute: ComputeContext(threads: o.threads))
         let shape = model.shape
         guard o.context + o.tokens <= shape.maxPositions else {
             throw EngineError.promptTooLong(promptTokens: o.context, maxNewTokens: o.tokens, maxPositions: shape.maxPositions)

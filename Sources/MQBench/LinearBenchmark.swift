@@ -29,9 +29,9 @@ public enum LinearBenchmark {
     /// Weights are allocated per shape and are larger than the caches for real model shapes, so the
     /// figures include streaming W from memory as a decode step does.
     /// `storage` sets mq's panels (W is rounded to that format first, so both sides multiply the
-    /// same values).
+    /// same values). mq's kernel runs with `compute`; OpenBLAS with what `BLAS.setThreads` set.
     public static func run(shapes: [(inFeatures: Int, outFeatures: Int)], rows: [Int], seconds: Double = 0.3, cacheResident: Bool = false,
-                           storage: PackedWeight.Storage = .f32) throws -> [LinearBenchmarkRow] {
+                           storage: PackedWeight.Storage = .f32, compute: ComputeContext) throws -> [LinearBenchmarkRow] {
         try BLAS.load()
         var out: [LinearBenchmarkRow] = []
         for (n, m) in shapes {
@@ -47,7 +47,7 @@ public enum LinearBenchmark {
             var y = [Float](repeating: 0, count: maxT * m)
             for t in rows {
                 let ms1 = try time(seconds: seconds, copies: copies) { c in
-                    y.withUnsafeMutableBufferPointer { yp in linear(x, packs[c], nil, yp.baseAddress!, tokens: t) }
+                    y.withUnsafeMutableBufferPointer { yp in linear(x, packs[c], nil, yp.baseAddress!, tokens: t, compute: compute) }
                 }
                 let ms2 = try time(seconds: seconds, copies: copies) { c in
                     w.withUnsafeBufferPointer { wp in y.withUnsafeMutableBufferPointer { yp in

@@ -99,16 +99,18 @@ public final class Engine {
     public let tokenizer: Tokenizer?
     private let sequenceId = 1
 
-    /// Loads the whole model in `directory` (config.json, safetensors, tokenizer.json if present).
-    public init(directory: URL) throws {
+    /// Loads the whole model in `directory` (config.json, safetensors, tokenizer.json if present),
+    /// to run with `compute`'s threads.
+    public init(directory: URL, compute: ComputeContext) throws {
         self.directory = directory
         checkpoint = try Checkpoint(directory: directory)
-        model = try ModelRegistry.load(checkpoint)
+        model = try ModelRegistry.load(checkpoint, compute: compute)
         let tok = directory.appendingPathComponent("tokenizer.json")
         tokenizer = FileManager.default.fileExists(atPath: tok.path) ? try Tokenizer(contentsOf: tok) : nil
     }
 
     public var shape: ModelShape { model.shape }
+    public var compute: ComputeContext { model.compute }
 
     public func encode(_ text: String) throws -> [Int] {
         guard let tokenizer else { throw EngineError.noTokenizer(directory: directory.path) }

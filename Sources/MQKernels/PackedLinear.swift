@@ -180,12 +180,6 @@ private enum BF16Panel: PanelFormat {
 }
 
 public enum PackedLinear {
-    /// Threads the kernel splits output vectors over (`setThreads`); other per-step work that splits
-    /// across threads (attention and sampling over a batch) uses the same count.
-    nonisolated(unsafe) public private(set) static var threads = ProcessInfo.processInfo.activeProcessorCount
-
-    /// Sets `threads` (at least 1); takes effect for the next call.
-    public static func setThreads(_ n: Int) { threads = max(1, n) }
     /// Inputs per slice when several groups of rows share a panel (3 vectors × 256 × 32 B = 24 KiB,
     /// inside a 32 KiB L1). 128 and 64 measured 3–6% slower at 16 rows (more tile entries and
     /// parked accumulators); 384 and 768 within 2% of 256.
@@ -198,21 +192,22 @@ public enum PackedLinear {
     static let partsPerThread = 8
 }
 
-/// y[T, OUT] = x[T, IN] · W[OUT, IN]ᵀ + bias[OUT]  (bias optional; y is overwritten)
+/// y[T, OUT] = x[T, IN] · W[OUT, IN]ᵀ + bias[OUT]  (bias optional; y is overwritten), split over
+/// `compute.threads` threads; the numbers are the same for every thread count.
 public func linear(_ x: UnsafePointer<Float>, _ w: PackedWeight, _ bias: UnsafePointer<Float>?,
-                   _ y: UnsafeMutablePointer<Float>, tokens t: Int) {
+                   _ y: UnsafeMutablePointer<Float>, tokens t: Int, compute: ComputeContext) {
     guard t > 0, w.outFeatures > 0 else { return }
     // Tile shape by rows: R rows of x × V output vectors.
     let (r, v) = t == 1 ? (1, 12) : t == 2 ? (2, 6) : t == 3 ? (3, 4) : (4, 3)
     let a = PackedArgs(x: x, w: UnsafeRawPointer(w.p), bias: bias, y: y, t: t, n: w.inFeatures, m: w.outFeatures, r: r, v: v)
     switch w.storage {
-    case .f32: linear(a, w.groups, F32Panel.self)
-    case .f16: linear(a, w.groups, F16Panel.self)
-    case .bf16: linear(a, w.groups, BF16Panel.self)
+    case .f32: linear(a, w.groups, threads: compute.threads, F32Panel.self)
+    case .f16: linear(a, w.groups, threads: compute.threads, F16Panel.self)
+    case .bf16: linear(a, w.groups, threads: compute.threads, BF16Panel.self)
     }
 }
 
-private func linear<F: PanelFormat>(_ a: PackedArgs, _ g: Int, _ format: F.Type) {
+private func linear<F: PanelFormat>(_ a: PackedArgs, _ g: Int, threads: Int, _ format: F.Type) {
     let t = a.t, v = a.v
     // Whole panels, at least 4 per part. Memory-paced products (1–3 rows) give each thread one long
     // run; arithmetic-paced ones (≥ 4 rows) are cut into parts the threads take as they finish,
@@ -220,7 +215,7 @@ private func linear<F: PanelFormat>(_ a: PackedArgs, _ g: Int, _ format: F.Type)
     // less of the work instead of holding the others at the join.
     let panels = (g + v - 1) / v
     let perThread = t >= 4 ? PackedLinear.partsPerThread : 1
-    let parts = PackedLinear.threads == 1 ? 1 : max(1, min(PackedLinear.threads * perThread, panels / 4))
+    let parts = threads <= 1 ? 1 : max(1, min(threads * perThread, panels / 4))
     if parts == 1 {
         packedPanels(a, 0..<g, F.self)
     } else {

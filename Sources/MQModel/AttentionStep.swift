@@ -61,11 +61,12 @@ enum AttentionStep {
     /// Stores every token's key/value in the cache, then attends each token over positions 0...p of
     /// its sequence (its own key included; later tokens of the same sequence in this step are beyond
     /// p, so storing all first changes nothing). Tokens are independent once the keys are stored, so
-    /// a batch splits into two halves of about equal work attended on two threads; each token's
-    /// numbers are the same either way.
+    /// a batch splits into two halves of about equal work attended on two threads (when `compute`
+    /// has two and the step reaches its `parallelAttentionWork`); each token's numbers are the same
+    /// either way.
     static func run(_ tokens: [StepToken], qkv: UnsafeMutablePointer<Float>, qkvStride: Int,
                     heads h: Int, kvHeads kvh: Int, headDim d: Int, layer: Int, cache: KVCache,
-                    scale: Float, work: Workspace, out: UnsafeMutablePointer<Float>) throws {
+                    scale: Float, work: Workspace, compute: ComputeContext, out: UnsafeMutablePointer<Float>) throws {
         let kv = kvh * d
         for (t, tok) in tokens.enumerated() {
             let row = qkv + t * qkvStride
@@ -76,7 +77,7 @@ enum AttentionStep {
         // Work ∝ attended positions; split where the first half reaches half of it.
         let total = tokens.reduce(0) { $0 + $1.position + 1 }
         var cut = tokens.count
-        if tokens.count >= 2, PackedLinear.threads >= 2, total * h * d >= parallelAttentionWork {
+        if tokens.count >= 2, compute.threads >= 2, total * h * d >= compute.parallelAttentionWork {
             var acc = 0
             for (t, tok) in tokens.enumerated() {
                 acc += tok.position + 1
@@ -101,10 +102,6 @@ enum AttentionStep {
         }
         if let e = failures.first { throw e }
     }
-
-    /// Below this many multiply-adds (positions · heads · head dim) a second thread costs more than it
-    /// saves. (A variable so tests can send the small fixtures down the two-thread path.)
-    nonisolated(unsafe) static var parallelAttentionWork = 1 << 16
 
     static func commitLengths(_ tokens: [StepToken], cache: KVCache) {
         for tok in tokens where tok.position + 1 > cache.length(of: tok.sequence) {

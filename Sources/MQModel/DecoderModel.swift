@@ -3,6 +3,7 @@
 // Shapes: T = tokens in a step (any mix of sequences and positions), E = hidden size,
 // V = vocabulary size. A step's hidden state is hidden[T, E], row t belonging to batch.tokens[t].
 import MQCheckpoint
+import MQKernels
 
 /// How keys and values are shared among query heads.
 public enum AttentionKind: Sendable, Equatable, CustomStringConvertible {
@@ -94,6 +95,8 @@ public protocol DecoderModel: AnyObject {
     var layerRange: Range<Int> { get }
     var hasEmbedding: Bool { get }
     var hasHead: Bool { get }
+    /// The threads (and thresholds) its steps split work with, fixed when it was loaded.
+    var compute: ComputeContext { get }
     /// Bytes of weights read by one decode step of one token through this instance (every matrix
     /// and vector of its layers, plus the head if present; the embedding reads one row).
     var weightBytesPerToken: Int { get }

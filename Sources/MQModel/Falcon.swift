@@ -190,15 +190,19 @@ public final class Falcon: DecoderModel {
     let head: PackedWeight?           // [V, E], packed for `linear`
     let blocks: [Layer]               // blocks[i] is global layer layerRange.lowerBound + i
     let rotary: RotaryTable           // cos/sin [P, D/2]
+    public let compute: ComputeContext
     private let work = Workspace()
 
     public var hasEmbedding: Bool { embeddings != nil }
     public var hasHead: Bool { head != nil }
 
-    /// Loads `layers` (default: all) and, if asked, the embedding and/or the final norm and head.
-    public init(checkpoint ck: Checkpoint, layers: Range<Int>? = nil, embedding: Bool = true, head wantHead: Bool = true) throws {
+    /// Loads `layers` (default: all) and, if asked, the embedding and/or the final norm and head;
+    /// steps run with `compute`.
+    public init(checkpoint ck: Checkpoint, layers: Range<Int>? = nil, embedding: Bool = true, head wantHead: Bool = true,
+                compute: ComputeContext) throws {
         let c = try FalconConfig(ck.config)
         config = c
+        self.compute = compute
         shape = c.shape
         let range = layers ?? 0..<c.layers
         guard range.lowerBound >= 0, range.upperBound <= c.layers else {
@@ -312,7 +316,7 @@ public final class Falcon: DecoderModel {
             let layer = layerRange.lowerBound + i
             // attention
             layerNorm(x, w.lnAttnW.pointer, w.lnAttnB.pointer, normed, tokens: T, channels: E, eps: eps)
-            linear(normed, w.qkvW, w.qkvB?.pointer, qkv, tokens: T)
+            linear(normed, w.qkvW, w.qkvB?.pointer, qkv, tokens: T, compute: compute)
             // Rotate the H query heads and the KVH key heads (contiguous at the start of each row)
             // before AttentionStep copies the keys into the cache.
             for (t, tok) in tokens.enumerated() {
@@ -321,8 +325,8 @@ public final class Falcon: DecoderModel {
                 }
             }
             try AttentionStep.run(tokens, qkv: qkv, qkvStride: QKV, heads: H, kvHeads: KVH, headDim: D,
-                                  layer: layer, cache: cache, scale: scale, work: work, out: attn)
-            linear(attn, w.denseW, w.denseB?.pointer, proj, tokens: T)
+                                  layer: layer, cache: cache, scale: scale, work: work, compute: compute, out: attn)
+            linear(attn, w.denseW, w.denseB?.pointer, proj, tokens: T, compute: compute)
             // MLP input: the attention's normed input, or its own norm of x (before or after attention)
             switch config.norms {
             case .parallelShared: break
@@ -332,9 +336,9 @@ public final class Falcon: DecoderModel {
                 addInPlace(x, proj, count: T * E)
                 layerNorm(x, w.lnMlp!.0.pointer, w.lnMlp!.1.pointer, normed, tokens: T, channels: E, eps: eps)
             }
-            linear(normed, w.fc1W, w.fc1B?.pointer, mlp, tokens: T)
+            linear(normed, w.fc1W, w.fc1B?.pointer, mlp, tokens: T, compute: compute)
             config.activation.apply(mlp, count: T * F)
-            linear(mlp, w.fc2W, w.fc2B?.pointer, attn, tokens: T)
+            linear(mlp, w.fc2W, w.fc2B?.pointer, attn, tokens: T, compute: compute)
             // transformers adds attention to the MLP output first, then the sum to the residual.
             if config.parallelAttention { addInPlace(attn, proj, count: T * E) }
             addInPlace(x, attn, count: T * E)
@@ -349,6 +353,6 @@ public final class Falcon: DecoderModel {
         for (r, row) in rows.enumerated() {
             layerNorm(hidden + row * E, lnf.0.pointer, lnf.1.pointer, normed + r * E, tokens: 1, channels: E, eps: config.layerNormEpsilon)
         }
-        linear(normed, head, nil, logits, tokens: R)
+        linear(normed, head, nil, logits, tokens: R, compute: compute)
     }
 }

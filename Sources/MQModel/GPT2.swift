@@ -105,8 +105,10 @@ public final class GPT2: DecoderModel {
     /// Weights (matrices packed for MQKernels' linear) and the shared block math.
     let stack: GPTStack
 
-    /// Loads `layers` (default: all) and, if asked, the embeddings and/or the final norm and head.
-    public init(checkpoint ck: Checkpoint, layers: Range<Int>? = nil, embedding: Bool = true, head wantHead: Bool = true) throws {
+    /// Loads `layers` (default: all) and, if asked, the embeddings and/or the final norm and head;
+    /// steps run with `compute`.
+    public init(checkpoint ck: Checkpoint, layers: Range<Int>? = nil, embedding: Bool = true, head wantHead: Bool = true,
+                compute: ComputeContext) throws {
         let c = try GPT2Config(ck.config)
         config = c
         shape = c.shape
@@ -177,7 +179,7 @@ public final class GPT2: DecoderModel {
             dims: .init(hidden: E, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim, intermediate: I, vocab: V,
                         positions: P, layerNormEpsilon: c.layerNormEpsilon, activation: c.activation,
                         scaleAttentionWeights: c.scaleAttentionWeights, scaleByInverseLayer: c.scaleByInverseLayer),
-            layerRange: range, wte: wte, wpe: wpe, lnf: lnf, head: head, blocks: bl)
+            layerRange: range, wte: wte, wpe: wpe, lnf: lnf, head: head, blocks: bl, compute: compute)
         attentionLayout = layout
     }
 
@@ -221,6 +223,7 @@ public final class GPT2: DecoderModel {
         }
     }
 
+    public var compute: ComputeContext { stack.compute }
     public var hasEmbedding: Bool { stack.hasEmbedding }
     public var hasHead: Bool { stack.hasHead }
     public var weightBytesLoaded: Int { stack.weightBytesLoaded }

@@ -75,8 +75,10 @@ public final class GPTBigCode: DecoderModel {
     /// Weights (matrices packed for MQKernels' linear) and the shared block math.
     let stack: GPTStack
 
-    /// Loads `layers` (default: all) and, if asked, the embeddings and/or the final norm and head.
-    public init(checkpoint ck: Checkpoint, layers: Range<Int>? = nil, embedding: Bool = true, head wantHead: Bool = true) throws {
+    /// Loads `layers` (default: all) and, if asked, the embeddings and/or the final norm and head;
+    /// steps run with `compute`.
+    public init(checkpoint ck: Checkpoint, layers: Range<Int>? = nil, embedding: Bool = true, head wantHead: Bool = true,
+                compute: ComputeContext) throws {
         let c = try GPTBigCodeConfig(ck.config)
         config = c
         shape = c.shape
@@ -120,7 +122,7 @@ public final class GPTBigCode: DecoderModel {
             dims: .init(hidden: E, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim, intermediate: I, vocab: V,
                         positions: P, layerNormEpsilon: c.layerNormEpsilon, activation: c.activation,
                         scaleAttentionWeights: c.scaleAttentionWeights, scaleByInverseLayer: false),
-            layerRange: range, wte: wte, wpe: wpe, lnf: lnf, head: head, blocks: bl)
+            layerRange: range, wte: wte, wpe: wpe, lnf: lnf, head: head, blocks: bl, compute: compute)
     }
 
     /// Rows [q_h | k_h | v_h] per head (D rows each) → [all q | all k | all v]. `columns` = row length.
@@ -137,6 +139,7 @@ public final class GPTBigCode: DecoderModel {
         return FloatTensor(name: t.name, shape: t.shape, owned: out, sourceDType: t.sourceDType)
     }
 
+    public var compute: ComputeContext { stack.compute }
     public var hasEmbedding: Bool { stack.hasEmbedding }
     public var hasHead: Bool { stack.hasHead }
     public var weightBytesLoaded: Int { stack.weightBytesLoaded }

@@ -39,11 +39,12 @@ final class GPTStack {
     let lnf: (FloatTensor, FloatTensor)?
     let head: PackedWeight?    // [V, E]
     let blocks: [Layer]        // blocks[i] is global layer layerRange.lowerBound + i
+    let compute: ComputeContext
     private let work = Workspace()
 
     init(dims: Dimensions, layerRange: Range<Int>, wte: TokenRows?, wpe: FloatTensor?,
-         lnf: (FloatTensor, FloatTensor)?, head: PackedWeight?, blocks: [Layer]) {
-        self.dims = dims; self.layerRange = layerRange; self.wpe = wpe
+         lnf: (FloatTensor, FloatTensor)?, head: PackedWeight?, blocks: [Layer], compute: ComputeContext) {
+        self.dims = dims; self.layerRange = layerRange; self.wpe = wpe; self.compute = compute
         self.lnf = lnf; self.blocks = blocks
         self.head = head
         self.wte = wte
@@ -97,16 +98,16 @@ final class GPTStack {
             let scale = dims.scaleByInverseLayer ? baseScale / Float(layer + 1) : baseScale
             // attention
             layerNorm(x, w.ln1w.pointer, w.ln1b.pointer, normed, tokens: T, channels: E, eps: dims.layerNormEpsilon)
-            linear(normed, w.qkvW, w.qkvB.pointer, qkv, tokens: T)
+            linear(normed, w.qkvW, w.qkvB.pointer, qkv, tokens: T, compute: compute)
             try AttentionStep.run(tokens, qkv: qkv, qkvStride: QKV, heads: H, kvHeads: KVH, headDim: D,
-                                  layer: layer, cache: cache, scale: scale, work: work, out: attn)
-            linear(attn, w.projW, w.projB.pointer, proj, tokens: T)
+                                  layer: layer, cache: cache, scale: scale, work: work, compute: compute, out: attn)
+            linear(attn, w.projW, w.projB.pointer, proj, tokens: T, compute: compute)
             addInPlace(x, proj, count: T * E)
             // MLP
             layerNorm(x, w.ln2w.pointer, w.ln2b.pointer, normed, tokens: T, channels: E, eps: dims.layerNormEpsilon)
-            linear(normed, w.fcW, w.fcB.pointer, mlp, tokens: T)
+            linear(normed, w.fcW, w.fcB.pointer, mlp, tokens: T, compute: compute)
             dims.activation.apply(mlp, count: T * I)
-            linear(mlp, w.fc2W, w.fc2B.pointer, proj, tokens: T)
+            linear(mlp, w.fc2W, w.fc2B.pointer, proj, tokens: T, compute: compute)
             addInPlace(x, proj, count: T * E)
         }
         AttentionStep.commitLengths(tokens, cache: cache)
@@ -119,6 +120,6 @@ final class GPTStack {
         for (r, row) in rows.enumerated() {
             layerNorm(hidden + row * E, lnf.0.pointer, lnf.1.pointer, normed + r * E, tokens: 1, channels: E, eps: dims.layerNormEpsilon)
         }
-        linear(normed, head, nil, logits, tokens: R)
+        linear(normed, head, nil, logits, tokens: R, compute: compute)
     }
 }

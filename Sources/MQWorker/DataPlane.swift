@@ -169,7 +169,7 @@ final class DataPlane {
                 // Free the old weights and cache before mapping new ones, to keep the peak low.
                 stage = nil
                 logger.info("assignment \(assign.assignmentID): loading \(identity) as stage \(assign.stageIndex) of \(assign.numStages)")
-                stage = try Stage.load(assign, modelPath: path, kvBudgetBytes: budget, logger: logger)
+                stage = try Stage.load(assign, modelPath: path, kvBudgetBytes: budget, compute: configuration.compute, logger: logger)
             }
             keepOrDropOutput(assign)
         } catch {

@@ -119,8 +119,10 @@ final class Stage {
     }
 
     /// Memory-maps the checkpoint, loads only the assigned layers (plus the embedding on the first
-    /// stage and the final norm and head on the last) and creates the KV cache.
-    static func load(_ assign: Assign, modelPath: String, kvBudgetBytes: UInt64, logger: Logger) throws(WorkerError) -> Stage {
+    /// stage and the final norm and head on the last) and creates the KV cache. The model computes,
+    /// and the stage samples, with `compute`'s threads.
+    static func load(_ assign: Assign, modelPath: String, kvBudgetBytes: UInt64, compute: ComputeContext,
+                     logger: Logger) throws(WorkerError) -> Stage {
         let start = ContinuousClock.now
         let identity = identity(of: assign, modelPath: modelPath)
         func failure(_ code: WorkerErrorCode, _ message: String) -> WorkerError {
@@ -141,7 +143,8 @@ final class Stage {
         let model: any DecoderModel
         let cache: KVCache
         do {
-            model = try ModelRegistry.load(checkpoint, layers: identity.layers, embedding: identity.embeds, head: identity.hasHead)
+            model = try ModelRegistry.load(checkpoint, layers: identity.layers, embedding: identity.embeds, head: identity.hasHead,
+                                           compute: compute)
             cache = try makeCache(model: model, budgetBytes: kvBudgetBytes)
             try warmUp(model)
         } catch {
@@ -299,7 +302,7 @@ final class Stage {
                 drawn.tokens[r] = state.sampler!.sample(logits: UnsafeBufferPointer(start: self.logits + r * V, count: V),
                                                         history: state.history)
             }
-            if states.count >= Self.parallelSamplingRows && PackedLinear.threads > 1 {
+            if states.count >= Self.parallelSamplingRows && model.compute.threads > 1 {
                 let job = UncheckedSendable(sampleRow)
                 DispatchQueue.concurrentPerform(iterations: states.count) { job.value($0) }
             } else {

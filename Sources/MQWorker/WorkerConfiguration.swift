@@ -4,6 +4,7 @@
 
 import Foundation
 import Logging
+import MQKernels
 import MQProtocol
 import MQTransport
 
@@ -106,6 +107,8 @@ public struct WorkerConfiguration: Sendable {
     /// A model folder to load instead of Assign.model_path (the coordinator's path may not exist
     /// on this machine).
     public var modelPathOverride: String?
+    /// Threads a loaded stage computes with (`--threads`): its products, attention and sampling.
+    public var compute: ComputeContext
     public var timing: WorkerTiming
     public var logger: Logger
     /// CURVE keys; nil runs without (loopback, ipc, or --insecure).
@@ -121,6 +124,7 @@ public struct WorkerConfiguration: Sendable {
                 memoryBytes: UInt64 = ProcessInfo.processInfo.physicalMemory,
                 kvMemoryBytes: UInt64 = WorkerDefaults.kvMemoryBytes,
                 modelPathOverride: String? = nil,
+                compute: ComputeContext = .allCores,
                 timing: WorkerTiming = .standard,
                 logger: Logger = Logger(label: "mq.worker"),
                 security: WorkerSecurity? = nil) {
@@ -132,6 +136,7 @@ public struct WorkerConfiguration: Sendable {
         self.memoryBytes = memoryBytes
         self.kvMemoryBytes = kvMemoryBytes
         self.modelPathOverride = modelPathOverride
+        self.compute = compute
         self.timing = timing
         self.logger = logger
     }

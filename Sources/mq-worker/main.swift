@@ -96,10 +96,10 @@ struct WorkerCommand: ParsableCommand {
             return handler
         }
         let logger = Logger(label: "mq-worker")
-        if let threads { PackedLinear.setThreads(threads) }
         var configuration = WorkerConfiguration(coordinatorEndpoint: coordinator, listenEndpoint: listen,
                                                 advertiseHost: advertise, kvMemoryBytes: kvMemory.bytes,
                                                 modelPathOverride: model, logger: logger)
+        if let threads { configuration.compute = ComputeContext(threads: threads) }
         if let memory { configuration.memoryBytes = memory.bytes }
         configuration.security = try security()
         configuration.standbyPreload = standbyPreload

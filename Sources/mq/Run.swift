@@ -46,10 +46,9 @@ struct Run: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let engine = try Engine(directory: try model.directory())
-            PackedLinear.setThreads(threads)
+            let engine = try Engine(directory: try model.directory(), compute: ComputeContext(threads: threads))
             if verbose {
-                FileHandle.standardError.write(Data("mq: \(engine.shape.architecture) \(engine.shape.attentionKind), \(engine.shape.layers) layers; mq packed linear kernel, \(PackedLinear.threads) thread\(PackedLinear.threads == 1 ? "" : "s")\n".utf8))
+                FileHandle.standardError.write(Data("mq: \(engine.shape.architecture) \(engine.shape.attentionKind), \(engine.shape.layers) layers; mq packed linear kernel, \(engine.compute)\n".utf8))
             }
             let ids = try promptIds.map { try parseIds($0, flag: "--prompt-ids") } ?? engine.encode(prompt!)
             let request = GenerationRequest(promptIds: ids, maxNewTokens: maxTokens, sampling: try sampling.parameters(), stopStrings: stops)

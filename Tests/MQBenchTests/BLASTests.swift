@@ -2,6 +2,7 @@
 // OpenBLAS is optional (the product never uses it): without libopenblas these tests are skipped,
 // saying why.
 import MQBench
+import MQKernels
 import XCTest
 
 final class BLASTests: XCTestCase {
@@ -17,7 +18,8 @@ final class BLASTests: XCTestCase {
 
     func testLinearBenchmarkMeasuresBothKernels() throws {
         do { try BLAS.load() } catch { throw XCTSkip("OpenBLAS is not installed: \(error)") }
-        let rows = try LinearBenchmark.run(shapes: [(inFeatures: 64, outFeatures: 48)], rows: [1, 4], seconds: 0.02)
+        let rows = try LinearBenchmark.run(shapes: [(inFeatures: 64, outFeatures: 48)], rows: [1, 4], seconds: 0.02,
+                                                compute: ComputeContext(threads: 2))
         XCTAssertEqual(rows.map(\.rows), [1, 4])
         for r in rows { XCTAssertGreaterThan(r.msLinear, 0); XCTAssertGreaterThan(r.msBLAS, 0) }
     }

@@ -3,6 +3,7 @@
 import Foundation
 import MQClient
 import MQEngine
+import MQKernels
 import MQProtocol
 import MQSampling
 import MQTransport
@@ -20,7 +21,7 @@ enum Paths {
 /// What `mq run` produces for the same request.
 func singleProcess(_ model: URL, _ prompt: [Int], maxTokens: Int, sampling: SamplingParameters = SamplingParameters(),
                    stops: [String] = []) throws -> GenerationResult {
-    try Engine(directory: model).generate(GenerationRequest(promptIds: prompt, maxNewTokens: maxTokens, sampling: sampling, stopStrings: stops))
+    try Engine(directory: model, compute: .allCores).generate(GenerationRequest(promptIds: prompt, maxNewTokens: maxTokens, sampling: sampling, stopStrings: stops))
 }
 
 func assertSame(_ r: GenerateResponse, _ e: GenerationResult, tolerance: Float = 1e-5, _ what: String, file: StaticString = #filePath, line: UInt = #line) {
@@ -38,8 +39,8 @@ final class ClusterTests: XCTestCase {
         for name in ["mqa", "mha"] {
             let model = Paths.model(name)
             let expected = try prompts.map { try singleProcess(model, $0.map { Int($0) }, maxTokens: 20) }
-            let expectedText = try Engine(directory: model).generate(
-                GenerationRequest(promptIds: try Engine(directory: model).encode("def fibonacci(n):"), maxNewTokens: 16))
+            let expectedText = try Engine(directory: model, compute: .allCores).generate(
+                GenerationRequest(promptIds: try Engine(directory: model, compute: .allCores).encode("def fibonacci(n):"), maxNewTokens: 16))
             for workers in [1, 2, 3] {
                 let cluster = try LocalCluster(model: model, workers: workers)
                 defer { cluster.stop() }

@@ -6,6 +6,7 @@
 import Foundation
 import MQClient
 import MQEngine
+import MQKernels
 import MQProtocol
 import MQSampling
 import MQTransport
@@ -175,7 +176,7 @@ final class SecurityTests: XCTestCase {
         let c = try cluster.client(timeout: .seconds(60))
         defer { c.close() }
         let prompt = String(repeating: "a", count: 15_000_000)
-        let text = try Engine(directory: Paths.model("mqa")).encode("def fibonacci(n):").map { UInt32($0) }
+        let text = try Engine(directory: Paths.model("mqa"), compute: .allCores).encode("def fibonacci(n):").map { UInt32($0) }
         try await withThrowingTaskGroup(of: Void.self) { group in
             for i in 0..<8 {
                 group.addTask {

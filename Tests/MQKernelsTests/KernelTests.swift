@@ -37,13 +37,19 @@ final class KernelTests: XCTestCase {
             let x = random(t * n, seed: 1), w = random(m * n, seed: 2), b = random(m, seed: 3)
             let p = packed(w, m, n)
             for bias in [true, false] {
-                var fast = [Float](repeating: 9, count: t * m), slow = fast
-                b.withUnsafeBufferPointer { bp in
-                    let bb = bias ? bp.baseAddress : nil
-                    linear(x, p, bb, &fast, tokens: t)
-                    linearNaive(x, w, bb, &slow, tokens: t, inFeatures: n, outFeatures: m)
+                var slow = [Float](repeating: 9, count: t * m)
+                var serial: [Float]?
+                // The thread count changes how outputs are split, never a number.
+                for threads in [1, 2, 3] {
+                    var fast = [Float](repeating: 9, count: t * m)
+                    b.withUnsafeBufferPointer { bp in
+                        let bb = bias ? bp.baseAddress : nil
+                        linear(x, p, bb, &fast, tokens: t, compute: ComputeContext(threads: threads))
+                        linearNaive(x, w, bb, &slow, tokens: t, inFeatures: n, outFeatures: m)
+                    }
+                    XCTAssertLessThan(maxDiff(fast, slow), 1e-4, "linear \(t)x\(n)->\(m) bias \(bias), \(threads) threads")
+                    if let serial { XCTAssertEqual(fast, serial, "linear \(t)x\(n)->\(m) bias \(bias): \(threads) threads vs 1") } else { serial = fast }
                 }
-                XCTAssertLessThan(maxDiff(fast, slow), 1e-4, "linear \(t)x\(n)->\(m) bias \(bias)")
             }
         }
     }
@@ -65,8 +71,8 @@ final class KernelTests: XCTestCase {
                 let x = random(t * n, seed: 42), b = random(m, seed: 43)
                 var y1 = [Float](repeating: 0, count: t * m), y2 = y1
                 b.withUnsafeBufferPointer { bp in
-                    linear(x, half, bp.baseAddress, &y1, tokens: t)
-                    linear(x, full, bp.baseAddress, &y2, tokens: t)
+                    linear(x, half, bp.baseAddress, &y1, tokens: t, compute: .allCores)
+                    linear(x, full, bp.baseAddress, &y2, tokens: t, compute: .allCores)
                 }
                 XCTAssertEqual(y1, y2, "\(storage) panels \(t)x\(n)->\(m)")
             }
@@ -100,8 +106,8 @@ final class KernelTests: XCTestCase {
             XCTAssertEqual(fromBytes.unpacked, exact, "\(encoding)")
             let x = random(6 * n, seed: 46)
             var y1 = [Float](repeating: 0, count: 6 * m), y2 = y1
-            linear(x, fromBytes, nil, &y1, tokens: 6)
-            linear(x, fromFloats, nil, &y2, tokens: 6)
+            linear(x, fromBytes, nil, &y1, tokens: 6, compute: .allCores)
+            linear(x, fromFloats, nil, &y2, tokens: 6, compute: .allCores)
             XCTAssertEqual(y1, y2, "\(encoding)")
         }
     }
@@ -120,21 +126,23 @@ final class KernelTests: XCTestCase {
 
     func testLinearRowResultsDoNotDependOnTheOtherRows() {
         // The property batching relies on: a row's outputs are bit-identical whether it is computed
-        // alone, with 1…39 other rows, or at any position among them. n spans three slices of the
+        // alone, with 1…39 other rows, or at any position among them, on any number of threads. n spans three slices of the
         // several-row path (the last one partial), so parked chains are covered too.
         let n = 600, m = 301
         let w = random(m * n, seed: 31), b = random(m, seed: 32)
         let p = packed(w, m, n)
         let probe = random(n, seed: 33)
         var alone = [Float](repeating: 0, count: m)
-        b.withUnsafeBufferPointer { linear(probe, p, $0.baseAddress, &alone, tokens: 1) }
-        for t in [2, 3, 4, 5, 7, 8, 16, 31, 32, 33, 40] {
-            for at in Set([0, t / 2, t - 1]) {
-                var x = random(t * n, seed: UInt64(100 + t))
-                x.replaceSubrange(at * n ..< (at + 1) * n, with: probe)
-                var y = [Float](repeating: 0, count: t * m)
-                b.withUnsafeBufferPointer { linear(x, p, $0.baseAddress, &y, tokens: t) }
-                XCTAssertEqual(Array(y[at * m ..< (at + 1) * m]), alone, "row \(at) of \(t) differs from the row alone")
+        b.withUnsafeBufferPointer { linear(probe, p, $0.baseAddress, &alone, tokens: 1, compute: .serial) }
+        for threads in [1, 2, 3] {
+            for t in [2, 3, 4, 5, 7, 8, 16, 31, 32, 33, 40] {
+                for at in Set([0, t / 2, t - 1]) {
+                    var x = random(t * n, seed: UInt64(100 + t))
+                    x.replaceSubrange(at * n ..< (at + 1) * n, with: probe)
+                    var y = [Float](repeating: 0, count: t * m)
+                    b.withUnsafeBufferPointer { linear(x, p, $0.baseAddress, &y, tokens: t, compute: ComputeContext(threads: threads)) }
+                    XCTAssertEqual(Array(y[at * m ..< (at + 1) * m]), alone, "row \(at) of \(t) on \(threads) threads differs from the row alone on one")
+                }
             }
         }
     }

@@ -6,9 +6,10 @@
 // only the summation order differs; a wrong layout, norm, rotation or scale moves logits by 1e-2 or
 // more). Each fixture's smallest top-1/top-2 gap over its greedy steps is at least 5e-3.
 import Foundation
-import XCTest
 import MQCheckpoint
+import MQKernels
 import MQModel
+import XCTest
 
 /// Runs a model over a fixture's cases the way GoldenTests does; shared by the Falcon and GPT-2 tests.
 enum GoldenRun {
@@ -122,7 +123,7 @@ final class FalconGoldenTests: XCTestCase {
 
     func testEveryFixtureMatchesTransformers() throws {
         for name in Self.fixtures {
-            let model = try ModelRegistry.load(try Checkpoint(directory: Fixtures.model(name)))
+            let model = try ModelRegistry.load(try Checkpoint(directory: Fixtures.model(name)), compute: .allCores)
             try GoldenRun.check(model, reference: name)
         }
     }
@@ -143,14 +144,14 @@ final class FalconGoldenTests: XCTestCase {
         XCTAssertEqual(mqa.kvBytesPerToken(layerCount: 3), 2 * 1 * 16 * 3 * 4)
         XCTAssertEqual(grouped.kvBytesPerToken(layerCount: 2), 2 * 2 * 8 * 2 * 4)
         XCTAssertEqual(mqa.eosTokenIds, [11])
-        let model = try ModelRegistry.load(try Checkpoint(directory: Fixtures.model("falcon-grouped")))
+        let model = try ModelRegistry.load(try Checkpoint(directory: Fixtures.model("falcon-grouped")), compute: .allCores)
         XCTAssertEqual(model.shape, grouped, "shape(of:) must agree with the loaded model")
     }
 
     func testPrefillThenDecodeEqualsFullRecomputation() throws {
         let prompt = [5, 17, 300, 42, 42, 7, 99, 128, 3, 64, 200, 11, 250, 1, 77, 19, 400, 23]  // crosses a 16-token block
         for name in Self.fixtures {
-            let model = try ModelRegistry.load(try Checkpoint(directory: Fixtures.model(name)))
+            let model = try ModelRegistry.load(try Checkpoint(directory: Fixtures.model(name)), compute: .allCores)
             let full = try GoldenRun.lastLogits([model], chunks: [prompt])
             let incremental = try GoldenRun.lastLogits([model], chunks: [Array(prompt.prefix(10))] + prompt.dropFirst(10).map { [$0] })
             let oneByOne = try GoldenRun.lastLogits([model], chunks: prompt.map { [$0] })
@@ -162,10 +163,10 @@ final class FalconGoldenTests: XCTestCase {
     func testLayerRangeStagesEqualWholeModel() throws {
         for name in ["falcon-mqa", "falcon-grouped"] {
             let ck = try Checkpoint(directory: Fixtures.model(name))
-            let whole = try ModelRegistry.load(ck)
+            let whole = try ModelRegistry.load(ck, compute: .allCores)
             let n = whole.shape.layers
-            let s0 = try ModelRegistry.load(ck, layers: 0..<1, embedding: true, head: false)
-            let s1 = try ModelRegistry.load(ck, layers: 1..<n, embedding: false, head: true)
+            let s0 = try ModelRegistry.load(ck, layers: 0..<1, embedding: true, head: false, compute: .allCores)
+            let s1 = try ModelRegistry.load(ck, layers: 1..<n, embedding: false, head: true, compute: .allCores)
             XCTAssertFalse(s0.hasHead); XCTAssertFalse(s1.hasEmbedding)
             let chunks = [[12, 5, 900, 1500], [9], [10]]
             XCTAssertEqual(try GoldenRun.lastLogits([whole], chunks: chunks), try GoldenRun.lastLogits([s0, s1], chunks: chunks),
@@ -191,7 +192,7 @@ final class FalconGoldenTests: XCTestCase {
         for (config, name) in [(rw7b, "falcon-mqa"), (rw40b, "falcon-grouped")] {
             let dir = try GoldenRun.folder(config: config, weightsFrom: Fixtures.model(name))
             defer { try? FileManager.default.removeItem(at: dir) }
-            let model = try ModelRegistry.load(try Checkpoint(directory: dir))
+            let model = try ModelRegistry.load(try Checkpoint(directory: dir), compute: .allCores)
             XCTAssertEqual(model.shape, try ModelRegistry.shape(of: try Checkpoint(directory: Fixtures.model(name))))
             try GoldenRun.check(model, reference: name, label: "\(name) with a \(config["model_type"]!) config")
         }
@@ -214,7 +215,7 @@ final class FalconGoldenTests: XCTestCase {
         for (needle, change) in cases {
             let dir = try GoldenRun.folder(config: base.merging(change) { $1 }, weightsFrom: Fixtures.model("falcon-mqa"))
             defer { try? FileManager.default.removeItem(at: dir) }
-            XCTAssertThrowsError(try ModelRegistry.load(try Checkpoint(directory: dir)), needle) { error in
+            XCTAssertThrowsError(try ModelRegistry.load(try Checkpoint(directory: dir), compute: .allCores), needle) { error in
                 let text = "\(error)"
                 XCTAssertTrue(text.contains(needle) && text.contains("config.json"), "\(needle): \(text)")
             }
@@ -232,7 +233,7 @@ final class FalconGoldenTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: dir) }
         let ck = try Checkpoint(directory: dir)
         XCTAssertEqual(try FalconConfig(ck.config).ropeTheta, 500000)
-        try GoldenRun.check(try ModelRegistry.load(ck), reference: "falcon-sequential", label: "falcon-sequential with top-level rope_theta")
+        try GoldenRun.check(try ModelRegistry.load(ck, compute: .allCores), reference: "falcon-sequential", label: "falcon-sequential with top-level rope_theta")
         var none = base
         none["rope_parameters"] = nil
         let dir2 = try GoldenRun.folder(config: none, weightsFrom: Fixtures.model("falcon-sequential"))

@@ -6,9 +6,10 @@
 // by ~1e-6. 1e-4 leaves two orders of magnitude of headroom yet catches any real error (a wrong
 // layout, scale or epsilon moves logits by 1e-2 or more). The fixture notes the smallest top-1/top-2
 // gap over its greedy steps (≥ 4e-3), so equal greedy ids are a fair requirement.
-import XCTest
 import MQCheckpoint
+import MQKernels
 import MQModel
+import XCTest
 
 final class GoldenTests: XCTestCase {
     static let tolerance: Float = 1e-4
@@ -16,7 +17,7 @@ final class GoldenTests: XCTestCase {
     func testLogitsOfEveryPromptPosition() throws {
         for name in Fixtures.allModels {
             let ck = try Checkpoint(directory: Fixtures.model(name))
-            let model = try ModelRegistry.load(ck)
+            let model = try ModelRegistry.load(ck, compute: .allCores)
             let ref = try Fixtures.reference(name)
             let V = model.shape.vocabSize, E = model.shape.hiddenSize
             for (ci, c) in ref.cases.enumerated() {
@@ -42,7 +43,7 @@ final class GoldenTests: XCTestCase {
     func testGreedyContinuationAndLogprobs() throws {
         for name in Fixtures.allModels {
             let ck = try Checkpoint(directory: Fixtures.model(name))
-            let model = try ModelRegistry.load(ck)
+            let model = try ModelRegistry.load(ck, compute: .allCores)
             let ref = try Fixtures.reference(name)
             for (ci, c) in ref.cases.enumerated() {
                 let (ids, lps) = try greedy(model, prompt: c.prompt_ids, count: c.greedy_ids.count)

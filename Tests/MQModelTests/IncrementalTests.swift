@@ -34,7 +34,7 @@ final class IncrementalTests: XCTestCase {
 
     func testPrefillThenDecodeEqualsFullRecomputation() throws {
         for name in ["mqa", "mha"] {
-            let model = try ModelRegistry.load(try Checkpoint(directory: Fixtures.model(name)))
+            let model = try ModelRegistry.load(try Checkpoint(directory: Fixtures.model(name)), compute: .allCores)
             let full = try lastLogits([model], chunks: [prompt])
             let incremental = try lastLogits([model], chunks: [Array(prompt.prefix(10))] + prompt.dropFirst(10).map { [$0] })
             let oneByOne = try lastLogits([model], chunks: prompt.map { [$0] })
@@ -45,9 +45,9 @@ final class IncrementalTests: XCTestCase {
 
     func testLayerRangeStagesEqualWholeModel() throws {
         let ck = try Checkpoint(directory: Fixtures.model("mqa"))
-        let whole = try ModelRegistry.load(ck)
-        let s0 = try ModelRegistry.load(ck, layers: 0..<1, embedding: true, head: false)
-        let s1 = try ModelRegistry.load(ck, layers: 1..<3, embedding: false, head: true)
+        let whole = try ModelRegistry.load(ck, compute: .allCores)
+        let s0 = try ModelRegistry.load(ck, layers: 0..<1, embedding: true, head: false, compute: .allCores)
+        let s1 = try ModelRegistry.load(ck, layers: 1..<3, embedding: false, head: true, compute: .allCores)
         XCTAssertFalse(s0.hasHead); XCTAssertFalse(s1.hasEmbedding)
         XCTAssertLessThan(s0.weightBytesLoaded + s1.weightBytesLoaded, whole.weightBytesLoaded + 64 * 512 * 4 + 1)
         let a = try lastLogits([whole], chunks: [Array(prompt.prefix(6)), [9], [10]])
@@ -58,13 +58,15 @@ final class IncrementalTests: XCTestCase {
 
     func testBatchedStepEqualsEachSequenceAlone() throws {
         // Bit-identical, not just close: every kernel computes a row the same way whatever else is
-        // in the step (packed linear, per-token attention), on one thread or split over two.
-        let saved = AttentionStep.parallelAttentionWork
-        defer { AttentionStep.parallelAttentionWork = saved; PackedLinear.setThreads(ProcessInfo.processInfo.activeProcessorCount) }
-        PackedLinear.setThreads(2)
-        for work in [saved, 0] {
-            AttentionStep.parallelAttentionWork = work
-            let model = try ModelRegistry.load(try Checkpoint(directory: Fixtures.model("mqa")))
+        // in the step (packed linear, per-token attention), on one thread or split over two or three;
+        // a zero threshold sends the small fixture's attention down the two-thread path. Every
+        // context must also give the numbers of the single-threaded one.
+        var reference: [Float]?
+        for compute in [ComputeContext.serial, ComputeContext(threads: 2), ComputeContext(threads: 2, parallelAttentionWork: 0),
+                        ComputeContext(threads: 3, parallelAttentionWork: 0)] {
+            let work = "\(compute), parallel attention from \(compute.parallelAttentionWork)"
+            let model = try ModelRegistry.load(try Checkpoint(directory: Fixtures.model("mqa")), compute: compute)
+            XCTAssertEqual(model.compute, compute)
             let shape = model.shape
             let E = shape.hiddenSize, V = shape.vocabSize
             let prompts = [[1, 2, 3], [400, 5], [7, 8, 9, 10, 11]]
@@ -83,7 +85,7 @@ final class IncrementalTests: XCTestCase {
                 try model.forward(step, hidden: h.baseAddress!, cache: cache)
                 try logits.withUnsafeMutableBufferPointer { try model.logits(hidden: h.baseAddress!, rows: [0, 1, 2], into: $0.baseAddress!) }
             }
-            for s in 0..<3 { XCTAssertEqual(Array(logits[(s * V)..<((s + 1) * V)]), alone[s], "sequence \(s), parallel threshold \(work)") }
+            for s in 0..<3 { XCTAssertEqual(Array(logits[(s * V)..<((s + 1) * V)]), alone[s], "sequence \(s), \(work)") }
             // A prefill of all three prompts in one step (attention split across threads) equals each alone.
             let c2 = try KVCache(layers: model.layerRange, kvDim: shape.kvHeads * shape.headDim, blocks: 8)
             var all: [StepToken] = []
@@ -100,14 +102,15 @@ final class IncrementalTests: XCTestCase {
                 try l2.withUnsafeMutableBufferPointer { try model.logits(hidden: h.baseAddress!, rows: lastRows, into: $0.baseAddress!) }
             }
             for s in 0..<3 {
-                XCTAssertEqual(Array(l2[(s * V)..<((s + 1) * V)]), try lastLogits([model], chunks: [prompts[s]]), "prefill \(s), threshold \(work)")
+                XCTAssertEqual(Array(l2[(s * V)..<((s + 1) * V)]), try lastLogits([model], chunks: [prompts[s]]), "prefill \(s), \(work)")
             }
+            if let reference { XCTAssertEqual(l2, reference, "batched prefill, \(work) against one thread") } else { reference = l2 }
         }
     }
 
     func testCacheAccountingAndErrors() throws {
-        let model = try ModelRegistry.load(try Checkpoint(directory: Fixtures.model("mqa")))
-        let mha = try ModelRegistry.load(try Checkpoint(directory: Fixtures.model("mha")))
+        let model = try ModelRegistry.load(try Checkpoint(directory: Fixtures.model("mqa")), compute: .allCores)
+        let mha = try ModelRegistry.load(try Checkpoint(directory: Fixtures.model("mha")), compute: .allCores)
         // KV bytes per token = 2 · KVH · D · layers · 4: 1 head for MQA, H for MHA.
         XCTAssertEqual(model.shape.kvBytesPerToken(layerCount: 3), 2 * 1 * 16 * 3 * 4)
         XCTAssertEqual(mha.shape.kvBytesPerToken(layerCount: 3), 4 * model.shape.kvBytesPerToken(layerCount: 3))

@@ -4,15 +4,16 @@
 // (tools/make_gpt2_fixture.py) is checked against transformers' GPT2LMHeadModel directly.
 // Tolerance 1e-4 as in GoldenTests.
 import Foundation
-import XCTest
 import MQCheckpoint
+import MQKernels
 import MQModel
+import XCTest
 
 final class SantaCoderTests: XCTestCase {
     func testConvertedLayoutsReproduceTheOriginal() throws {
         for name in ["santacoder-fused", "santacoder-split"] {
             let ck = try Checkpoint(directory: Fixtures.model(name))
-            let model = try ModelRegistry.load(ck)
+            let model = try ModelRegistry.load(ck, compute: .allCores)
             XCTAssertEqual((model as? GPT2)?.attentionLayout, name.hasSuffix("split") ? .split : .fused)
             try GoldenRun.check(model, reference: name)
         }
@@ -20,11 +21,11 @@ final class SantaCoderTests: XCTestCase {
 
     func testConvertedLayoutsComputeExactlyWhatGPTBigCodeComputes() throws {
         // Same weights, same kernels, same order of operations: the logits must be identical, not just close.
-        let original = try ModelRegistry.load(try Checkpoint(directory: Fixtures.model("mqa")))
+        let original = try ModelRegistry.load(try Checkpoint(directory: Fixtures.model("mqa")), compute: .allCores)
         let chunks = [[5, 17, 300, 42], [42], [7]]
         let expected = try GoldenRun.lastLogits([original], chunks: chunks)
         for name in ["santacoder-fused", "santacoder-split"] {
-            let model = try ModelRegistry.load(try Checkpoint(directory: Fixtures.model(name)))
+            let model = try ModelRegistry.load(try Checkpoint(directory: Fixtures.model(name)), compute: .allCores)
             XCTAssertEqual(try GoldenRun.lastLogits([model], chunks: chunks), expected, name)
         }
     }
@@ -43,7 +44,7 @@ final class SantaCoderTests: XCTestCase {
     }
 
     func testPlainGPT2MatchesTransformers() throws {
-        let model = try ModelRegistry.load(try Checkpoint(directory: Fixtures.model("gpt2-mha")))
+        let model = try ModelRegistry.load(try Checkpoint(directory: Fixtures.model("gpt2-mha")), compute: .allCores)
         XCTAssertEqual((model as? GPT2)?.attentionLayout, .fused)
         try GoldenRun.check(model, reference: "gpt2-mha")
     }
@@ -52,13 +53,13 @@ final class SantaCoderTests: XCTestCase {
         let prompt = [5, 17, 300, 42, 42, 7, 99, 128, 3, 64, 200, 11, 250, 1, 77, 19, 400, 23]
         for name in ["santacoder-split", "gpt2-mha"] {
             let ck = try Checkpoint(directory: Fixtures.model(name))
-            let model = try ModelRegistry.load(ck)
+            let model = try ModelRegistry.load(ck, compute: .allCores)
             let full = try GoldenRun.lastLogits([model], chunks: [prompt])
             let incremental = try GoldenRun.lastLogits([model], chunks: [Array(prompt.prefix(10))] + prompt.dropFirst(10).map { [$0] })
             XCTAssertLessThan(GoldenRun.maxDiff(full, incremental), 1e-4, name)
             // gpt2-mha scales layer l's scores by 1/(l + 1): a stage must use global layer numbers.
-            let s0 = try ModelRegistry.load(ck, layers: 0..<1, embedding: true, head: false)
-            let s1 = try ModelRegistry.load(ck, layers: 1..<model.shape.layers, embedding: false, head: true)
+            let s0 = try ModelRegistry.load(ck, layers: 0..<1, embedding: true, head: false, compute: .allCores)
+            let s1 = try ModelRegistry.load(ck, layers: 1..<model.shape.layers, embedding: false, head: true, compute: .allCores)
             XCTAssertEqual(try GoldenRun.lastLogits([s0, s1], chunks: [Array(prompt.prefix(6)), [9]]),
                            try GoldenRun.lastLogits([model], chunks: [Array(prompt.prefix(6)), [9]]), name)
         }
@@ -71,7 +72,7 @@ final class SantaCoderTests: XCTestCase {
         let dir = try GoldenRun.folder(config: base.merging(["attention_head_type": "multiquery"]) { $1 },
                                        weightsFrom: Fixtures.model("gpt2-mha"))
         defer { try? FileManager.default.removeItem(at: dir) }
-        XCTAssertThrowsError(try ModelRegistry.load(try Checkpoint(directory: dir))) {
+        XCTAssertThrowsError(try ModelRegistry.load(try Checkpoint(directory: dir), compute: .allCores)) {
             XCTAssertTrue("\($0)".contains("h.0.attn.c_attn.weight"), "\($0)")
         }
         let bad = try GoldenRun.folder(config: base.merging(["attention_head_type": "grouped"]) { $1 },

@@ -5,6 +5,7 @@
 
 import Foundation
 import MQCheckpoint
+import MQKernels
 import MQModel
 import MQProtocol
 import MQTransport
@@ -150,7 +151,7 @@ final class WorkerServiceTests: XCTestCase {
         // Stage 0 computed in the test: embedding + layer 0 over the prompt.
         let prompt = reference.cases[0].prompt_ids
         let checkpoint = try Checkpoint(directory: URL(fileURLWithPath: Fixtures.model("mqa")))
-        let stageZero = try ModelRegistry.load(checkpoint, layers: 0..<1, embedding: true, head: false)
+        let stageZero = try ModelRegistry.load(checkpoint, layers: 0..<1, embedding: true, head: false, compute: .allCores)
         let cache = try KVCache(layers: 0..<1, kvDim: 16, blocks: 4)
         try cache.reserve(sequence: 1, positions: prompt.count)
         let tokens = prompt.enumerated().map { StepToken(sequence: 1, position: $0.offset, token: Int($0.element)) }

@@ -71,7 +71,8 @@ struct Bench: ParsableCommand {
                 guard let storage = PackedWeight.Storage(rawValue: weights) else { throw ValidationError("--weights: '\(weights)' is not f32, f16 or bf16") }
                 try BLAS.load()
                 BLAS.setThreads(threads)
-                let r = try LinearBenchmark.run(shapes: shapeList, rows: rowList, cacheResident: cacheResident, storage: storage)
+                let r = try LinearBenchmark.run(shapes: shapeList, rows: rowList, cacheResident: cacheResident, storage: storage,
+                                                compute: ComputeContext(threads: threads))
                 if json {
                     let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
                     writeStdout(String(decoding: try enc.encode(r), as: UTF8.self) + "\n")

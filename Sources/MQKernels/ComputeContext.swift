@@ -1,0 +1,32 @@
+// How much of the machine one piece of compute may use: a value handed to the code that splits work
+// across threads (packed products, attention and sampling over a batch), never a global. Each model,
+// pipeline stage or benchmark is built with its own, so two of them in one process (tests, the
+// local stages of a cluster) can run with different counts. Results never depend on it: every
+// split keeps one summation order per output (see PackedLinear.swift and AttentionStep.swift).
+import Foundation
+
+public struct ComputeContext: Sendable, Equatable, CustomStringConvertible {
+    /// Threads a product splits its output vectors over; attention and sampling over a batch split
+    /// only when this is at least 2. At least 1.
+    public var threads: Int
+    /// Multiply-adds of a step's attention (positions · heads · head dim) below which it stays on
+    /// one thread: a second thread costs more than it saves. Tests set 0 to send the small fixtures
+    /// down the two-thread path.
+    public var parallelAttentionWork: Int
+
+    /// The threshold measured as worthwhile: 2^16 multiply-adds.
+    public static let defaultParallelAttentionWork = 1 << 16
+
+    /// `threads` below 1 counts as 1.
+    public init(threads: Int, parallelAttentionWork: Int = ComputeContext.defaultParallelAttentionWork) {
+        self.threads = max(1, threads)
+        self.parallelAttentionWork = max(0, parallelAttentionWork)
+    }
+
+    /// One thread per active core of this machine (the command-line default).
+    public static var allCores: ComputeContext { ComputeContext(threads: ProcessInfo.processInfo.activeProcessorCount) }
+    /// Everything on the calling thread.
+    public static let serial = ComputeContext(threads: 1)
+
+    public var description: String { "\(threads) thread\(threads == 1 ? "" : "s")" }
+}

@@ -1,6 +1,7 @@
 // `mq bench serve --chaos`: the pure parts. Stalls and recovery times from made-up token and kill
 // times, victim choice from a Health answer and a seed, and when a local cluster counts as settled.
 import MQClient
+import MQLocalCluster
 import XCTest
 @testable import mq
 

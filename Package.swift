@@ -15,6 +15,8 @@
 //   MQClient      async client library for the coordinator's gRPC-like calls (no model code)
 //   MQWorker      a pipeline stage: registers, loads its layers, runs steps, forwards activations
 //   MQCoordinator assigns layers to workers, schedules steps, serves client calls
+//   MQLocalCluster the one launcher of a local cluster (coordinator + workers from the built executables):
+//                 `mq cluster up` (deploy/local-cluster.sh), `mq bench serve --start` and the cluster tests
 //   MQCommandLine what the executables' command lines share (byte sizes, keys, secure defaults)
 //   mq, mq-worker, mq-coordinator   thin executables
 import PackageDescription
@@ -61,6 +63,8 @@ let package = Package(
             "MQProtocol", "MQTransport", "MQModel", "MQCheckpoint", "MQSampling", "MQKernels",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // The one local cluster launcher: starts the built mq-coordinator and mq-workers, keys, health.
+        .target(name: "MQLocalCluster", dependencies: ["MQClient", "MQProtocol", "MQTransport"]),
         // What every executable's command line shares: byte sizes, key files, secure-by-default checks.
         .target(name: "MQCommandLine", dependencies: [
             "MQProtocol", "MQTransport",
@@ -71,7 +75,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: [.unsafeFlags(["-O"])]),
         .executableTarget(name: "mq", dependencies: [
-            "MQEngine", "MQClient", "MQCommandLine", "MQBench",
+            "MQEngine", "MQClient", "MQCommandLine", "MQBench", "MQLocalCluster",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "mq-worker", dependencies: [
@@ -101,8 +105,8 @@ let package = Package(
         ]),
         // Optimized even in debug builds: its deterministic simulation runs 10,000 seeded clusters.
         .testTarget(name: "MQCoordinatorTests", dependencies: ["MQCoordinator"], swiftSettings: [.unsafeFlags(["-O"])]),
-        .testTarget(name: "MQClusterTests", dependencies: ["MQClient", "MQProtocol", "MQTransport", "MQEngine"]),
-        .testTarget(name: "MQCLITests", dependencies: ["MQEngine", "MQClient", "mq"]),
+        .testTarget(name: "MQClusterTests", dependencies: ["MQClient", "MQProtocol", "MQTransport", "MQEngine", "MQLocalCluster"]),
+        .testTarget(name: "MQCLITests", dependencies: ["MQEngine", "MQClient", "MQLocalCluster", "mq"]),
     ]
 )
 

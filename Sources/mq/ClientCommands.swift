@@ -138,11 +138,6 @@ struct RemoteGenerationOptions: ParsableArguments {
     /// The request, with every sampling field set explicitly (seed included, 0 by default as in
     /// `mq run`), so that the cluster computes what `mq run` computes with the same flags.
     func request() throws -> GenerateRequest {
-        let checked = try sampling.parameters(stopStrings: stops)
-        let sampling = SamplingParams(
-            temperature: checked.temperature, topK: UInt32(clamping: checked.topK), topP: checked.topP,
-            seed: checked.seed, repetitionPenalty: checked.repetitionPenalty, stopStrings: stops,
-            topLogprobs: UInt32(clamping: checked.topLogprobs))
         let prompt: Prompt
         if let promptIds {
             prompt = .tokenIDs(try parseIds(promptIds, flag: "--prompt-ids").map { id in
@@ -159,8 +154,19 @@ struct RemoteGenerationOptions: ParsableArguments {
         } else {
             prompt = .text(self.prompt ?? "")
         }
-        return GenerateRequest(prompt: prompt, maxNewTokens: UInt32(maxTokens), sampling: sampling)
+        return try generateRequest(prompt: prompt, maxTokens: maxTokens, sampling: sampling, stops: stops)
     }
+}
+
+/// A request with every sampling field set explicitly (seed included, 0 by default as in `mq run`),
+/// so that the cluster computes what `mq run` computes with the same flags.
+func generateRequest(prompt: Prompt, maxTokens: Int, sampling options: SamplingOptions, stops: [String]) throws -> GenerateRequest {
+    let checked = try options.parameters(stopStrings: stops)
+    let sampling = SamplingParams(
+        temperature: checked.temperature, topK: UInt32(clamping: checked.topK), topP: checked.topP,
+        seed: checked.seed, repetitionPenalty: checked.repetitionPenalty, stopStrings: stops,
+        topLogprobs: UInt32(clamping: checked.topLogprobs))
+    return GenerateRequest(prompt: prompt, maxNewTokens: UInt32(maxTokens), sampling: sampling)
 }
 
 // MARK: Commands
@@ -205,27 +211,32 @@ struct StreamCommand: ParsableCommand {
             let request = try generation.request()
             let client = try server.connect()
             defer { client.close() }
-            let json = self.json
-            try waitForCall {
-                var accumulator = GenerateStreamAccumulator()
-                var printedText = false
-                do {
-                    for try await chunk in client.generateStream(request) {
-                        try accumulator.add(chunk)
-                        if json {
-                            writeStdout(chunk.jsonLine() + "\n")
-                        } else if !chunk.textDelta.isEmpty {
-                            writeStdout(chunk.textDelta)
-                            printedText = true
-                        }
-                    }
-                } catch {
-                    if printedText { writeStdout("\n") }   // end the partial line before the error
-                    throw error
-                }
-                writeStdout(json ? try accumulator.response().generationResult().jsonLine() + "\n" : "\n")
-            }
+            try stream(request, from: client, json: json)
         }
+    }
+}
+
+/// Streams `request`'s text to standard output as it arrives (with `json`, a JSON line per chunk,
+/// then the whole result as `mq run --json` prints it); `mq stream` and `mq cluster up --prompt`.
+func stream(_ request: GenerateRequest, from client: MQClient, json: Bool) throws {
+    try waitForCall {
+        var accumulator = GenerateStreamAccumulator()
+        var printedText = false
+        do {
+            for try await chunk in client.generateStream(request) {
+                try accumulator.add(chunk)
+                if json {
+                    writeStdout(chunk.jsonLine() + "\n")
+                } else if !chunk.textDelta.isEmpty {
+                    writeStdout(chunk.textDelta)
+                    printedText = true
+                }
+            }
+        } catch {
+            if printedText { writeStdout("\n") }   // end the partial line before the error
+            throw error
+        }
+        writeStdout(json ? try accumulator.response().generationResult().jsonLine() + "\n" : "\n")
     }
 }
 
@@ -425,7 +436,7 @@ extension InfoResponse {
     /// from an older one they read 0, which must not be printed as "idle".
     var reportsStageLoad: Bool { version.major > 1 || (version.major == 1 && version.minor >= 1) }
 
-    fileprivate func report() -> String {
+    func report() -> String {
         let m = model
         var lines = [
             "model:      \(m.name) (\(m.architecture))",

@@ -2,6 +2,7 @@
 // times, victim choice from a Health answer and a seed, and when a local cluster counts as settled.
 import MQSampling
 import MQClient
+import MQLocalCluster
 import XCTest
 @testable import mq
 

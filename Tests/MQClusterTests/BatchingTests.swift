@@ -4,6 +4,7 @@
 // calls complete.
 import Foundation
 import MQClient
+import MQLocalCluster
 import MQEngine
 import MQProtocol
 import MQSampling

@@ -2,6 +2,7 @@
 // MQClient; every distributed result is compared with the single-process engine (`mq run`).
 import Foundation
 import MQClient
+import MQLocalCluster
 import MQEngine
 import MQKernels
 import MQProtocol
@@ -188,7 +189,7 @@ final class ClusterTests: XCTestCase {
         XCTAssertEqual(ok?.status?.code, .ok)
         let resp = try ok?.response(as: GenerateResponse.self)
         XCTAssertEqual(resp?.tokenIDs.count, 4)
-        let log = try String(contentsOf: cluster.dir.appendingPathComponent("coordinator.log"), encoding: .utf8)
+        let log = try String(contentsOf: cluster.directory.appendingPathComponent("coordinator.log"), encoding: .utf8)
         let dropped = log.split(separator: "\n").filter { $0.contains("dropped a client message with 2 frames") }.count
         XCTAssertGreaterThan(dropped, 0)
         XCTAssertLessThanOrEqual(dropped, TransportDefaults.warningBurst, "per-frame warnings are rate-limited")
@@ -212,7 +213,7 @@ final class ClusterTests: XCTestCase {
         // A long generation; kill the last stage's worker after a few tokens have streamed.
         let info = try await c.info()
         let victimID = info.stages[1].workerID
-        let victim = cluster.workers[Int(victimID.dropFirst())!]   // workers are named w0, w1, ...
+        let victim = cluster.workers[Int(victimID.dropFirst("worker".count))!]   // workers are named worker0, worker1, ...
         let started = ContinuousClock.now
         let stream = c.generateStream(GenerateRequest(prompt: .tokenIDs([5, 6, 7]), maxNewTokens: 3900, sampling: SamplingParams(seed: 0)), timeout: .seconds(60))
         let unary = Task { try await c.generate(GenerateRequest(prompt: .tokenIDs([9]), maxNewTokens: 3900), timeout: .seconds(60)) }

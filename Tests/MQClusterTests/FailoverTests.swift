@@ -5,6 +5,7 @@
 // standby takes over, and when it resumes it is fenced off and registers again as a standby.
 import Foundation
 import MQClient
+import MQLocalCluster
 import MQEngine
 import MQProtocol
 import MQSampling
@@ -74,7 +75,7 @@ final class FailoverTests: XCTestCase {
         let c = try cluster.client()
         defer { c.close() }
         let info = try await c.info()
-        let stageWorkers = info.stages.map { cluster.workers[Int($0.workerID.dropFirst())!] }
+        let stageWorkers = info.stages.map { cluster.workers[Int($0.workerID.dropFirst("worker".count))!] }
         let kills = KillLog()
         let got = try await run(cluster, maxTokens: maxTokens, at: [40, 160]) { mark in
             // First stage 0, then (after the first failover) stage 1.
@@ -88,7 +89,7 @@ final class FailoverTests: XCTestCase {
         }
         let h = try await c.health()
         XCTAssertTrue(h.serving)
-        let log = try String(contentsOf: cluster.dir.appendingPathComponent("coordinator.log"), encoding: .utf8)
+        let log = try String(contentsOf: cluster.directory.appendingPathComponent("coordinator.log"), encoding: .utf8)
         let waits = log.components(separatedBy: "calls wait for a standby").count - 1
         let done = log.components(separatedBy: "failover done").count - 1
         XCTAssertEqual(waits, 2, "two stages lost while calls were in flight:\n\(cluster.logs())")
@@ -109,7 +110,7 @@ final class FailoverTests: XCTestCase {
         defer { c.close() }
         let info = try await c.info()
         let victimID = info.stages[0].workerID
-        let victim = cluster.workers[Int(victimID.dropFirst())!]
+        let victim = cluster.workers[Int(victimID.dropFirst("worker".count))!]
         let got = try await run(cluster, maxTokens: maxTokens, at: [30]) { _ in
             kill(victim.processIdentifier, SIGSTOP)
             // Resume it 10 s later, long after it was declared lost and replaced.
@@ -146,7 +147,7 @@ extension FailoverTests {
         defer { cluster.stop() }
         try await cluster.waitUntilServing()
         try cluster.startWorker(extraArgs: ["--standby-preload"])    // w2
-        let logURL = cluster.dir.appendingPathComponent("coordinator.log")
+        let logURL = cluster.directory.appendingPathComponent("coordinator.log")
         func log() -> String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }
         // Both stages have 2 layers; the standby prepares stage 0 (the first of the largest).
         let end = ContinuousClock.now + .seconds(30)
@@ -155,13 +156,13 @@ extension FailoverTests {
         let c = try cluster.client()
         defer { c.close() }
         let info = try await c.info()
-        let victim = cluster.workers[Int(info.stages[0].workerID.dropFirst())!]
+        let victim = cluster.workers[Int(info.stages[0].workerID.dropFirst("worker".count))!]
         let got = try await run(cluster, maxTokens: maxTokens, at: [20]) { _ in kill(victim.processIdentifier, SIGKILL) }
         XCTAssertEqual(got, expected, cluster.logs())
-        let standbyLog = try String(contentsOf: cluster.dir.appendingPathComponent("worker2.log"), encoding: .utf8)
+        let standbyLog = try String(contentsOf: cluster.directory.appendingPathComponent("worker2.log"), encoding: .utf8)
         XCTAssert(standbyLog.contains("weights kept"), "the standby took stage 0 without loading:\n\(standbyLog)")
         let after = try await c.info()
-        XCTAssertEqual(after.stages[0].workerID, "w2")
+        XCTAssertEqual(after.stages[0].workerID, "worker2")
     }
 }
 

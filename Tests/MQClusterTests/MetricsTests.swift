@@ -4,6 +4,7 @@
 // generation keep working.
 import Foundation
 import MQClient
+import MQLocalCluster
 import MQProtocol
 import XCTest
 
@@ -11,7 +12,7 @@ final class MetricsTests: XCTestCase {
     /// The port the coordinator bound for `--metrics-listen tcp://127.0.0.1:*`, from its log.
     func metricsPort(_ cluster: LocalCluster) async throws -> UInt16 {
         for _ in 0..<100 {
-            let log = (try? String(contentsOf: cluster.dir.appendingPathComponent("coordinator.log"), encoding: .utf8)) ?? ""
+            let log = (try? String(contentsOf: cluster.directory.appendingPathComponent("coordinator.log"), encoding: .utf8)) ?? ""
             if let line = log.split(separator: "\n").first(where: { $0.contains("metrics") && $0.contains("endpoint=tcp://") }),
                let colon = line.range(of: "endpoint=tcp://127.0.0.1:"),
                let port = UInt16(line[colon.upperBound...].prefix { $0.isNumber }) {

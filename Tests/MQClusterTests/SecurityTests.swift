@@ -5,6 +5,7 @@
 // refused at once while other calls complete; command lines refuse what is unsafe or unreadable.
 import Foundation
 import MQClient
+import MQLocalCluster
 import MQEngine
 import MQKernels
 import MQProtocol
@@ -47,7 +48,7 @@ final class SecurityTests: XCTestCase {
         try register(unlisted, as: "intruder-unlisted")
         // 2. A listed key claiming a live worker's id: refused (fencing), w0 keeps its stage.
         let thief = try dealer(.curveClient(keys.workers[3], server: keys.coordinator.publicKey))
-        try register(thief, as: "w0")
+        try register(thief, as: "worker0")
         // 3. A listed spare (a legitimate key) forging results: it is not the last stage, so every
         //    StepResult it sends is dropped whatever step id and epoch it guesses.
         let spare = try dealer(.curveClient(keys.workers[2], server: keys.coordinator.publicKey))
@@ -83,9 +84,9 @@ final class SecurityTests: XCTestCase {
         }
         let after = try await c.health()
         let ids = after.workers.filter { $0.state != .lost }.map(\.workerID).sorted()
-        XCTAssertEqual(ids, ["spare", "w0", "w1"], "only listed keys registered, w0 once: \(after.workers)")
+        XCTAssertEqual(ids, ["spare", "worker0", "worker1"], "only listed keys registered, worker0 once: \(after.workers)")
         XCTAssertTrue(after.serving)
-        XCTAssertEqual(after.workers.filter { $0.workerID == "w0" }.map(\.state), [.ready])
+        XCTAssertEqual(after.workers.filter { $0.workerID == "worker0" }.map(\.state), [.ready])
         let log = cluster.logs()
         XCTAssert(log.contains("dropped a StepResult") || log.contains("StepResult"), "forged results are logged as dropped")
         for s in [plain, unlisted, thief, spare] + pushers { s.close() }
@@ -96,12 +97,13 @@ final class SecurityTests: XCTestCase {
         defer { cluster.stop() }
         try await cluster.waitUntilServing()
         let keys = try XCTUnwrap(cluster.keys)
+        let validAPIKey = try XCTUnwrap(cluster.options.apiKey)
         let request = GenerateRequest(prompt: .tokenIDs([1, 2, 3]), maxNewTokens: 2, sampling: SamplingParams(seed: 0))
 
         // Without the server's key (no CURVE, or another key): no connection, a fast UNAVAILABLE.
         let wrongServer = try CurveKeyPair.generate().publicKey.z85
         for security in [nil, try MQClientSecurity(serverKey: wrongServer)] {
-            let c = try MQClient(endpoint: cluster.clientEndpoint, defaultTimeout: .seconds(30), security: security, apiKey: keys.apiKey)
+            let c = try MQClient(endpoint: cluster.clientEndpoint, defaultTimeout: .seconds(30), security: security, apiKey: validAPIKey)
             defer { c.close() }
             let start = ContinuousClock.now
             do {
@@ -114,7 +116,7 @@ final class SecurityTests: XCTestCase {
         }
         // With the key: no API key or a wrong one is UNAUTHENTICATED, the right one works.
         let server = try MQClientSecurity(serverKey: keys.coordinator.publicKey.z85)
-        for apiKey in [nil, keys.apiKey + "x", String(keys.apiKey.dropLast())] {
+        for apiKey in [nil, validAPIKey + "x", String(validAPIKey.dropLast())] {
             let c = try MQClient(endpoint: cluster.clientEndpoint, defaultTimeout: .seconds(30), connectTimeout: LocalCluster.connectTimeout,
                                  security: server, apiKey: apiKey)
             defer { c.close() }
@@ -124,7 +126,7 @@ final class SecurityTests: XCTestCase {
                     XCTFail("API key \(apiKey ?? "none") was accepted")
                 } catch let e as MQClientError {
                     XCTAssertEqual(e.code, .unauthenticated, "\(e)")
-                    XCTAssertFalse(e.message.contains(keys.apiKey), "the refusal reveals nothing")
+                    XCTAssertFalse(e.message.contains(validAPIKey), "the refusal reveals nothing")
                 }
             }
         }
@@ -143,10 +145,11 @@ final class SecurityTests: XCTestCase {
                                        secured: true, tcp: true)
         defer { cluster.stop() }
         let keys = try XCTUnwrap(cluster.keys)
+        let validAPIKey = try XCTUnwrap(cluster.options.apiKey)
         func client(_ pair: CurveKeyPair?, connectTimeout: Duration) throws -> MQClient {
             try MQClient(endpoint: cluster.clientEndpoint, defaultTimeout: .seconds(30), connectTimeout: connectTimeout,
                          security: try MQClientSecurity(serverKey: keys.coordinator.publicKey.z85, clientSecretKey: pair?.secretZ85),
-                         apiKey: keys.apiKey)
+                         apiKey: validAPIKey)
         }
         let good = try client(listed, connectTimeout: LocalCluster.connectTimeout)
         defer { good.close() }
@@ -206,7 +209,7 @@ final class SecurityTests: XCTestCase {
         XCTAssertTrue(h.serving)
         XCTAssertEqual(h.workers.filter { $0.state == .lost }.count, 0, "no worker was dropped: \(h.workers)")
         // The loop logs any client frame that held it over CoordinatorDefaults.slowClientFrame (20 ms).
-        let log = try String(contentsOf: cluster.dir.appendingPathComponent("coordinator.log"), encoding: .utf8)
+        let log = try String(contentsOf: cluster.directory.appendingPathComponent("coordinator.log"), encoding: .utf8)
         XCTAssertFalse(log.contains("held the service loop"), "the 15 MB frame held the coordinator's loop:\n\(cluster.logs())")
     }
 

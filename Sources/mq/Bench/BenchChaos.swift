@@ -4,6 +4,7 @@
 // sorted list of candidates, so the same seed and the same cluster states give the same victims.
 import Foundation
 import MQClient
+import MQLocalCluster
 import MQSampling
 
 /// Defaults of --chaos and --standbys (STYLE habit 10).
@@ -67,9 +68,7 @@ final class ChaosAgent: @unchecked Sendable {
     /// replacement. Kill times are seconds since `levelStart`, like the level's token times.
     func run(levelStart: ContinuousClock.Instant, progress: @Sendable (String) -> Void) async -> ChaosLog {
         var log = ChaosLog()
-        guard let client = try? MQClient(endpoint: cluster.clientEndpoint, defaultTimeout: ServeBenchDefaults.infoTimeout,
-                                         security: cluster.clientSecurity)
-        else {
+        guard let client = try? cluster.client(timeout: ServeBenchDefaults.infoTimeout) else {
             progress("chaos: cannot connect to \(cluster.clientEndpoint); no worker killed in this level")
             return log
         }
@@ -111,8 +110,7 @@ final class ChaosAgent: @unchecked Sendable {
     /// Waits until the cluster is settled again (every layer served, every live worker registered,
     /// no killed one taken for alive), so that the next level does not start in a recovery.
     func settle(timeoutSeconds: Double) async throws {
-        let client = try MQClient(endpoint: cluster.clientEndpoint, defaultTimeout: ServeBenchDefaults.infoTimeout,
-                                  security: cluster.clientSecurity)
+        let client = try cluster.client(timeout: ServeBenchDefaults.infoTimeout)
         defer { client.close() }
         let deadline = ContinuousClock.now + .milliseconds(Int64(timeoutSeconds * 1000))
         while true {

@@ -9,7 +9,7 @@
 // same requests; decoding is greedy. Every call has a deadline; failures are counted, never fatal.
 // With --start MODEL --workers 1,2 it starts an mq-coordinator and K mq-workers from the folder of
 // this mq binary (ipc endpoints in a temporary folder), measures, and stops them again, also on
-// Ctrl-C or an error, so that no process outlives the command (LocalCluster.swift). With --chaos it
+// Ctrl-C or an error, so that no process outlives the command (MQLocalCluster). With --chaos it
 // also kills and replaces stage workers while the levels run (BenchChaos.swift) and reports stalls
 // and recovery times (BenchStalls.swift).
 import ArgumentParser
@@ -17,6 +17,7 @@ import Dispatch
 import Foundation
 import MQClient
 import MQCommandLine
+import MQLocalCluster
 import MQTransport
 
 #if canImport(Glibc)
@@ -44,10 +45,6 @@ enum ServeBenchDefaults {
     /// How long --start waits for the cluster to serve every layer (loading a model on a busy
     /// 2-core machine takes a while).
     static let startTimeoutSeconds: Double = 300
-    /// Pause between Health polls while a started cluster loads.
-    static let startPollInterval: Duration = .milliseconds(250)
-    /// After SIGTERM, how long started processes get to exit before SIGKILL.
-    static let stopGraceSeconds: Double = 10
 }
 
 // MARK: Command
@@ -183,12 +180,16 @@ extension Bench {
                     let modes = security == "both" ? [false, true] : [security == "secured"]
                     for count in try parsePositiveList(workers, flag: "--workers") {
                         for secured in modes {
-                            let cluster = try LocalCluster.start(
-                                model: start, workers: count, standbys: settings.standbys ?? 0,
-                                spareKeys: chaos == nil ? 0 : ChaosDefaults.spareKeys,
-                                workerThreads: workerThreads ?? max(1, ProcessInfo.processInfo.activeProcessorCount),
-                                coordinatorArguments: try coordinatorArguments(),
-                                workerArguments: standbyPreload ? ["--standby-preload"] : [], secured: secured)
+                            var options = LocalClusterOptions(model: URL(fileURLWithPath: start).standardizedFileURL, workers: count)
+                            options.standbys = settings.standbys ?? 0
+                            options.spareKeys = chaos == nil ? 0 : ChaosDefaults.spareKeys
+                            options.workerThreads = workerThreads ?? max(1, ProcessInfo.processInfo.activeProcessorCount)
+                            options.coordinatorArguments = try coordinatorArguments()
+                            options.workerArguments = standbyPreload ? ["--standby-preload"] : []
+                            options.secured = secured
+                            options.folderPrefix = "mq-bench"
+                            options.stopOnSignals = true
+                            let cluster = try LocalCluster(options)
                             defer { cluster.stop() }
                             if !json {
                                 let spares = settings.standbys ?? 0
@@ -196,9 +197,9 @@ extension Bench {
                                             + (spares > 0 ? " with \(spares) standby\(spares == 1 ? "" : "s")" : "")
                                             + " serving \(start) (logs in \(cluster.directory.path))\n")
                             }
-                            try cluster.waitUntilServing(timeoutSeconds: ServeBenchDefaults.startTimeoutSeconds)
+                            try waitForCall { try await cluster.waitUntilServing(timeout: .seconds(ServeBenchDefaults.startTimeoutSeconds)) }
                             let agent = chaos.map { ChaosAgent(cluster: cluster, intervalSeconds: $0, seed: seed) }
-                            runs.append(try measure(endpoint: cluster.clientEndpoint, settings: settings, security: cluster.clientSecurity,
+                            runs.append(try measure(endpoint: cluster.clientEndpoint, settings: settings, security: try cluster.clientSecurity,
                                                     apiKey: nil, secured: secured, chaos: agent))
                         }
                     }

@@ -102,6 +102,8 @@ public protocol DecoderModel: AnyObject {
     var weightBytesPerToken: Int { get }
     /// Bytes of weights held (mapped or converted) by this instance.
     var weightBytesLoaded: Int { get }
+    /// Where named intermediate tensors go (see ActivationTaps); nil (the default) records nothing.
+    var taps: ActivationTaps? { get set }
 
     /// hidden[T, E] = token embedding + position embedding.
     func embed(_ tokens: [StepToken], into hidden: UnsafeMutablePointer<Float>) throws

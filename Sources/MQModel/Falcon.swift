@@ -191,6 +191,8 @@ public final class Falcon: DecoderModel {
     let blocks: [Layer]               // blocks[i] is global layer layerRange.lowerBound + i
     let rotary: RotaryTable           // cos/sin [P, D/2]
     public let compute: ComputeContext
+    /// Named intermediates are copied here when set (ActivationTaps).
+    public var taps: ActivationTaps?
     private let work = Workspace()
 
     public var hasEmbedding: Bool { embeddings != nil }
@@ -297,6 +299,7 @@ public final class Falcon: DecoderModel {
             }
             embeddings.copy(tok.token, into: hidden + t * E, width: E)
         }
+        taps?.record(ActivationTaps.embed, hidden, rows: tokens.count, width: E)
     }
 
     public func forward(_ tokens: [StepToken], hidden x: UnsafeMutablePointer<Float>, cache: KVCache) throws {
@@ -327,6 +330,7 @@ public final class Falcon: DecoderModel {
             try AttentionStep.run(tokens, qkv: qkv, qkvStride: QKV, heads: H, kvHeads: KVH, headDim: D,
                                   layer: layer, cache: cache, scale: scale, work: work, compute: compute, out: attn)
             linear(attn, w.denseW, w.denseB?.pointer, proj, tokens: T, compute: compute)
+            if let taps { taps.record(ActivationTaps.attnOut(layer), proj, rows: T, width: E) }
             // MLP input: the attention's normed input, or its own norm of x (before or after attention)
             switch config.norms {
             case .parallelShared: break
@@ -342,6 +346,7 @@ public final class Falcon: DecoderModel {
             // transformers adds attention to the MLP output first, then the sum to the residual.
             if config.parallelAttention { addInPlace(attn, proj, count: T * E) }
             addInPlace(x, attn, count: T * E)
+            if let taps { taps.record(ActivationTaps.blockOut(layer), x, rows: T, width: E) }
         }
         AttentionStep.commitLengths(tokens, cache: cache)
     }
@@ -353,6 +358,8 @@ public final class Falcon: DecoderModel {
         for (r, row) in rows.enumerated() {
             layerNorm(hidden + row * E, lnf.0.pointer, lnf.1.pointer, normed + r * E, tokens: 1, channels: E, eps: config.layerNormEpsilon)
         }
+        taps?.record(ActivationTaps.finalNorm, normed, rows: R, width: E)
         linear(normed, head, nil, logits, tokens: R, compute: compute)
+        taps?.record(ActivationTaps.logits, logits, rows: R, width: config.vocabSize)
     }
 }

@@ -140,6 +140,10 @@ public final class GPTBigCode: DecoderModel {
     }
 
     public var compute: ComputeContext { stack.compute }
+    public var taps: ActivationTaps? {
+        get { stack.taps }
+        set { stack.taps = newValue }
+    }
     public var hasEmbedding: Bool { stack.hasEmbedding }
     public var hasHead: Bool { stack.hasHead }
     public var weightBytesLoaded: Int { stack.weightBytesLoaded }

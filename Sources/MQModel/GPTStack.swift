@@ -40,6 +40,8 @@ final class GPTStack {
     let head: PackedWeight?    // [V, E]
     let blocks: [Layer]        // blocks[i] is global layer layerRange.lowerBound + i
     let compute: ComputeContext
+    /// Named intermediates are copied here when set (ActivationTaps).
+    var taps: ActivationTaps?
     private let work = Workspace()
 
     init(dims: Dimensions, layerRange: Range<Int>, wte: TokenRows?, wpe: FloatTensor?,
@@ -79,6 +81,7 @@ final class GPTStack {
             wte.copy(tok.token, into: row, width: E)
             addInPlace(row, wpe.pointer + tok.position * E, count: E)
         }
+        taps?.record(ActivationTaps.embed, hidden, rows: tokens.count, width: E)
     }
 
     func forward(_ tokens: [StepToken], hidden x: UnsafeMutablePointer<Float>, cache: KVCache) throws {
@@ -102,6 +105,7 @@ final class GPTStack {
             try AttentionStep.run(tokens, qkv: qkv, qkvStride: QKV, heads: H, kvHeads: KVH, headDim: D,
                                   layer: layer, cache: cache, scale: scale, work: work, compute: compute, out: attn)
             linear(attn, w.projW, w.projB.pointer, proj, tokens: T, compute: compute)
+            if let taps { taps.record(ActivationTaps.attnOut(layer), proj, rows: T, width: E) }
             addInPlace(x, proj, count: T * E)
             // MLP
             layerNorm(x, w.ln2w.pointer, w.ln2b.pointer, normed, tokens: T, channels: E, eps: dims.layerNormEpsilon)
@@ -109,6 +113,7 @@ final class GPTStack {
             dims.activation.apply(mlp, count: T * I)
             linear(mlp, w.fc2W, w.fc2B.pointer, proj, tokens: T, compute: compute)
             addInPlace(x, proj, count: T * E)
+            if let taps { taps.record(ActivationTaps.blockOut(layer), x, rows: T, width: E) }
         }
         AttentionStep.commitLengths(tokens, cache: cache)
     }
@@ -120,6 +125,8 @@ final class GPTStack {
         for (r, row) in rows.enumerated() {
             layerNorm(hidden + row * E, lnf.0.pointer, lnf.1.pointer, normed + r * E, tokens: 1, channels: E, eps: dims.layerNormEpsilon)
         }
+        taps?.record(ActivationTaps.finalNorm, normed, rows: R, width: E)
         linear(normed, head, nil, logits, tokens: R, compute: compute)
+        taps?.record(ActivationTaps.logits, logits, rows: R, width: dims.vocab)
     }
 }

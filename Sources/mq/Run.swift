@@ -3,6 +3,7 @@ import ArgumentParser
 import Foundation
 import MQEngine
 import MQKernels
+import MQModel
 import MQSampling
 
 struct SamplingOptions: ParsableArguments {
@@ -36,12 +37,20 @@ struct Run: ParsableCommand {
     @Option(help: "Compute threads (default: all cores).") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     @Flag(help: "Print one JSON object: token_ids, logprobs, text, finish_reason.") var json = false
     @Flag(name: .shortAndLong, help: "Report model and BLAS details on stderr.") var verbose = false
+    @Option(name: .customLong("dump-activations"),
+            help: "Run only the prompt (one prefill step, no generation) and write its named intermediate tensors to DIR/activations.safetensors.")
+    var dumpActivations: String?
+    @Option(help: "With --dump-activations: compare with this activations.safetensors (or a folder holding one) and name the first tap over --tolerance; exit 1 if one is.")
+    var compare: String?
+    @Option(help: "With --compare: largest allowed max |difference| per tap.") var tolerance: Float = ActivationComparison.defaultTolerance
 
     func validate() throws {
         if (prompt == nil) == (promptIds == nil) { throw ValidationError("give exactly one of --prompt and --prompt-ids") }
         if maxTokens < 1 { throw ValidationError("--max-tokens must be at least 1") }
         if threads < 1 { throw ValidationError("--threads must be at least 1") }
         _ = try sampling.parameters(stopStrings: stops)
+        if compare != nil && dumpActivations == nil { throw ValidationError("--compare needs --dump-activations") }
+        if !(tolerance >= 0) { throw ValidationError("--tolerance must be a non-negative number") }
     }
 
     func run() throws {
@@ -51,6 +60,10 @@ struct Run: ParsableCommand {
                 FileHandle.standardError.write(Data("mq: \(engine.shape.architecture) \(engine.shape.attentionKind), \(engine.shape.layers) layers; mq packed linear kernel, \(engine.compute)\n".utf8))
             }
             let ids = try promptIds.map { try parseIds($0, flag: "--prompt-ids") } ?? engine.encode(prompt!)
+            if let dumpActivations {
+                try dump(engine: engine, ids: ids, to: URL(fileURLWithPath: dumpActivations))
+                return
+            }
             let request = GenerationRequest(promptIds: ids, maxNewTokens: maxTokens, sampling: try sampling.parameters(), stopStrings: stops)
             if json {
                 let result = try engine.generate(request)
@@ -63,5 +76,37 @@ struct Run: ParsableCommand {
                 writeStdout("\n")
             }
         }
+    }
+
+    /// --dump-activations: one prefill with taps on, written as safetensors; then --compare.
+    func dump(engine: Engine, ids: [Int], to dir: URL) throws {
+        let taps = try ActivationTaps.prefill(engine.model, ids: ids)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let file = dir.appendingPathComponent(ActivationFile.fileName)
+        try ActivationFile.write(taps.taps, to: file, metadata: [
+            "prompt_ids": ids.map(String.init).joined(separator: ","),
+            "model": engine.directory.path, "architecture": engine.shape.architecture,
+        ])
+        writeStdout("wrote \(taps.taps.count) taps for \(ids.count) tokens to \(file.path)\n")
+        guard let compare else {
+            for t in taps.taps { writeStdout("  \(t.name) [\(t.rows), \(t.width)]\n") }
+            return
+        }
+        var ref = URL(fileURLWithPath: compare)
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: ref.path, isDirectory: &isDir), isDir.boolValue {
+            ref.appendPathComponent(ActivationFile.fileName)
+        }
+        let reference = Dictionary(try ActivationFile.read(ref).map { ($0.name, $0) }, uniquingKeysWith: { _, b in b })
+        let diffs = ActivationComparison.compare(taps.taps, reference: reference)
+        for d in diffs {
+            let mark = d.problem == nil && d.maxAbs > tolerance ? "  <-- over \(tolerance)" : ""
+            writeStdout("  \(d)\(mark)\n")
+        }
+        if let first = ActivationComparison.firstDivergence(diffs, tolerance: tolerance) {
+            writeStdout("first divergence: \(first.name) (\(first))\n")
+            throw ExitCode.failure
+        }
+        writeStdout("all taps within \(tolerance) of \(ref.path)\n")
     }
 }

@@ -95,6 +95,7 @@ final class CLITests: XCTestCase {
             (["run", "--model", model, "--prompt-ids", "1", "--max-tokens", "2", "--stop", "x", "--stop", ""], "stop_strings[1]: must not be empty"),
             (["generate", "--server", "tcp://127.0.0.1:1", "--prompt-ids", "1", "--stop", ""], "stop_strings[0]: must not be empty"),
             (["run", "--model", model, "--prompt", "x", "--prompt-ids", "1"], "exactly one"),
+            (["run", "--model", model, "--prompt-ids", "1", "--compare", "/tmp/x"], "--compare needs --dump-activations"),
             (["tokenize", "--model", model, "--file", "/nonexistent/file"], "cannot read"),
             (["bench", "serve", "--server", "ipc:///tmp/none.sock", "--insecure", "--chaos", "3"], "--chaos only applies with --start"),
             (["bench", "serve", "--start", model, "--chaos", "0"], "--chaos must be a positive"),
@@ -105,5 +106,38 @@ final class CLITests: XCTestCase {
             XCTAssertNotEqual(o.status, 0, "\(args) should fail")
             XCTAssertTrue(o.stderr.contains(needle), "\(args): stderr \(o.stderr) should mention \(needle)")
         }
+    }
+
+    /// `mq run --dump-activations DIR --compare REF` against transformers' per-layer taps: passes on
+    /// the fixture, and on a copy with one weight of layer 2 changed exits 1 naming layer 2.
+    func testDumpActivationsComparesWithTransformers() throws {
+        let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("mq-cli-taps-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let ref = Self.fixtures.deletingLastPathComponent().appendingPathComponent("activations/mqa.safetensors").path
+        let prompt = "17,4,300,42,1,99,256,7"   // the prompt the reference was written for
+        let ok = try mq(["run", "--model", Self.fixtures.appendingPathComponent("mqa").path, "--prompt-ids", prompt,
+                         "--dump-activations", tmp.appendingPathComponent("ok").path, "--compare", ref])
+        XCTAssertEqual(ok.status, 0, ok.stdout + ok.stderr)
+        XCTAssertTrue(ok.stdout.contains("all taps within"), ok.stdout)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: tmp.appendingPathComponent("ok/activations.safetensors").path))
+
+        // transformer.h.2.mlp.c_proj.weight[0, 0] += 1 (F32, found from the safetensors header).
+        let model = tmp.appendingPathComponent("mqa")
+        try FileManager.default.copyItem(at: Self.fixtures.appendingPathComponent("mqa"), to: model)
+        let file = model.appendingPathComponent("model.safetensors")
+        var data = try Data(contentsOf: file)
+        let headerLength = Int(data.prefix(8).withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) })
+        let header = try JSONSerialization.jsonObject(with: data.subdata(in: 8..<8 + headerLength)) as! [String: Any]
+        let entry = try XCTUnwrap(header["transformer.h.2.mlp.c_proj.weight"] as? [String: Any])
+        XCTAssertEqual(entry["dtype"] as? String, "F32")
+        let at = 8 + headerLength + (entry["data_offsets"] as! [Int])[0]
+        let old = data.subdata(in: at..<at + 4).withUnsafeBytes { Float(bitPattern: UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self))) }
+        withUnsafeBytes(of: (old + 1).bitPattern.littleEndian) { data.replaceSubrange(at..<at + 4, with: $0) }
+        try data.write(to: file)
+        let bad = try mq(["run", "--model", model.path, "--prompt-ids", prompt,
+                          "--dump-activations", tmp.appendingPathComponent("bad").path, "--compare", ref])
+        XCTAssertEqual(bad.status, 1, bad.stdout + bad.stderr)
+        XCTAssertTrue(bad.stdout.contains("first divergence: layer.2.block_out"), bad.stdout)
     }
 }

@@ -47,6 +47,16 @@ public struct StepFrames: Hashable, Sendable {
         return StepFrames(validated: step, tensor: tensor)
     }
 
+    /// Decodes a data-plane message whose frames are still in the transport's buffers (nothing is
+    /// copied): the checked Step, and the tensor frame (nil when there is none).
+    public static func decodeInPlace(_ frames: [UnsafeRawBufferPointer]) throws(ProtocolError) -> (step: Step, tensor: UnsafeRawBufferPointer?) {
+        guard frames.count == 1 || frames.count == 2 else {
+            throw .wrongFrameCount(what: "data-plane Step message", expected: "1 or 2", actual: frames.count)
+        }
+        let tensor = frames.count == 2 ? frames[1] : nil
+        return (try decodeHeader(frames[0], tensorByteCount: tensor?.count), tensor)
+    }
+
     /// Decodes a header frame without copying the tensor frame, which stays in the transport's
     /// buffer: pass its size (nil when the message had only the header frame).
     public static func decodeHeader(_ header: UnsafeRawBufferPointer, tensorByteCount: Int?) throws(ProtocolError) -> Step {

@@ -110,6 +110,38 @@ extension ZMQSocket {
         try receiveMessage(dontWait: true)
     }
 
+    /// Receives one multipart message if one is queued and hands `body` its frames in libzmq's
+    /// own buffers, valid only during the call: nothing is copied (a data-plane step's activations
+    /// go straight from libzmq into the stage's hidden buffer). nil when nothing was queued.
+    public func withNextMessage<T>(_ body: ([UnsafeRawBufferPointer]) throws -> T) throws -> T? {
+        let socket = try openHandle("receive")
+        var messages: [UnsafeMutablePointer<zmq_msg_t>] = []
+        defer {
+            for m in messages { zmq_msg_close(m); m.deallocate() }
+        }
+        while true {
+            let message = UnsafeMutablePointer<zmq_msg_t>.allocate(capacity: 1)
+            zmq_msg_init(message)
+            let flags: Int32 = messages.isEmpty ? ZMQ_DONTWAIT : 0
+            if zmq_msg_recv(message, socket, flags) < 0 {
+                let code = zmq_errno()
+                zmq_msg_close(message)
+                message.deallocate()
+                if code == EINTR { continue }
+                if code == EAGAIN && messages.isEmpty { return nil }
+                throw ZMQError(operation: "receive", endpoint: label, code: code,
+                               detail: messages.isEmpty ? nil : "after \(messages.count) frame(s) of a multipart message")
+            }
+            messages.append(message)
+            if zmq_msg_more(message) == 0 {
+                lastUserID = zmq_msg_gets(message, "User-Id").map { String(cString: $0) }
+                break
+            }
+        }
+        let frames = messages.map { UnsafeRawBufferPointer(start: zmq_msg_data($0), count: zmq_msg_size($0)) }
+        return try body(frames)
+    }
+
     /// ROUTER: `receive()` with the identity frame split off.
     public func receiveRouted() throws -> RoutedMessage? {
         try routed(receive(), operation: "receive")

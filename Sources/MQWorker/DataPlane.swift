@@ -103,14 +103,18 @@ final class DataPlane {
                     handle(command)
                 }
             }
-            if ready.isReadable(stepsIndex), let frames = try pull.tryReceive() {
-                // A connection admitted under an earlier assignment may still be open: each
-                // message must come from the sender the current one names.
-                if configuration.security != nil, pull.lastUserID == nil || pull.lastUserID != allowedSender {
-                    warnings.warn("data-wrong-sender", "dropped a data message from \(pull.lastUserID ?? "an unauthenticated peer"): not the previous stage of this assignment", to: logger)
-                    continue
+            if ready.isReadable(stepsIndex) {
+                // The frames stay in libzmq's buffers: the activations are copied once, into the
+                // stage's hidden buffer.
+                _ = try pull.withNextMessage { frames in
+                    // A connection admitted under an earlier assignment may still be open: each
+                    // message must come from the sender the current one names.
+                    if configuration.security != nil, pull.lastUserID == nil || pull.lastUserID != allowedSender {
+                        warnings.warn("data-wrong-sender", "dropped a data message from \(pull.lastUserID ?? "an unauthenticated peer"): not the previous stage of this assignment", to: logger)
+                        return
+                    }
+                    handleStep(frames, receivedAt: .now)
                 }
-                handleStep(frames, receivedAt: .now)
             }
         }
     }
@@ -240,11 +244,11 @@ final class DataPlane {
 
     // MARK: - Steps
 
-    private func handleStep(_ frames: [[UInt8]], receivedAt: ContinuousClock.Instant) {
+    private func handleStep(_ frames: [UnsafeRawBufferPointer], receivedAt: ContinuousClock.Instant) {
         defer { publishLoad() }
-        let decoded: StepFrames
+        let decoded: (step: Step, tensor: UnsafeRawBufferPointer?)
         do {
-            decoded = try StepFrames.decode(frames)
+            decoded = try StepFrames.decodeInPlace(frames)
         } catch {
             let sizes = frames.map(\.count)
             warnings.warn("data-undecodable", "dropping a data-plane message with \(frames.count) frame(s) of \(sizes) bytes: \(error)",

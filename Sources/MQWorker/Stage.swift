@@ -227,7 +227,7 @@ final class Stage {
 
     /// Runs one decoded step. `tensor` is the activation frame (nil on stage 0), already checked
     /// by StepFrames against `step.tensor`. `receivedAt` is when its frames left the socket.
-    func process(_ step: Step, tensor: [UInt8]?, receivedAt: ContinuousClock.Instant) throws(WorkerError) -> StepOutcome {
+    func process(_ step: Step, tensor: UnsafeRawBufferPointer?, receivedAt: ContinuousClock.Instant) throws(WorkerError) -> StepOutcome {
         let computeStart = ContinuousClock.now
         try check(step)
         let T = step.tokenCount, E = shape.hiddenSize
@@ -245,7 +245,7 @@ final class Stage {
                 try model.embed(tokens, into: hidden)
             } else if let tensor {
                 // StepFrames checked the byte count against the shape, and `check` the shape [T, E].
-                tensor.withUnsafeBytes { UnsafeMutableRawPointer(hidden).copyMemory(from: $0.baseAddress!, byteCount: T * E * 4) }
+                UnsafeMutableRawPointer(hidden).copyMemory(from: tensor.baseAddress!, byteCount: T * E * 4)
             }
             try model.forward(tokens, hidden: hidden, cache: cache)
         } catch {

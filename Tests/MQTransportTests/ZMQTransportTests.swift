@@ -141,6 +141,25 @@ final class ZMQTransportTests: XCTestCase {
 
     // MARK: - Timeouts and failures
 
+    func testWithNextMessageLendsTheFramesWithoutCopying() throws {
+        let context = try ZMQContext()
+        let pull = try ZMQSocket(context, type: .pull)
+        let endpoint = try pull.bind("tcp://127.0.0.1:*")
+        let push = try ZMQSocket(context, type: .push)
+        try push.connect(endpoint)
+        XCTAssertNil(try pull.withNextMessage { $0.count }, "nothing queued: nil at once")
+        let tensor = (0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        try push.send(frames: [Array("header".utf8), tensor])
+        var got: [[UInt8]]?
+        let end = ContinuousClock.now + .seconds(5)
+        while got == nil && ContinuousClock.now < end {
+            got = try pull.withNextMessage { frames -> [[UInt8]] in frames.map { Array($0) } }
+            if got == nil { usleep(1000) }
+        }
+        XCTAssertEqual(got, [Array("header".utf8), tensor])
+        XCTAssertNil(try pull.withNextMessage { $0.count })
+    }
+
     func testReceiveTimeoutReturnsNilPromptly() throws {
         let context = try ZMQContext()
         let pull = try ZMQSocket(context, type: .pull)

@@ -20,74 +20,40 @@ import Foundation
 import MQCheckpoint
 import MQKernels
 
+/// GPT-2's config: the GPT family's shared fields (read as `config.hiddenSize` etc.) and GPT-2's own keys.
+@dynamicMemberLookup
 public struct GPT2Config: Sendable, Equatable {
-    public var hiddenSize: Int
-    public var heads: Int
-    public var layers: Int
-    public var positions: Int
-    public var intermediateSize: Int
-    public var vocabSize: Int
-    public var layerNormEpsilon: Float
+    public var family: GPTFamilyConfig
     public var multiQuery: Bool
-    public var activation: Activation
-    public var scaleAttentionWeights: Bool
     public var scaleByInverseLayer: Bool
-    public var tieWordEmbeddings: Bool
-    public var eosTokenIds: [Int]
-    public var bosTokenId: Int?
 
-    public var headDim: Int { hiddenSize / heads }
-    public var kvHeads: Int { multiQuery ? 1 : heads }
+    public subscript<T>(dynamicMember field: WritableKeyPath<GPTFamilyConfig, T>) -> T {
+        get { family[keyPath: field] }
+        set { family[keyPath: field] = newValue }
+    }
+
+    public var headDim: Int { family.headDim }
+    public var kvHeads: Int { multiQuery ? 1 : family.heads }
     /// "gpt2-santacoder" for the multi-query layout, "gpt2" for plain GPT-2.
     public var architecture: String { multiQuery ? "gpt2-santacoder" : "gpt2" }
 
-    public init(_ c: ModelConfigFile) throws {
-        let type = try c.string("model_type", default: "")
-        guard type == "gpt2" else {
-            throw CheckpointError.unsupportedModel(file: c.path, reason: "model_type \"\(type)\" is not gpt2")
-        }
-        hiddenSize = try c.int("n_embd", "hidden_size")
-        heads = try c.int("n_head", "num_attention_heads")
-        layers = try c.int("n_layer", "num_hidden_layers")
-        positions = try c.int("n_positions", "max_position_embeddings")
-        intermediateSize = try c.optionalInt("n_inner") ?? 4 * hiddenSize
-        vocabSize = try c.int("vocab_size")
-        layerNormEpsilon = Float(try c.double("layer_norm_epsilon", default: 1e-5))
-        let headType = try c.string("attention_head_type", default: "multihead")
+    public init(_ file: ModelConfigFile) throws {
+        family = try GPTFamilyConfig(file, modelType: "gpt2", defaultActivation: "gelu_new", genericKeys: false)
+        let headType = try file.string("attention_head_type", default: "multihead")
         switch headType {
         case "multiquery": multiQuery = true
         case "multihead": multiQuery = false
         default:
-            throw CheckpointError.badConfig(file: c.path, key: "attention_head_type",
+            throw CheckpointError.badConfig(file: file.path, key: "attention_head_type",
                                             reason: "\"\(headType)\" is neither \"multiquery\" nor \"multihead\"")
         }
-        let act = try c.string("activation_function", default: "gelu_new")
-        guard let a = Activation(huggingFaceName: act) else {
-            throw CheckpointError.badConfig(file: c.path, key: "activation_function", reason: "unsupported activation \"\(act)\"")
-        }
-        activation = a
-        scaleAttentionWeights = try c.bool("scale_attn_weights", default: true)
-        scaleByInverseLayer = try c.bool("scale_attn_by_inverse_layer_idx", default: false)
-        if try c.bool("add_cross_attention", default: false) {
-            throw CheckpointError.unsupportedModel(file: c.path, reason: "add_cross_attention: true (an encoder-decoder GPT-2) is not supported")
-        }
-        tieWordEmbeddings = try c.bool("tie_word_embeddings", default: true)
-        eosTokenIds = try c.intList("eos_token_id")
-        bosTokenId = try c.optionalInt("bos_token_id")
-        for (k, v) in [("n_embd", hiddenSize), ("n_head", heads), ("n_layer", layers), ("n_positions", positions),
-                       ("n_inner", intermediateSize), ("vocab_size", vocabSize)] where v <= 0 {
-            throw CheckpointError.badConfig(file: c.path, key: k, reason: "must be positive, found \(v)")
-        }
-        guard hiddenSize % heads == 0 else {
-            throw CheckpointError.badConfig(file: c.path, key: "n_head", reason: "n_embd \(hiddenSize) is not divisible by n_head \(heads)")
+        scaleByInverseLayer = try file.bool("scale_attn_by_inverse_layer_idx", default: false)
+        if try file.bool("add_cross_attention", default: false) {
+            throw CheckpointError.unsupportedModel(file: file.path, reason: "add_cross_attention: true (an encoder-decoder GPT-2) is not supported")
         }
     }
 
-    public var shape: ModelShape {
-        ModelShape(architecture: architecture, hiddenSize: hiddenSize, heads: heads, kvHeads: kvHeads,
-                   headDim: headDim, layers: layers, intermediateSize: intermediateSize, vocabSize: vocabSize,
-                   maxPositions: positions, eosTokenIds: eosTokenIds, bosTokenId: bosTokenId)
-    }
+    public var shape: ModelShape { family.shape(architecture: architecture, kvHeads: kvHeads) }
 }
 
 public final class GPT2: DecoderModel {
@@ -112,11 +78,7 @@ public final class GPT2: DecoderModel {
         let config = try GPT2Config(checkpoint.config)
         self.config = config
         shape = config.shape
-        let range = layers ?? 0..<config.layers
-        guard range.lowerBound >= 0, range.upperBound <= config.layers else {
-            throw CheckpointError.badConfig(file: checkpoint.config.path, key: "n_layer",
-                                            reason: "layer range \(range) outside the model's \(config.layers) layers")
-        }
+        let range = try config.family.layerRange(layers, file: checkpoint.config.path)
         layerRange = range
         let E = config.hiddenSize, I = config.intermediateSize, V = config.vocabSize, P = config.positions
         let KV = config.kvHeads * config.headDim
@@ -180,9 +142,7 @@ public final class GPT2: DecoderModel {
                 fc2B: try checkpoint.load(prefix + "mlp.c_proj.bias", shape: [E])))
         }
         stack = GPTStack(
-            dims: .init(hidden: E, heads: config.heads, kvHeads: config.kvHeads, headDim: config.headDim, intermediate: I, vocab: V,
-                        positions: P, layerNormEpsilon: config.layerNormEpsilon, activation: config.activation,
-                        scaleAttentionWeights: config.scaleAttentionWeights, scaleByInverseLayer: config.scaleByInverseLayer),
+            dims: .init(config.family, kvHeads: config.kvHeads, scaleByInverseLayer: config.scaleByInverseLayer),
             layerRange: range, wte: wte, wpe: wpe, finalNorm: finalNorm, head: head, blocks: blocks, compute: compute)
         attentionLayout = layout
     }

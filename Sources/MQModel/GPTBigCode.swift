@@ -12,60 +12,26 @@ import Foundation
 import MQCheckpoint
 import MQKernels
 
+/// GPTBigCode's config: the GPT family's shared fields (read as `config.hiddenSize` etc.) and multi_query.
+@dynamicMemberLookup
 public struct GPTBigCodeConfig: Sendable, Equatable {
-    public var hiddenSize: Int
-    public var heads: Int
-    public var layers: Int
-    public var positions: Int
-    public var intermediateSize: Int
-    public var vocabSize: Int
-    public var layerNormEpsilon: Float
+    public var family: GPTFamilyConfig
     public var multiQuery: Bool
-    public var activation: Activation
-    public var scaleAttentionWeights: Bool
-    public var tieWordEmbeddings: Bool
-    public var eosTokenIds: [Int]
-    public var bosTokenId: Int?
 
-    public var headDim: Int { hiddenSize / heads }
-    public var kvHeads: Int { multiQuery ? 1 : heads }
-
-    public init(_ c: ModelConfigFile) throws {
-        let type = try c.string("model_type", default: "")
-        guard type == "gpt_bigcode" else {
-            throw CheckpointError.unsupportedModel(file: c.path, reason: "model_type \"\(type)\" is not gpt_bigcode")
-        }
-        hiddenSize = try c.int("n_embd", "hidden_size")
-        heads = try c.int("n_head", "num_attention_heads")
-        layers = try c.int("n_layer", "num_hidden_layers")
-        positions = try c.int("n_positions", "max_position_embeddings")
-        intermediateSize = try c.optionalInt("n_inner", "intermediate_size") ?? 4 * hiddenSize
-        vocabSize = try c.int("vocab_size")
-        layerNormEpsilon = Float(try c.double("layer_norm_epsilon", "layer_norm_eps", default: 1e-5))
-        multiQuery = try c.bool("multi_query", default: true)
-        let act = try c.string("activation_function", "hidden_act", default: "gelu_pytorch_tanh")
-        guard let a = Activation(huggingFaceName: act) else {
-            throw CheckpointError.badConfig(file: c.path, key: "activation_function", reason: "unsupported activation \"\(act)\"")
-        }
-        activation = a
-        scaleAttentionWeights = try c.bool("scale_attn_weights", default: true)
-        tieWordEmbeddings = try c.bool("tie_word_embeddings", default: true)
-        eosTokenIds = try c.intList("eos_token_id")
-        bosTokenId = try c.optionalInt("bos_token_id")
-        for (k, v) in [("n_embd", hiddenSize), ("n_head", heads), ("n_layer", layers), ("n_positions", positions),
-                       ("n_inner", intermediateSize), ("vocab_size", vocabSize)] where v <= 0 {
-            throw CheckpointError.badConfig(file: c.path, key: k, reason: "must be positive, found \(v)")
-        }
-        guard hiddenSize % heads == 0 else {
-            throw CheckpointError.badConfig(file: c.path, key: "n_head", reason: "n_embd \(hiddenSize) is not divisible by n_head \(heads)")
-        }
+    public subscript<T>(dynamicMember field: WritableKeyPath<GPTFamilyConfig, T>) -> T {
+        get { family[keyPath: field] }
+        set { family[keyPath: field] = newValue }
     }
 
-    public var shape: ModelShape {
-        ModelShape(architecture: "gpt_bigcode", hiddenSize: hiddenSize, heads: heads, kvHeads: kvHeads,
-                   headDim: headDim, layers: layers, intermediateSize: intermediateSize, vocabSize: vocabSize,
-                   maxPositions: positions, eosTokenIds: eosTokenIds, bosTokenId: bosTokenId)
+    public var headDim: Int { family.headDim }
+    public var kvHeads: Int { multiQuery ? 1 : family.heads }
+
+    public init(_ file: ModelConfigFile) throws {
+        family = try GPTFamilyConfig(file, modelType: "gpt_bigcode", defaultActivation: "gelu_pytorch_tanh", genericKeys: true)
+        multiQuery = try file.bool("multi_query", default: true)
     }
+
+    public var shape: ModelShape { family.shape(architecture: "gpt_bigcode", kvHeads: kvHeads) }
 }
 
 public final class GPTBigCode: DecoderModel {
@@ -82,11 +48,7 @@ public final class GPTBigCode: DecoderModel {
         let config = try GPTBigCodeConfig(checkpoint.config)
         self.config = config
         shape = config.shape
-        let range = layers ?? 0..<config.layers
-        guard range.lowerBound >= 0, range.upperBound <= config.layers else {
-            throw CheckpointError.badConfig(file: checkpoint.config.path, key: "n_layer",
-                                            reason: "layer range \(range) outside the model's \(config.layers) layers")
-        }
+        let range = try config.family.layerRange(layers, file: checkpoint.config.path)
         layerRange = range
         let E = config.hiddenSize, I = config.intermediateSize, V = config.vocabSize, P = config.positions
         let KV = config.kvHeads * config.headDim
@@ -123,9 +85,7 @@ public final class GPTBigCode: DecoderModel {
                 fc2B: try checkpoint.load(prefix + "mlp.c_proj.bias", shape: [E])))
         }
         stack = GPTStack(
-            dims: .init(hidden: E, heads: config.heads, kvHeads: config.kvHeads, headDim: config.headDim, intermediate: I, vocab: V,
-                        positions: P, layerNormEpsilon: config.layerNormEpsilon, activation: config.activation,
-                        scaleAttentionWeights: config.scaleAttentionWeights, scaleByInverseLayer: false),
+            dims: .init(config.family, kvHeads: config.kvHeads, scaleByInverseLayer: false),
             layerRange: range, wte: wte, wpe: wpe, finalNorm: finalNorm, head: head, blocks: blocks, compute: compute)
     }
 

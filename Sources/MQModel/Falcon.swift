@@ -289,17 +289,8 @@ public final class Falcon: DecoderModel {
 
     public func embed(_ tokens: [StepToken], into hidden: UnsafeMutablePointer<Float>) throws {
         guard let embeddings else { throw ModelError.notLoaded("the embeddings") }
-        let E = config.hiddenSize
-        for (t, tok) in tokens.enumerated() {
-            guard tok.token >= 0 && tok.token < config.vocabSize else {
-                throw ModelError.tokenOutOfRange(token: tok.token, vocab: config.vocabSize)
-            }
-            guard tok.position >= 0 && tok.position < config.positions else {
-                throw ModelError.positionOutOfRange(sequence: tok.sequence, position: tok.position, max: config.positions)
-            }
-            embeddings.copy(tok.token, into: hidden + t * E, width: E)
-        }
-        taps?.record(ActivationTaps.embed, hidden, rows: tokens.count, width: E)
+        try embedTokens(tokens, embeddings, vocab: config.vocabSize, positions: config.positions, width: config.hiddenSize, into: hidden)
+        taps?.record(ActivationTaps.embed, hidden, rows: tokens.count, width: config.hiddenSize)
     }
 
     public func forward(_ tokens: [StepToken], hidden x: UnsafeMutablePointer<Float>, cache: KVCache) throws {
@@ -355,13 +346,7 @@ public final class Falcon: DecoderModel {
 
     public func logits(hidden: UnsafePointer<Float>, rows: [Int], into logits: UnsafeMutablePointer<Float>) throws {
         guard let head, let finalNorm else { throw ModelError.notLoaded("the final norm and LM head") }
-        let E = config.hiddenSize, R = rows.count
-        let normed = work.floats(.logitsRows, R * E)   // [R, E]
-        for (r, row) in rows.enumerated() {
-            layerNorm(hidden + row * E, finalNorm.weight.pointer, finalNorm.bias.pointer, normed + r * E, tokens: 1, channels: E, eps: config.layerNormEpsilon)
-        }
-        taps?.record(ActivationTaps.finalNorm, normed, rows: R, width: E)
-        linear(normed, head, nil, logits, tokens: R, compute: compute)
-        taps?.record(ActivationTaps.logits, logits, rows: R, width: config.vocabSize)
+        headLogits(hidden: hidden, rows: rows, finalNorm: finalNorm, head: head, width: config.hiddenSize, vocab: config.vocabSize,
+                   eps: config.layerNormEpsilon, work: work, taps: taps, compute: compute, into: logits)
     }
 }

@@ -70,17 +70,8 @@ final class GPTStack {
     func embed(_ tokens: [StepToken], into hidden: UnsafeMutablePointer<Float>) throws {
         guard let wte, let wpe else { throw ModelError.notLoaded("the embeddings") }
         let E = dims.hidden
-        for (t, tok) in tokens.enumerated() {
-            guard tok.token >= 0 && tok.token < dims.vocab else {
-                throw ModelError.tokenOutOfRange(token: tok.token, vocab: dims.vocab)
-            }
-            guard tok.position >= 0 && tok.position < dims.positions else {
-                throw ModelError.positionOutOfRange(sequence: tok.sequence, position: tok.position, max: dims.positions)
-            }
-            let row = hidden + t * E
-            wte.copy(tok.token, into: row, width: E)
-            addInPlace(row, wpe.pointer + tok.position * E, count: E)
-        }
+        try embedTokens(tokens, wte, vocab: dims.vocab, positions: dims.positions, width: E, into: hidden)
+        for (t, tok) in tokens.enumerated() { addInPlace(hidden + t * E, wpe.pointer + tok.position * E, count: E) }
         taps?.record(ActivationTaps.embed, hidden, rows: tokens.count, width: E)
     }
 
@@ -120,13 +111,7 @@ final class GPTStack {
 
     func logits(hidden: UnsafePointer<Float>, rows: [Int], into logits: UnsafeMutablePointer<Float>) throws {
         guard let head, let finalNorm else { throw ModelError.notLoaded("the final norm and LM head") }
-        let E = dims.hidden, R = rows.count
-        let normed = work.floats(.logitsRows, R * E)   // [R, E]
-        for (r, row) in rows.enumerated() {
-            layerNorm(hidden + row * E, finalNorm.weight.pointer, finalNorm.bias.pointer, normed + r * E, tokens: 1, channels: E, eps: dims.layerNormEpsilon)
-        }
-        taps?.record(ActivationTaps.finalNorm, normed, rows: R, width: E)
-        linear(normed, head, nil, logits, tokens: R, compute: compute)
-        taps?.record(ActivationTaps.logits, logits, rows: R, width: dims.vocab)
+        headLogits(hidden: hidden, rows: rows, finalNorm: finalNorm, head: head, width: dims.hidden, vocab: dims.vocab,
+                   eps: dims.layerNormEpsilon, work: work, taps: taps, compute: compute, into: logits)
     }
 }

@@ -170,14 +170,14 @@ public struct FalconConfig: Sendable, Equatable {
 
 public final class Falcon: DecoderModel {
     struct Layer {
-        var lnAttnW, lnAttnB: FloatTensor          // input_layernorm or ln_attn
-        var lnMlp: (FloatTensor, FloatTensor)?     // ln_mlp or post_attention_layernorm (nil: shared)
+        var lnAttn: LayerNormWeights               // input_layernorm or ln_attn
+        var lnMlp: LayerNormWeights?               // ln_mlp or post_attention_layernorm (nil: shared)
         var qkvW: PackedWeight, qkvB: FloatTensor?  // [H·D + 2·KV, E], rearranged to [Q | K | V]
         var denseW: PackedWeight, denseB: FloatTensor?
         var fc1W: PackedWeight, fc1B: FloatTensor?  // dense_h_to_4h [F, E]
         var fc2W: PackedWeight, fc2B: FloatTensor?  // dense_4h_to_h [E, F]
         var byteCount: Int {
-            [lnAttnW, lnAttnB, lnMlp?.0, lnMlp?.1, qkvB, denseB, fc1B, fc2B].compactMap { $0?.byteCount }.reduce(0, +)
+            lnAttn.byteCount + (lnMlp?.byteCount ?? 0) + [qkvB, denseB, fc1B, fc2B].compactMap { $0?.byteCount }.reduce(0, +)
                 + [qkvW, denseW, fc1W, fc2W].reduce(0) { $0 + $1.byteCount }
         }
     }
@@ -186,7 +186,7 @@ public final class Falcon: DecoderModel {
     public let shape: ModelShape
     public let layerRange: Range<Int>
     let embeddings: TokenRows?        // [V, E] rows: a table, or the tied head when it is loaded too
-    let lnf: (FloatTensor, FloatTensor)?
+    let finalNorm: LayerNormWeights?  // ln_f
     let head: PackedWeight?           // [V, E], packed for `linear`
     let blocks: [Layer]               // blocks[i] is global layer layerRange.lowerBound + i
     let rotary: RotaryTable           // cos/sin [P, D/2]
@@ -200,64 +200,64 @@ public final class Falcon: DecoderModel {
 
     /// Loads `layers` (default: all) and, if asked, the embedding and/or the final norm and head;
     /// steps run with `compute`.
-    public init(checkpoint ck: Checkpoint, layers: Range<Int>? = nil, embedding: Bool = true, head wantHead: Bool = true,
+    public init(checkpoint: Checkpoint, layers: Range<Int>? = nil, embedding: Bool = true, head wantHead: Bool = true,
                 compute: ComputeContext) throws {
-        let c = try FalconConfig(ck.config)
-        config = c
+        let config = try FalconConfig(checkpoint.config)
+        self.config = config
         self.compute = compute
-        shape = c.shape
-        let range = layers ?? 0..<c.layers
-        guard range.lowerBound >= 0, range.upperBound <= c.layers else {
-            throw CheckpointError.badConfig(file: ck.config.path, key: "num_hidden_layers",
-                                            reason: "layer range \(range) outside the model's \(c.layers) layers")
+        shape = config.shape
+        let range = layers ?? 0..<config.layers
+        guard range.lowerBound >= 0, range.upperBound <= config.layers else {
+            throw CheckpointError.badConfig(file: checkpoint.config.path, key: "num_hidden_layers",
+                                            reason: "layer range \(range) outside the model's \(config.layers) layers")
         }
         layerRange = range
-        let E = c.hiddenSize, F = c.ffnSize, V = c.vocabSize, D = c.headDim, H = c.heads, KVH = c.kvHeads
+        let E = config.hiddenSize, F = config.ffnSize, V = config.vocabSize, D = config.headDim, H = config.heads, KVH = config.kvHeads
         let QKV = (H + 2 * KVH) * D
         // Head and embedding rows are packed from the checkpoint's bytes (a tied pair once).
         if wantHead {
-            lnf = (try ck.load("transformer.ln_f.weight", shape: [E]), try ck.load("transformer.ln_f.bias", shape: [E]))
-            head = PackedWeight(try ck.raw(c.tieWordEmbeddings ? "transformer.word_embeddings.weight" : "lm_head.weight", shape: [V, E]))
+            finalNorm = try LayerNormWeights(checkpoint, "transformer.ln_f", width: E)
+            head = PackedWeight(try checkpoint.raw(
+                config.tieWordEmbeddings ? "transformer.word_embeddings.weight" : "lm_head.weight", shape: [V, E]))
         } else {
-            lnf = nil
+            finalNorm = nil
             head = nil
         }
         embeddings = embedding
-            ? try TokenRows.load(ck, "transformer.word_embeddings.weight", vocab: V, hidden: E, head: head, tied: c.tieWordEmbeddings) : nil
+            ? try TokenRows.load(checkpoint, "transformer.word_embeddings.weight", vocab: V, hidden: E, head: head,
+                                 tied: config.tieWordEmbeddings) : nil
         func optionalBias(_ name: String, _ n: Int) throws -> FloatTensor? {
-            c.bias ? try ck.load(name, shape: [n]) : nil
+            config.bias ? try checkpoint.load(name, shape: [n]) : nil
         }
-        var bl: [Layer] = []
+        var loaded: [Layer] = []
         for i in range {
-            let p = "transformer.h.\(i)."
-            var qkvW = try ck.load(p + "self_attention.query_key_value.weight", shape: [QKV, E])
-            var qkvB = try optionalBias(p + "self_attention.query_key_value.bias", QKV)
+            let prefix = "transformer.h.\(i)."
+            var qkvW = try checkpoint.load(prefix + "self_attention.query_key_value.weight", shape: [QKV, E])
+            var qkvB = try optionalBias(prefix + "self_attention.query_key_value.bias", QKV)
             if KVH > 1 {
                 // Grouped [q_0 … q_{r−1} | k | v] per KV head (the old multi-head layout is r = 1).
                 qkvW = Self.regroupGrouped(qkvW, groups: KVH, queriesPerGroup: H / KVH, headDim: D, columns: E)
                 qkvB = qkvB.map { Self.regroupGrouped($0, groups: KVH, queriesPerGroup: H / KVH, headDim: D, columns: 1) }
             }
-            let lnAttn = c.norms == .parallelSeparate ? "ln_attn" : "input_layernorm"
-            var lnMlp: (FloatTensor, FloatTensor)? = nil
-            switch c.norms {
-            case .parallelShared: break
-            case .parallelSeparate:
-                lnMlp = (try ck.load(p + "ln_mlp.weight", shape: [E]), try ck.load(p + "ln_mlp.bias", shape: [E]))
-            case .sequential:
-                lnMlp = (try ck.load(p + "post_attention_layernorm.weight", shape: [E]),
-                         try ck.load(p + "post_attention_layernorm.bias", shape: [E]))
+            let lnAttnName = config.norms == .parallelSeparate ? "ln_attn" : "input_layernorm"
+            let lnMlp: LayerNormWeights? = switch config.norms {
+            case .parallelShared: nil
+            case .parallelSeparate: try LayerNormWeights(checkpoint, prefix + "ln_mlp", width: E)
+            case .sequential: try LayerNormWeights(checkpoint, prefix + "post_attention_layernorm", width: E)
             }
-            bl.append(Layer(
-                lnAttnW: try ck.load(p + lnAttn + ".weight", shape: [E]), lnAttnB: try ck.load(p + lnAttn + ".bias", shape: [E]),
+            loaded.append(Layer(
+                lnAttn: try LayerNormWeights(checkpoint, prefix + lnAttnName, width: E),
                 lnMlp: lnMlp,
                 qkvW: PackedWeight(qkvW), qkvB: qkvB,
-                denseW: PackedWeight(try ck.raw(p + "self_attention.dense.weight", shape: [E, E])),
-                denseB: try optionalBias(p + "self_attention.dense.bias", E),
-                fc1W: PackedWeight(try ck.raw(p + "mlp.dense_h_to_4h.weight", shape: [F, E])), fc1B: try optionalBias(p + "mlp.dense_h_to_4h.bias", F),
-                fc2W: PackedWeight(try ck.raw(p + "mlp.dense_4h_to_h.weight", shape: [E, F])), fc2B: try optionalBias(p + "mlp.dense_4h_to_h.bias", E)))
+                denseW: PackedWeight(try checkpoint.raw(prefix + "self_attention.dense.weight", shape: [E, E])),
+                denseB: try optionalBias(prefix + "self_attention.dense.bias", E),
+                fc1W: PackedWeight(try checkpoint.raw(prefix + "mlp.dense_h_to_4h.weight", shape: [F, E])),
+                fc1B: try optionalBias(prefix + "mlp.dense_h_to_4h.bias", F),
+                fc2W: PackedWeight(try checkpoint.raw(prefix + "mlp.dense_4h_to_h.weight", shape: [E, F])),
+                fc2B: try optionalBias(prefix + "mlp.dense_4h_to_h.bias", E)))
         }
-        blocks = bl
-        rotary = RotaryTable(headDim: D, theta: c.ropeTheta, positions: c.positions)
+        blocks = loaded
+        rotary = RotaryTable(headDim: D, theta: config.ropeTheta, positions: config.positions)
     }
 
     /// Rows grouped per KV head, g groups of [q_0 … q_{r−1} | k | v] (D rows each), →
@@ -276,30 +276,21 @@ public final class Falcon: DecoderModel {
     }
 
     public var weightBytesLoaded: Int {
-        blocks.reduce(0) { $0 + $1.byteCount } + [lnf?.0, lnf?.1].compactMap({ $0?.byteCount }).reduce(0, +)
+        blocks.reduce(0) { $0 + $1.byteCount } + (finalNorm?.byteCount ?? 0)
             + (embeddings?.byteCount ?? 0) + (head?.byteCount ?? 0)
     }
 
     public var weightBytesPerToken: Int {
         var n = blocks.reduce(0) { $0 + $1.byteCount }
-        if let head, let lnf { n += head.byteCount + lnf.0.byteCount + lnf.1.byteCount }
+        if let head, let finalNorm { n += head.byteCount + finalNorm.byteCount }
         if hasEmbedding { n += config.hiddenSize * 4 }   // one row of word_embeddings
         return n
     }
 
     public func embed(_ tokens: [StepToken], into hidden: UnsafeMutablePointer<Float>) throws {
         guard let embeddings else { throw ModelError.notLoaded("the embeddings") }
-        let E = config.hiddenSize
-        for (t, tok) in tokens.enumerated() {
-            guard tok.token >= 0 && tok.token < config.vocabSize else {
-                throw ModelError.tokenOutOfRange(token: tok.token, vocab: config.vocabSize)
-            }
-            guard tok.position >= 0 && tok.position < config.positions else {
-                throw ModelError.positionOutOfRange(sequence: tok.sequence, position: tok.position, max: config.positions)
-            }
-            embeddings.copy(tok.token, into: hidden + t * E, width: E)
-        }
-        taps?.record(ActivationTaps.embed, hidden, rows: tokens.count, width: E)
+        try embedTokens(tokens, embeddings, vocab: config.vocabSize, positions: config.positions, width: config.hiddenSize, into: hidden)
+        taps?.record(ActivationTaps.embed, hidden, rows: tokens.count, width: config.hiddenSize)
     }
 
     public func forward(_ tokens: [StepToken], hidden x: UnsafeMutablePointer<Float>, cache: KVCache) throws {
@@ -318,7 +309,7 @@ public final class Falcon: DecoderModel {
         for (i, w) in blocks.enumerated() {
             let layer = layerRange.lowerBound + i
             // attention
-            layerNorm(x, w.lnAttnW.pointer, w.lnAttnB.pointer, normed, tokens: T, channels: E, eps: eps)
+            layerNorm(x, w.lnAttn.weight.pointer, w.lnAttn.bias.pointer, normed, tokens: T, channels: E, eps: eps)
             linear(normed, w.qkvW, w.qkvB?.pointer, qkv, tokens: T, compute: compute)
             // Rotate the H query heads and the KVH key heads (contiguous at the start of each row)
             // before AttentionStep copies the keys into the cache.
@@ -335,10 +326,12 @@ public final class Falcon: DecoderModel {
             switch config.norms {
             case .parallelShared: break
             case .parallelSeparate:
-                layerNorm(x, w.lnMlp!.0.pointer, w.lnMlp!.1.pointer, normed, tokens: T, channels: E, eps: eps)
+                let lnMlp = w.lnMlp!   // loaded for every layout but parallelShared
+                layerNorm(x, lnMlp.weight.pointer, lnMlp.bias.pointer, normed, tokens: T, channels: E, eps: eps)
             case .sequential:
+                let lnMlp = w.lnMlp!
                 addInPlace(x, proj, count: T * E)
-                layerNorm(x, w.lnMlp!.0.pointer, w.lnMlp!.1.pointer, normed, tokens: T, channels: E, eps: eps)
+                layerNorm(x, lnMlp.weight.pointer, lnMlp.bias.pointer, normed, tokens: T, channels: E, eps: eps)
             }
             linear(normed, w.fc1W, w.fc1B?.pointer, mlp, tokens: T, compute: compute)
             config.activation.apply(mlp, count: T * F)
@@ -352,14 +345,8 @@ public final class Falcon: DecoderModel {
     }
 
     public func logits(hidden: UnsafePointer<Float>, rows: [Int], into logits: UnsafeMutablePointer<Float>) throws {
-        guard let head, let lnf else { throw ModelError.notLoaded("the final norm and LM head") }
-        let E = config.hiddenSize, R = rows.count
-        let normed = work.floats(.logitsRows, R * E)   // [R, E]
-        for (r, row) in rows.enumerated() {
-            layerNorm(hidden + row * E, lnf.0.pointer, lnf.1.pointer, normed + r * E, tokens: 1, channels: E, eps: config.layerNormEpsilon)
-        }
-        taps?.record(ActivationTaps.finalNorm, normed, rows: R, width: E)
-        linear(normed, head, nil, logits, tokens: R, compute: compute)
-        taps?.record(ActivationTaps.logits, logits, rows: R, width: config.vocabSize)
+        guard let head, let finalNorm else { throw ModelError.notLoaded("the final norm and LM head") }
+        headLogits(hidden: hidden, rows: rows, finalNorm: finalNorm, head: head, width: config.hiddenSize, vocab: config.vocabSize,
+                   eps: config.layerNormEpsilon, work: work, taps: taps, compute: compute, into: logits)
     }
 }

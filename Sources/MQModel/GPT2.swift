@@ -20,74 +20,40 @@ import Foundation
 import MQCheckpoint
 import MQKernels
 
+/// GPT-2's config: the GPT family's shared fields (read as `config.hiddenSize` etc.) and GPT-2's own keys.
+@dynamicMemberLookup
 public struct GPT2Config: Sendable, Equatable {
-    public var hiddenSize: Int
-    public var heads: Int
-    public var layers: Int
-    public var positions: Int
-    public var intermediateSize: Int
-    public var vocabSize: Int
-    public var layerNormEpsilon: Float
+    public var family: GPTFamilyConfig
     public var multiQuery: Bool
-    public var activation: Activation
-    public var scaleAttentionWeights: Bool
     public var scaleByInverseLayer: Bool
-    public var tieWordEmbeddings: Bool
-    public var eosTokenIds: [Int]
-    public var bosTokenId: Int?
 
-    public var headDim: Int { hiddenSize / heads }
-    public var kvHeads: Int { multiQuery ? 1 : heads }
+    public subscript<T>(dynamicMember field: WritableKeyPath<GPTFamilyConfig, T>) -> T {
+        get { family[keyPath: field] }
+        set { family[keyPath: field] = newValue }
+    }
+
+    public var headDim: Int { family.headDim }
+    public var kvHeads: Int { multiQuery ? 1 : family.heads }
     /// "gpt2-santacoder" for the multi-query layout, "gpt2" for plain GPT-2.
     public var architecture: String { multiQuery ? "gpt2-santacoder" : "gpt2" }
 
-    public init(_ c: ModelConfigFile) throws {
-        let type = try c.string("model_type", default: "")
-        guard type == "gpt2" else {
-            throw CheckpointError.unsupportedModel(file: c.path, reason: "model_type \"\(type)\" is not gpt2")
-        }
-        hiddenSize = try c.int("n_embd", "hidden_size")
-        heads = try c.int("n_head", "num_attention_heads")
-        layers = try c.int("n_layer", "num_hidden_layers")
-        positions = try c.int("n_positions", "max_position_embeddings")
-        intermediateSize = try c.optionalInt("n_inner") ?? 4 * hiddenSize
-        vocabSize = try c.int("vocab_size")
-        layerNormEpsilon = Float(try c.double("layer_norm_epsilon", default: 1e-5))
-        let headType = try c.string("attention_head_type", default: "multihead")
+    public init(_ file: ModelConfigFile) throws {
+        family = try GPTFamilyConfig(file, modelType: "gpt2", defaultActivation: "gelu_new", genericKeys: false)
+        let headType = try file.string("attention_head_type", default: "multihead")
         switch headType {
         case "multiquery": multiQuery = true
         case "multihead": multiQuery = false
         default:
-            throw CheckpointError.badConfig(file: c.path, key: "attention_head_type",
+            throw CheckpointError.badConfig(file: file.path, key: "attention_head_type",
                                             reason: "\"\(headType)\" is neither \"multiquery\" nor \"multihead\"")
         }
-        let act = try c.string("activation_function", default: "gelu_new")
-        guard let a = Activation(huggingFaceName: act) else {
-            throw CheckpointError.badConfig(file: c.path, key: "activation_function", reason: "unsupported activation \"\(act)\"")
-        }
-        activation = a
-        scaleAttentionWeights = try c.bool("scale_attn_weights", default: true)
-        scaleByInverseLayer = try c.bool("scale_attn_by_inverse_layer_idx", default: false)
-        if try c.bool("add_cross_attention", default: false) {
-            throw CheckpointError.unsupportedModel(file: c.path, reason: "add_cross_attention: true (an encoder-decoder GPT-2) is not supported")
-        }
-        tieWordEmbeddings = try c.bool("tie_word_embeddings", default: true)
-        eosTokenIds = try c.intList("eos_token_id")
-        bosTokenId = try c.optionalInt("bos_token_id")
-        for (k, v) in [("n_embd", hiddenSize), ("n_head", heads), ("n_layer", layers), ("n_positions", positions),
-                       ("n_inner", intermediateSize), ("vocab_size", vocabSize)] where v <= 0 {
-            throw CheckpointError.badConfig(file: c.path, key: k, reason: "must be positive, found \(v)")
-        }
-        guard hiddenSize % heads == 0 else {
-            throw CheckpointError.badConfig(file: c.path, key: "n_head", reason: "n_embd \(hiddenSize) is not divisible by n_head \(heads)")
+        scaleByInverseLayer = try file.bool("scale_attn_by_inverse_layer_idx", default: false)
+        if try file.bool("add_cross_attention", default: false) {
+            throw CheckpointError.unsupportedModel(file: file.path, reason: "add_cross_attention: true (an encoder-decoder GPT-2) is not supported")
         }
     }
 
-    public var shape: ModelShape {
-        ModelShape(architecture: architecture, hiddenSize: hiddenSize, heads: heads, kvHeads: kvHeads,
-                   headDim: headDim, layers: layers, intermediateSize: intermediateSize, vocabSize: vocabSize,
-                   maxPositions: positions, eosTokenIds: eosTokenIds, bosTokenId: bosTokenId)
-    }
+    public var shape: ModelShape { family.shape(architecture: architecture, kvHeads: kvHeads) }
 }
 
 public final class GPT2: DecoderModel {
@@ -107,79 +73,77 @@ public final class GPT2: DecoderModel {
 
     /// Loads `layers` (default: all) and, if asked, the embeddings and/or the final norm and head;
     /// steps run with `compute`.
-    public init(checkpoint ck: Checkpoint, layers: Range<Int>? = nil, embedding: Bool = true, head wantHead: Bool = true,
+    public init(checkpoint: Checkpoint, layers: Range<Int>? = nil, embedding: Bool = true, head wantHead: Bool = true,
                 compute: ComputeContext) throws {
-        let c = try GPT2Config(ck.config)
-        config = c
-        shape = c.shape
-        let range = layers ?? 0..<c.layers
-        guard range.lowerBound >= 0, range.upperBound <= c.layers else {
-            throw CheckpointError.badConfig(file: ck.config.path, key: "n_layer",
-                                            reason: "layer range \(range) outside the model's \(c.layers) layers")
-        }
+        let config = try GPT2Config(checkpoint.config)
+        self.config = config
+        shape = config.shape
+        let range = try config.family.layerRange(layers, file: checkpoint.config.path)
         layerRange = range
-        let E = c.hiddenSize, I = c.intermediateSize, V = c.vocabSize, P = c.positions
-        let KV = c.kvHeads * c.headDim
+        let E = config.hiddenSize, I = config.intermediateSize, V = config.vocabSize, P = config.positions
+        let KV = config.kvHeads * config.headDim
         // transformers writes "transformer.wte.weight"; OpenAI's GPT-2 files have bare "wte.weight".
-        let root = ck.has("transformer.wte.weight") || !ck.has("wte.weight") ? "transformer." : ""
+        let root = checkpoint.has("transformer.wte.weight") || !checkpoint.has("wte.weight") ? "transformer." : ""
         // Head and embedding rows are packed from the checkpoint's bytes (a tied pair once).
-        let lnf: (FloatTensor, FloatTensor)?, head: PackedWeight?
+        let finalNorm: LayerNormWeights?, head: PackedWeight?
         if wantHead {
-            lnf = (try ck.load(root + "ln_f.weight", shape: [E]), try ck.load(root + "ln_f.bias", shape: [E]))
-            head = PackedWeight(try ck.raw(c.tieWordEmbeddings ? root + "wte.weight" : "lm_head.weight", shape: [V, E]))
+            finalNorm = try LayerNormWeights(checkpoint, root + "ln_f", width: E)
+            head = PackedWeight(try checkpoint.raw(config.tieWordEmbeddings ? root + "wte.weight" : "lm_head.weight", shape: [V, E]))
         } else {
-            lnf = nil
+            finalNorm = nil
             head = nil
         }
-        let wte = embedding ? try TokenRows.load(ck, root + "wte.weight", vocab: V, hidden: E, head: head, tied: c.tieWordEmbeddings) : nil
-        let wpe = embedding ? try ck.load(root + "wpe.weight", shape: [P, E]) : nil
+        let wte = embedding
+            ? try TokenRows.load(checkpoint, root + "wte.weight", vocab: V, hidden: E, head: head, tied: config.tieWordEmbeddings) : nil
+        let wpe = embedding ? try checkpoint.load(root + "wpe.weight", shape: [P, E]) : nil
         /// A Conv1D weight [in, out] as a Linear weight [out, in].
         func conv1D(_ name: String, in n: Int, out m: Int) throws -> FloatTensor {
-            Self.transposed(try ck.load(name, shape: [n, m]))
+            Self.transposed(try checkpoint.load(name, shape: [n, m]))
         }
         var layout: AttentionLayout? = nil
-        var bl: [GPTStack.Layer] = []
+        var blocks: [GPTStack.Layer] = []
         for i in range {
-            let p = root + "h.\(i)."
+            let prefix = root + "h.\(i)."
             let found: AttentionLayout
-            if ck.has(p + "attn.c_attn.weight") { found = .fused }
-            else if ck.has(p + "attn.q_attn.weight") && ck.has(p + "attn.kv_attn.weight") { found = .split }
+            if checkpoint.has(prefix + "attn.c_attn.weight") { found = .fused }
+            else if checkpoint.has(prefix + "attn.q_attn.weight") && checkpoint.has(prefix + "attn.kv_attn.weight") { found = .split }
             else {
-                throw CheckpointError.missingTensor(name: p + "attn.c_attn.weight (or attn.q_attn.weight + attn.kv_attn.weight)",
-                                                   directory: ck.directory.path)
+                throw CheckpointError.missingTensor(name: prefix + "attn.c_attn.weight (or attn.q_attn.weight + attn.kv_attn.weight)",
+                                                   directory: checkpoint.directory.path)
             }
             if let layout, layout != found {
-                throw CheckpointError.unsupportedModel(file: ck.config.path,
+                throw CheckpointError.unsupportedModel(file: checkpoint.config.path,
                                                        reason: "layer \(i) stores attention as \(found.rawValue), earlier layers as \(layout.rawValue)")
             }
             layout = found
             let qkvW: FloatTensor, qkvB: FloatTensor
             switch found {
             case .fused:
-                qkvW = try conv1D(p + "attn.c_attn.weight", in: E, out: E + 2 * KV)
-                qkvB = try ck.load(p + "attn.c_attn.bias", shape: [E + 2 * KV])
+                qkvW = try conv1D(prefix + "attn.c_attn.weight", in: E, out: E + 2 * KV)
+                qkvB = try checkpoint.load(prefix + "attn.c_attn.bias", shape: [E + 2 * KV])
             case .split:
                 // Rows [Q | K | V]: q_attn's transpose on top of kv_attn's.
-                let q = try ck.load(p + "attn.q_attn.weight", shape: [E, E])
-                let kv = try ck.load(p + "attn.kv_attn.weight", shape: [E, 2 * KV])
-                qkvW = Self.transposedStack([q, kv], rows: E, name: p + "attn.q_attn+kv_attn.weight")
-                let qb = try ck.load(p + "attn.q_attn.bias", shape: [E])
-                let kvb = try ck.load(p + "attn.kv_attn.bias", shape: [2 * KV])
-                qkvB = Self.concatenated([qb, kvb], name: p + "attn.q_attn+kv_attn.bias")
+                let q = try checkpoint.load(prefix + "attn.q_attn.weight", shape: [E, E])
+                let kv = try checkpoint.load(prefix + "attn.kv_attn.weight", shape: [E, 2 * KV])
+                qkvW = Self.transposedStack([q, kv], rows: E, name: prefix + "attn.q_attn+kv_attn.weight")
+                let qBias = try checkpoint.load(prefix + "attn.q_attn.bias", shape: [E])
+                let kvBias = try checkpoint.load(prefix + "attn.kv_attn.bias", shape: [2 * KV])
+                qkvB = Self.concatenated([qBias, kvBias], name: prefix + "attn.q_attn+kv_attn.bias")
             }
-            bl.append(GPTStack.Layer(
-                ln1w: try ck.load(p + "ln_1.weight", shape: [E]), ln1b: try ck.load(p + "ln_1.bias", shape: [E]),
+            blocks.append(GPTStack.Layer(
+                ln1: try LayerNormWeights(checkpoint, prefix + "ln_1", width: E),
                 qkvW: PackedWeight(qkvW), qkvB: qkvB,
-                projW: PackedWeight(try conv1D(p + "attn.c_proj.weight", in: E, out: E)), projB: try ck.load(p + "attn.c_proj.bias", shape: [E]),
-                ln2w: try ck.load(p + "ln_2.weight", shape: [E]), ln2b: try ck.load(p + "ln_2.bias", shape: [E]),
-                fcW: PackedWeight(try conv1D(p + "mlp.c_fc.weight", in: E, out: I)), fcB: try ck.load(p + "mlp.c_fc.bias", shape: [I]),
-                fc2W: PackedWeight(try conv1D(p + "mlp.c_proj.weight", in: I, out: E)), fc2B: try ck.load(p + "mlp.c_proj.bias", shape: [E])))
+                projW: PackedWeight(try conv1D(prefix + "attn.c_proj.weight", in: E, out: E)),
+                projB: try checkpoint.load(prefix + "attn.c_proj.bias", shape: [E]),
+                ln2: try LayerNormWeights(checkpoint, prefix + "ln_2", width: E),
+                fcW: PackedWeight(try conv1D(prefix + "mlp.c_fc.weight", in: E, out: I)),
+                fcB: try checkpoint.load(prefix + "mlp.c_fc.bias", shape: [I]),
+                fc2W: PackedWeight(try conv1D(prefix + "mlp.c_proj.weight", in: I, out: E)),
+                fc2B: try checkpoint.load(prefix + "mlp.c_proj.bias", shape: [E])))
         }
         stack = GPTStack(
-            dims: .init(hidden: E, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim, intermediate: I, vocab: V,
-                        positions: P, layerNormEpsilon: c.layerNormEpsilon, activation: c.activation,
-                        scaleAttentionWeights: c.scaleAttentionWeights, scaleByInverseLayer: c.scaleByInverseLayer),
-            layerRange: range, wte: wte, wpe: wpe, lnf: lnf, head: head, blocks: bl, compute: compute)
+            dims: .init(config.family, kvHeads: config.kvHeads, scaleByInverseLayer: config.scaleByInverseLayer),
+            layerRange: range, wte: wte, wpe: wpe, finalNorm: finalNorm, head: head, blocks: blocks, compute: compute)
         attentionLayout = layout
     }
 

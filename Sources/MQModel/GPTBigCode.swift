@@ -12,60 +12,26 @@ import Foundation
 import MQCheckpoint
 import MQKernels
 
+/// GPTBigCode's config: the GPT family's shared fields (read as `config.hiddenSize` etc.) and multi_query.
+@dynamicMemberLookup
 public struct GPTBigCodeConfig: Sendable, Equatable {
-    public var hiddenSize: Int
-    public var heads: Int
-    public var layers: Int
-    public var positions: Int
-    public var intermediateSize: Int
-    public var vocabSize: Int
-    public var layerNormEpsilon: Float
+    public var family: GPTFamilyConfig
     public var multiQuery: Bool
-    public var activation: Activation
-    public var scaleAttentionWeights: Bool
-    public var tieWordEmbeddings: Bool
-    public var eosTokenIds: [Int]
-    public var bosTokenId: Int?
 
-    public var headDim: Int { hiddenSize / heads }
-    public var kvHeads: Int { multiQuery ? 1 : heads }
-
-    public init(_ c: ModelConfigFile) throws {
-        let type = try c.string("model_type", default: "")
-        guard type == "gpt_bigcode" else {
-            throw CheckpointError.unsupportedModel(file: c.path, reason: "model_type \"\(type)\" is not gpt_bigcode")
-        }
-        hiddenSize = try c.int("n_embd", "hidden_size")
-        heads = try c.int("n_head", "num_attention_heads")
-        layers = try c.int("n_layer", "num_hidden_layers")
-        positions = try c.int("n_positions", "max_position_embeddings")
-        intermediateSize = try c.optionalInt("n_inner", "intermediate_size") ?? 4 * hiddenSize
-        vocabSize = try c.int("vocab_size")
-        layerNormEpsilon = Float(try c.double("layer_norm_epsilon", "layer_norm_eps", default: 1e-5))
-        multiQuery = try c.bool("multi_query", default: true)
-        let act = try c.string("activation_function", "hidden_act", default: "gelu_pytorch_tanh")
-        guard let a = Activation(huggingFaceName: act) else {
-            throw CheckpointError.badConfig(file: c.path, key: "activation_function", reason: "unsupported activation \"\(act)\"")
-        }
-        activation = a
-        scaleAttentionWeights = try c.bool("scale_attn_weights", default: true)
-        tieWordEmbeddings = try c.bool("tie_word_embeddings", default: true)
-        eosTokenIds = try c.intList("eos_token_id")
-        bosTokenId = try c.optionalInt("bos_token_id")
-        for (k, v) in [("n_embd", hiddenSize), ("n_head", heads), ("n_layer", layers), ("n_positions", positions),
-                       ("n_inner", intermediateSize), ("vocab_size", vocabSize)] where v <= 0 {
-            throw CheckpointError.badConfig(file: c.path, key: k, reason: "must be positive, found \(v)")
-        }
-        guard hiddenSize % heads == 0 else {
-            throw CheckpointError.badConfig(file: c.path, key: "n_head", reason: "n_embd \(hiddenSize) is not divisible by n_head \(heads)")
-        }
+    public subscript<T>(dynamicMember field: WritableKeyPath<GPTFamilyConfig, T>) -> T {
+        get { family[keyPath: field] }
+        set { family[keyPath: field] = newValue }
     }
 
-    public var shape: ModelShape {
-        ModelShape(architecture: "gpt_bigcode", hiddenSize: hiddenSize, heads: heads, kvHeads: kvHeads,
-                   headDim: headDim, layers: layers, intermediateSize: intermediateSize, vocabSize: vocabSize,
-                   maxPositions: positions, eosTokenIds: eosTokenIds, bosTokenId: bosTokenId)
+    public var headDim: Int { family.headDim }
+    public var kvHeads: Int { multiQuery ? 1 : family.heads }
+
+    public init(_ file: ModelConfigFile) throws {
+        family = try GPTFamilyConfig(file, modelType: "gpt_bigcode", defaultActivation: "gelu_pytorch_tanh", genericKeys: true)
+        multiQuery = try file.bool("multi_query", default: true)
     }
+
+    public var shape: ModelShape { family.shape(architecture: "gpt_bigcode", kvHeads: kvHeads) }
 }
 
 public final class GPTBigCode: DecoderModel {
@@ -77,52 +43,50 @@ public final class GPTBigCode: DecoderModel {
 
     /// Loads `layers` (default: all) and, if asked, the embeddings and/or the final norm and head;
     /// steps run with `compute`.
-    public init(checkpoint ck: Checkpoint, layers: Range<Int>? = nil, embedding: Bool = true, head wantHead: Bool = true,
+    public init(checkpoint: Checkpoint, layers: Range<Int>? = nil, embedding: Bool = true, head wantHead: Bool = true,
                 compute: ComputeContext) throws {
-        let c = try GPTBigCodeConfig(ck.config)
-        config = c
-        shape = c.shape
-        let range = layers ?? 0..<c.layers
-        guard range.lowerBound >= 0, range.upperBound <= c.layers else {
-            throw CheckpointError.badConfig(file: ck.config.path, key: "n_layer",
-                                            reason: "layer range \(range) outside the model's \(c.layers) layers")
-        }
+        let config = try GPTBigCodeConfig(checkpoint.config)
+        self.config = config
+        shape = config.shape
+        let range = try config.family.layerRange(layers, file: checkpoint.config.path)
         layerRange = range
-        let E = c.hiddenSize, I = c.intermediateSize, V = c.vocabSize, P = c.positions
-        let KV = c.kvHeads * c.headDim
+        let E = config.hiddenSize, I = config.intermediateSize, V = config.vocabSize, P = config.positions
+        let KV = config.kvHeads * config.headDim
         // Head and embedding rows are packed from the checkpoint's bytes (a tied pair once).
-        let lnf: (FloatTensor, FloatTensor)?, head: PackedWeight?
+        let finalNorm: LayerNormWeights?, head: PackedWeight?
         if wantHead {
-            lnf = (try ck.load("transformer.ln_f.weight", shape: [E]), try ck.load("transformer.ln_f.bias", shape: [E]))
-            head = PackedWeight(try ck.raw(c.tieWordEmbeddings ? "transformer.wte.weight" : "lm_head.weight", shape: [V, E]))
+            finalNorm = try LayerNormWeights(checkpoint, "transformer.ln_f", width: E)
+            head = PackedWeight(try checkpoint.raw(config.tieWordEmbeddings ? "transformer.wte.weight" : "lm_head.weight", shape: [V, E]))
         } else {
-            lnf = nil
+            finalNorm = nil
             head = nil
         }
-        let wte = embedding ? try TokenRows.load(ck, "transformer.wte.weight", vocab: V, hidden: E, head: head, tied: c.tieWordEmbeddings) : nil
-        let wpe = embedding ? try ck.load("transformer.wpe.weight", shape: [P, E]) : nil
-        var bl: [GPTStack.Layer] = []
+        let wte = embedding
+            ? try TokenRows.load(checkpoint, "transformer.wte.weight", vocab: V, hidden: E, head: head, tied: config.tieWordEmbeddings) : nil
+        let wpe = embedding ? try checkpoint.load("transformer.wpe.weight", shape: [P, E]) : nil
+        var blocks: [GPTStack.Layer] = []
         for i in range {
-            let p = "transformer.h.\(i)."
-            var qkvW = try ck.load(p + "attn.c_attn.weight", shape: [E + 2 * KV, E])
-            var qkvB = try ck.load(p + "attn.c_attn.bias", shape: [E + 2 * KV])
-            if !c.multiQuery {
-                qkvW = Self.regroupMultiHead(qkvW, heads: c.heads, headDim: c.headDim, columns: E)
-                qkvB = Self.regroupMultiHead(qkvB, heads: c.heads, headDim: c.headDim, columns: 1)
+            let prefix = "transformer.h.\(i)."
+            var qkvW = try checkpoint.load(prefix + "attn.c_attn.weight", shape: [E + 2 * KV, E])
+            var qkvB = try checkpoint.load(prefix + "attn.c_attn.bias", shape: [E + 2 * KV])
+            if !config.multiQuery {
+                qkvW = Self.regroupMultiHead(qkvW, heads: config.heads, headDim: config.headDim, columns: E)
+                qkvB = Self.regroupMultiHead(qkvB, heads: config.heads, headDim: config.headDim, columns: 1)
             }
-            bl.append(GPTStack.Layer(
-                ln1w: try ck.load(p + "ln_1.weight", shape: [E]), ln1b: try ck.load(p + "ln_1.bias", shape: [E]),
+            blocks.append(GPTStack.Layer(
+                ln1: try LayerNormWeights(checkpoint, prefix + "ln_1", width: E),
                 qkvW: PackedWeight(qkvW), qkvB: qkvB,
-                projW: PackedWeight(try ck.raw(p + "attn.c_proj.weight", shape: [E, E])), projB: try ck.load(p + "attn.c_proj.bias", shape: [E]),
-                ln2w: try ck.load(p + "ln_2.weight", shape: [E]), ln2b: try ck.load(p + "ln_2.bias", shape: [E]),
-                fcW: PackedWeight(try ck.raw(p + "mlp.c_fc.weight", shape: [I, E])), fcB: try ck.load(p + "mlp.c_fc.bias", shape: [I]),
-                fc2W: PackedWeight(try ck.raw(p + "mlp.c_proj.weight", shape: [E, I])), fc2B: try ck.load(p + "mlp.c_proj.bias", shape: [E])))
+                projW: PackedWeight(try checkpoint.raw(prefix + "attn.c_proj.weight", shape: [E, E])),
+                projB: try checkpoint.load(prefix + "attn.c_proj.bias", shape: [E]),
+                ln2: try LayerNormWeights(checkpoint, prefix + "ln_2", width: E),
+                fcW: PackedWeight(try checkpoint.raw(prefix + "mlp.c_fc.weight", shape: [I, E])),
+                fcB: try checkpoint.load(prefix + "mlp.c_fc.bias", shape: [I]),
+                fc2W: PackedWeight(try checkpoint.raw(prefix + "mlp.c_proj.weight", shape: [E, I])),
+                fc2B: try checkpoint.load(prefix + "mlp.c_proj.bias", shape: [E])))
         }
         stack = GPTStack(
-            dims: .init(hidden: E, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim, intermediate: I, vocab: V,
-                        positions: P, layerNormEpsilon: c.layerNormEpsilon, activation: c.activation,
-                        scaleAttentionWeights: c.scaleAttentionWeights, scaleByInverseLayer: false),
-            layerRange: range, wte: wte, wpe: wpe, lnf: lnf, head: head, blocks: bl, compute: compute)
+            dims: .init(config.family, kvHeads: config.kvHeads, scaleByInverseLayer: false),
+            layerRange: range, wte: wte, wpe: wpe, finalNorm: finalNorm, head: head, blocks: blocks, compute: compute)
     }
 
     /// Rows [q_h | k_h | v_h] per head (D rows each) → [all q | all k | all v]. `columns` = row length.

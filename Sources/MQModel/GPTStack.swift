@@ -11,14 +11,14 @@ import MQKernels
 
 final class GPTStack {
     struct Layer {
-        var ln1w, ln1b: FloatTensor
+        var ln1: LayerNormWeights
         var qkvW: PackedWeight, qkvB: FloatTensor
         var projW: PackedWeight, projB: FloatTensor
-        var ln2w, ln2b: FloatTensor
+        var ln2: LayerNormWeights
         var fcW: PackedWeight, fcB: FloatTensor
         var fc2W: PackedWeight, fc2B: FloatTensor
         var byteCount: Int {
-            [ln1w, ln1b, qkvB, projB, ln2w, ln2b, fcB, fc2B].reduce(0) { $0 + $1.byteCount }
+            ln1.byteCount + ln2.byteCount + [qkvB, projB, fcB, fc2B].reduce(0) { $0 + $1.byteCount }
                 + [qkvW, projW, fcW, fc2W].reduce(0) { $0 + $1.byteCount }
         }
     }
@@ -36,7 +36,7 @@ final class GPTStack {
     let layerRange: Range<Int>
     let wte: TokenRows?        // [V, E] rows: a table, or the tied head when it is loaded too
     let wpe: FloatTensor?      // [P, E]
-    let lnf: (FloatTensor, FloatTensor)?
+    let finalNorm: LayerNormWeights?   // ln_f
     let head: PackedWeight?    // [V, E]
     let blocks: [Layer]        // blocks[i] is global layer layerRange.lowerBound + i
     let compute: ComputeContext
@@ -45,9 +45,9 @@ final class GPTStack {
     private let work = Workspace()
 
     init(dims: Dimensions, layerRange: Range<Int>, wte: TokenRows?, wpe: FloatTensor?,
-         lnf: (FloatTensor, FloatTensor)?, head: PackedWeight?, blocks: [Layer], compute: ComputeContext) {
+         finalNorm: LayerNormWeights?, head: PackedWeight?, blocks: [Layer], compute: ComputeContext) {
         self.dims = dims; self.layerRange = layerRange; self.wpe = wpe; self.compute = compute
-        self.lnf = lnf; self.blocks = blocks
+        self.finalNorm = finalNorm; self.blocks = blocks
         self.head = head
         self.wte = wte
     }
@@ -56,13 +56,13 @@ final class GPTStack {
     var hasHead: Bool { head != nil }
 
     var weightBytesLoaded: Int {
-        blocks.reduce(0) { $0 + $1.byteCount } + [wpe, lnf?.0, lnf?.1].compactMap({ $0?.byteCount }).reduce(0, +)
+        blocks.reduce(0) { $0 + $1.byteCount } + (wpe?.byteCount ?? 0) + (finalNorm?.byteCount ?? 0)
             + (wte?.byteCount ?? 0) + (head?.byteCount ?? 0)
     }
 
     var weightBytesPerToken: Int {
         var n = blocks.reduce(0) { $0 + $1.byteCount }
-        if let head, let lnf { n += head.byteCount + lnf.0.byteCount + lnf.1.byteCount }
+        if let head, let finalNorm { n += head.byteCount + finalNorm.byteCount }
         if hasEmbedding { n += 2 * dims.hidden * 4 }   // one row of wte and one of wpe
         return n
     }
@@ -70,17 +70,8 @@ final class GPTStack {
     func embed(_ tokens: [StepToken], into hidden: UnsafeMutablePointer<Float>) throws {
         guard let wte, let wpe else { throw ModelError.notLoaded("the embeddings") }
         let E = dims.hidden
-        for (t, tok) in tokens.enumerated() {
-            guard tok.token >= 0 && tok.token < dims.vocab else {
-                throw ModelError.tokenOutOfRange(token: tok.token, vocab: dims.vocab)
-            }
-            guard tok.position >= 0 && tok.position < dims.positions else {
-                throw ModelError.positionOutOfRange(sequence: tok.sequence, position: tok.position, max: dims.positions)
-            }
-            let row = hidden + t * E
-            wte.copy(tok.token, into: row, width: E)
-            addInPlace(row, wpe.pointer + tok.position * E, count: E)
-        }
+        try embedTokens(tokens, wte, vocab: dims.vocab, positions: dims.positions, width: E, into: hidden)
+        for (t, tok) in tokens.enumerated() { addInPlace(hidden + t * E, wpe.pointer + tok.position * E, count: E) }
         taps?.record(ActivationTaps.embed, hidden, rows: tokens.count, width: E)
     }
 
@@ -100,7 +91,7 @@ final class GPTStack {
             let layer = layerRange.lowerBound + i
             let scale = dims.scaleByInverseLayer ? baseScale / Float(layer + 1) : baseScale
             // attention
-            layerNorm(x, w.ln1w.pointer, w.ln1b.pointer, normed, tokens: T, channels: E, eps: dims.layerNormEpsilon)
+            layerNorm(x, w.ln1.weight.pointer, w.ln1.bias.pointer, normed, tokens: T, channels: E, eps: dims.layerNormEpsilon)
             linear(normed, w.qkvW, w.qkvB.pointer, qkv, tokens: T, compute: compute)
             try AttentionStep.run(tokens, qkv: qkv, qkvStride: QKV, heads: H, kvHeads: KVH, headDim: D,
                                   layer: layer, cache: cache, scale: scale, work: work, compute: compute, out: attn)
@@ -108,7 +99,7 @@ final class GPTStack {
             if let taps { taps.record(ActivationTaps.attnOut(layer), proj, rows: T, width: E) }
             addInPlace(x, proj, count: T * E)
             // MLP
-            layerNorm(x, w.ln2w.pointer, w.ln2b.pointer, normed, tokens: T, channels: E, eps: dims.layerNormEpsilon)
+            layerNorm(x, w.ln2.weight.pointer, w.ln2.bias.pointer, normed, tokens: T, channels: E, eps: dims.layerNormEpsilon)
             linear(normed, w.fcW, w.fcB.pointer, mlp, tokens: T, compute: compute)
             dims.activation.apply(mlp, count: T * I)
             linear(mlp, w.fc2W, w.fc2B.pointer, proj, tokens: T, compute: compute)
@@ -119,14 +110,8 @@ final class GPTStack {
     }
 
     func logits(hidden: UnsafePointer<Float>, rows: [Int], into logits: UnsafeMutablePointer<Float>) throws {
-        guard let head, let lnf else { throw ModelError.notLoaded("the final norm and LM head") }
-        let E = dims.hidden, R = rows.count
-        let normed = work.floats(.logitsRows, R * E)   // [R, E]
-        for (r, row) in rows.enumerated() {
-            layerNorm(hidden + row * E, lnf.0.pointer, lnf.1.pointer, normed + r * E, tokens: 1, channels: E, eps: dims.layerNormEpsilon)
-        }
-        taps?.record(ActivationTaps.finalNorm, normed, rows: R, width: E)
-        linear(normed, head, nil, logits, tokens: R, compute: compute)
-        taps?.record(ActivationTaps.logits, logits, rows: R, width: dims.vocab)
+        guard let head, let finalNorm else { throw ModelError.notLoaded("the final norm and LM head") }
+        headLogits(hidden: hidden, rows: rows, finalNorm: finalNorm, head: head, width: dims.hidden, vocab: dims.vocab,
+                   eps: dims.layerNormEpsilon, work: work, taps: taps, compute: compute, into: logits)
     }
 }

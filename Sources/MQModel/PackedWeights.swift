@@ -42,9 +42,9 @@ enum TokenRows {
     case tiedHead(PackedWeight)
 
     /// The rows a stage that embeds needs: the tied head it already holds, or the table `name`.
-    static func load(_ ck: Checkpoint, _ name: String, vocab v: Int, hidden e: Int, head: PackedWeight?, tied: Bool) throws -> TokenRows {
+    static func load(_ checkpoint: Checkpoint, _ name: String, vocab v: Int, hidden e: Int, head: PackedWeight?, tied: Bool) throws -> TokenRows {
         if tied, let head { return .tiedHead(head) }
-        return .table(PackedWeight(try ck.raw(name, shape: [v, e])))
+        return .table(PackedWeight(try checkpoint.raw(name, shape: [v, e])))
     }
 
     /// Row `token` (length E) into `dst`; `token` is already checked against the vocabulary.
@@ -59,4 +59,18 @@ enum TokenRows {
         if case .table(let t) = self { return t.byteCount }
         return 0
     }
+}
+
+/// A LayerNorm's scale and shift, each [E], loaded as float32.
+struct LayerNormWeights {
+    var weight: FloatTensor   // [E]
+    var bias: FloatTensor     // [E]
+
+    /// `<name>.weight` and `<name>.bias`, each [width].
+    init(_ checkpoint: Checkpoint, _ name: String, width: Int) throws {
+        weight = try checkpoint.load(name + ".weight", shape: [width])
+        bias = try checkpoint.load(name + ".bias", shape: [width])
+    }
+
+    var byteCount: Int { weight.byteCount + bias.byteCount }
 }

@@ -34,7 +34,7 @@ extension ZMQSocket {
         })
     }
 
-    /// Sends one multipart message whose frames may be copied bytes or shared (zero-copy) buffers.
+    /// Sends one multipart message whose frames may be byte arrays, Data or raw buffers.
     public func send(frames: [ZMQFrame]) throws {
         try requireSent(sendMessage(identity: nil, count: frames.count, dontWait: false) {
             try Self.initialize($1, frame: frames[$0])
@@ -63,7 +63,7 @@ extension ZMQSocket {
         }, identity: identity)
     }
 
-    /// ROUTER: as `send(to:frames:)`, with frames that may be shared (zero-copy) buffers.
+    /// ROUTER: as `send(to:frames:)`, with frames that may be byte arrays, Data or raw buffers.
     public func send(to identity: [UInt8], frames: [ZMQFrame]) throws {
         try requireSent(routedSend(identity, count: frames.count, dontWait: false) {
             try Self.initialize($1, frame: frames[$0])
@@ -78,7 +78,7 @@ extension ZMQSocket {
         }
     }
 
-    /// ROUTER, non-blocking, with frames that may be shared (zero-copy) buffers.
+    /// ROUTER, non-blocking, with frames that may be byte arrays, Data or raw buffers.
     public func trySend(to identity: [UInt8], frames: [ZMQFrame]) throws -> Bool {
         try routedSend(identity, count: frames.count, dontWait: true) {
             try Self.initialize($1, frame: frames[$0])
@@ -305,18 +305,6 @@ extension ZMQSocket {
             try data.withUnsafeBytes { try initialize(message, copying: $0) }
         case .raw(let buffer):
             try initialize(message, copying: buffer)
-        case .shared(let buffer):
-            // libzmq owns one reference until it calls the free function, possibly on its I/O
-            // thread; releasing a Swift reference is thread-safe and the buffer is immutable.
-            let reference = Unmanaged.passRetained(buffer).toOpaque()
-            let rc = zmq_msg_init_data(message, buffer.base, buffer.count, { _, hint in
-                if let hint { Unmanaged<ZMQSharedBuffer>.fromOpaque(hint).release() }
-            }, reference)
-            if rc != 0 {
-                // Init failed before libzmq took ownership: it will never call the free function.
-                Unmanaged<ZMQSharedBuffer>.fromOpaque(reference).release()
-                throw ZMQError.last("zmq_msg_init_data \(buffer.count)")
-            }
         }
     }
 

@@ -24,9 +24,12 @@ final class CLITests: XCTestCase {
 
     struct Output { var status: Int32; var stdout: String; var stderr: String }
 
-    func mq(_ args: [String]) throws -> Output {
+    func mq(_ args: [String]) throws -> Output { try Self.run(args) }
+
+    /// Runs the built `mq` with `args` and collects its exit status and output.
+    static func run(_ args: [String]) throws -> Output {
         let p = Process()
-        p.executableURL = Self.mq
+        p.executableURL = mq
         p.arguments = args
         let out = Pipe(), err = Pipe()
         p.standardOutput = out

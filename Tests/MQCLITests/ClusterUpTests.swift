@@ -5,19 +5,7 @@ import Foundation
 import XCTest
 
 final class ClusterUpTests: XCTestCase {
-    func mq(_ args: [String]) throws -> CLITests.Output {
-        let p = Process()
-        p.executableURL = CLITests.mq
-        p.arguments = args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return CLITests.Output(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
-    }
+    func mq(_ args: [String]) throws -> CLITests.Output { try CLITests.run(args) }
 
     func testClusterUpStreamsWhatRunGenerates() throws {
         let model = CLITests.fixtures.appendingPathComponent("mqa").path

@@ -18,8 +18,7 @@ struct TailPercentiles: Encodable, Sendable, Equatable {
     init?(_ values: [Double]) {
         guard !values.isEmpty else { return nil }
         let sorted = values.sorted()
-        func rank(_ p: Double) -> Double { sorted[min(sorted.count - 1, Swift.max(0, Int((p * Double(sorted.count)).rounded(.up)) - 1))] }
-        p50 = rank(0.5); p99 = rank(0.99); max = sorted[sorted.count - 1]; count = values.count
+        p50 = nearestRank(sorted, 0.5); p99 = nearestRank(sorted, 0.99); max = sorted[sorted.count - 1]; count = values.count
     }
 
     /// "p50/p99/max" in whole units.

@@ -13,6 +13,11 @@ import Glibc
 
 // MARK: Results
 
+/// The nearest-rank percentile `p` (0...1) of ascending, non-empty `sorted`.
+func nearestRank(_ sorted: [Double], _ p: Double) -> Double {
+    sorted[min(sorted.count - 1, max(0, Int((p * Double(sorted.count)).rounded(.up)) - 1))]
+}
+
 /// p50, p90, p99 of a set of durations (nearest rank).
 struct Percentiles: Encodable, Sendable {
     var p50: Double
@@ -23,8 +28,7 @@ struct Percentiles: Encodable, Sendable {
     init?(_ values: [Double]) {
         guard !values.isEmpty else { return nil }
         let sorted = values.sorted()
-        func rank(_ p: Double) -> Double { sorted[min(sorted.count - 1, max(0, Int((p * Double(sorted.count)).rounded(.up)) - 1))] }
-        p50 = rank(0.5); p90 = rank(0.9); p99 = rank(0.99); count = values.count
+        p50 = nearestRank(sorted, 0.5); p90 = nearestRank(sorted, 0.9); p99 = nearestRank(sorted, 0.99); count = values.count
     }
 
     var text: String { String(format: "%.0f/%.0f/%.0f", p50, p90, p99) }

@@ -196,9 +196,10 @@ it produces {f['middle_greedy']!r} (greedy): do not rely on FIM with this model.
     before = ""
     if fim_before:
         fb = fim_before["fim"]
-        before = (f" Before phase 4 (no FIM training) the same lines scored {fb['fim_hits']}/{fb['examples']} "
-                  f"({fb['fim_exact']:.1%}) with the FIM prompt and {fb['left_to_right_hits']}/{fb['examples']} "
-                  f"({fb['left_to_right_exact']:.1%}) left to right.")
+        before = (f"| Before phase 4 (no FIM training), FIM prompt | {fb['fim_hits']}/{fb['examples']} "
+                  f"({fb['fim_exact']:.1%}) | {fb['fim_edit_sim']:.1f} |\n"
+                  f"| Before phase 4, left to right | {fb['left_to_right_hits']}/{fb['examples']} "
+                  f"({fb['left_to_right_exact']:.1%}) | {fb['left_to_right_edit_sim']:.1f} |\n")
     probes = "\n".join(f"| {cell(f['prefix'])} | {cell(f['suffix'])} | {cell(f['middle_greedy'])} |" for f in samples["fim"])
     return f"""## Fill-in-the-middle
 Phase 4 trained fill-in-the-middle with StarCoder's recipe (Bavarian et al. 2022; bigcode's
@@ -217,9 +218,17 @@ builds).
 tokens; in each, one non-blank line other than the `def` line and the last line is masked. The model
 gets the function's lines before it as prefix and the lines after it as suffix, decodes greedily,
 and the answer is its text up to the first newline or `<|endoftext|>`; a hit is an exact match of
-the masked line (trailing whitespace ignored, indentation included). FIM prompt: **{fa['fim_hits']}/{fa['examples']}
-({fa['fim_exact']:.1%})**; the same lines predicted left to right from the prefix alone:
-{fa['left_to_right_hits']}/{fa['examples']} ({fa['left_to_right_exact']:.1%}).{before}
+the masked line (trailing whitespace ignored, indentation included). The prefix ends at the end of
+the line before the masked one and the middle starts with its line break, so no prompt ends inside
+a token the tokenizer would have merged (a newline and the next indentation are one token). Edit
+similarity, CodeXGLUE's second line-completion measure, is 100 × `difflib.SequenceMatcher` ratio of
+answer and masked line (both stripped), averaged.
+
+| Prompt | Exact match | Edit similarity |
+|---|---|---|
+| FIM (`<fim_prefix>`prefix`<fim_suffix>`suffix`<fim_middle>`) | **{fa['fim_hits']}/{fa['examples']} ({fa['fim_exact']:.1%})** | **{fa['fim_edit_sim']:.1f}** |
+| Left to right (prefix only) | {fa['left_to_right_hits']}/{fa['examples']} ({fa['left_to_right_exact']:.1%}) | {fa['left_to_right_edit_sim']:.1f} |
+{before}
 
 Greedy middles (`tools/train/sample.py`, transformers; at most 32 tokens, up to `<|endoftext|>`):
 

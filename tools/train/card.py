@@ -113,7 +113,13 @@ def phase_text(info, label):
     """One bullet list describing a training run from its training_info.json."""
     a, summ, data = info["run"]["args"], info["summary"], info["data"]
     resumes = info.get("resumes", [])
-    if resumes:
+    if resumes and resumes[-1]["args"]["max_minutes"] < a["max_minutes"]:
+        r = resumes[-1]
+        stop = (f"stopped at {r['resumed_at_tokens']:,} tokens and resumed from its checkpoint with "
+                f"`--max-minutes {r['args']['max_minutes']:g}` to leave time for evaluation"
+                + (" (with `--anneal-by-time` the LR schedule then followed the shorter limit)" if a.get("anneal_by_time") else "")
+                + f"; stopped by: {summ['stop_reason']}")
+    elif resumes:
         r = resumes[0]
         stop = (f"the {a['max_minutes']:g}-minute wall-clock limit stopped it at {r['resumed_at_tokens']:,} "
                 "tokens and it was resumed from its checkpoint (same data order and schedule) to the budget")

@@ -37,6 +37,7 @@ import difflib
 import json
 import os
 import sys
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import torch
@@ -126,21 +127,29 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--max-function-tokens", type=int, default=400)
     ap.add_argument("--batch-size", type=int, default=8)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads per job")
+    ap.add_argument("--jobs", type=int, default=3,
+                    help="the FIM score and each window length are separate jobs, run in this many processes")
     ap.add_argument("--json-out")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     res = {"folder": args.folder, "perplexity": {}}
+    with ProcessPoolExecutor(max_workers=args.jobs, initializer=torch.set_num_threads, initargs=(args.threads,)) as pool:
+        fim_job = (pool.submit(fim_score, args.folder, args.python, args.examples, args.seed, args.max_function_tokens)
+                   if args.examples else None)
+        ppl_jobs = {c: pool.submit(evaluate, args.folder, args.data, c, args.batch_size) for c in args.contexts}
+        if fim_job:
+            res["fim"] = fim_job.result()
+        for c, job in ppl_jobs.items():
+            res["perplexity"][str(c)] = job.result()
     if args.examples:
-        res["fim"] = fim_score(args.folder, args.python, args.examples, args.seed, args.max_function_tokens)
         f = res["fim"]
         print(f"FIM exact match {f['fim_hits']}/{f['examples']} = {f['fim_exact']:.3f}; left-to-right "
               f"{f['left_to_right_hits']}/{f['examples']} = {f['left_to_right_exact']:.3f}; edit similarity FIM "
               f"{f['fim_edit_sim']:.1f}, left-to-right {f['left_to_right_edit_sim']:.1f} "
               f"({f['candidate_functions']} candidate functions)", flush=True)
     for c in args.contexts:
-        r = evaluate(args.folder, args.data, c, args.batch_size)
-        res["perplexity"][str(c)] = r
+        r = res["perplexity"][str(c)]
         print(f"context {c}: ppl/token {r['ppl_token']:.3f}, ppl/byte {r['ppl_byte']:.4f}, "
               f"bits/byte {r['bits_per_byte']:.4f}", flush=True)
     if args.json_out:

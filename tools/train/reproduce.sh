@@ -24,9 +24,10 @@ PHASE2="--init-from $W/mqa/final --seed 5678 --batch-size 16 --context 256 --lr 
 PHASE3="--init-from $W/mqa-continued/final --seed 9012 --batch-size 16 --context 256 --lr 2e-3 --warmup-tokens 81920 --token-budget 6553600 --threads 2"
 # Phase 4: 512-token windows (positions 256-511 were never trained before) and FIM on half the
 # document pieces, PSM and SPM. The shipped run started from phase 3's F16 export (models/default)
-# and ran with --anneal-by-time --max-minutes 80 on a loaded machine, which decided its token count;
-# here the same schedule runs to that token count.
-PHASE4="--init-from $W/mqa-long/final --seed 3456 --batch-size 8 --context 512 --lr 1e-3 --warmup-tokens 40960 --token-budget PHASE4_TOKENS --fim-rate 0.5 --fim-spm-rate 0.5 --threads 2"
+# and ran with --anneal-by-time on a loaded machine (--max-minutes 80, resumed after 21 minutes with
+# --max-minutes 64), which decided its token count (209 steps); here a cosine schedule by steps runs
+# to that token count (close to, not exactly, the shipped run's wall-clock schedule).
+PHASE4="--init-from $W/mqa-long/final --seed 3456 --batch-size 8 --context 512 --lr 1e-3 --warmup-tokens 40960 --token-budget 856064 --fim-rate 0.5 --fim-spm-rate 0.5 --threads 2"
 
 mkdir -p "$W"
 if [[ -z "${SKIP_TRAIN:-}" ]]; then

@@ -141,4 +141,4 @@ struct WorkerCommand: ParsableCommand {
 
 WorkerCommand.main()
 
-extension WeightPrecision: @retroactive ExpressibleByArgument {}
+extension WeightPrecision: ExpressibleByArgument {}

@@ -7,6 +7,7 @@ import ArgumentParser
 import Foundation
 import MQClient
 import MQLocalCluster
+import MQModel
 
 /// Defaults of `mq cluster up` (STYLE habit 10), the ones deploy/local-cluster.sh documents.
 enum ClusterUpDefaults {

@@ -59,4 +59,4 @@ func writeStdout(_ s: String) {
     FileHandle.standardOutput.write(Data(s.utf8))
 }
 
-extension WeightPrecision: @retroactive ExpressibleByArgument {}
+extension WeightPrecision: ExpressibleByArgument {}

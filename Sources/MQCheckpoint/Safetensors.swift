@@ -311,6 +311,7 @@ public final class Checkpoint: Sendable {
         }
         let dst = UnsafeMutablePointer<Float>.allocate(capacity: max(r.count, 1))
         convertToFloat32(r.bytes, dtype: r.dtype, count: r.count, into: dst)
+        r.releasePages()   // the copy is all that is read from now on
         return FloatTensor(name: name, shape: r.shape, owned: dst, sourceDType: r.dtype)
     }
 }

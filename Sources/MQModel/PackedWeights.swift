@@ -55,7 +55,9 @@ struct MatrixLoader {
         precondition(r.shape.count == 2, "\(r.name): a linear weight must be 2-D")
         defer { r.releasePages() }
         switch precision {
-        case .stored: return PackedWeight(r)
+        case .stored:
+            return PackedWeight(name: r.name, bytes: r.bytes, encoding: PackedWeight.Storage(r.dtype),
+                                outFeatures: r.shape[0], inFeatures: r.shape[1], threads: threads)
         case .q8_0:
             return Q8Weight(name: r.name, bytes: r.bytes, encoding: PackedWeight.Storage(r.dtype),
                             outFeatures: r.shape[0], inFeatures: r.shape[1], threads: threads)

@@ -25,6 +25,10 @@ public struct FIMTokens: Sendable, Equatable {
     public var suffix: Int
     public var middle: Int
 
+    public init(spelling: Spelling, prefix: Int, suffix: Int, middle: Int) {
+        self.spelling = spelling; self.prefix = prefix; self.suffix = suffix; self.middle = middle
+    }
+
     /// The PSM prompt for an already tokenized prefix and suffix.
     public func prompt(prefixIDs: [Int], suffixIDs: [Int]) -> [Int] {
         [prefix] + prefixIDs + [suffix] + suffixIDs + [middle]

@@ -325,8 +325,8 @@ struct Scheduler {
                 finish(call, status: Status(code: .internalError, message: "step \(r.stepID) returned no token for sequence \(m.seq)"), now: now)
                 continue
             }
-            let firstChunk = call.scoresPrompt
-            if firstChunk {
+            let withPromptScores = call.scoresPrompt
+            if withPromptScores {
                 // Every prompt token after the first, scored over all the prefill's chunks.
                 guard x.promptLogprobs.count == call.prompt.count - 1,
                       call.sampling.topLogprobs == 0 || x.promptTopLogprobs.count == x.promptLogprobs.count else {
@@ -355,9 +355,9 @@ struct Scheduler {
                     promptTokens: last ? UInt32(call.prompt.count) : 0,
                     completionTokens: last ? UInt32(call.output.tokenIds.count) : 0,
                     timing: last ? call.timing(now: now) : nil,
-                    promptTokenIDs: firstChunk ? call.prompt.map { UInt32($0) } : [],
-                    promptLogprobs: firstChunk ? call.promptScores!.logprobs : [],
-                    promptTopLogprobs: firstChunk ? call.promptScores!.top : []))))
+                    promptTokenIDs: withPromptScores ? call.prompt.map { UInt32($0) } : [],
+                    promptLogprobs: withPromptScores ? call.promptScores!.logprobs : [],
+                    promptTopLogprobs: withPromptScores ? call.promptScores!.top : []))))
             }
             if reason != nil { finish(call, status: Status(code: .ok), now: now) }
         }

@@ -11,6 +11,18 @@ import MQProtocol
 import MQSampling
 
 extension Stage {
+    /// Refuses, before the step changes any state, a later prefill chunk that asks for prompt
+    /// logprobs on the last stage when the sequence did not start with them: its first tokens
+    /// were never scored, so the result could not cover the prompt.
+    func checkPromptScoring(_ seq: StepSequence, step: Step) throws(WorkerError) {
+        guard identity.hasHead, seq.promptLogprobs, seq.position > 0, let state = sequences[seq.seqID],
+              state.promptScorer == nil else { return }
+        throw WorkerError(code: .malformedMessage,
+                          message: "sequence \(seq.seqID): prompt_logprobs set on a chunk at position \(seq.position), "
+                            + "but the sequence did not ask for them when it started (position 0)",
+                          stepID: step.stepID, seqID: seq.seqID)
+    }
+
     /// Scores the step's prompt chunks; returns the finished scorers of sequences whose last chunk
     /// this step samples (their SequenceResults carry them).
     func scorePrompts(_ step: Step) throws(WorkerError) -> [UInt64: PromptScorer] {
@@ -19,15 +31,7 @@ extension Stage {
         for seq in step.sequences {
             defer { offset += seq.tokenIDs.count }
             guard let state = sequences[seq.seqID] else { continue }
-            guard state.promptScorer != nil else {
-                if seq.promptLogprobs {
-                    throw WorkerError(code: .malformedMessage,
-                                      message: "sequence \(seq.seqID): prompt_logprobs set on a chunk at position \(seq.position), "
-                                        + "but the sequence did not ask for them when it started (position 0)",
-                                      stepID: step.stepID, seqID: seq.seqID)
-                }
-                continue
-            }
+            guard state.promptScorer != nil else { continue }
             let V = shape.vocabSize
             ensureLogits(PromptScorer.scratchFloats(tokens: seq.tokenIDs.count, vocabSize: V))
             let rowsStart = offset

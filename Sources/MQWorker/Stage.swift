@@ -377,6 +377,7 @@ final class Stage {
                                       stepID: step.stepID, seqID: seq.seqID)
                 }
             }
+            try checkPromptScoring(seq, step: step)
             let end = Int(seq.position) + seq.tokenIDs.count
             guard end <= shape.maxPositions else {
                 throw WorkerError(code: .stepFailed,

@@ -43,8 +43,8 @@ struct StreamCommand: ParsableCommand {
         abstract: "Stream text from a running cluster as it is generated (GenerateStream call).",
         discussion: """
             Prints text as it arrives. With --json prints one JSON object per chunk (token_ids, logprobs, \
-            text_delta; the last one adds finish_reason, prompt_tokens, completion_tokens), then the whole \
-            result as `mq run --json` prints it.
+            text_delta; with --prompt-logprobs the first adds prompt_token_ids and prompt_logprobs; the last \
+            one adds finish_reason, prompt_tokens, completion_tokens), then the whole result as `mq run --json` prints it.
             """)
 
     @OptionGroup var server: ServerOptions
@@ -232,6 +232,9 @@ extension GenerateStreamChunk {
     /// One `mq stream --json` line; keys in a fixed order, values encoded as `mq run --json` does.
     func jsonLine() -> String {
         var line = "{\"token_ids\": \(jsonValue(tokenIDs)), \"logprobs\": \(jsonValue(logprobs)), \"text_delta\": \(jsonValue(textDelta))"
+        if !promptTokenIDs.isEmpty {    // the first chunk of a call with --prompt-logprobs
+            line += ", \"prompt_token_ids\": \(jsonValue(promptTokenIDs)), \"prompt_logprobs\": \(jsonValue(promptLogprobs))"
+        }
         if let finishReason {
             line += ", \"finish_reason\": \(jsonValue(finishReason.jsonName)), \"prompt_tokens\": \(promptTokens), \"completion_tokens\": \(completionTokens)"
         }

@@ -1,6 +1,7 @@
-// Loading-time repacking of nn.Linear weights for MQKernels' `linear` (see PackedLinear.swift):
-// every model file hands its [OUT, IN] matrices through here once, so the per-step products stream
-// packed weights and give the same numbers for a sequence whatever else shares its step.
+// Loading-time repacking of nn.Linear weights for MQKernels' `linear` (see PackedLinear.swift and
+// Q8Linear.swift): every model file hands its [OUT, IN] matrices through here once (MatrixLoader),
+// in the checkpoint's precision or quantized to Q8_0, so the per-step products stream packed weights
+// and give the same numbers for a sequence whatever else shares its step.
 import MQCheckpoint
 import MQKernels
 
@@ -17,20 +18,6 @@ extension PackedWeight {
         }
         self.init(name: t.name, t.pointer, outFeatures: t.shape[0], inFeatures: t.shape[1], storage: storage)
         withExtendedLifetime(t) {}
-    }
-}
-
-extension PackedWeight {
-    /// Packs a 2-D tensor W[OUT, IN] straight from the checkpoint's bytes in their stored precision
-    /// (no float32 copy of the matrix is made on the way).
-    convenience init(_ r: RawTensor) {
-        precondition(r.shape.count == 2, "\(r.name): a linear weight must be 2-D")
-        let encoding: PackedWeight.Storage = switch r.dtype {
-        case .f32: .f32
-        case .f16: .f16
-        case .bf16: .bf16
-        }
-        self.init(name: r.name, bytes: r.bytes, encoding: encoding, outFeatures: r.shape[0], inFeatures: r.shape[1])
     }
 }
 

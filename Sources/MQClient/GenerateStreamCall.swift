@@ -2,6 +2,8 @@
 // and its chunks as an AsyncSequence; plus GenerateStreamAccumulator, which joins the chunks into
 // the GenerateResponse a unary Generate would have returned (PROTOCOL.md 4.4).
 
+import MQProtocol
+
 /// A GenerateStream call in flight. Iterating it yields the chunks; iteration ends after the
 /// coordinator's OK trailer and throws `MQClientError` on any other outcome.
 public struct GenerateStreamCall: AsyncSequence, Sendable {
@@ -43,6 +45,10 @@ public struct GenerateStreamAccumulator: Sendable {
     public private(set) var logprobs: [Float] = []
     public private(set) var topLogprobs: [[TokenLogprob]] = []
     public private(set) var text = ""
+    /// From the first chunk, when prompt logprobs were requested (since 1.4).
+    public private(set) var promptTokenIDs: [UInt32] = []
+    public private(set) var promptLogprobs: [Float] = []
+    public private(set) var promptTopLogprobs: [[TokenLogprob]] = []
     /// The last chunk, once it has arrived.
     public private(set) var last: GenerateStreamChunk?
 
@@ -52,6 +58,14 @@ public struct GenerateStreamAccumulator: Sendable {
     public mutating func add(_ chunk: GenerateStreamChunk) throws {
         guard last == nil else {
             throw MQClientError(code: .internalError, message: "the server sent a stream chunk after the last one")
+        }
+        if !chunk.promptTokenIDs.isEmpty {
+            guard promptTokenIDs.isEmpty else {
+                throw MQClientError(code: .internalError, message: "the server sent the prompt logprobs twice in one stream")
+            }
+            promptTokenIDs = chunk.promptTokenIDs
+            promptLogprobs = chunk.promptLogprobs
+            promptTopLogprobs = chunk.promptTopLogprobs
         }
         tokenIDs += chunk.tokenIDs
         logprobs += chunk.logprobs
@@ -68,6 +82,7 @@ public struct GenerateStreamAccumulator: Sendable {
         return GenerateResponse(
             tokenIDs: tokenIDs, logprobs: logprobs, topLogprobs: topLogprobs, text: text, finishReason: finishReason,
             promptTokens: last.promptTokens, completionTokens: last.completionTokens,
-            timing: last.timing ?? GenerationTiming())
+            timing: last.timing ?? GenerationTiming(), promptTokenIDs: promptTokenIDs, promptLogprobs: promptLogprobs,
+            promptTopLogprobs: promptTopLogprobs)
     }
 }

@@ -34,7 +34,7 @@ extension CoordinatorService {
                               numLayers: UInt32(shape.layers), hiddenSize: UInt32(shape.hiddenSize), numHeads: UInt32(shape.heads),
                               kvHeads: UInt32(shape.kvHeads), headDim: UInt32(shape.headDim), vocabSize: UInt32(shape.vocabSize),
                               maxPositions: UInt32(shape.maxPositions), kvBytesPerToken: UInt64(shape.kvBytesPerToken(layerCount: shape.layers)),
-                              eosTokenID: UInt32(shape.eosTokenIds.first ?? 0))
+                              eosTokenID: UInt32(shape.eosTokenIds.first ?? 0), fimAvailable: tokenizer?.fimTokens != nil)
         var stages: [StageInfo] = []
         if let plan = scheduler.cluster.plan {
             for (s, r) in plan.enumerated() {
@@ -45,7 +45,8 @@ extension CoordinatorService {
                                         residentBytes: w?.residentBytes ?? 0, kvCapacityBytes: w?.kvCapacityBytes ?? 0,
                                         kvUsedBytes: w?.kvUsedBytes ?? 0,
                                         busyFraction: scheduler.busy.fraction(stage: stage, now: clock.now),
-                                        steps: scheduler.busy.steps[stage] ?? 0, busyNanoseconds: scheduler.busy.forwardNanos[stage] ?? 0))
+                                        steps: scheduler.busy.steps[stage] ?? 0, busyNanoseconds: scheduler.busy.forwardNanos[stage] ?? 0,
+                                        weightFormat: w?.weightFormat ?? "", weightBytes: w?.weightBytes ?? 0))
             }
         }
         let limits = ServerLimits(maxPromptTokens: UInt32(maxPromptTokens), defaultMaxNewTokens: UInt32(config.defaultMaxNewTokens),

@@ -103,6 +103,7 @@ extension ModelInfo: CBridged {
         message.pointee.kv_bytes_per_token = kvBytesPerToken
         message.pointee.eos_token_id = eosTokenID
         message.pointee.activation_dtype = activationDType.wire
+        message.pointee.fim_available = cBool(fimAvailable)
     }
 
     /// Requires the attention kind and the activation type.
@@ -115,7 +116,8 @@ extension ModelInfo: CBridged {
             numLayers: m.num_layers, hiddenSize: m.hidden_size, numHeads: m.num_heads, kvHeads: m.kv_heads,
             headDim: m.head_dim, vocabSize: m.vocab_size, maxPositions: m.max_positions,
             kvBytesPerToken: m.kv_bytes_per_token, eosTokenID: m.eos_token_id,
-            activationDType: try DType(wire: m.activation_dtype, path: "\(path()).activation_dtype"))
+            activationDType: try DType(wire: m.activation_dtype, path: "\(path()).activation_dtype"),
+            fimAvailable: m.fim_available != 0)
     }
 }
 
@@ -136,6 +138,8 @@ extension StageInfo: CBridged {
         message.pointee.busy_fraction = busyFraction.isNaN ? 0 : min(max(busyFraction, 0), 1)
         message.pointee.steps = steps
         message.pointee.busy_ns = busyNanoseconds
+        message.pointee.weight_format = arena.string(weightFormat)
+        message.pointee.weight_bytes = weightBytes
     }
 
     /// Requires the layer range.
@@ -147,7 +151,8 @@ extension StageInfo: CBridged {
             layers: try decodeRequired(LayerRange.self, m.layers, "\(path()).layers"), residentBytes: m.resident_bytes,
             kvCapacityBytes: m.kv_capacity_bytes, kvUsedBytes: m.kv_used_bytes,
             busyFraction: try decodeFraction(m.busy_fraction, "\(path()).busy_fraction"), steps: m.steps,
-            busyNanoseconds: m.busy_ns)
+            busyNanoseconds: m.busy_ns,
+            weightFormat: try decodeString(m.weight_format, "\(path()).weight_format"), weightBytes: m.weight_bytes)
     }
 }
 

@@ -1147,7 +1147,7 @@ const ProtobufCMessageDescriptor mq__v1__assign__descriptor =
   (ProtobufCMessageInit) mq__v1__assign__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor mq__v1__ready__field_descriptors[8] =
+static const ProtobufCFieldDescriptor mq__v1__ready__field_descriptors[10] =
 {
   {
     "assignment_id",
@@ -1245,6 +1245,30 @@ static const ProtobufCFieldDescriptor mq__v1__ready__field_descriptors[8] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "weight_format",
+    40,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Mq__V1__Ready, weight_format),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "weight_bytes",
+    41,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Mq__V1__Ready, weight_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned mq__v1__ready__field_indices_by_name[] = {
   0,   /* field[0] = assignment_id */
@@ -1254,12 +1278,15 @@ static const unsigned mq__v1__ready__field_indices_by_name[] = {
   2,   /* field[2] = layers */
   6,   /* field[6] = load_ns */
   3,   /* field[3] = resident_bytes */
+  9,   /* field[9] = weight_bytes */
+  8,   /* field[8] = weight_format */
   1,   /* field[1] = worker_id */
 };
-static const ProtobufCIntRange mq__v1__ready__number_ranges[1 + 1] =
+static const ProtobufCIntRange mq__v1__ready__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 0, 8 }
+  { 40, 8 },
+  { 0, 10 }
 };
 const ProtobufCMessageDescriptor mq__v1__ready__descriptor =
 {
@@ -1269,10 +1296,10 @@ const ProtobufCMessageDescriptor mq__v1__ready__descriptor =
   "Mq__V1__Ready",
   "mq.v1",
   sizeof(Mq__V1__Ready),
-  8,
+  10,
   mq__v1__ready__field_descriptors,
   mq__v1__ready__field_indices_by_name,
-  1,  mq__v1__ready__number_ranges,
+  2,  mq__v1__ready__number_ranges,
   (ProtobufCMessageInit) mq__v1__ready__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
@@ -1327,7 +1354,7 @@ const ProtobufCMessageDescriptor mq__v1__tensor_desc__descriptor =
   (ProtobufCMessageInit) mq__v1__tensor_desc__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor mq__v1__step_sequence__field_descriptors[6] =
+static const ProtobufCFieldDescriptor mq__v1__step_sequence__field_descriptors[7] =
 {
   {
     "seq_id",
@@ -1401,19 +1428,33 @@ static const ProtobufCFieldDescriptor mq__v1__step_sequence__field_descriptors[6
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "prompt_logprobs",
+    30,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Mq__V1__StepSequence, prompt_logprobs),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned mq__v1__step_sequence__field_indices_by_name[] = {
   1,   /* field[1] = position */
+  6,   /* field[6] = prompt_logprobs */
   3,   /* field[3] = sample */
   5,   /* field[5] = sample_start */
   4,   /* field[4] = sampling */
   0,   /* field[0] = seq_id */
   2,   /* field[2] = token_ids */
 };
-static const ProtobufCIntRange mq__v1__step_sequence__number_ranges[1 + 1] =
+static const ProtobufCIntRange mq__v1__step_sequence__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 30, 6 },
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor mq__v1__step_sequence__descriptor =
 {
@@ -1423,10 +1464,10 @@ const ProtobufCMessageDescriptor mq__v1__step_sequence__descriptor =
   "Mq__V1__StepSequence",
   "mq.v1",
   sizeof(Mq__V1__StepSequence),
-  6,
+  7,
   mq__v1__step_sequence__field_descriptors,
   mq__v1__step_sequence__field_indices_by_name,
-  1,  mq__v1__step_sequence__number_ranges,
+  2,  mq__v1__step_sequence__number_ranges,
   (ProtobufCMessageInit) mq__v1__step_sequence__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
@@ -1610,7 +1651,7 @@ const ProtobufCMessageDescriptor mq__v1__step__descriptor =
   (ProtobufCMessageInit) mq__v1__step__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor mq__v1__sequence_result__field_descriptors[4] =
+static const ProtobufCFieldDescriptor mq__v1__sequence_result__field_descriptors[6] =
 {
   {
     "seq_id",
@@ -1660,17 +1701,44 @@ static const ProtobufCFieldDescriptor mq__v1__sequence_result__field_descriptors
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "prompt_logprobs",
+    30,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_FLOAT,
+    offsetof(Mq__V1__SequenceResult, n_prompt_logprobs),
+    offsetof(Mq__V1__SequenceResult, prompt_logprobs),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "prompt_top_logprobs",
+    31,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Mq__V1__SequenceResult, n_prompt_top_logprobs),
+    offsetof(Mq__V1__SequenceResult, prompt_top_logprobs),
+    &mq__v1__top_logprobs__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned mq__v1__sequence_result__field_indices_by_name[] = {
   2,   /* field[2] = logprob */
+  4,   /* field[4] = prompt_logprobs */
+  5,   /* field[5] = prompt_top_logprobs */
   0,   /* field[0] = seq_id */
   1,   /* field[1] = token_id */
   3,   /* field[3] = top_logprobs */
 };
-static const ProtobufCIntRange mq__v1__sequence_result__number_ranges[1 + 1] =
+static const ProtobufCIntRange mq__v1__sequence_result__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 30, 4 },
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor mq__v1__sequence_result__descriptor =
 {
@@ -1680,10 +1748,10 @@ const ProtobufCMessageDescriptor mq__v1__sequence_result__descriptor =
   "Mq__V1__SequenceResult",
   "mq.v1",
   sizeof(Mq__V1__SequenceResult),
-  4,
+  6,
   mq__v1__sequence_result__field_descriptors,
   mq__v1__sequence_result__field_indices_by_name,
-  1,  mq__v1__sequence_result__number_ranges,
+  2,  mq__v1__sequence_result__number_ranges,
   (ProtobufCMessageInit) mq__v1__sequence_result__init,
   NULL,NULL,NULL    /* reserved[123] */
 };

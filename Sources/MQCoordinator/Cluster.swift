@@ -21,6 +21,8 @@ struct WorkerRecord {
     /// Positions per KV block on its stage (Ready; 0: not reported).
     var kvBlockTokens: UInt32 = 0
     var activeSequences: UInt32 = 0
+    /// Its prefix cache, from its last heartbeat.
+    var prefix = PrefixCacheStats()
     /// The CURVE public key (Z85) the worker's control connection authenticated with; "" without CURVE.
     var publicKey: String = ""
     /// It offered to load a stage ahead while it waits (Register.standby_preload).
@@ -143,6 +145,7 @@ struct Cluster {
         workers[id]?.kvUsedBytes = load.kvUsedBytes
         workers[id]?.kvCapacityBytes = load.kvCapacityBytes
         workers[id]?.activeSequences = load.activeSequences
+        workers[id]?.prefix = load.prefix
     }
 
     /// Marks a worker lost and frees its stage. Returns its record if it was known. The loss

@@ -153,12 +153,15 @@ public struct StageInfo: Hashable, Sendable {
     /// Since 1.1: nanoseconds the stage has spent computing since its assignment (sum of its
     /// StageTiming.forwardNanoseconds); two samples give the busy fraction between them.
     public var busyNanoseconds: UInt64
+    /// Since 1.4: the stage's prefix cache (from its worker's last heartbeat).
+    public var prefix: PrefixCacheStats
 
     public init(
         stageIndex: UInt32, workerID: String, dataEndpoint: String, layers: LayerRange,
         residentBytes: UInt64 = 0, kvCapacityBytes: UInt64 = 0, kvUsedBytes: UInt64 = 0,
-        busyFraction: Double = 0, steps: UInt64 = 0, busyNanoseconds: UInt64 = 0
+        busyFraction: Double = 0, steps: UInt64 = 0, busyNanoseconds: UInt64 = 0, prefix: PrefixCacheStats = PrefixCacheStats()
     ) {
+        self.prefix = prefix
         self.stageIndex = stageIndex
         self.workerID = workerID
         self.dataEndpoint = dataEndpoint

@@ -136,6 +136,10 @@ extension StageInfo: CBridged {
         message.pointee.busy_fraction = busyFraction.isNaN ? 0 : min(max(busyFraction, 0), 1)
         message.pointee.steps = steps
         message.pointee.busy_ns = busyNanoseconds
+        message.pointee.prefix_cached_blocks = prefix.cachedBlocks
+        message.pointee.prefix_hits = prefix.hits
+        message.pointee.prefix_hit_tokens = prefix.hitTokens
+        message.pointee.prefix_evictions = prefix.evictions
     }
 
     /// Requires the layer range.
@@ -147,7 +151,9 @@ extension StageInfo: CBridged {
             layers: try decodeRequired(LayerRange.self, m.layers, "\(path()).layers"), residentBytes: m.resident_bytes,
             kvCapacityBytes: m.kv_capacity_bytes, kvUsedBytes: m.kv_used_bytes,
             busyFraction: try decodeFraction(m.busy_fraction, "\(path()).busy_fraction"), steps: m.steps,
-            busyNanoseconds: m.busy_ns)
+            busyNanoseconds: m.busy_ns,
+            prefix: PrefixCacheStats(cachedBlocks: m.prefix_cached_blocks, hits: m.prefix_hits, hitTokens: m.prefix_hit_tokens,
+                                     evictions: m.prefix_evictions))
     }
 }
 

@@ -2130,7 +2130,7 @@ const ProtobufCMessageDescriptor mq__v1__model_info__descriptor =
   (ProtobufCMessageInit) mq__v1__model_info__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor mq__v1__stage_info__field_descriptors[10] =
+static const ProtobufCFieldDescriptor mq__v1__stage_info__field_descriptors[14] =
 {
   {
     "stage_index",
@@ -2252,6 +2252,54 @@ static const ProtobufCFieldDescriptor mq__v1__stage_info__field_descriptors[10] 
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "prefix_cached_blocks",
+    20,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Mq__V1__StageInfo, prefix_cached_blocks),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "prefix_hits",
+    21,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Mq__V1__StageInfo, prefix_hits),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "prefix_hit_tokens",
+    22,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Mq__V1__StageInfo, prefix_hit_tokens),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "prefix_evictions",
+    23,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Mq__V1__StageInfo, prefix_evictions),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned mq__v1__stage_info__field_indices_by_name[] = {
   7,   /* field[7] = busy_fraction */
@@ -2260,15 +2308,20 @@ static const unsigned mq__v1__stage_info__field_indices_by_name[] = {
   5,   /* field[5] = kv_capacity_bytes */
   6,   /* field[6] = kv_used_bytes */
   3,   /* field[3] = layers */
+  10,   /* field[10] = prefix_cached_blocks */
+  13,   /* field[13] = prefix_evictions */
+  12,   /* field[12] = prefix_hit_tokens */
+  11,   /* field[11] = prefix_hits */
   4,   /* field[4] = resident_bytes */
   0,   /* field[0] = stage_index */
   8,   /* field[8] = steps */
   1,   /* field[1] = worker_id */
 };
-static const ProtobufCIntRange mq__v1__stage_info__number_ranges[1 + 1] =
+static const ProtobufCIntRange mq__v1__stage_info__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 0, 10 }
+  { 20, 10 },
+  { 0, 14 }
 };
 const ProtobufCMessageDescriptor mq__v1__stage_info__descriptor =
 {
@@ -2278,10 +2331,10 @@ const ProtobufCMessageDescriptor mq__v1__stage_info__descriptor =
   "Mq__V1__StageInfo",
   "mq.v1",
   sizeof(Mq__V1__StageInfo),
-  10,
+  14,
   mq__v1__stage_info__field_descriptors,
   mq__v1__stage_info__field_indices_by_name,
-  1,  mq__v1__stage_info__number_ranges,
+  2,  mq__v1__stage_info__number_ranges,
   (ProtobufCMessageInit) mq__v1__stage_info__init,
   NULL,NULL,NULL    /* reserved[123] */
 };

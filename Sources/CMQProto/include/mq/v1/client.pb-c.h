@@ -706,10 +706,27 @@ struct  Mq__V1__StageInfo
    * twice gets the busy fraction between the samples as delta busy_ns / delta wall time.
    */
   uint64_t busy_ns;
+  /*
+   * Since 1.4 (prefix cache, from the worker's last Heartbeat): KV blocks the stage holds in its
+   * prefix cache.
+   */
+  uint64_t prefix_cached_blocks;
+  /*
+   * Since 1.4: sequences that started with cached blocks on this stage.
+   */
+  uint64_t prefix_hits;
+  /*
+   * Since 1.4: positions those sequences reused instead of computing them.
+   */
+  uint64_t prefix_hit_tokens;
+  /*
+   * Since 1.4: cached blocks evicted to make room.
+   */
+  uint64_t prefix_evictions;
 };
 #define MQ__V1__STAGE_INFO__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&mq__v1__stage_info__descriptor) \
-    , 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, 0, 0, 0, 0, 0, 0 }
+    , 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
 
 
 /*

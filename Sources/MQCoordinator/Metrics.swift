@@ -15,6 +15,8 @@ struct ServiceCounters {
     /// Calls admitted with a cached prefix, and the prompt positions they did not compute.
     var prefixHits: UInt64 = 0
     var prefixHitTokens: UInt64 = 0
+    /// Cached blocks evicted (from every stage at once) to admit calls.
+    var prefixEvictions: UInt64 = 0
 }
 
 /// What one scrape shows besides Info and Health.

@@ -253,6 +253,7 @@ struct Scheduler {
                 guard let block, let victims = prefix?.evict((short + block - 1) / block, keeping: Set(hits)) else { break }
                 pendingEvictions += victims
                 evictionsInDoubt.formUnion(victims)
+                counters.prefixEvictions += UInt64(victims.count)
             }
             for s in fresh.indices { reserved[s] += fresh[s] }
             call.reservation = fresh

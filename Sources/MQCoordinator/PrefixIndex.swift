@@ -1,4 +1,4 @@
-// The coordinator's record of the prefix cache (PROTOCOL.md 6.6): which full KV blocks every stage
+// The coordinator's record of the prefix cache (PROTOCOL.md 6.8): which full KV blocks every stage
 // keeps, by hash, how many calls use each, and which to evict first. The coordinator decides
 // everything about the cache (stages only do what steps tell them: keep, reuse, evict), so every
 // stage holds the same blocks, every stage reuses the same prefix length, and admission can count

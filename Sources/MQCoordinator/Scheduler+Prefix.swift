@@ -1,4 +1,4 @@
-// The scheduler's side of the prefix cache (PROTOCOL.md 6.6). The coordinator decides, for every
+// The scheduler's side of the prefix cache (PROTOCOL.md 6.8). The coordinator decides, for every
 // stage at once, which full prompt blocks are kept, which a new call reuses and which are evicted;
 // the steps carry those decisions to every stage in order, so all stages hold the same blocks and
 // reuse the same prefix length. A call reuses at most its prompt's full blocks before its last

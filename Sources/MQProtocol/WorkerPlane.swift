@@ -352,22 +352,6 @@ public struct WorkerLoad: Hashable, Sendable {
     }
 }
 
-/// A stage's prefix cache (1.4): blocks held, sequences that reused blocks, positions reused and
-/// blocks evicted, since its assignment.
-public struct PrefixCacheStats: Hashable, Sendable {
-    public var cachedBlocks: UInt64
-    public var hits: UInt64
-    public var hitTokens: UInt64
-    public var evictions: UInt64
-
-    public init(cachedBlocks: UInt64 = 0, hits: UInt64 = 0, hitTokens: UInt64 = 0, evictions: UInt64 = 0) {
-        self.cachedBlocks = cachedBlocks
-        self.hits = hits
-        self.hitTokens = hitTokens
-        self.evictions = evictions
-    }
-}
-
 /// Liveness signal.
 public struct Heartbeat: Hashable, Sendable {
     /// Empty from the coordinator.

@@ -223,7 +223,7 @@ final class Stage {
         cache.clearPrefixCache()
     }
 
-    /// The prefix-cache work a step carries (PROTOCOL.md 6.6), in its order: keep the named full
+    /// The prefix-cache work a step carries (PROTOCOL.md 6.8), in its order: keep the named full
     /// blocks, release the sequences, then evict the named cached blocks. Returns the sequences
     /// freed and the blocks kept and evicted.
     func housekeeping(_ step: Step) -> (freed: Int, kept: Int, evicted: Int) {

@@ -142,6 +142,8 @@ struct ServeBenchRun: Encodable, Sendable {
     /// (Info after the run; protocol 1.4).
     var prefixHits: UInt64
     var prefixHitTokens: UInt64
+    /// Blocks stage 0 held in its prefix cache at the end, and their size in positions.
+    var prefixCachedBlocks: UInt64
 
     init(endpoint: String, info: InfoResponse, levels: [ServeBenchLevel], secured: Bool = false) {
         self.secured = secured
@@ -166,6 +168,7 @@ struct ServeBenchRun: Encodable, Sendable {
         protocolVersion = info.version.description
         prefixHits = info.stages.first?.prefix.hits ?? 0
         prefixHitTokens = info.stages.first?.prefix.hitTokens ?? 0
+        prefixCachedBlocks = info.stages.first?.prefix.cachedBlocks ?? 0
         self.levels = levels
     }
 
@@ -184,7 +187,7 @@ struct ServeBenchRun: Encodable, Sendable {
                 + "KV capacity \(kvCapacityTokens.map { "\($0) tokens" } ?? "unknown"), protocol \(protocolVersion), "
                 + "\(secured ? "CURVE" : "no CURVE"), "
                 + (prefixCache.map { $0 ? "prefix cache on" : "prefix cache off" } ?? "prefix cache")
-                + " (\(prefixHits) hits, \(prefixHitTokens) tokens reused), \(endpoint)",
+                + " (\(prefixHits) hits, \(prefixHitTokens) tokens reused, \(prefixCachedBlocks) blocks cached at the end), \(endpoint)",
         ]
         let withChaos = levels.contains { $0.chaos != nil }
         let chaosHeader: [String] = withChaos ? ["kills", "recovery ms p50/max"] : []

@@ -135,4 +135,48 @@ final class PrefixCacheClusterTests: XCTestCase {
         XCTAssertEqual(all.tokenIDs.count, 189)
         _ = try await waitForStages(c, "KV used returns to 0 once the cache is evicted") { $0.kvUsedBytes == 0 && $0.prefix.cachedBlocks == 0 }
     }
+
+    func testAWorkerLossEmptiesEveryCacheAndReplayedCallsStillMatchMqRun() async throws {
+        let model = try TestModels.longContextModel()
+        defer { try? FileManager.default.removeItem(at: model) }
+        let maxTokens = 200
+        let shared: [UInt32] = (0..<40).map { UInt32((11 * $0 + 5) % 500 + 1) }
+        let requests: [(prompt: [UInt32], sampling: SamplingParams, engine: SamplingParameters)] = (0..<4).map { i in
+            let prompt = shared + [UInt32(100 + i)]
+            if i % 2 == 0 { return (prompt, SamplingParams(seed: 0), SamplingParameters()) }
+            return (prompt, SamplingParams(temperature: 0.9, topK: 40, seed: UInt64(7 + i)), SamplingParameters(temperature: 0.9, topK: 40, seed: UInt64(7 + i)))
+        }
+        let expected = try requests.map { try singleProcess(model, $0.prompt.map { Int($0) }, maxTokens: maxTokens, sampling: $0.engine).tokenIds.map { UInt32($0) } }
+        let cluster = try LocalCluster(model: model, workers: 2)
+        defer { cluster.stop() }
+        try await cluster.waitUntilServing()
+        try cluster.startWorker()    // a standby
+        let c = try cluster.client(timeout: .seconds(120))
+        defer { c.close() }
+        _ = try await c.generate(GenerateRequest(prompt: .tokenIDs(shared + [99]), maxNewTokens: 1))   // caches the prefix
+        let stage1 = try await c.info().stages[1].workerID
+        let victim = cluster.workers[Int(stage1.dropFirst("worker".count))!].processIdentifier
+        let got = try await withThrowingTaskGroup(of: (Int, [UInt32]).self) { group in
+            for (i, r) in requests.enumerated() {
+                group.addTask {
+                    var ids: [UInt32] = []
+                    for try await chunk in c.generateStream(GenerateRequest(prompt: .tokenIDs(r.prompt), maxNewTokens: UInt32(maxTokens), sampling: r.sampling)) {
+                        ids += chunk.tokenIDs
+                        if i == 0 && ids.count == 30 { kill(victim, SIGKILL) }
+                    }
+                    return (i, ids)
+                }
+            }
+            var out = Array(repeating: [UInt32](), count: requests.count)
+            for try await (i, ids) in group { out[i] = ids }
+            return out
+        }
+        for (i, ids) in got.enumerated() { XCTAssertEqual(ids, expected[i], "stream \(i), reusing a cached prefix, replayed after a worker loss") }
+        // The new pipeline started empty; the replays cached the shared prefix again, and nothing
+        // else holds KV: no reference survived the loss.
+        let stages = try await waitForStages(c, "after the failover only the re-cached prefix holds KV") {
+            $0.prefix.cachedBlocks == 2 && $0.kvUsedBytes == 2 * 16 * 256
+        }
+        XCTAssertTrue(stages.allSatisfy { $0.workerID != stage1 }, "the standby took the lost stage")
+    }
 }

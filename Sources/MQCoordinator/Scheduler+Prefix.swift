@@ -23,9 +23,10 @@ extension Scheduler {
         return block
     }
 
-    /// The cached blocks `call` can start with (empty when it must prefill everything).
+    /// The cached blocks `call` can start with (empty when it must prefill everything: a call that
+    /// asks for prompt logprobs has every prompt position scored, so it reuses nothing).
     mutating func prefixHits(_ call: CallState, block: Int) -> [UInt64] {
-        guard let prefix, call.position == 0, call.reusesPrefix else { return [] }
+        guard let prefix, call.position == 0, !call.scoresPrompt else { return [] }
         let hashes = promptHashes(call, block: block)
         // At least the last input token is computed, so the last stage has a row to sample.
         let n = prefix.match(call.prompt, hashes: hashes, limit: (call.nextInput.count - 1) / block)

@@ -197,6 +197,10 @@ public struct StepSequence: Hashable, Sendable {
     public var sampling: SamplingParams?
     /// With position 0: the sampler's first step (tokens the call generated before a replay).
     public var sampleStart: UInt32
+    /// Since 1.4: the last stage scores the prompt tokens of this prefill (every chunk of it) and
+    /// returns them with the sampled token; every stage must then run the whole prompt (no
+    /// cached-prefix reuse).
+    public var promptLogprobs: Bool
     /// Prefix cache (1.4): the sequence is new and starts with these cached blocks, which hold
     /// positions 0..<position; empty otherwise.
     public var prefixBlockHashes: [UInt64]
@@ -204,7 +208,8 @@ public struct StepSequence: Hashable, Sendable {
     public var prefixTokenIDs: [UInt32]
 
     public init(seqID: UInt64, position: UInt32, tokenIDs: [UInt32], sample: Bool = true, sampling: SamplingParams? = nil,
-                sampleStart: UInt32 = 0, prefixBlockHashes: [UInt64] = [], prefixTokenIDs: [UInt32] = []) {
+                sampleStart: UInt32 = 0, promptLogprobs: Bool = false, prefixBlockHashes: [UInt64] = [], prefixTokenIDs: [UInt32] = []) {
+        self.promptLogprobs = promptLogprobs
         self.sampleStart = sampleStart
         self.prefixBlockHashes = prefixBlockHashes
         self.prefixTokenIDs = prefixTokenIDs
@@ -300,8 +305,16 @@ public struct SequenceResult: Hashable, Sendable {
     public var logprob: Float
     /// Alternatives, most likely first (empty unless requested).
     public var topLogprobs: [TokenLogprob]
+    /// Since 1.4, for a prefill fed with promptLogprobs: the log probability of each fed token
+    /// after the first (one fewer than the prefill's tokens).
+    public var promptLogprobs: [Float]
+    /// Alternatives at each of those positions (empty unless top logprobs were requested).
+    public var promptTopLogprobs: [[TokenLogprob]]
 
-    public init(seqID: UInt64, tokenID: UInt32, logprob: Float, topLogprobs: [TokenLogprob] = []) {
+    public init(seqID: UInt64, tokenID: UInt32, logprob: Float, topLogprobs: [TokenLogprob] = [],
+                promptLogprobs: [Float] = [], promptTopLogprobs: [[TokenLogprob]] = []) {
+        self.promptLogprobs = promptLogprobs
+        self.promptTopLogprobs = promptTopLogprobs
         self.seqID = seqID
         self.tokenID = tokenID
         self.logprob = logprob

@@ -6,6 +6,7 @@
 // are evicted.
 import Foundation
 import MQClient
+import MQEngine
 import MQLocalCluster
 import MQProtocol
 import MQSampling
@@ -178,5 +179,29 @@ final class PrefixCacheClusterTests: XCTestCase {
             $0.prefix.cachedBlocks == 2 && $0.kvUsedBytes == 2 * 16 * 256
         }
         XCTAssertTrue(stages.allSatisfy { $0.workerID != stage1 }, "the standby took the lost stage")
+    }
+
+    func testACallAskingForPromptLogprobsReusesNothingAndScoresItsWholePrompt() async throws {
+        let cluster = try LocalCluster(model: Paths.model("mqa"), workers: 2)
+        defer { cluster.stop() }
+        try await cluster.waitUntilServing()
+        let c = try cluster.client()
+        defer { c.close() }
+        let prompt = Self.shared + [1, 2, 3, 4, 5]
+        _ = try await c.generate(GenerateRequest(prompt: .tokenIDs(prompt), maxNewTokens: 2))   // caches two blocks
+        let scored = try await c.generate(GenerateRequest(prompt: .tokenIDs(prompt), maxNewTokens: 4, sampling: SamplingParams(seed: 0),
+                                                          promptLogprobs: true))
+        let e = try Engine(directory: Paths.model("mqa"), compute: .allCores).generate(
+            GenerationRequest(promptIds: prompt.map { Int($0) }, maxNewTokens: 4, promptLogprobs: true))
+        let expected = try XCTUnwrap(e.promptLogprobs)
+        XCTAssertEqual(scored.promptLogprobs.count, prompt.count - 1, "every prompt position after the first is scored")
+        let worst = zip(scored.promptLogprobs, expected).map { abs($0 - $1) }.max() ?? .infinity
+        XCTAssertLessThanOrEqual(worst, 1e-4, "prompt logprobs through the cluster against the engine")
+        XCTAssertEqual(scored.tokenIDs.map { Int($0) }, e.tokenIds)
+        // It reused nothing; a plain call with the same prompt then reuses the two blocks.
+        var stages = try await waitForStages(c, "the cached prefix is listed") { $0.prefix.cachedBlocks == 2 }
+        XCTAssertTrue(stages.allSatisfy { $0.prefix.hits == 0 }, "the prompt-logprobs call must not reuse: \(stages.map(\.prefix))")
+        _ = try await c.generate(GenerateRequest(prompt: .tokenIDs(prompt), maxNewTokens: 2))
+        stages = try await waitForStages(c, "the plain call reused the prefix") { $0.prefix.hits == 1 && $0.prefix.hitTokens == 32 }
     }
 }

@@ -27,6 +27,8 @@ struct WorkerRecord {
     var publicKey: String = ""
     /// It offered to load a stage ahead while it waits (Register.standby_preload).
     var standbyPreload = false
+    /// The protocol version it registered with (the prefix cache needs 1.4 on every stage).
+    var version = ProtocolVersion.current
     /// The stage a standby was told to load ahead (a standby Assign), if any.
     var preloadedStage: Int? = nil
     /// When it was marked lost (nil while it is a member).
@@ -129,7 +131,7 @@ struct Cluster {
         lost.removeAll { $0.workerID == r.workerID }
         workers[routingID] = WorkerRecord(routingID: routingID, workerID: r.workerID, dataEndpoint: r.dataEndpoint,
                                           memoryBytes: r.memoryBytes, state: .registered, stage: nil, lastHeard: now,
-                                          publicKey: publicKey, standbyPreload: r.standbyPreload)
+                                          publicKey: publicKey, standbyPreload: r.standbyPreload, version: r.version)
         order.append(routingID)
     }
 

@@ -11,9 +11,14 @@ import MQProtocol
 
 extension Scheduler {
     /// The block size the cache works in, creating the index on first use; nil when the cache is
-    /// off or the stages' block sizes differ (then nothing is reused).
+    /// off, the stages' block sizes differ or a stage's worker speaks a protocol older than 1.4
+    /// (then nothing is kept or reused).
     mutating func preparePrefix(_ capacities: [(tokens: Int, block: Int)]) -> Int? {
-        guard settings.prefixCache, let block = capacities.first?.block, capacities.allSatisfy({ $0.block == block }) else {
+        guard settings.prefixCache, let block = capacities.first?.block, capacities.allSatisfy({ $0.block == block }),
+              (0..<settings.stages).allSatisfy({ s in
+                  cluster.worker(atStage: s).map { $0.version.major > 1 || ($0.version.major == 1 && $0.version.minor >= 4) } ?? false
+              }) else {
+            if prefix != nil { prefix = nil }
             return nil
         }
         if prefix?.blockTokens != block {

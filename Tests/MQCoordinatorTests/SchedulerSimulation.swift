@@ -74,6 +74,7 @@ final class Simulation {
         // The prefix cache's knobs come from their own stream, so the seeds keep their scenarios.
         var side = SplitMix64(seed: seed ^ 0x7072_6566_6978)
         let prefixCache = side.chance(0.8)
+        let oldWorker = side.chance(0.05) ? side.int(0..<5) : -1    // one worker of protocol 1.3
         let sharedVocab = 48
         let shared = (0..<side.int(0...40)).map { _ in side.int(1..<sharedVocab) }
         scheduler = Scheduler(settings: SchedulerSettings(
@@ -86,6 +87,7 @@ final class Simulation {
         let standbys = faultFree ? rng.int(0...1) : rng.int(0...2)
         for i in 0..<(stages + standbys) {
             workers.append(SimWorker(index: i, block: block, capacityTokens: capacity, now: now))
+            workers[i].speaksPrefixCache = i != oldWorker
             queue.push(now + (i < stages ? rng.ms(0...200) : rng.ms(0...6000)), .start(i))
         }
         // Faults.

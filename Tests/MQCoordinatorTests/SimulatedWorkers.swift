@@ -101,8 +101,13 @@ final class SimWorker {
     var blocksUsed: Int { seqs.values.reduce(0) { $0 + ($1.tokens.count + block - 1) / block - $1.cachedBlocks.count } + cache.count }
     func users(of hash: UInt64) -> Int { seqs.values.reduce(0) { $0 + ($1.cachedBlocks.values.contains(hash) ? 1 : 0) } }
 
+    /// A worker of protocol 1.3 knows nothing of the prefix cache.
+    var speaksPrefixCache = true
+
     var register: Register {
-        Register(workerID: name, memoryBytes: 1 << 30, dataEndpoint: endpoint, pid: UInt32(index), host: "sim")
+        var r = Register(workerID: name, memoryBytes: 1 << 30, dataEndpoint: endpoint, pid: UInt32(index), host: "sim")
+        if !speaksPrefixCache { r.version = ProtocolVersion(major: 1, minor: 3) }
+        return r
     }
 
     /// Reconnects as a new connection (the real worker gives up on a silent coordinator).
@@ -150,6 +155,10 @@ final class SimWorker {
     private func handleStep(_ step: Step, vocab: Int) -> [Output] {
         guard let a = assign else { return [error(.notReady, "no assignment", step)] }
         guard step.epoch == a.epoch else { return [.note("\(name) dropped step \(step.stepID) of epoch \(step.epoch) (mine \(a.epoch))")] }
+        if !speaksPrefixCache && (!step.cacheBlocks.isEmpty || !step.evictBlockHashes.isEmpty
+                                  || step.sequences.contains { !$0.prefixBlockHashes.isEmpty }) {
+            return [.violation("\(name) speaks protocol 1.3 but step \(step.stepID) uses the prefix cache")]
+        }
         // As Stage.housekeeping: keep, release, evict.
         for c in step.cacheBlocks {
             guard let q = seqs[c.seqID], cache[c.hash] == nil, q.cachedBlocks[Int(c.blockIndex)] == nil else { continue }

@@ -11,7 +11,7 @@
 # Usage:
 #   deploy/local-cluster.sh [--model DIR] [--workers N] [--port PORT] [--prompt TEXT] [--max-tokens N]
 #                           [--keep] [--split balanced|even|memory|A,B,...] [--metrics-port P] [--debug]
-#                           [--insecure] [--standbys N] [--no-prefix-cache]
+#                           [--insecure] [--standbys N] [--weights stored|q8_0] [--no-prefix-cache]
 #     --model DIR     Hugging Face model folder (default: models/default, the bundled model)
 #     --workers N     pipeline stages / worker processes (default 2)
 #     --standbys N    extra workers that wait to take over a lost stage (default 0)
@@ -23,13 +23,15 @@
 #                     keep running if no prompt was given)
 #     --debug         use the debug build instead of building with -c release
 #     --insecure      no CURVE keys (plain ZeroMQ on loopback, for comparison)
+#     --weights W     stored (the checkpoint's precision, default) or q8_0 (each worker quantizes
+#                     its layers to 8-bit blocks while loading)
 #     --no-prefix-cache  the coordinator reuses no cached prompt prefixes
 # Example (the README's quick start):
 #   deploy/local-cluster.sh --prompt 'def fibonacci(n):' --max-tokens 64 --repetition-penalty 1.2
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-model=models/default workers=2 port=5555 prompt="" max_tokens=64 keep="" split=balanced config=release metrics_port="" insecure="" standbys=0 no_prefix_cache=
+model=models/default workers=2 port=5555 prompt="" max_tokens=64 keep="" split=balanced config=release metrics_port="" insecure="" standbys=0 weights="" no_prefix_cache=""
 sampling=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -41,12 +43,13 @@ while [ $# -gt 0 ]; do
     --max-tokens) max_tokens=$2; shift 2 ;;
     --split) split=$2; shift 2 ;;
     --metrics-port) metrics_port=$2; shift 2 ;;
+    --weights) weights=$2; shift 2 ;;
     --temperature|--top-k|--top-p|--seed|--repetition-penalty) sampling+=("$1" "$2"); shift 2 ;;
     --keep) keep=1; shift ;;
     --debug) config=debug; shift ;;
     --insecure) insecure=1; shift ;;
     --no-prefix-cache) no_prefix_cache=1; shift ;;
-    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
     *) echo "local-cluster: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -60,6 +63,7 @@ fi
 bin=".build/$config"
 args=(--model "$model" --workers "$workers" --standbys "$standbys" --port "$port" --split "$split" --max-tokens "$max_tokens")
 [ -n "$metrics_port" ] && args+=(--metrics-port "$metrics_port")
+[ -n "$weights" ] && args+=(--weights "$weights")
 [ -n "$prompt" ] && args+=(--prompt "$prompt")
 [ -n "$keep" ] && args+=(--keep)
 [ -n "$insecure" ] && args+=(--insecure)

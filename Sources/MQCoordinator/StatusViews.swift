@@ -46,6 +46,7 @@ extension CoordinatorService {
                                         kvUsedBytes: w?.kvUsedBytes ?? 0,
                                         busyFraction: scheduler.busy.fraction(stage: stage, now: clock.now),
                                         steps: scheduler.busy.steps[stage] ?? 0, busyNanoseconds: scheduler.busy.forwardNanos[stage] ?? 0,
+                                        weightFormat: w?.weightFormat ?? "", weightBytes: w?.weightBytes ?? 0,
                                         prefix: w?.prefix ?? PrefixCacheStats()))
             }
         }

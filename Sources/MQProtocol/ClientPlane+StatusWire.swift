@@ -138,6 +138,8 @@ extension StageInfo: CBridged {
         message.pointee.busy_fraction = busyFraction.isNaN ? 0 : min(max(busyFraction, 0), 1)
         message.pointee.steps = steps
         message.pointee.busy_ns = busyNanoseconds
+        message.pointee.weight_format = arena.string(weightFormat)
+        message.pointee.weight_bytes = weightBytes
         message.pointee.prefix_cached_blocks = prefix.cachedBlocks
         message.pointee.prefix_hits = prefix.hits
         message.pointee.prefix_hit_tokens = prefix.hitTokens
@@ -154,6 +156,7 @@ extension StageInfo: CBridged {
             kvCapacityBytes: m.kv_capacity_bytes, kvUsedBytes: m.kv_used_bytes,
             busyFraction: try decodeFraction(m.busy_fraction, "\(path()).busy_fraction"), steps: m.steps,
             busyNanoseconds: m.busy_ns,
+            weightFormat: try decodeString(m.weight_format, "\(path()).weight_format"), weightBytes: m.weight_bytes,
             prefix: PrefixCacheStats(cachedBlocks: m.prefix_cached_blocks, hits: m.prefix_hits, hitTokens: m.prefix_hit_tokens,
                                      evictions: m.prefix_evictions))
     }

@@ -31,7 +31,8 @@
 #   set model=models/default     model folder, relative to root or absolute (default models/default)
 #   set ssh_config=FILE          ssh -F FILE
 #   coordinator HOST [--port 5555] [--workers-port 5556] [--metrics-port P] [--split S]
-#                    [--micro-batches N] [--failover-timeout S] [--kv-memory M] [--address A] [--root DIR]
+#                    [--micro-batches N] [--failover-timeout S] [--kv-memory M] [--no-prefix-cache]
+#                    [--address A] [--root DIR]
 #   worker  HOST [--port 5557] [--memory M] [--threads T] [--kv-memory M] [--weights stored|q8_0] [--model PATH]
 #                [--standby-preload] [--address A] [--root DIR]
 #   standby HOST (the options of worker)     a spare worker that takes over a lost stage
@@ -256,6 +257,7 @@ start_process() {
       done
       v=$(opt "$i" metrics-port "")
       if [ -n "$v" ]; then cmd+=(--metrics-listen "tcp://0.0.0.0:$v"); fi
+      if [ -n "$(opt "$i" no-prefix-cache)" ]; then cmd+=(--no-prefix-cache); fi
     else
       cmd=("$b/mq-worker" --coordinator "tcp://$coord_addr:$workers_port" --worker-id "$name"
            --listen "tcp://0.0.0.0:$(opt "$i" port 5557)" --advertise "$(address "$i")" --model "$m"

@@ -11,7 +11,7 @@
 # Usage:
 #   deploy/local-cluster.sh [--model DIR] [--workers N] [--port PORT] [--prompt TEXT] [--max-tokens N]
 #                           [--keep] [--split balanced|even|memory|A,B,...] [--metrics-port P] [--debug]
-#                           [--insecure] [--standbys N] [--weights stored|q8_0]
+#                           [--insecure] [--standbys N] [--weights stored|q8_0] [--no-prefix-cache]
 #     --model DIR     Hugging Face model folder (default: models/default, the bundled model)
 #     --workers N     pipeline stages / worker processes (default 2)
 #     --standbys N    extra workers that wait to take over a lost stage (default 0)
@@ -25,12 +25,13 @@
 #     --insecure      no CURVE keys (plain ZeroMQ on loopback, for comparison)
 #     --weights W     stored (the checkpoint's precision, default) or q8_0 (each worker quantizes
 #                     its layers to 8-bit blocks while loading)
+#     --no-prefix-cache  the coordinator reuses no cached prompt prefixes
 # Example (the README's quick start):
 #   deploy/local-cluster.sh --prompt 'def fibonacci(n):' --max-tokens 64 --repetition-penalty 1.2
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-model=models/default workers=2 port=5555 prompt="" max_tokens=64 keep="" split=balanced config=release metrics_port="" insecure="" standbys=0 weights=""
+model=models/default workers=2 port=5555 prompt="" max_tokens=64 keep="" split=balanced config=release metrics_port="" insecure="" standbys=0 weights="" no_prefix_cache=""
 sampling=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -47,7 +48,8 @@ while [ $# -gt 0 ]; do
     --keep) keep=1; shift ;;
     --debug) config=debug; shift ;;
     --insecure) insecure=1; shift ;;
-    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
+    --no-prefix-cache) no_prefix_cache=1; shift ;;
+    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
     *) echo "local-cluster: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -65,4 +67,5 @@ args=(--model "$model" --workers "$workers" --standbys "$standbys" --port "$port
 [ -n "$prompt" ] && args+=(--prompt "$prompt")
 [ -n "$keep" ] && args+=(--keep)
 [ -n "$insecure" ] && args+=(--insecure)
+[ -n "$no_prefix_cache" ] && args+=(--no-prefix-cache)
 exec "$bin/mq" cluster up "${args[@]}" ${sampling[@]+"${sampling[@]}"}

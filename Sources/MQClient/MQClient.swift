@@ -38,6 +38,7 @@
 @_exported import struct MQProtocol.InfoResponse
 @_exported import struct MQProtocol.ModelInfo
 @_exported import struct MQProtocol.StageInfo
+@_exported import struct MQProtocol.PrefixCacheStats
 @_exported import struct MQProtocol.ServerLimits
 @_exported import struct MQProtocol.LayerRange
 @_exported import struct MQProtocol.SamplingParams

@@ -37,6 +37,18 @@ final class CallState {
     var reservation: [Int] = []
     /// Times the call was replayed after losing a stage.
     var replays = 0
+    /// Its prompt tokens were counted once (admission may happen again after a failover).
+    var promptCounted = false
+    /// Prefix cache: the chained hashes of the prompt's full blocks (computed at first need).
+    var promptBlockHashes: [UInt64]?
+    /// Cached blocks its sequence starts with (sent with its first step), and the positions they
+    /// hold (where its first step starts).
+    var reusedBlocks: [UInt64] = []
+    var prefixStart = 0
+    /// Cached blocks it uses (reused or kept from its own prompt), released when it ends.
+    var prefixRefs: [UInt64] = []
+    /// Its prompt's blocks were offered to the prefix cache (after its prefill).
+    var prefixKept = false
     /// The request asked for prompt logprobs.
     var wantsPromptLogprobs = false
     /// The prompt logprobs, once the last stage returned them with the first token (a replay after
@@ -60,9 +72,18 @@ extension CallState {
     func prepareReplay() {
         position = 0
         nextInput = prompt + output.tokenIds
+        forgetPrefix()
         inStep = false
         started = false
         replays += 1
+    }
+
+    /// Every stage dropped its cache: the call holds no cached blocks.
+    func forgetPrefix() {
+        reusedBlocks = []
+        prefixStart = 0
+        prefixRefs = []
+        prefixKept = false
     }
 
     /// Queue, prefill and decode times of the call so far.

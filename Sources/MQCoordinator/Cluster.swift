@@ -24,10 +24,14 @@ struct WorkerRecord {
     /// Positions per KV block on its stage (Ready; 0: not reported).
     var kvBlockTokens: UInt32 = 0
     var activeSequences: UInt32 = 0
+    /// Its prefix cache, from its last heartbeat.
+    var prefix = PrefixCacheStats()
     /// The CURVE public key (Z85) the worker's control connection authenticated with; "" without CURVE.
     var publicKey: String = ""
     /// It offered to load a stage ahead while it waits (Register.standby_preload).
     var standbyPreload = false
+    /// The protocol version it registered with (the prefix cache needs 1.4 on every stage).
+    var version = ProtocolVersion.current
     /// The stage a standby was told to load ahead (a standby Assign), if any.
     var preloadedStage: Int? = nil
     /// When it was marked lost (nil while it is a member).
@@ -130,7 +134,7 @@ struct Cluster {
         lost.removeAll { $0.workerID == r.workerID }
         workers[routingID] = WorkerRecord(routingID: routingID, workerID: r.workerID, dataEndpoint: r.dataEndpoint,
                                           memoryBytes: r.memoryBytes, state: .registered, stage: nil, lastHeard: now,
-                                          publicKey: publicKey, standbyPreload: r.standbyPreload)
+                                          publicKey: publicKey, standbyPreload: r.standbyPreload, version: r.version)
         order.append(routingID)
     }
 
@@ -146,6 +150,7 @@ struct Cluster {
         workers[id]?.kvUsedBytes = load.kvUsedBytes
         workers[id]?.kvCapacityBytes = load.kvCapacityBytes
         workers[id]?.activeSequences = load.activeSequences
+        workers[id]?.prefix = load.prefix
     }
 
     /// Marks a worker lost and frees its stage. Returns its record if it was known. The loss

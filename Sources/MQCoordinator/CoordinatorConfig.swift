@@ -94,6 +94,8 @@ public struct CoordinatorConfig: Sendable {
     /// Steps kept in the pipeline at once, each with its own sequences (default: one per stage).
     public var microBatches: Int
     public var prefillChunk = CoordinatorDefaults.prefillChunk
+    /// Reuse cached prompt prefixes on every stage (`--no-prefix-cache` turns it off).
+    public var prefixCache = true
     /// KV bytes offered to each stage in Assign (0 lets each worker decide).
     public var kvCapacityBytes: UInt64 = 0
     public var drainTimeout = CoordinatorDefaults.drainTimeout

@@ -12,6 +12,11 @@ struct ServiceCounters {
     var promptTokens: UInt64 = 0
     /// Stages lost while calls were kept for replay.
     var failovers: UInt64 = 0
+    /// Calls admitted with a cached prefix, and the prompt positions they did not compute.
+    var prefixHits: UInt64 = 0
+    var prefixHitTokens: UInt64 = 0
+    /// Cached blocks evicted (from every stage at once) to admit calls.
+    var prefixEvictions: UInt64 = 0
 }
 
 /// What one scrape shows besides Info and Health.
@@ -63,6 +68,14 @@ enum MetricsText {
         family("mq_stage_busy_seconds_total", "counter", "Time the stage spent computing steps.",
                perStage { Double($0.busyNanoseconds) / 1e9 })
         family("mq_stage_steps_total", "counter", "Steps the stage computed.", perStage { Double($0.steps) })
+        family("mq_stage_prefix_cached_blocks", "gauge", "KV blocks the stage keeps in its prefix cache (in use or resident for reuse).",
+               perStage { Double($0.prefix.cachedBlocks) })
+        family("mq_stage_prefix_hits_total", "counter", "Sequences that started with cached prefix blocks on the stage.",
+               perStage { Double($0.prefix.hits) })
+        family("mq_stage_prefix_hit_tokens_total", "counter", "Prompt positions reused from the stage's prefix cache instead of computed.",
+               perStage { Double($0.prefix.hitTokens) })
+        family("mq_stage_prefix_evictions_total", "counter", "Cached prefix blocks the stage evicted to make room.",
+               perStage { Double($0.prefix.evictions) })
         family("mq_stage_busy_ratio", "gauge", "Busy time over wall time since the stage's first step (1 - the pipeline bubble).",
                perStage { $0.busyFraction })
         family("mq_calls_in_flight", "gauge", "Generation calls admitted (holding KV reservations) and not ended.",

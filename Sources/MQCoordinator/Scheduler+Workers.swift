@@ -112,6 +112,7 @@ extension Scheduler {
             // pipeline are void, and so are the KV caches the calls had built.
             inFlight.removeAll()
             pendingReleases.removeAll()
+            resetPrefix()
             if settings.failoverTimeout > .zero && !draining {
                 var kept = 0
                 for call in arrival {

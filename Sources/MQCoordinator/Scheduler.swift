@@ -33,23 +33,36 @@ struct SchedulerSettings {
     var maxTokensPerStep = CoordinatorDefaults.maxTokensPerStep
     /// The model's context length: a sequence that reaches it stops (length).
     var maxPositions: Int
+    /// Reuse cached prompt prefixes (`--no-prefix-cache` turns it off; Scheduler+Prefix.swift).
+    var prefixCache = true
 }
 
 struct Scheduler {
     let settings: SchedulerSettings
     var cluster: Cluster
     private(set) var calls: [CallKey: CallState] = [:]
-    private var bySeq: [UInt64: CallState] = [:]
+    var bySeq: [UInt64: CallState] = [:]
     /// Calls in arrival order: admission and scheduling follow it.
     private(set) var arrival: [CallState] = []
     private var nextSeqID: UInt64 = 1
     private var nextStepID: UInt64 = 1
     /// Steps in the pipeline (up to `microBatches`, disjoint sequences), by step id.
     var inFlight: [UInt64: InFlightStep] = [:]
-    /// KV positions reserved per stage by admitted calls (whole blocks of that stage).
-    private(set) var reserved: [Int]
+    /// KV positions reserved per stage by admitted calls (whole blocks of that stage), not
+    /// counting blocks the prefix cache holds.
+    var reserved: [Int]
     /// Sequences to free on every stage, carried by the next step (in order with the steps).
     var pendingReleases: [UInt64] = []
+    /// The prefix cache every stage holds (nil until the stages' block size is known).
+    var prefix: PrefixIndex?
+    /// Blocks to keep and to evict on every stage, carried by the next step like the releases.
+    var pendingCacheBlocks: [CachedBlock] = []
+    var pendingEvictions: [UInt64] = []
+    /// Evicted hashes some stage may still hold (the eviction is pending or its step has not come
+    /// back): not cached again until it has, so a late eviction cannot free a newer block.
+    var evictionsInDoubt: Set<UInt64> = []
+    /// After a pipeline reset (every cache emptied): recompute the admitted calls' reservations.
+    var resetReservations = false
     /// Set while a stage has no worker and calls wait for a standby; nil otherwise.
     var failoverSince: ContinuousClock.Instant?
     var draining = false
@@ -166,6 +179,7 @@ struct Scheduler {
     mutating func releaseEnded() {
         for call in arrival where call.ended && !call.inStep {
             if call.started { pendingReleases.append(call.seqID) }
+            releasePrefix(call)
             if call.admitted {
                 for (s, n) in call.reservation.enumerated() where s < reserved.count { reserved[s] -= n }
                 call.reservation = []
@@ -196,7 +210,7 @@ struct Scheduler {
                 call.inStep = false
                 finish(call, status: Status(code: .unavailable, message: "step \(id) did not complete within \(settings.stepTimeout)"), now: now)
             }
-            pendingReleases.insert(contentsOf: step.releases, at: 0)
+            requeue(step)
         }
         releaseEnded()
         schedule(now: now)
@@ -220,8 +234,12 @@ struct Scheduler {
 
     /// Admits waiting calls in arrival order while every stage has room for the prompt plus max
     /// new tokens (no overtaking, so a large request is not starved by small ones).
+    /// With the prefix cache, a call reserves only the blocks its cached prefix does not cover,
+    /// and unused cached blocks are evicted (least recently used first) to make room.
     mutating func admit(now: ContinuousClock.Instant) {
         guard let capacities = stageCapacities else { return }
+        if resetReservations { recomputeReservations(capacities) }
+        let block = preparePrefix(capacities)
         for call in arrival where !call.ended && !call.admitted {
             let n = call.prompt.count + call.output.maxNewTokens
             let need = capacities.map { (n + $0.block - 1) / $0.block * $0.block }
@@ -230,11 +248,22 @@ struct Scheduler {
                     "the request needs \(need[s]) tokens of KV cache but stage \(s) holds at most \(capacities[s].tokens) (--kv-memory); shorten the prompt or max_new_tokens"), now: now)
                 continue
             }
-            guard need.indices.allSatisfy({ reserved[$0] + need[$0] <= capacities[$0].tokens }) else { break }
-            for s in need.indices { reserved[s] += need[s] }
-            call.reservation = need
+            let hits = block.map { prefixHits(call, block: $0) } ?? []
+            let fresh = need.map { $0 - hits.count * (block ?? 0) }
+            let cached = (prefix?.count ?? 0) * (block ?? 0)
+            let short = fresh.indices.map { reserved[$0] + cached + fresh[$0] - capacities[$0].tokens }.max() ?? 0
+            if short > 0 {
+                guard let block, let victims = prefix?.evict((short + block - 1) / block, keeping: Set(hits)) else { break }
+                pendingEvictions += victims
+                evictionsInDoubt.formUnion(victims)
+                counters.prefixEvictions += UInt64(victims.count)
+            }
+            for s in fresh.indices { reserved[s] += fresh[s] }
+            call.reservation = fresh
             call.admitted = true
-            counters.promptTokens += UInt64(call.prompt.count)
+            if let block, !hits.isEmpty { reuse(hits, block: block, by: call) }
+            if !call.promptCounted { counters.promptTokens += UInt64(call.prompt.count) }
+            call.promptCounted = true
         }
     }
 
@@ -250,13 +279,23 @@ struct Scheduler {
         // the space those releases free may already be admitted to a call in a later step; a
         // release must reach every stage before any step that could use its space (seed 2573:
         // KV cache full on a stage). Releasing an id twice is harmless on a worker.
-        let releases = pendingReleases
+        // The prefix cache's keeps and evictions travel the same way, for the same reason.
+        let releases = pendingReleases, keeps = pendingCacheBlocks, evictions = pendingEvictions
         pendingReleases.removeAll()
+        pendingCacheBlocks.removeAll()
+        pendingEvictions.removeAll()
         var first = true
-        defer { if first { pendingReleases = releases } }
+        defer {
+            if first {
+                pendingReleases = releases
+                pendingCacheBlocks = keeps
+                pendingEvictions = evictions
+            }
+        }
+        let housekeeping = !releases.isEmpty || !keeps.isEmpty || !evictions.isEmpty
         while inFlight.count < max(1, settings.microBatches) {
             let ready = arrival.filter { !$0.ended && $0.admitted && !$0.inStep }
-            guard !ready.isEmpty || (first && !releases.isEmpty) else { return }
+            guard !ready.isEmpty || (first && housekeeping) else { return }
             first = false
             // Spread the ready sequences over the free micro-batch slots so stages overlap.
             let slots = max(1, settings.microBatches) - inFlight.count
@@ -270,17 +309,22 @@ struct Scheduler {
                 let fed = min(call.nextInput.count, settings.prefillChunk)
                 guard tokens + fed <= settings.maxTokensPerStep || seqs.isEmpty else { break }
                 let sample = fed == call.nextInput.count
+                // Its first step starts the sequence: after its cached prefix, if it reuses one.
+                let starts = call.position == call.prefixStart
                 seqs.append(StepSequence(seqID: call.seqID, position: UInt32(call.position),
                                          tokenIDs: call.nextInput.prefix(fed).map { UInt32($0) }, sample: sample,
-                                         sampling: call.position == 0 ? call.sampling : nil,
-                                         sampleStart: call.position == 0 ? UInt32(call.output.tokenIds.count) : 0,
-                                         promptLogprobs: call.scoresPrompt))
+                                         sampling: starts ? call.sampling : nil,
+                                         sampleStart: starts ? UInt32(call.output.tokenIds.count) : 0,
+                                         promptLogprobs: call.scoresPrompt,
+                                         prefixBlockHashes: starts ? call.reusedBlocks : [],
+                                         prefixTokenIDs: starts ? call.prompt.prefix(call.prefixStart).map { UInt32($0) } : []))
                 members.append(InFlightStep.Member(seq: call.seqID, fed: fed, sampled: sample))
                 tokens += fed
             }
-            let step = Step(stepID: nextStepID, stageIndex: 0, sequences: seqs, epoch: cluster.epoch, releaseSeqIDs: releases)
+            let step = Step(stepID: nextStepID, stageIndex: 0, sequences: seqs, epoch: cluster.epoch, releaseSeqIDs: releases,
+                            cacheBlocks: keeps, evictBlockHashes: evictions)
             nextStepID += 1
-            inFlight[step.stepID] = InFlightStep(sent: now, members: members, releases: releases)
+            inFlight[step.stepID] = InFlightStep(sent: now, members: members, releases: releases, cacheBlocks: keeps, evictions: evictions)
             busy.start(now)
             for m in members {
                 let call = bySeq[m.seq]!
@@ -298,7 +342,15 @@ struct Scheduler {
     mutating func stepNotSent(_ stepID: UInt64) {
         guard let step = inFlight.removeValue(forKey: stepID) else { return }
         for m in step.members { bySeq[m.seq]?.inStep = false }
+        requeue(step)
+    }
+
+    /// A step that may not have reached every stage: its releases and cache changes go again with
+    /// the next step (each is harmless twice on a stage), ahead of newer ones.
+    mutating func requeue(_ step: InFlightStep) {
         pendingReleases.insert(contentsOf: step.releases.filter { !pendingReleases.contains($0) }, at: 0)
+        pendingCacheBlocks.insert(contentsOf: step.cacheBlocks.filter { !pendingCacheBlocks.contains($0) }, at: 0)
+        pendingEvictions.insert(contentsOf: step.evictions.filter { !pendingEvictions.contains($0) }, at: 0)
     }
 
     /// The last stage's result of a step in flight: append each sampled token, stream it, and end
@@ -309,6 +361,8 @@ struct Scheduler {
             return
         }
         stats.add(roundTrip: now - step.sent, stageNanos: r.timings.reduce(0) { $0 + $1.queueNanoseconds + $1.forwardNanoseconds })
+        // Every stage has applied the step's evictions (unless a later step still carries them).
+        for h in step.evictions where !pendingEvictions.contains(h) { evictionsInDoubt.remove(h) }
         busy.add(r.timings)
         var results: [UInt64: SequenceResult] = [:]
         for x in r.results { results[x.seqID] = x }
@@ -337,6 +391,8 @@ struct Scheduler {
                 call.promptScores = (x.promptLogprobs, call.sampling.topLogprobs > 0 ? x.promptTopLogprobs : [])
             }
             call.nextInput = [Int(x.tokenID)]
+            // The prompt is in every stage's cache now: keep its full blocks for later calls.
+            if !call.prefixKept { keepPrefix(call) }
             if call.firstTokenAt == nil { call.firstTokenAt = now }
             let delta = call.output.append(id: Int(x.tokenID), logprob: x.logprob)
             counters.generatedTokens += 1
@@ -373,7 +429,7 @@ struct Scheduler {
             call.inStep = false
             finish(call, status: Status(code: code(m.seq), message: message), now: now)
         }
-        pendingReleases.insert(contentsOf: step.releases, at: 0)
+        requeue(step)
         releaseEnded()
     }
 }
@@ -390,4 +446,7 @@ struct InFlightStep {
     var members: [Member]
     /// The releases this step carries (re-queued if the step is lost before it passes).
     var releases: [UInt64]
+    /// The prefix-cache keeps and evictions it carries (re-queued alike).
+    var cacheBlocks: [CachedBlock] = []
+    var evictions: [UInt64] = []
 }

@@ -46,7 +46,8 @@ extension CoordinatorService {
                                         kvUsedBytes: w?.kvUsedBytes ?? 0,
                                         busyFraction: scheduler.busy.fraction(stage: stage, now: clock.now),
                                         steps: scheduler.busy.steps[stage] ?? 0, busyNanoseconds: scheduler.busy.forwardNanos[stage] ?? 0,
-                                        weightFormat: w?.weightFormat ?? "", weightBytes: w?.weightBytes ?? 0))
+                                        weightFormat: w?.weightFormat ?? "", weightBytes: w?.weightBytes ?? 0,
+                                        prefix: w?.prefix ?? PrefixCacheStats()))
             }
         }
         let limits = ServerLimits(maxPromptTokens: UInt32(maxPromptTokens), defaultMaxNewTokens: UInt32(config.defaultMaxNewTokens),

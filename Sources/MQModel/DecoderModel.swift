@@ -73,6 +73,8 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
     case unknownSequence(Int)
     case notLoaded(String)
     case emptyStep
+    /// A sequence asked to start with a cached prefix block this cache does not hold.
+    case prefixNotCached(sequence: Int, hash: UInt64)
 
     public var description: String {
         switch self {
@@ -83,6 +85,8 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
         case .unknownSequence(let s): return "sequence \(s) has no KV cache entry"
         case .notLoaded(let what): return "this stage did not load \(what)"
         case .emptyStep: return "a step needs at least one token"
+        case .prefixNotCached(let s, let h):
+            return "sequence \(s): prefix block \(String(h, radix: 16)) is not in the prefix cache"
         }
     }
 }

@@ -5,6 +5,11 @@
 // A token costs exactly 2 · KV · L floats: one KV head per layer for a multi-query model.
 // Memory is reserved as one anonymous mapping of the byte budget; the kernel commits pages only
 // when blocks are first written, so a large budget costs nothing until it is used.
+//
+// Prefix cache: a full block can be kept under a hash (its token ids chained with everything
+// before it, chosen by the coordinator). Blocks are reference-counted: a new sequence may start
+// with cached blocks (they are never written again, so no copy is needed), and a kept block whose
+// last sequence is released stays resident until `evict` frees it.
 import Foundation
 import MQKernels
 
@@ -19,6 +24,15 @@ public final class KVCache {
     private let mappedBytes: Int
     private var freeBlocks: [Int32]
     private var entries: [Int: Entry] = [:]
+    /// Sequences using each block (0 for a free block or a cached block nobody uses).
+    private var refs: [Int32]
+    /// Prefix cache: block by hash, and hash by block.
+    private var cachedBlocks: [UInt64: Int32] = [:]
+    private var hashOfBlock: [Int32: UInt64] = [:]
+    /// Sequences that started with cached blocks, positions they reused, blocks evicted.
+    public private(set) var prefixHits = 0
+    public private(set) var prefixHitTokens = 0
+    public private(set) var prefixEvictions = 0
 
     struct Entry {
         var blocks: [Int32]
@@ -35,6 +49,8 @@ public final class KVCache {
     public var usedBlocks: Int { blockCount - freeBlocks.count }
     public var freeBlockCount: Int { freeBlocks.count }
     public var usedBytes: Int { usedBlocks * bytesPerBlock }
+    /// Blocks held in the prefix cache (in use or not).
+    public var cachedBlockCount: Int { cachedBlocks.count }
 
     /// A cache of `blocks` blocks (at least one).
     public init(layers: Range<Int>, kvDim: Int, blockSize: Int = KVCache.defaultBlockSize, blocks: Int) throws {
@@ -52,6 +68,7 @@ public final class KVCache {
         self.mappedBytes = bytes
         // Hand out low block numbers first (pop from the end).
         self.freeBlocks = (0..<Int32(blockCount)).reversed()
+        self.refs = Array(repeating: 0, count: blockCount)
     }
 
     /// A cache within a byte budget.
@@ -76,15 +93,81 @@ public final class KVCache {
             guard need <= freeBlocks.count else {
                 throw ModelError.cacheFull(sequence: sequence, neededBlocks: need, freeBlocks: freeBlocks.count)
             }
-            for _ in 0..<need { e.blocks.append(freeBlocks.removeLast()) }
+            for _ in 0..<need {
+                let b = freeBlocks.removeLast()
+                refs[Int(b)] = 1
+                e.blocks.append(b)
+            }
         }
         entries[sequence] = e
     }
 
-    /// Returns a sequence's blocks to the free list.
+    /// Returns a sequence's blocks to the free list, except blocks another sequence uses or the
+    /// prefix cache keeps.
     public func release(sequence: Int) {
         guard let e = entries.removeValue(forKey: sequence) else { return }
-        freeBlocks.append(contentsOf: e.blocks.reversed())
+        for b in e.blocks.reversed() {
+            refs[Int(b)] -= 1
+            if refs[Int(b)] == 0 && hashOfBlock[b] == nil { freeBlocks.append(b) }
+        }
+    }
+
+    // MARK: prefix cache
+
+    /// Whether every block of `hashes` is cached.
+    public func holds(prefix hashes: [UInt64]) -> Bool { hashes.allSatisfy { cachedBlocks[$0] != nil } }
+
+    /// Starts a new `sequence` whose positions 0..<hashes.count·B are the cached blocks `hashes`.
+    public func start(sequence: Int, prefix hashes: [UInt64]) throws {
+        precondition(entries[sequence] == nil, "sequence \(sequence) already has a cache entry")
+        var blocks: [Int32] = []
+        blocks.reserveCapacity(hashes.count)
+        for h in hashes {
+            guard let b = cachedBlocks[h] else { throw ModelError.prefixNotCached(sequence: sequence, hash: h) }
+            blocks.append(b)
+        }
+        for b in blocks { refs[Int(b)] += 1 }
+        entries[sequence] = Entry(blocks: blocks, length: blocks.count * blockSize)
+        prefixHits += 1
+        prefixHitTokens += blocks.count * blockSize
+    }
+
+    /// Keeps block `index` of `sequence` in the prefix cache under `hash`; false (nothing done)
+    /// when the sequence is unknown, the block not full yet, the block already kept, or the hash
+    /// already cached.
+    @discardableResult
+    public func keep(sequence: Int, block index: Int, hash: UInt64) -> Bool {
+        guard let e = entries[sequence], index >= 0, index < e.blocks.count, (index + 1) * blockSize <= e.length,
+              cachedBlocks[hash] == nil else { return false }
+        let b = e.blocks[index]
+        guard hashOfBlock[b] == nil else { return false }
+        cachedBlocks[hash] = b
+        hashOfBlock[b] = hash
+        return true
+    }
+
+    /// Frees the cached block `hash` if no sequence uses it; false otherwise (or when not cached).
+    @discardableResult
+    public func evict(hash: UInt64) -> Bool {
+        guard let b = cachedBlocks[hash], refs[Int(b)] == 0 else { return false }
+        cachedBlocks[hash] = nil
+        hashOfBlock[b] = nil
+        freeBlocks.append(b)
+        prefixEvictions += 1
+        return true
+    }
+
+    /// Forgets every cached block (those in use stay with their sequences until released);
+    /// the counters start again.
+    public func clearPrefixCache() {
+        for (h, b) in cachedBlocks {
+            cachedBlocks[h] = nil
+            hashOfBlock[b] = nil
+            if refs[Int(b)] == 0 { freeBlocks.append(b) }
+        }
+        prefixHits = 0
+        prefixHitTokens = 0
+        prefixEvictions = 0
     }
 
     public func contains(sequence: Int) -> Bool { entries[sequence] != nil }

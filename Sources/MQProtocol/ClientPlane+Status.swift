@@ -139,6 +139,22 @@ public struct ModelInfo: Hashable, Sendable {
     }
 }
 
+/// A stage's prefix cache (1.4; in StageInfo and in the worker plane's WorkerLoad): blocks held, sequences that reused blocks, positions reused and
+/// blocks evicted, since its assignment.
+public struct PrefixCacheStats: Hashable, Sendable {
+    public var cachedBlocks: UInt64
+    public var hits: UInt64
+    public var hitTokens: UInt64
+    public var evictions: UInt64
+
+    public init(cachedBlocks: UInt64 = 0, hits: UInt64 = 0, hitTokens: UInt64 = 0, evictions: UInt64 = 0) {
+        self.cachedBlocks = cachedBlocks
+        self.hits = hits
+        self.hitTokens = hitTokens
+        self.evictions = evictions
+    }
+}
+
 /// One pipeline stage in an InfoResponse.
 public struct StageInfo: Hashable, Sendable {
     public var stageIndex: UInt32
@@ -161,15 +177,18 @@ public struct StageInfo: Hashable, Sendable {
     public var weightFormat: String
     /// Since 1.4: bytes of weights the stage holds (0 when unknown).
     public var weightBytes: UInt64
+    /// Since 1.4: the stage's prefix cache (from its worker's last heartbeat).
+    public var prefix: PrefixCacheStats
 
     public init(
         stageIndex: UInt32, workerID: String, dataEndpoint: String, layers: LayerRange,
         residentBytes: UInt64 = 0, kvCapacityBytes: UInt64 = 0, kvUsedBytes: UInt64 = 0,
         busyFraction: Double = 0, steps: UInt64 = 0, busyNanoseconds: UInt64 = 0,
-        weightFormat: String = "", weightBytes: UInt64 = 0
+        weightFormat: String = "", weightBytes: UInt64 = 0, prefix: PrefixCacheStats = PrefixCacheStats()
     ) {
         self.weightFormat = weightFormat
         self.weightBytes = weightBytes
+        self.prefix = prefix
         self.stageIndex = stageIndex
         self.workerID = workerID
         self.dataEndpoint = dataEndpoint

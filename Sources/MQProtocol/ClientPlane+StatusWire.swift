@@ -140,6 +140,10 @@ extension StageInfo: CBridged {
         message.pointee.busy_ns = busyNanoseconds
         message.pointee.weight_format = arena.string(weightFormat)
         message.pointee.weight_bytes = weightBytes
+        message.pointee.prefix_cached_blocks = prefix.cachedBlocks
+        message.pointee.prefix_hits = prefix.hits
+        message.pointee.prefix_hit_tokens = prefix.hitTokens
+        message.pointee.prefix_evictions = prefix.evictions
     }
 
     /// Requires the layer range.
@@ -152,7 +156,9 @@ extension StageInfo: CBridged {
             kvCapacityBytes: m.kv_capacity_bytes, kvUsedBytes: m.kv_used_bytes,
             busyFraction: try decodeFraction(m.busy_fraction, "\(path()).busy_fraction"), steps: m.steps,
             busyNanoseconds: m.busy_ns,
-            weightFormat: try decodeString(m.weight_format, "\(path()).weight_format"), weightBytes: m.weight_bytes)
+            weightFormat: try decodeString(m.weight_format, "\(path()).weight_format"), weightBytes: m.weight_bytes,
+            prefix: PrefixCacheStats(cachedBlocks: m.prefix_cached_blocks, hits: m.prefix_hits, hitTokens: m.prefix_hit_tokens,
+                                     evictions: m.prefix_evictions))
     }
 }
 

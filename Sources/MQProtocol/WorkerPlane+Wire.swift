@@ -223,10 +223,13 @@ extension StepSequence: CBridged {
         message.pointee.sample = cBool(sample)
         if let sampling { message.pointee.sampling = arena.message(sampling) }
         message.pointee.sample_start = sampleStart
+        (message.pointee.n_prefix_block_hashes, message.pointee.prefix_block_hashes) = arena.array(prefixBlockHashes)
+        (message.pointee.n_prefix_token_ids, message.pointee.prefix_token_ids) = arena.array(prefixTokenIDs)
         message.pointee.prompt_logprobs = cBool(promptLogprobs)
     }
 
-    /// Requires a nonzero id, at least one token, no position overflow, sampling at position 0.
+    /// Requires a nonzero id, at least one token, no position overflow, sampling when the sequence
+    /// starts, and with a cached prefix, one token id per reused position.
     init(c message: UnsafePointer<Mq__V1__StepSequence>, path: () -> String) throws(ProtocolError) {
         let m = message.pointee
         guard m.seq_id != 0 else { throw .invalidValue(field: "\(path()).seq_id", reason: "must be nonzero") }
@@ -236,10 +239,39 @@ extension StepSequence: CBridged {
                 field: "\(path()).position", reason: "position \(m.position) + \(m.n_token_ids) tokens overflows")
         }
         let sampling = try decodeMessage(SamplingParams.self, m.sampling, "\(path()).sampling")
-        guard m.position != 0 || sampling != nil else { throw .missingField("\(path()).sampling") }
+        let starts = m.position == 0 || m.n_prefix_block_hashes > 0
+        guard !starts || sampling != nil else { throw .missingField("\(path()).sampling") }
+        if m.n_prefix_block_hashes > 0 {
+            guard m.position > 0, m.position % UInt32(m.n_prefix_block_hashes) == 0 else {
+                throw .invalidValue(field: "\(path()).position",
+                                    reason: "position \(m.position) is not a whole number of the \(m.n_prefix_block_hashes) cached blocks")
+            }
+        }
+        guard m.n_prefix_token_ids == (m.n_prefix_block_hashes > 0 ? Int(m.position) : 0) else {
+            throw .invalidValue(field: "\(path()).prefix_token_ids",
+                                reason: "\(m.n_prefix_token_ids) token ids for \(m.n_prefix_block_hashes > 0 ? Int(m.position) : 0) reused positions")
+        }
         self.init(
             seqID: m.seq_id, position: m.position, tokenIDs: decodeArray(m.n_token_ids, m.token_ids),
-            sample: m.sample != 0, sampling: sampling, sampleStart: m.sample_start, promptLogprobs: m.prompt_logprobs != 0)
+            sample: m.sample != 0, sampling: sampling, sampleStart: m.sample_start, promptLogprobs: m.prompt_logprobs != 0,
+            prefixBlockHashes: decodeArray(m.n_prefix_block_hashes, m.prefix_block_hashes),
+            prefixTokenIDs: decodeArray(m.n_prefix_token_ids, m.prefix_token_ids))
+    }
+}
+
+extension CachedBlock: CBridged {
+    static let protoName = "CachedBlock"
+    static func cInit(_ message: UnsafeMutablePointer<Mq__V1__CachedBlock>) { mq__v1__cached_block__init(message) }
+
+    func fill(_ message: UnsafeMutablePointer<Mq__V1__CachedBlock>, arena: CArena) {
+        message.pointee.seq_id = seqID
+        message.pointee.block_index = blockIndex
+        message.pointee.hash = hash
+    }
+
+    init(c message: UnsafePointer<Mq__V1__CachedBlock>, path: () -> String) throws(ProtocolError) {
+        guard message.pointee.seq_id != 0 else { throw .invalidValue(field: "\(path()).seq_id", reason: "must be nonzero") }
+        self.init(seqID: message.pointee.seq_id, blockIndex: message.pointee.block_index, hash: message.pointee.hash)
     }
 }
 
@@ -272,6 +304,8 @@ extension Step: CBridged {
         (message.pointee.n_timings, message.pointee.timings) = arena.messages(timings)
         message.pointee.epoch = epoch
         (message.pointee.n_release_seq_ids, message.pointee.release_seq_ids) = arena.array(releaseSeqIDs)
+        (message.pointee.n_cache_blocks, message.pointee.cache_blocks) = arena.messages(cacheBlocks)
+        (message.pointee.n_evict_block_hashes, message.pointee.evict_block_hashes) = arena.array(evictBlockHashes)
     }
 
     /// Checks the invariants listed on `Step`.
@@ -280,8 +314,10 @@ extension Step: CBridged {
         guard m.step_id != 0 else { throw .invalidValue(field: "\(path()).step_id", reason: "must be nonzero") }
         let sequences = try decodeMessages(StepSequence.self, m.n_sequences, m.sequences, "\(path()).sequences")
         let releases: [UInt64] = decodeArray(m.n_release_seq_ids, m.release_seq_ids)
-        guard !sequences.isEmpty || !releases.isEmpty else {
-            throw .invalidValue(field: "\(path()).sequences", reason: "no sequences (and no releases)")
+        let cacheBlocks = try decodeMessages(CachedBlock.self, m.n_cache_blocks, m.cache_blocks, "\(path()).cache_blocks")
+        let evictions: [UInt64] = decodeArray(m.n_evict_block_hashes, m.evict_block_hashes)
+        guard !sequences.isEmpty || !releases.isEmpty || !cacheBlocks.isEmpty || !evictions.isEmpty else {
+            throw .invalidValue(field: "\(path()).sequences", reason: "no sequences (and no releases or cache changes)")
         }
         var seen = Set<UInt64>()
         for (index, sequence) in sequences.enumerated() where !seen.insert(sequence.seqID).inserted {
@@ -292,7 +328,7 @@ extension Step: CBridged {
             stepID: m.step_id, stageIndex: m.stage_index, sequences: sequences,
             tensor: try decodeMessage(TensorDesc.self, m.tensor, "\(path()).tensor"),
             timings: try decodeMessages(StageTiming.self, m.n_timings, m.timings, "\(path()).timings"), epoch: m.epoch,
-            releaseSeqIDs: releases)
+            releaseSeqIDs: releases, cacheBlocks: cacheBlocks, evictBlockHashes: evictions)
         if let tensor {
             guard tensor.shape.count == 2 else {
                 throw .invalidValue(field: "\(path()).tensor.shape", reason: "\(tensor.shape) is not [tokens, hidden]")
@@ -378,13 +414,19 @@ extension WorkerLoad: CBridged {
         message.pointee.kv_used_bytes = kvUsedBytes
         message.pointee.kv_capacity_bytes = kvCapacityBytes
         message.pointee.steps_done = stepsDone
+        message.pointee.prefix_cached_blocks = prefix.cachedBlocks
+        message.pointee.prefix_hits = prefix.hits
+        message.pointee.prefix_hit_tokens = prefix.hitTokens
+        message.pointee.prefix_evictions = prefix.evictions
     }
 
     init(c message: UnsafePointer<Mq__V1__WorkerLoad>, path: () -> String) throws(ProtocolError) {
         let m = message.pointee
         self.init(
             activeSequences: m.active_sequences, kvUsedBytes: m.kv_used_bytes, kvCapacityBytes: m.kv_capacity_bytes,
-            stepsDone: m.steps_done)
+            stepsDone: m.steps_done,
+            prefix: PrefixCacheStats(cachedBlocks: m.prefix_cached_blocks, hits: m.prefix_hits, hitTokens: m.prefix_hit_tokens,
+                                     evictions: m.prefix_evictions))
     }
 }
 

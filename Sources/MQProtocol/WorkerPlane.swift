@@ -200,7 +200,7 @@ public struct StepSequence: Hashable, Sendable {
     public var tokenIDs: [UInt32]
     /// Whether the last stage samples from the sequence's last row.
     public var sample: Bool
-    /// Required when `position` is 0, ignored otherwise.
+    /// Required when the sequence starts (`isNew`), ignored otherwise.
     public var sampling: SamplingParams?
     /// With position 0: the sampler's first step (tokens the call generated before a replay).
     public var sampleStart: UInt32
@@ -208,17 +208,27 @@ public struct StepSequence: Hashable, Sendable {
     /// returns them with the sampled token; every stage must then run the whole prompt (no
     /// cached-prefix reuse).
     public var promptLogprobs: Bool
+    /// Prefix cache (1.4): the sequence is new and starts with these cached blocks, which hold
+    /// positions 0..<position; empty otherwise.
+    public var prefixBlockHashes: [UInt64]
+    /// The token ids of the reused positions (as many as `position` when `prefixBlockHashes` is set).
+    public var prefixTokenIDs: [UInt32]
 
     public init(seqID: UInt64, position: UInt32, tokenIDs: [UInt32], sample: Bool = true, sampling: SamplingParams? = nil,
-                sampleStart: UInt32 = 0, promptLogprobs: Bool = false) {
+                sampleStart: UInt32 = 0, promptLogprobs: Bool = false, prefixBlockHashes: [UInt64] = [], prefixTokenIDs: [UInt32] = []) {
         self.promptLogprobs = promptLogprobs
         self.sampleStart = sampleStart
+        self.prefixBlockHashes = prefixBlockHashes
+        self.prefixTokenIDs = prefixTokenIDs
         self.seqID = seqID
         self.position = position
         self.tokenIDs = tokenIDs
         self.sample = sample
         self.sampling = sampling
     }
+
+    /// Whether this step starts the sequence: at position 0, or after a reused cached prefix.
+    public var isNew: Bool { position == 0 || !prefixBlockHashes.isEmpty }
 }
 
 /// Time one stage spent on a step.
@@ -254,10 +264,16 @@ public struct Step: Hashable, Sendable {
     public var epoch: UInt64
     /// Sequences every stage frees before processing this step.
     public var releaseSeqIDs: [UInt64]
+    /// Prefix cache (1.4): blocks every stage keeps cached, applied before the releases.
+    public var cacheBlocks: [CachedBlock]
+    /// Prefix cache (1.4): cached blocks every stage frees, applied after the releases.
+    public var evictBlockHashes: [UInt64]
 
     public init(stepID: UInt64, stageIndex: UInt32, sequences: [StepSequence], tensor: TensorDesc? = nil, timings: [StageTiming] = [],
-                epoch: UInt64 = 0, releaseSeqIDs: [UInt64] = []) {
+                epoch: UInt64 = 0, releaseSeqIDs: [UInt64] = [], cacheBlocks: [CachedBlock] = [], evictBlockHashes: [UInt64] = []) {
         self.epoch = epoch
+        self.cacheBlocks = cacheBlocks
+        self.evictBlockHashes = evictBlockHashes
         self.releaseSeqIDs = releaseSeqIDs
         self.stepID = stepID
         self.stageIndex = stageIndex
@@ -268,6 +284,24 @@ public struct Step: Hashable, Sendable {
 
     /// Total tokens over the sequences: the tensor's row count.
     public var tokenCount: Int { sequences.reduce(0) { $0 + $1.tokenIDs.count } }
+
+    /// Whether the step carries cache or release work besides its sequences.
+    public var hasHousekeeping: Bool { !releaseSeqIDs.isEmpty || !cacheBlocks.isEmpty || !evictBlockHashes.isEmpty }
+}
+
+/// A full KV block of a sequence that every stage keeps in its prefix cache (1.4).
+public struct CachedBlock: Hashable, Sendable {
+    public var seqID: UInt64
+    /// The block's index in the sequence.
+    public var blockIndex: UInt32
+    /// Its token ids chained with the hash of the block before it.
+    public var hash: UInt64
+
+    public init(seqID: UInt64, blockIndex: UInt32, hash: UInt64) {
+        self.seqID = seqID
+        self.blockIndex = blockIndex
+        self.hash = hash
+    }
 }
 
 /// The token sampled for one sequence.
@@ -325,8 +359,12 @@ public struct WorkerLoad: Hashable, Sendable {
     public var kvUsedBytes: UInt64
     public var kvCapacityBytes: UInt64
     public var stepsDone: UInt64
+    /// Prefix-cache counters (1.4).
+    public var prefix: PrefixCacheStats
 
-    public init(activeSequences: UInt32, kvUsedBytes: UInt64, kvCapacityBytes: UInt64, stepsDone: UInt64) {
+    public init(activeSequences: UInt32, kvUsedBytes: UInt64, kvCapacityBytes: UInt64, stepsDone: UInt64,
+                prefix: PrefixCacheStats = PrefixCacheStats()) {
+        self.prefix = prefix
         self.activeSequences = activeSequences
         self.kvUsedBytes = kvUsedBytes
         self.kvCapacityBytes = kvCapacityBytes

@@ -268,18 +268,19 @@ final class DataPlane {
             warnings.warn("data-stale-epoch", "dropped Step \(step.stepID) of epoch \(step.epoch): this stage's assignment has epoch \(stage.assignment.epoch)", to: logger)
             return
         }
-        // Releases ride in the step, in order with the steps: freed before its sequences run.
-        if !step.releaseSeqIDs.isEmpty {
+        // Releases and prefix-cache changes ride in the step, in order with the steps: applied
+        // before its sequences run.
+        if step.hasHousekeeping {
             for id in step.releaseSeqIDs { released.insert(id) }
-            let freed = stage.release(step.releaseSeqIDs)
-            logger.debug("Step \(step.stepID) released \(freed) of \(step.releaseSeqIDs.count) sequence(s)")
+            let done = stage.housekeeping(step)
+            logger.debug("Step \(step.stepID) released \(done.freed) of \(step.releaseSeqIDs.count) sequence(s), cached \(done.kept) of \(step.cacheBlocks.count) block(s), evicted \(done.evicted) of \(step.evictBlockHashes.count)")
         }
         if let gone = step.sequences.first(where: { released.contains($0.seqID) }) {
             logger.notice("dropping Step \(step.stepID): sequence \(gone.seqID) was released")
             return
         }
         if step.sequences.isEmpty {
-            // Releases only: pass them on (no tensor), or answer from the last stage.
+            // Releases and cache changes only: pass them on (no tensor), or answer from the last stage.
             let timing = StageTiming(stageIndex: step.stageIndex, queueNanoseconds: 0, forwardNanoseconds: 0)
             if stage.assignment.isLast {
                 send(.stepResult(StepResult(stepID: step.stepID, results: [], timings: step.timings + [timing], epoch: step.epoch)))
@@ -374,7 +375,7 @@ final class DataPlane {
             activeSequences: UInt32(clamping: stage?.activeSequences ?? 0),
             kvUsedBytes: UInt64(stage?.cache.usedBytes ?? 0),
             kvCapacityBytes: UInt64(stage?.cache.capacityBytes ?? 0),
-            stepsDone: stepsDone))
+            stepsDone: stepsDone, prefix: stage?.prefixStats ?? PrefixCacheStats()))
     }
 }
 

@@ -217,13 +217,16 @@ final class Stage {
         return freed
     }
 
+    /// Forgets every sequence and the prefix cache (a new epoch or a lost coordinator: the
+    /// coordinator's record of what is cached starts empty too).
     func dropAllSequences() {
         for id in sequences.keys { cache.release(sequence: Self.cacheKey(id)) }
         sequences.removeAll()
+        cache.clearPrefixCache()
     }
 
     /// KVCache keys sequences by Int; the bit pattern keeps distinct UInt64 ids distinct.
-    private static func cacheKey(_ id: UInt64) -> Int { Int(bitPattern: UInt(id)) }
+    static func cacheKey(_ id: UInt64) -> Int { Int(bitPattern: UInt(id)) }
 
     // MARK: - Steps
 
@@ -265,8 +268,11 @@ final class Stage {
         guard identity.hasHead else {
             let timing = StageTiming(stageIndex: step.stageIndex, queueNanoseconds: Self.nanoseconds(computeStart - receivedAt),
                                      forwardNanoseconds: Self.nanoseconds(ContinuousClock.now - computeStart))
-            let next = Step(stepID: step.stepID, stageIndex: step.stageIndex + 1, sequences: step.sequences,
-                            tensor: .activations(tokens: T, hidden: E), timings: step.timings + [timing], epoch: step.epoch)
+            // The next stage gets the step's releases and cache changes too (each stage applies them).
+            var next = step
+            next.stageIndex += 1
+            next.tensor = .activations(tokens: T, hidden: E)
+            next.timings.append(timing)
             return .forward(next, UnsafeRawBufferPointer(start: hidden, count: T * E * MemoryLayout<Float>.size))
         }
 
@@ -360,7 +366,16 @@ final class Stage {
                 throw malformed("sequence \(seq.seqID): token id \(bad) is outside the vocabulary (0..<\(V))", seqID: seq.seqID)
             }
             let held = sequences[seq.seqID] != nil
-            if seq.position == 0 {
+            if seq.isNew {
+                if !seq.prefixBlockHashes.isEmpty {
+                    let covered = seq.prefixBlockHashes.count * cache.blockSize
+                    guard Int(seq.position) == covered, cache.holds(prefix: seq.prefixBlockHashes) else {
+                        throw WorkerError(code: .unknownSequence,
+                                          message: "sequence \(seq.seqID): starts at position \(seq.position) with \(seq.prefixBlockHashes.count) cached "
+                                            + "blocks, but stage \(mine) holds \(covered == Int(seq.position) ? "not all of them" : "blocks of \(cache.blockSize) positions")",
+                                          stepID: step.stepID, seqID: seq.seqID)
+                    }
+                }
                 guard !held else {
                     throw WorkerError(code: .unknownSequence,
                                       message: "sequence \(seq.seqID) already holds \(cache.length(of: Self.cacheKey(seq.seqID))) "
@@ -394,7 +409,7 @@ final class Stage {
     private func admit(_ step: Step) throws(WorkerError) {
         created.removeAll(keepingCapacity: true)
         for seq in step.sequences {
-            if seq.position == 0 {
+            if seq.isNew {
                 let state = SequenceState()
                 if identity.hasHead {
                     guard let params = seq.sampling else {
@@ -411,13 +426,22 @@ final class Stage {
                         throw WorkerError(code: .malformedMessage, message: "sequence \(seq.seqID): \(error)",
                                           stepID: step.stepID, seqID: seq.seqID)
                     }
-                    state.history.reserveCapacity(seq.tokenIDs.count + 64)
+                    state.history.reserveCapacity(seq.prefixTokenIDs.count + seq.tokenIDs.count + 64)
+                    state.history.append(contentsOf: seq.prefixTokenIDs.lazy.map { Int($0) })
                     if seq.promptLogprobs {
                         state.promptScorer = PromptScorer(vocabSize: shape.vocabSize, topCount: Int(params.topLogprobs))
                     }
                 }
                 sequences[seq.seqID] = state
                 created.append(seq.seqID)
+                if !seq.prefixBlockHashes.isEmpty {
+                    do {
+                        try cache.start(sequence: Self.cacheKey(seq.seqID), prefix: seq.prefixBlockHashes)
+                    } catch {
+                        abandonCreated()
+                        throw Self.stepError(error, step: step, seqID: seq.seqID)
+                    }
+                }
             }
             do {
                 try cache.reserve(sequence: Self.cacheKey(seq.seqID), positions: Int(seq.position) + seq.tokenIDs.count)

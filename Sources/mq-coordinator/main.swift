@@ -30,6 +30,7 @@ struct CoordinatorCommand: ParsableCommand {
     @Option(name: .customLong("max-queued"), help: "Calls waiting for admission (KV cache) beyond which new calls get RESOURCE_EXHAUSTED.") var maxQueued = CoordinatorDefaults.maxQueuedCalls
     @Option(name: .customLong("micro-batches"), help: "Steps kept in the pipeline at once (default: one per stage).") var microBatches: Int?
     @Option(name: .customLong("prefill-chunk"), help: "Prompt tokens a sequence feeds per step (longer prompts are chunked).") var prefillChunk = CoordinatorDefaults.prefillChunk
+    @Flag(name: .customLong("no-prefix-cache"), help: "Do not keep or reuse prompt prefixes in the stages' KV caches (on by default).") var noPrefixCache = false
     @Option(name: .customLong("metrics-listen"), help: "Serve Prometheus metrics (GET /metrics: KV used/free per stage, busy time, calls, tokens) on tcp://HOST:PORT.")
     var metricsListen: String?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
@@ -110,6 +111,7 @@ struct CoordinatorCommand: ParsableCommand {
         config.maxQueuedCalls = maxQueued
         config.microBatches = microBatches ?? workers
         config.prefillChunk = prefillChunk
+        config.prefixCache = !noPrefixCache
         config.metricsEndpoint = metricsListen
         config.security = try security()
         config.failoverTimeout = .milliseconds(Int64(failoverTimeout * 1000))

@@ -309,6 +309,8 @@ extension InfoResponse {
     /// Whether the server fills StageInfo's busy_fraction, steps and busy_ns (protocol 1.1 on);
     /// from an older one they read 0, which must not be printed as "idle".
     var reportsStageLoad: Bool { version.major > 1 || (version.major == 1 && version.minor >= 1) }
+    /// Whether the server fills StageInfo's prefix-cache counters (protocol 1.4 on).
+    var reportsPrefixCache: Bool { version.major > 1 || (version.major == 1 && version.minor >= 4) }
 
     func report() -> String {
         let m = model
@@ -330,7 +332,9 @@ extension InfoResponse {
             lines.append("  stage \(stage.stageIndex): layers \(stage.layers), worker \(stage.workerID) at \(stage.dataEndpoint), "
                 + (stage.weightFormat.isEmpty ? "" : "weights \(stage.weightFormat) \(formatBytes(stage.weightBytes)), ")
                 + "resident \(formatBytes(stage.residentBytes)), KV \(formatBytes(stage.kvUsedBytes)) used of \(formatBytes(stage.kvCapacityBytes))"
-                + (reportsStageLoad ? ", busy \(String(format: "%.1f", stage.busyFraction * 100))% over \(stage.steps) steps" : ""))
+                + (reportsStageLoad ? ", busy \(String(format: "%.1f", stage.busyFraction * 100))% over \(stage.steps) steps" : "")
+                + (reportsPrefixCache ? ", prefix cache \(stage.prefix.cachedBlocks) blocks, \(stage.prefix.hits) hits "
+                    + "(\(stage.prefix.hitTokens) tokens reused), \(stage.prefix.evictions) evictions" : ""))
         }
         let l = limits
         lines.append("limits:     prompt up to \(l.maxPromptTokens) tokens, up to \(l.maxNewTokens) new tokens (default \(l.defaultMaxNewTokens)), "
@@ -355,6 +359,8 @@ extension InfoResponse {
                     "kv_capacity_bytes": stage.kvCapacityBytes, "kv_used_bytes": stage.kvUsedBytes,
                     "busy_fraction": stage.busyFraction, "steps": stage.steps, "busy_ns": stage.busyNanoseconds,
                     "weight_format": stage.weightFormat, "weight_bytes": stage.weightBytes,
+                    "prefix_cached_blocks": stage.prefix.cachedBlocks, "prefix_hits": stage.prefix.hits,
+                    "prefix_hit_tokens": stage.prefix.hitTokens, "prefix_evictions": stage.prefix.evictions,
                 ]
             },
             "limits": [

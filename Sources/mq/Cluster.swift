@@ -49,6 +49,8 @@ struct Cluster: ParsableCommand {
         @Option(help: "How each worker holds its matrices: stored (the checkpoint's precision, default) or q8_0 (quantized by each worker while loading its layers).")
         var weights: WeightPrecision = .stored
         @Flag(help: "No CURVE keys (plain ZeroMQ on loopback, for comparison).") var insecure = false
+        @Flag(name: .customLong("no-prefix-cache"), help: "Run the coordinator with --no-prefix-cache (no reuse of cached prompt prefixes).")
+        var noPrefixCache = false
         @Flag(help: "Keep the cluster running until Ctrl-C after the prompt.") var keep = false
         @Option(help: "Generate from this text (streamed) once the cluster serves.") var prompt: String?
         @Option(name: .customLong("max-tokens"), help: "Maximum new tokens for --prompt.") var maxTokens: Int = 64
@@ -80,6 +82,7 @@ struct Cluster: ParsableCommand {
                 // 16 streams decode 169 tok/s this way against 109-131 tok/s with two micro-batches).
                 options.coordinatorArguments = ["--split", split, "--micro-batches", "1"]
                     + (metrics == 0 ? [] : ["--metrics-listen", "tcp://127.0.0.1:\(metrics)"])
+                    + (noPrefixCache ? ["--no-prefix-cache"] : [])
                 options.stopOnSignals = true
                 let cluster = try LocalCluster(options)
                 defer {

@@ -71,6 +71,30 @@ final class MetricsTests: XCTestCase {
         return nil
     }
 
+    func testPrefixCacheMetricsPerStage() async throws {
+        let cluster = try LocalCluster(model: Paths.model("mqa"), workers: 2, extraCoordinatorArgs: ["--metrics-listen", "tcp://127.0.0.1:*"])
+        defer { cluster.stop() }
+        try await cluster.waitUntilServing()
+        let port = try await metricsPort(cluster)
+        let c = try cluster.client()
+        defer { c.close() }
+        let prompt: [UInt32] = (0..<40).map { UInt32($0 * 7 % 500 + 1) }
+        for _ in 0..<2 { _ = try await c.generate(GenerateRequest(prompt: .tokenIDs(prompt), maxNewTokens: 3)) }
+        // The second call reused the first one's two blocks on both stages (heartbeats carry it).
+        var text = ""
+        for _ in 0..<40 {
+            text = try get(port)
+            if (0..<2).allSatisfy({ value(text, "mq_stage_prefix_hits_total{stage=\"\($0)\"") == 1 }) { break }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        for stage in 0..<2 {
+            XCTAssertEqual(value(text, "mq_stage_prefix_hits_total{stage=\"\(stage)\""), 1, text)
+            XCTAssertEqual(value(text, "mq_stage_prefix_hit_tokens_total{stage=\"\(stage)\""), 32, text)
+            XCTAssertEqual(value(text, "mq_stage_prefix_cached_blocks{stage=\"\(stage)\""), 2, text)
+            XCTAssertEqual(value(text, "mq_stage_prefix_evictions_total{stage=\"\(stage)\""), 0, text)
+        }
+    }
+
     func testMetricsFollowKVAndCallsAndSurviveBadHTTP() async throws {
         let model = try TestModels.longContextModel()
         defer { try? FileManager.default.removeItem(at: model) }

@@ -22,7 +22,7 @@ final class Simulation {
     var events = 0
     /// The last delivery time per FIFO link (data connections, the coordinator's PUSH).
     var links: [Int: ContinuousClock.Instant] = [:]
-    let vocab = 48
+    let vocab = 48    // the shared prefix in init draws from the same range
     let maxPositions: Int
     let faultFree: Bool
     // Fault knobs (per seed).
@@ -71,15 +71,23 @@ final class Simulation {
         maxDelayMs = [1, 5, 40][rng.int(0..<3)]
         let failover: Duration = rng.chance(0.25) ? .zero : rng.ms(300...4000)
         let cluster = try! Cluster(totalLayers: 6, stageCount: stages, policy: .even, modelPath: "/m", kvCapacityBytes: 0)
+        // The prefix cache's knobs come from their own stream, so the seeds keep their scenarios.
+        var side = SplitMix64(seed: seed ^ 0x7072_6566_6978)
+        let prefixCache = side.chance(0.8)
+        let oldWorker = side.chance(0.05) ? side.int(0..<5) : -1    // one worker of protocol 1.3
+        let sharedVocab = 48
+        let shared = (0..<side.int(0...40)).map { _ in side.int(1..<sharedVocab) }
         scheduler = Scheduler(settings: SchedulerSettings(
             stages: stages, microBatches: rng.int(1...3), prefillChunk: rng.int(3...24), maxQueuedCalls: rng.int(2...8),
-            stepTimeout: rng.chance(0.1) ? rng.ms(500...3000) : .seconds(20), failoverTimeout: failover, maxPositions: maxPositions),
+            stepTimeout: rng.chance(0.1) ? rng.ms(500...3000) : .seconds(20), failoverTimeout: failover, maxPositions: maxPositions,
+            prefixCache: prefixCache),
             cluster: cluster)
         let block = [4, 8, 16][rng.int(0..<3)]
         let capacity = rng.int(2...12) * 16
         let standbys = faultFree ? rng.int(0...1) : rng.int(0...2)
         for i in 0..<(stages + standbys) {
             workers.append(SimWorker(index: i, block: block, capacityTokens: capacity, now: now))
+            workers[i].speaksPrefixCache = i != oldWorker
             queue.push(now + (i < stages ? rng.ms(0...200) : rng.ms(0...6000)), .start(i))
         }
         // Faults.
@@ -96,8 +104,11 @@ final class Simulation {
         let clients = rng.int(1...3)
         for c in 0..<clients where !faultFree && rng.chance(0.15) { queue.push(now + rng.ms(200...5000), .vanish(c)) }
         for i in 0..<rng.int(1...6) {
-            let prompt = (0..<rng.int(1...30)).map { _ in rng.int(1..<vocab) }
+            var prompt = (0..<rng.int(1...30)).map { _ in rng.int(1..<vocab) }
             let maxNew = rng.int(1...min(30, max(1, maxPositions - prompt.count)))
+            // Many calls start alike (a shared prefix of some length), to exercise the prefix cache.
+            let room = maxPositions - prompt.count - maxNew
+            if side.chance(0.6) && room > 0 { prompt = Array(shared.prefix(min(room, side.int(0...shared.count)))) + prompt }
             let temperature: Float = rng.chance(0.5) ? 0 : 0.8
             let sampling = SamplingParams(temperature: temperature, seed: rng.next())
             let eos = rng.chance(0.5) ? [0] : []
@@ -148,6 +159,7 @@ final class Simulation {
             if case .tick = e {
                 let pending = calls.contains { !$0.gone && $0.final == nil && $0.refused == nil }
                 let quiet = !pending && scheduler.inFlight.isEmpty && scheduler.pendingReleases.isEmpty
+                    && scheduler.pendingCacheBlocks.isEmpty && scheduler.pendingEvictions.isEmpty
                     && calls.allSatisfy { $0.added || $0.refused != nil }
                 if quiet { quietSince = quietSince ?? now } else { quietSince = nil }
                 if let q = quietSince, now - q >= .milliseconds(200) { break }
@@ -324,7 +336,7 @@ final class Simulation {
             scheduler.stepNotSent(step.stepID)
             return
         }
-        note("step \(step.stepID) epoch \(step.epoch): \(step.sequences.map { "\($0.seqID)@\($0.position)+\($0.tokenIDs.count)" }) release \(step.releaseSeqIDs)")
+        note("step \(step.stepID) epoch \(step.epoch): \(step.sequences.map { "\($0.seqID)@\($0.position)+\($0.tokenIDs.count)\($0.prefixBlockHashes.isEmpty ? "" : " reusing \($0.prefixBlockHashes.count)")" }) release \(step.releaseSeqIDs) keep \(step.cacheBlocks.map { "\($0.seqID)#\($0.blockIndex)" }) evict \(step.evictBlockHashes.count)")
         forward(step, from: -1, to: sw.endpoint)
     }
 }

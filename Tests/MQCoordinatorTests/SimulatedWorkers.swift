@@ -55,6 +55,8 @@ enum Inbound {
 
 final class SimSequence {
     var tokens: [Int] = []
+    /// Its blocks that are in the prefix cache (reused or kept), by block index.
+    var cachedBlocks: [Int: UInt64] = [:]
     var sampling: SamplingParams?
     var sampleIndex = 0
     /// Last stage, while a prefill with prompt logprobs runs: the scores so far.
@@ -73,6 +75,8 @@ final class SimWorker {
     var hung = false
     var assign: Assign?
     var seqs: [UInt64: SimSequence] = [:]
+    /// The prefix cache: each kept block's hash, with the tokens of the whole prefix it ends.
+    var cache: [UInt64: [Int]] = [:]
     var released: Set<UInt64> = []
     var inbox: [Inbound] = []
     var processing = false
@@ -93,10 +97,17 @@ final class SimWorker {
 
     var alive: Bool { started && !crashed }
     var capacityBlocks: Int { Int(capacityBytes) / (Int(bytesPerToken) * block) }
-    var blocksUsed: Int { seqs.values.reduce(0) { $0 + ($1.tokens.count + block - 1) / block } }
+    /// Blocks in use: each sequence's own blocks, plus every cached block (shared or resident).
+    var blocksUsed: Int { seqs.values.reduce(0) { $0 + ($1.tokens.count + block - 1) / block - $1.cachedBlocks.count } + cache.count }
+    func users(of hash: UInt64) -> Int { seqs.values.reduce(0) { $0 + ($1.cachedBlocks.values.contains(hash) ? 1 : 0) } }
+
+    /// A worker of protocol 1.3 knows nothing of the prefix cache.
+    var speaksPrefixCache = true
 
     var register: Register {
-        Register(workerID: name, memoryBytes: 1 << 30, dataEndpoint: endpoint, pid: UInt32(index), host: "sim")
+        var r = Register(workerID: name, memoryBytes: 1 << 30, dataEndpoint: endpoint, pid: UInt32(index), host: "sim")
+        if !speaksPrefixCache { r.version = ProtocolVersion(major: 1, minor: 3) }
+        return r
     }
 
     /// Reconnects as a new connection (the real worker gives up on a silent coordinator).
@@ -105,6 +116,7 @@ final class SimWorker {
         routingID = Array("w\(index).\(incarnation)".utf8)
         assign = nil
         seqs.removeAll()
+        cache.removeAll()
         released.removeAll()
         lastHeardCoordinator = now
     }
@@ -122,8 +134,9 @@ final class SimWorker {
     func handle(_ m: Inbound, vocab: Int) -> [Output] {
         switch m {
         case .control(.assign(let a)):
-            // Same as Stage.reassign / a new Stage: every sequence goes.
+            // Same as Stage.reassign / a new Stage: every sequence and the prefix cache go.
             seqs.removeAll()
+            cache.removeAll()
             assign = a
             return [.toCoordinator(.ready(Ready(assignmentID: a.assignmentID, workerID: name, layers: a.layers, residentBytes: 1,
                                                 kvBytesPerToken: bytesPerToken, kvCapacityBytes: capacityBytes,
@@ -142,9 +155,27 @@ final class SimWorker {
     private func handleStep(_ step: Step, vocab: Int) -> [Output] {
         guard let a = assign else { return [error(.notReady, "no assignment", step)] }
         guard step.epoch == a.epoch else { return [.note("\(name) dropped step \(step.stepID) of epoch \(step.epoch) (mine \(a.epoch))")] }
+        if !speaksPrefixCache && (!step.cacheBlocks.isEmpty || !step.evictBlockHashes.isEmpty
+                                  || step.sequences.contains { !$0.prefixBlockHashes.isEmpty }) {
+            return [.violation("\(name) speaks protocol 1.3 but step \(step.stepID) uses the prefix cache")]
+        }
+        // As Stage.housekeeping: keep, release, evict.
+        for c in step.cacheBlocks {
+            guard let q = seqs[c.seqID], cache[c.hash] == nil, q.cachedBlocks[Int(c.blockIndex)] == nil else { continue }
+            let end = (Int(c.blockIndex) + 1) * block
+            guard end <= q.tokens.count else {
+                return [.violation("\(name): keep block \(c.blockIndex) of sequence \(c.seqID), which holds only \(q.tokens.count) positions")]
+            }
+            cache[c.hash] = Array(q.tokens[0..<end])
+            q.cachedBlocks[Int(c.blockIndex)] = c.hash
+        }
         for id in step.releaseSeqIDs {
             released.insert(id)
             seqs[id] = nil
+        }
+        for h in step.evictBlockHashes where cache[h] != nil {
+            if users(of: h) > 0 { return [.violation("\(name): evicting cached block \(h), which a sequence uses (step \(step.stepID))")] }
+            cache[h] = nil
         }
         if let gone = step.sequences.first(where: { released.contains($0.seqID) }) {
             return [.violation("\(name) got step \(step.stepID) with released sequence \(gone.seqID)")]
@@ -157,17 +188,26 @@ final class SimWorker {
         }
         for s in step.sequences {
             let held = seqs[s.seqID]
-            if s.position == 0 ? held != nil : held?.tokens.count != Int(s.position) {
+            if !s.prefixBlockHashes.isEmpty {
+                let all = s.prefixBlockHashes.allSatisfy { cache[$0] != nil }
+                if !all || Int(s.position) != s.prefixBlockHashes.count * block || cache[s.prefixBlockHashes.last!] != s.prefixTokenIDs.map({ Int($0) }) {
+                    return [.violation("\(name) stage \(a.stageIndex): sequence \(s.seqID) reuses blocks it does not hold as given (step \(step.stepID))"),
+                            error(.unknownSequence, "prefix not cached", step, seq: s.seqID)]
+                }
+            }
+            if s.isNew ? held != nil : held?.tokens.count != Int(s.position) {
                 return [.violation("\(name) stage \(a.stageIndex): sequence \(s.seqID) at position \(s.position) but holds \(held.map { "\($0.tokens.count)" } ?? "nothing") (step \(step.stepID), epoch \(step.epoch))"),
                         error(.unknownSequence, "position mismatch", step, seq: s.seqID)]
             }
         }
         var created: [UInt64] = []
         for s in step.sequences {
-            if s.position == 0 {
+            if s.isNew {
                 let q = SimSequence()
                 q.sampling = s.sampling
                 q.sampleIndex = Int(s.sampleStart)
+                q.tokens = s.prefixTokenIDs.map { Int($0) }
+                for (i, h) in s.prefixBlockHashes.enumerated() { q.cachedBlocks[i] = h }
                 if s.promptLogprobs { q.scored = [] }
                 seqs[s.seqID] = q
                 created.append(s.seqID)

@@ -71,6 +71,10 @@ extension Bench {
                 a coordinator speaking protocol 1.1. Stall is, per request, the longest gap between two \
                 token-carrying chunks (p50/p99/max over the level's requests).
 
+                --shared-prefix N makes the first N prompt tokens of every request (warm-up included) the same, \
+                the rest random, like an editor sending one file again and again; with --start, --prefix-cache both \
+                measures each worker count without and then with the coordinator's prefix cache, in one run.
+
                 With --start, --chaos SECONDS kills (SIGKILL) a randomly chosen worker that holds a stage every \
                 SECONDS of each measured level (victims drawn with --seed) and starts a replacement standby at once; \
                 between levels it waits until the cluster serves again. It reports the kills and, for each, the time \
@@ -95,6 +99,12 @@ extension Bench {
 
         @Option(name: .customLong("prompt-tokens"), help: "Prompt length in tokens (random ids below the vocabulary).")
         var promptTokens: Int = ServeBenchDefaults.promptTokens
+
+        @Option(name: .customLong("shared-prefix"), help: "The first N prompt tokens are the same in every request (the rest random), to measure the prefix cache.")
+        var sharedPrefix: Int = 0
+
+        @Option(name: .customLong("prefix-cache"), help: "With --start: on, off (the coordinator's --no-prefix-cache) or both (each worker count measured without, then with the cache, in this one run).")
+        var prefixCache = "on"
 
         @Option(name: .customLong("max-tokens"), help: "max_new_tokens of every request (greedy decoding).")
         var maxTokens: Int = ServeBenchDefaults.maxTokens
@@ -141,6 +151,13 @@ extension Bench {
             guard ["secured", "insecure", "both"].contains(security) else {
                 throw ValidationError("--security: expected secured, insecure or both, got \"\(security)\"")
             }
+            guard ["on", "off", "both"].contains(prefixCache) else {
+                throw ValidationError("--prefix-cache: expected on, off or both, got \"\(prefixCache)\"")
+            }
+            if prefixCache != "on" && start == nil { throw ValidationError("--prefix-cache only applies with --start") }
+            guard sharedPrefix >= 0, sharedPrefix <= promptTokens else {
+                throw ValidationError("--shared-prefix must be in 0...\(promptTokens) (--prompt-tokens), got \(sharedPrefix)")
+            }
             _ = try parsePositiveList(streams, flag: "--streams")
             if start != nil {
                 _ = try parsePositiveList(workers, flag: "--workers")
@@ -171,20 +188,21 @@ extension Bench {
                     levels: try parsePositiveList(streams, flag: "--streams"), requestsPerStream: requestsPerStream,
                     promptTokens: promptTokens, maxTokens: maxTokens, seed: seed, warmup: warmup,
                     callTimeout: ClientCommandDefaults.duration(seconds: timeout), chaosSeconds: chaos,
-                    standbys: start == nil ? nil : standbys ?? (chaos == nil ? 0 : ChaosDefaults.standbys))
+                    standbys: start == nil ? nil : standbys ?? (chaos == nil ? 0 : ChaosDefaults.standbys), sharedPrefix: sharedPrefix)
                 var runs: [ServeBenchRun] = []
                 if let server {
                     runs.append(try measure(endpoint: server, settings: settings, security: try credentials.security(),
                                             apiKey: credentials.resolvedAPIKey, secured: credentials.serverKey != nil))
                 } else if let start {
                     let modes = security == "both" ? [false, true] : [security == "secured"]
+                    let caches = prefixCache == "both" ? [false, true] : [prefixCache == "on"]
                     for count in try parsePositiveList(workers, flag: "--workers") {
-                        for secured in modes {
+                        for (secured, cached) in modes.flatMap({ m in caches.map { (m, $0) } }) {
                             var options = LocalClusterOptions(model: URL(fileURLWithPath: start).standardizedFileURL, workers: count)
                             options.standbys = settings.standbys ?? 0
                             options.spareKeys = chaos == nil ? 0 : ChaosDefaults.spareKeys
                             options.workerThreads = workerThreads ?? max(1, ProcessInfo.processInfo.activeProcessorCount)
-                            options.coordinatorArguments = try coordinatorArguments()
+                            options.coordinatorArguments = try coordinatorArguments() + (cached ? [] : ["--no-prefix-cache"])
                             options.workerArguments = standbyPreload ? ["--standby-preload"] : []
                             options.secured = secured
                             options.folderPrefix = "mq-bench"
@@ -193,14 +211,14 @@ extension Bench {
                             defer { cluster.stop() }
                             if !json {
                                 let spares = settings.standbys ?? 0
-                                writeStderr("mq bench serve: \(count)-stage \(secured ? "secured" : "insecure") cluster"
+                                writeStderr("mq bench serve: \(count)-stage \(secured ? "secured" : "insecure") cluster, prefix cache \(cached ? "on" : "off"),"
                                             + (spares > 0 ? " with \(spares) standby\(spares == 1 ? "" : "s")" : "")
                                             + " serving \(start) (logs in \(cluster.directory.path))\n")
                             }
                             try waitForCall { try await cluster.waitUntilServing(timeout: .seconds(ServeBenchDefaults.startTimeoutSeconds)) }
                             let agent = chaos.map { ChaosAgent(cluster: cluster, intervalSeconds: $0, seed: seed) }
                             runs.append(try measure(endpoint: cluster.clientEndpoint, settings: settings, security: try cluster.clientSecurity,
-                                                    apiKey: nil, secured: secured, chaos: agent))
+                                                    apiKey: nil, secured: secured, chaos: agent, prefixCache: cached))
                         }
                     }
                 }
@@ -211,11 +229,11 @@ extension Bench {
         }
 
         private func measure(endpoint: String, settings: ServeBenchSettings, security: MQClientSecurity?, apiKey: String?,
-                             secured: Bool, chaos: ChaosAgent? = nil) throws -> ServeBenchRun {
+                             secured: Bool, chaos: ChaosAgent? = nil, prefixCache: Bool? = nil) throws -> ServeBenchRun {
             let json = self.json
             let run = try waitForCall {
                 try await ServeBenchmark(endpoint: endpoint, settings: settings, security: security, apiKey: apiKey,
-                                         secured: secured, chaos: chaos).run { line in
+                                         secured: secured, chaos: chaos, prefixCache: prefixCache).run { line in
                     if !json { writeStderr(line + "\n") }
                 }
             }

@@ -136,6 +136,14 @@ struct ServeBenchRun: Encodable, Sendable {
     var levels: [ServeBenchLevel]
     /// CURVE on every plane.
     var secured: Bool
+    /// Whether the coordinator reused cached prefixes (nil: not known, --server).
+    var prefixCache: Bool?
+    /// Sequences that started with cached blocks on stage 0, and the prompt positions they reused
+    /// (Info after the run; protocol 1.4).
+    var prefixHits: UInt64
+    var prefixHitTokens: UInt64
+    /// Blocks stage 0 held in its prefix cache at the end, and their size in positions.
+    var prefixCachedBlocks: UInt64
 
     init(endpoint: String, info: InfoResponse, levels: [ServeBenchLevel], secured: Bool = false) {
         self.secured = secured
@@ -158,6 +166,9 @@ struct ServeBenchRun: Encodable, Sendable {
         }
         kvCapacityTokens = capacities.count == info.stages.count ? capacities.min() : nil
         protocolVersion = info.version.description
+        prefixHits = info.stages.first?.prefix.hits ?? 0
+        prefixHitTokens = info.stages.first?.prefix.hitTokens ?? 0
+        prefixCachedBlocks = info.stages.first?.prefix.cachedBlocks ?? 0
         self.levels = levels
     }
 
@@ -174,7 +185,9 @@ struct ServeBenchRun: Encodable, Sendable {
             "\(model): \(attention) (\(numHeads) query heads, \(kvHeads) KV head\(kvHeads == 1 ? "" : "s")), "
                 + "\(numStages) stage\(numStages == 1 ? "" : "s"), \(kvBytesPerToken) KV bytes/token, "
                 + "KV capacity \(kvCapacityTokens.map { "\($0) tokens" } ?? "unknown"), protocol \(protocolVersion), "
-                + "\(secured ? "CURVE" : "no CURVE"), \(endpoint)",
+                + "\(secured ? "CURVE" : "no CURVE"), "
+                + (prefixCache.map { $0 ? "prefix cache on" : "prefix cache off" } ?? "prefix cache")
+                + " (\(prefixHits) hits, \(prefixHitTokens) tokens reused, \(prefixCachedBlocks) blocks cached at the end), \(endpoint)",
         ]
         let withChaos = levels.contains { $0.chaos != nil }
         let chaosHeader: [String] = withChaos ? ["kills", "recovery ms p50/max"] : []

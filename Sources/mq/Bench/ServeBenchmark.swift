@@ -28,9 +28,11 @@ struct ServeBenchSettings: Sendable, Encodable {
     var chaosSeconds: Double? = nil
     /// --standbys of a started cluster; nil against --server.
     var standbys: Int? = nil
+    /// --shared-prefix: the first N prompt tokens of every request are the same.
+    var sharedPrefix = 0
 
     enum CodingKeys: String, CodingKey {
-        case levels, requestsPerStream, promptTokens, maxTokens, seed, warmup, callTimeoutSeconds, chaosSeconds, standbys
+        case levels, requestsPerStream, promptTokens, maxTokens, seed, warmup, callTimeoutSeconds, chaosSeconds, standbys, sharedPrefix
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -44,6 +46,7 @@ struct ServeBenchSettings: Sendable, Encodable {
         try c.encode(callTimeout.inSeconds, forKey: .callTimeoutSeconds)
         try c.encodeIfPresent(chaosSeconds, forKey: .chaosSeconds)
         try c.encodeIfPresent(standbys, forKey: .standbys)
+        try c.encode(sharedPrefix, forKey: .sharedPrefix)
     }
 }
 
@@ -57,6 +60,8 @@ struct ServeBenchmark: Sendable {
     var secured = false
     /// --chaos: kills and replaces workers during each level.
     var chaos: ChaosAgent? = nil
+    /// Whether the started cluster's coordinator reuses cached prefixes (nil: not known, --server).
+    var prefixCache: Bool? = nil
 
     func run(progress: @escaping @Sendable (String) -> Void) async throws -> ServeBenchRun {
         let client = try MQClient(endpoint: endpoint, defaultTimeout: settings.callTimeout, security: security, apiKey: apiKey)
@@ -78,7 +83,8 @@ struct ServeBenchmark: Sendable {
         if limits.maxNewTokens > 0, settings.maxTokens > Int(limits.maxNewTokens) {
             throw ServeBenchError("--max-tokens \(settings.maxTokens) is over the server's limit of \(limits.maxNewTokens)")
         }
-        let prompts = PromptSource(seed: settings.seed, vocabulary: info.model.vocabSize, length: settings.promptTokens)
+        let prompts = PromptSource(seed: settings.seed, vocabulary: info.model.vocabSize, length: settings.promptTokens,
+                                   sharedPrefix: settings.sharedPrefix)
 
         for index in 0 ..< settings.warmup {
             let outcome = await Self.drive(client: client, request: request(prompts.prompt(stream: -1, request: index)), timeout: settings.callTimeout, levelStart: ContinuousClock.now)
@@ -95,7 +101,9 @@ struct ServeBenchmark: Sendable {
             levels.append(try await level(streams: streams, client: client, infoClient: infoClient, prompts: prompts, progress: progress))
         }
         let finalInfo = (try? await infoClient.info()) ?? info
-        return ServeBenchRun(endpoint: endpoint, info: finalInfo, levels: levels, secured: secured)
+        var run = ServeBenchRun(endpoint: endpoint, info: finalInfo, levels: levels, secured: secured)
+        run.prefixCache = prefixCache
+        return run
     }
 
     private func request(_ ids: [UInt32]) -> GenerateRequest {
@@ -190,16 +198,20 @@ struct ServeBenchError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// The fixed-seed prompts: stream s, request r always gets the same ids (stream -1 is warm-up).
+/// The fixed-seed prompts: stream s, request r always gets the same ids (stream -1 is warm-up);
+/// the first `sharedPrefix` ids are the same in every prompt (an editor sending one file again).
 struct PromptSource: Sendable {
     let seed: UInt64
     let vocabulary: UInt32
     let length: Int
+    var sharedPrefix = 0
 
     func prompt(stream: Int, request: Int) -> [UInt32] {
         var rng = SplitMix64(seed: seed ^ (UInt64(bitPattern: Int64(stream)) &* 0x9E37_79B9_7F4A_7C15) ^ (UInt64(request) &* 0xBF58_476D_1CE4_E5B9))
+        var shared = SplitMix64(seed: seed ^ 0x5348_4152_4544)
         // Ids 1..<vocabulary: id 0 is the end-of-sequence token of many models.
-        return (0 ..< length).map { _ in UInt32(1 + rng.next() % UInt64(vocabulary - 1)) }
+        let ids = (0 ..< length).map { _ in UInt32(1 + rng.next() % UInt64(vocabulary - 1)) }
+        return (0 ..< min(sharedPrefix, length)).map { _ in UInt32(1 + shared.next() % UInt64(vocabulary - 1)) } + ids.dropFirst(sharedPrefix)
     }
 }
 

@@ -2251,7 +2251,7 @@ const ProtobufCMessageDescriptor mq__v1__model_info__descriptor =
   (ProtobufCMessageInit) mq__v1__model_info__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor mq__v1__stage_info__field_descriptors[12] =
+static const ProtobufCFieldDescriptor mq__v1__stage_info__field_descriptors[16] =
 {
   {
     "stage_index",
@@ -2374,6 +2374,54 @@ static const ProtobufCFieldDescriptor mq__v1__stage_info__field_descriptors[12] 
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
+    "prefix_cached_blocks",
+    20,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Mq__V1__StageInfo, prefix_cached_blocks),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "prefix_hits",
+    21,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Mq__V1__StageInfo, prefix_hits),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "prefix_hit_tokens",
+    22,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Mq__V1__StageInfo, prefix_hit_tokens),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "prefix_evictions",
+    23,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Mq__V1__StageInfo, prefix_evictions),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
     "weight_format",
     40,
     PROTOBUF_C_LABEL_NONE,
@@ -2405,18 +2453,23 @@ static const unsigned mq__v1__stage_info__field_indices_by_name[] = {
   5,   /* field[5] = kv_capacity_bytes */
   6,   /* field[6] = kv_used_bytes */
   3,   /* field[3] = layers */
+  10,   /* field[10] = prefix_cached_blocks */
+  13,   /* field[13] = prefix_evictions */
+  12,   /* field[12] = prefix_hit_tokens */
+  11,   /* field[11] = prefix_hits */
   4,   /* field[4] = resident_bytes */
   0,   /* field[0] = stage_index */
   8,   /* field[8] = steps */
-  11,   /* field[11] = weight_bytes */
-  10,   /* field[10] = weight_format */
+  15,   /* field[15] = weight_bytes */
+  14,   /* field[14] = weight_format */
   1,   /* field[1] = worker_id */
 };
-static const ProtobufCIntRange mq__v1__stage_info__number_ranges[2 + 1] =
+static const ProtobufCIntRange mq__v1__stage_info__number_ranges[3 + 1] =
 {
   { 1, 0 },
-  { 40, 10 },
-  { 0, 12 }
+  { 20, 10 },
+  { 40, 14 },
+  { 0, 16 }
 };
 const ProtobufCMessageDescriptor mq__v1__stage_info__descriptor =
 {
@@ -2426,10 +2479,10 @@ const ProtobufCMessageDescriptor mq__v1__stage_info__descriptor =
   "Mq__V1__StageInfo",
   "mq.v1",
   sizeof(Mq__V1__StageInfo),
-  12,
+  16,
   mq__v1__stage_info__field_descriptors,
   mq__v1__stage_info__field_indices_by_name,
-  2,  mq__v1__stage_info__number_ranges,
+  3,  mq__v1__stage_info__number_ranges,
   (ProtobufCMessageInit) mq__v1__stage_info__init,
   NULL,NULL,NULL    /* reserved[123] */
 };

@@ -367,6 +367,51 @@ void   mq__v1__step__free_unpacked
   assert(message->base.descriptor == &mq__v1__step__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   mq__v1__cached_block__init
+                     (Mq__V1__CachedBlock         *message)
+{
+  static const Mq__V1__CachedBlock init_value = MQ__V1__CACHED_BLOCK__INIT;
+  *message = init_value;
+}
+size_t mq__v1__cached_block__get_packed_size
+                     (const Mq__V1__CachedBlock *message)
+{
+  assert(message->base.descriptor == &mq__v1__cached_block__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t mq__v1__cached_block__pack
+                     (const Mq__V1__CachedBlock *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &mq__v1__cached_block__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t mq__v1__cached_block__pack_to_buffer
+                     (const Mq__V1__CachedBlock *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &mq__v1__cached_block__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Mq__V1__CachedBlock *
+       mq__v1__cached_block__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Mq__V1__CachedBlock *)
+     protobuf_c_message_unpack (&mq__v1__cached_block__descriptor,
+                                allocator, len, data);
+}
+void   mq__v1__cached_block__free_unpacked
+                     (Mq__V1__CachedBlock *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &mq__v1__cached_block__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   mq__v1__sequence_result__init
                      (Mq__V1__SequenceResult         *message)
 {
@@ -1354,7 +1399,7 @@ const ProtobufCMessageDescriptor mq__v1__tensor_desc__descriptor =
   (ProtobufCMessageInit) mq__v1__tensor_desc__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor mq__v1__step_sequence__field_descriptors[7] =
+static const ProtobufCFieldDescriptor mq__v1__step_sequence__field_descriptors[9] =
 {
   {
     "seq_id",
@@ -1429,6 +1474,30 @@ static const ProtobufCFieldDescriptor mq__v1__step_sequence__field_descriptors[7
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
+    "prefix_block_hashes",
+    20,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_FIXED64,
+    offsetof(Mq__V1__StepSequence, n_prefix_block_hashes),
+    offsetof(Mq__V1__StepSequence, prefix_block_hashes),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "prefix_token_ids",
+    21,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_UINT32,
+    offsetof(Mq__V1__StepSequence, n_prefix_token_ids),
+    offsetof(Mq__V1__StepSequence, prefix_token_ids),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
     "prompt_logprobs",
     30,
     PROTOBUF_C_LABEL_NONE,
@@ -1443,18 +1512,21 @@ static const ProtobufCFieldDescriptor mq__v1__step_sequence__field_descriptors[7
 };
 static const unsigned mq__v1__step_sequence__field_indices_by_name[] = {
   1,   /* field[1] = position */
-  6,   /* field[6] = prompt_logprobs */
+  6,   /* field[6] = prefix_block_hashes */
+  7,   /* field[7] = prefix_token_ids */
+  8,   /* field[8] = prompt_logprobs */
   3,   /* field[3] = sample */
   5,   /* field[5] = sample_start */
   4,   /* field[4] = sampling */
   0,   /* field[0] = seq_id */
   2,   /* field[2] = token_ids */
 };
-static const ProtobufCIntRange mq__v1__step_sequence__number_ranges[2 + 1] =
+static const ProtobufCIntRange mq__v1__step_sequence__number_ranges[3 + 1] =
 {
   { 1, 0 },
-  { 30, 6 },
-  { 0, 7 }
+  { 20, 6 },
+  { 30, 8 },
+  { 0, 9 }
 };
 const ProtobufCMessageDescriptor mq__v1__step_sequence__descriptor =
 {
@@ -1464,10 +1536,10 @@ const ProtobufCMessageDescriptor mq__v1__step_sequence__descriptor =
   "Mq__V1__StepSequence",
   "mq.v1",
   sizeof(Mq__V1__StepSequence),
-  7,
+  9,
   mq__v1__step_sequence__field_descriptors,
   mq__v1__step_sequence__field_indices_by_name,
-  2,  mq__v1__step_sequence__number_ranges,
+  3,  mq__v1__step_sequence__number_ranges,
   (ProtobufCMessageInit) mq__v1__step_sequence__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
@@ -1535,7 +1607,7 @@ const ProtobufCMessageDescriptor mq__v1__stage_timing__descriptor =
   (ProtobufCMessageInit) mq__v1__stage_timing__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor mq__v1__step__field_descriptors[7] =
+static const ProtobufCFieldDescriptor mq__v1__step__field_descriptors[9] =
 {
   {
     "step_id",
@@ -1621,9 +1693,35 @@ static const ProtobufCFieldDescriptor mq__v1__step__field_descriptors[7] =
     0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "cache_blocks",
+    20,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Mq__V1__Step, n_cache_blocks),
+    offsetof(Mq__V1__Step, cache_blocks),
+    &mq__v1__cached_block__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "evict_block_hashes",
+    21,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_FIXED64,
+    offsetof(Mq__V1__Step, n_evict_block_hashes),
+    offsetof(Mq__V1__Step, evict_block_hashes),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned mq__v1__step__field_indices_by_name[] = {
+  7,   /* field[7] = cache_blocks */
   5,   /* field[5] = epoch */
+  8,   /* field[8] = evict_block_hashes */
   6,   /* field[6] = release_seq_ids */
   2,   /* field[2] = sequences */
   1,   /* field[1] = stage_index */
@@ -1631,10 +1729,11 @@ static const unsigned mq__v1__step__field_indices_by_name[] = {
   3,   /* field[3] = tensor */
   4,   /* field[4] = timings */
 };
-static const ProtobufCIntRange mq__v1__step__number_ranges[1 + 1] =
+static const ProtobufCIntRange mq__v1__step__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 20, 7 },
+  { 0, 9 }
 };
 const ProtobufCMessageDescriptor mq__v1__step__descriptor =
 {
@@ -1644,11 +1743,75 @@ const ProtobufCMessageDescriptor mq__v1__step__descriptor =
   "Mq__V1__Step",
   "mq.v1",
   sizeof(Mq__V1__Step),
-  7,
+  9,
   mq__v1__step__field_descriptors,
   mq__v1__step__field_indices_by_name,
-  1,  mq__v1__step__number_ranges,
+  2,  mq__v1__step__number_ranges,
   (ProtobufCMessageInit) mq__v1__step__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor mq__v1__cached_block__field_descriptors[3] =
+{
+  {
+    "seq_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Mq__V1__CachedBlock, seq_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "block_index",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Mq__V1__CachedBlock, block_index),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "hash",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FIXED64,
+    0,   /* quantifier_offset */
+    offsetof(Mq__V1__CachedBlock, hash),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned mq__v1__cached_block__field_indices_by_name[] = {
+  1,   /* field[1] = block_index */
+  2,   /* field[2] = hash */
+  0,   /* field[0] = seq_id */
+};
+static const ProtobufCIntRange mq__v1__cached_block__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor mq__v1__cached_block__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "mq.v1.CachedBlock",
+  "CachedBlock",
+  "Mq__V1__CachedBlock",
+  "mq.v1",
+  sizeof(Mq__V1__CachedBlock),
+  3,
+  mq__v1__cached_block__field_descriptors,
+  mq__v1__cached_block__field_indices_by_name,
+  1,  mq__v1__cached_block__number_ranges,
+  (ProtobufCMessageInit) mq__v1__cached_block__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor mq__v1__sequence_result__field_descriptors[6] =
@@ -1870,7 +2033,7 @@ const ProtobufCMessageDescriptor mq__v1__release__descriptor =
   (ProtobufCMessageInit) mq__v1__release__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor mq__v1__worker_load__field_descriptors[4] =
+static const ProtobufCFieldDescriptor mq__v1__worker_load__field_descriptors[8] =
 {
   {
     "active_sequences",
@@ -1920,17 +2083,70 @@ static const ProtobufCFieldDescriptor mq__v1__worker_load__field_descriptors[4] 
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "prefix_cached_blocks",
+    20,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Mq__V1__WorkerLoad, prefix_cached_blocks),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "prefix_hits",
+    21,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Mq__V1__WorkerLoad, prefix_hits),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "prefix_hit_tokens",
+    22,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Mq__V1__WorkerLoad, prefix_hit_tokens),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "prefix_evictions",
+    23,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Mq__V1__WorkerLoad, prefix_evictions),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned mq__v1__worker_load__field_indices_by_name[] = {
   0,   /* field[0] = active_sequences */
   2,   /* field[2] = kv_capacity_bytes */
   1,   /* field[1] = kv_used_bytes */
+  4,   /* field[4] = prefix_cached_blocks */
+  7,   /* field[7] = prefix_evictions */
+  6,   /* field[6] = prefix_hit_tokens */
+  5,   /* field[5] = prefix_hits */
   3,   /* field[3] = steps_done */
 };
-static const ProtobufCIntRange mq__v1__worker_load__number_ranges[1 + 1] =
+static const ProtobufCIntRange mq__v1__worker_load__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 20, 4 },
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor mq__v1__worker_load__descriptor =
 {
@@ -1940,10 +2156,10 @@ const ProtobufCMessageDescriptor mq__v1__worker_load__descriptor =
   "Mq__V1__WorkerLoad",
   "mq.v1",
   sizeof(Mq__V1__WorkerLoad),
-  4,
+  8,
   mq__v1__worker_load__field_descriptors,
   mq__v1__worker_load__field_indices_by_name,
-  1,  mq__v1__worker_load__number_ranges,
+  2,  mq__v1__worker_load__number_ranges,
   (ProtobufCMessageInit) mq__v1__worker_load__init,
   NULL,NULL,NULL    /* reserved[123] */
 };

@@ -773,6 +773,23 @@ struct  Mq__V1__StageInfo
    */
   uint64_t busy_ns;
   /*
+   * Since 1.4 (prefix cache, from the worker's last Heartbeat): KV blocks the stage holds in its
+   * prefix cache.
+   */
+  uint64_t prefix_cached_blocks;
+  /*
+   * Since 1.4: sequences that started with cached blocks on this stage.
+   */
+  uint64_t prefix_hits;
+  /*
+   * Since 1.4: positions those sequences reused instead of computing them.
+   */
+  uint64_t prefix_hit_tokens;
+  /*
+   * Since 1.4: cached blocks evicted to make room.
+   */
+  uint64_t prefix_evictions;
+  /*
    * Since 1.4. How the stage holds its matrices (from its Ready): "f32", "f16", "bf16" or "q8_0";
    * empty when the worker did not say.
    */
@@ -784,7 +801,7 @@ struct  Mq__V1__StageInfo
 };
 #define MQ__V1__STAGE_INFO__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&mq__v1__stage_info__descriptor) \
-    , 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, 0, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0 }
+    , 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0 }
 
 
 /*

@@ -24,6 +24,7 @@ typedef struct Mq__V1__TensorDesc Mq__V1__TensorDesc;
 typedef struct Mq__V1__StepSequence Mq__V1__StepSequence;
 typedef struct Mq__V1__StageTiming Mq__V1__StageTiming;
 typedef struct Mq__V1__Step Mq__V1__Step;
+typedef struct Mq__V1__CachedBlock Mq__V1__CachedBlock;
 typedef struct Mq__V1__SequenceResult Mq__V1__SequenceResult;
 typedef struct Mq__V1__StepResult Mq__V1__StepResult;
 typedef struct Mq__V1__Release Mq__V1__Release;
@@ -394,6 +395,22 @@ struct  Mq__V1__StepSequence
    */
   uint32_t sample_start;
   /*
+   * Since 1.4 (prefix cache): the sequence is new and starts with these cached KV blocks, the
+   * hashes of full blocks of Ready.kv_block_tokens positions that an earlier sequence computed and
+   * a Step.cache_blocks entry kept (PROTOCOL.md 6.8). When set, position equals
+   * prefix_block_hashes.length * kv_block_tokens (the positions the blocks hold), token_ids
+   * continue from there, and sampling and sample_start apply as at position 0. A stage that does
+   * not hold every listed block answers ERROR_CODE_UNKNOWN_SEQUENCE.
+   */
+  size_t n_prefix_block_hashes;
+  uint64_t *prefix_block_hashes;
+  /*
+   * Since 1.4: with prefix_block_hashes, the token ids of the reused positions (exactly position
+   * of them), so the last stage's history (repetition penalty) holds the whole prompt.
+   */
+  size_t n_prefix_token_ids;
+  uint32_t *prefix_token_ids;
+  /*
    * Since 1.4: the last stage scores this sequence's prompt tokens (their log probabilities, and
    * SamplingParams.top_logprobs alternatives) while it prefills, over every chunk, and returns
    * them in the SequenceResult of the chunk that samples. Set on every prefill chunk of a call that
@@ -404,7 +421,7 @@ struct  Mq__V1__StepSequence
 };
 #define MQ__V1__STEP_SEQUENCE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&mq__v1__step_sequence__descriptor) \
-    , 0, 0, 0,NULL, 0, NULL, 0, 0 }
+    , 0, 0, 0,NULL, 0, NULL, 0, 0,NULL, 0,NULL, 0 }
 
 
 /*
@@ -475,10 +492,48 @@ struct  Mq__V1__Step
    */
   size_t n_release_seq_ids;
   uint64_t *release_seq_ids;
+  /*
+   * Since 1.4 (prefix cache): blocks every stage keeps in its prefix cache, processed before
+   * release_seq_ids: each names a full block of a sequence the stage holds, which stays resident
+   * under its hash after the sequence is released, until evict_block_hashes names it. An entry
+   * whose sequence is unknown or whose hash is already cached is ignored.
+   */
+  size_t n_cache_blocks;
+  Mq__V1__CachedBlock **cache_blocks;
+  /*
+   * Since 1.4: cached blocks every stage frees, processed after release_seq_ids; the coordinator
+   * names only blocks no sequence uses. Unknown hashes are ignored.
+   */
+  size_t n_evict_block_hashes;
+  uint64_t *evict_block_hashes;
 };
 #define MQ__V1__STEP__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&mq__v1__step__descriptor) \
-    , 0, 0, 0,NULL, NULL, 0,NULL, 0, 0,NULL }
+    , 0, 0, 0,NULL, NULL, 0,NULL, 0, 0,NULL, 0,NULL, 0,NULL }
+
+
+/*
+ * A full KV block kept in the prefix cache (since 1.4).
+ */
+struct  Mq__V1__CachedBlock
+{
+  ProtobufCMessage base;
+  /*
+   * The sequence holding the block.
+   */
+  uint64_t seq_id;
+  /*
+   * The block's index in the sequence (positions index * kv_block_tokens onwards).
+   */
+  uint32_t block_index;
+  /*
+   * The block's hash: its token ids chained with the hash of the block before it.
+   */
+  uint64_t hash;
+};
+#define MQ__V1__CACHED_BLOCK__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&mq__v1__cached_block__descriptor) \
+    , 0, 0, 0 }
 
 
 /*
@@ -594,10 +649,26 @@ struct  Mq__V1__WorkerLoad
    * Steps the worker has processed since it started.
    */
   uint64_t steps_done;
+  /*
+   * Since 1.4: KV blocks held in the prefix cache (in use by a sequence or resident for reuse).
+   */
+  uint64_t prefix_cached_blocks;
+  /*
+   * Since 1.4: sequences that started with cached blocks, since the stage's assignment.
+   */
+  uint64_t prefix_hits;
+  /*
+   * Since 1.4: positions those sequences reused instead of computing them.
+   */
+  uint64_t prefix_hit_tokens;
+  /*
+   * Since 1.4: cached blocks freed to make room (evict_block_hashes).
+   */
+  uint64_t prefix_evictions;
 };
 #define MQ__V1__WORKER_LOAD__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&mq__v1__worker_load__descriptor) \
-    , 0, 0, 0, 0 }
+    , 0, 0, 0, 0, 0, 0, 0, 0 }
 
 
 /*
@@ -824,6 +895,25 @@ Mq__V1__Step *
 void   mq__v1__step__free_unpacked
                      (Mq__V1__Step *message,
                       ProtobufCAllocator *allocator);
+/* Mq__V1__CachedBlock methods */
+void   mq__v1__cached_block__init
+                     (Mq__V1__CachedBlock         *message);
+size_t mq__v1__cached_block__get_packed_size
+                     (const Mq__V1__CachedBlock   *message);
+size_t mq__v1__cached_block__pack
+                     (const Mq__V1__CachedBlock   *message,
+                      uint8_t             *out);
+size_t mq__v1__cached_block__pack_to_buffer
+                     (const Mq__V1__CachedBlock   *message,
+                      ProtobufCBuffer     *buffer);
+Mq__V1__CachedBlock *
+       mq__v1__cached_block__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   mq__v1__cached_block__free_unpacked
+                     (Mq__V1__CachedBlock *message,
+                      ProtobufCAllocator *allocator);
 /* Mq__V1__SequenceResult methods */
 void   mq__v1__sequence_result__init
                      (Mq__V1__SequenceResult         *message);
@@ -983,6 +1073,9 @@ typedef void (*Mq__V1__StageTiming_Closure)
 typedef void (*Mq__V1__Step_Closure)
                  (const Mq__V1__Step *message,
                   void *closure_data);
+typedef void (*Mq__V1__CachedBlock_Closure)
+                 (const Mq__V1__CachedBlock *message,
+                  void *closure_data);
 typedef void (*Mq__V1__SequenceResult_Closure)
                  (const Mq__V1__SequenceResult *message,
                   void *closure_data);
@@ -1019,6 +1112,7 @@ extern const ProtobufCMessageDescriptor mq__v1__tensor_desc__descriptor;
 extern const ProtobufCMessageDescriptor mq__v1__step_sequence__descriptor;
 extern const ProtobufCMessageDescriptor mq__v1__stage_timing__descriptor;
 extern const ProtobufCMessageDescriptor mq__v1__step__descriptor;
+extern const ProtobufCMessageDescriptor mq__v1__cached_block__descriptor;
 extern const ProtobufCMessageDescriptor mq__v1__sequence_result__descriptor;
 extern const ProtobufCMessageDescriptor mq__v1__step_result__descriptor;
 extern const ProtobufCMessageDescriptor mq__v1__release__descriptor;

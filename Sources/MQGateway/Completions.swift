@@ -2,9 +2,9 @@
 // Unary: the calls run at once and their responses become the choices. Streamed: each call's chunks
 // become server-sent events as they arrive, tagged with their choice index; the first event is
 // awaited before the HTTP status is sent, so a request refused at admission (queue full, cluster
-// unavailable, bad prompt) still gets its own status code. A client that goes away mid-stream makes
-// the next write fail; the stream's calls are then cancelled on the coordinator (and so on every
-// stage), so nothing generates for nobody.
+// unavailable, bad prompt) still gets its own status code. A client that goes away mid-stream closes
+// the connection's inbound side (or makes a write fail): the stream's calls are then cancelled on
+// the coordinator (and so on every stage), so nothing generates for nobody.
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -94,7 +94,9 @@ struct CompletionService: Sendable {
         case ended(choice: Int)
     }
 
-    func stream(_ request: CompletionRequest, started: ContinuousClock.Instant) async throws -> Response {
+    /// `connection`: the request's (already collected) body, through which Hummingbird reports the
+    /// client closing the connection.
+    func stream(_ request: CompletionRequest, started: ContinuousClock.Instant, connection: RequestBody) async throws -> Response {
         try await checkCanServe(request)
         let choices = choices(request)
         let (events, sink) = AsyncStream<Event>.makeStream()
@@ -120,7 +122,13 @@ struct CompletionService: Sendable {
                                   choiceCount: choices.count)
         let body = ResponseBody { bodyWriter in
             defer { producers.cancel() }
-            try await writer.run(first: first, rest: events, to: &bodyWriter)
+            // The writes alone would not notice a client that closed the connection: they are
+            // buffered, and a half-closed socket accepts them. The connection's inbound end does.
+            try await connection.consumeWithInboundCloseHandler { _ in
+                try await writer.run(first: first, rest: events, to: &bodyWriter)
+            } onInboundClosed: {
+                producers.cancel()
+            }
         }
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream"

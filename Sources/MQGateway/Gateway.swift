@@ -89,10 +89,13 @@ public struct Gateway: Sendable {
         guard keys.admits(authorization: value) else { throw .unauthorized("Incorrect API key provided") }
     }
 
-    func readBody(_ request: Request) async throws -> [UInt8] {
+    /// The whole body (the request keeps it, so that a stream can still watch the connection).
+    func readBody(_ request: inout Request) async throws -> [UInt8] {
         do {
-            let buffer = try await request.body.collect(upTo: configuration.maxBodyBytes)
+            let buffer = try await request.collectBody(upTo: configuration.maxBodyBytes)
             return Array(buffer.readableBytesView)
+        } catch is NIOTooManyBytesError {
+            throw GatewayError.tooLarge(configuration.maxBodyBytes)
         } catch let error as HTTPError where error.status == .contentTooLarge {
             throw GatewayError.tooLarge(configuration.maxBodyBytes)
         }
@@ -101,7 +104,8 @@ public struct Gateway: Sendable {
     func completions(_ request: Request) async throws -> Response {
         let started = ContinuousClock.now
         try authorize(request)
-        let completion = try CompletionRequest.parse(try await readBody(request))
+        var request = request
+        let completion = try CompletionRequest.parse(try await readBody(&request))
         guard metrics.begin(limit: configuration.maxConcurrentCompletions) else {
             throw GatewayError.overloaded("the gateway is serving \(configuration.maxConcurrentCompletions) completions; retry later")
         }
@@ -111,7 +115,7 @@ public struct Gateway: Sendable {
         }
         let response: Response
         do {
-            response = try await service.stream(completion, started: started)
+            response = try await service.stream(completion, started: started, connection: request.body)
         } catch {
             metrics.end()
             throw error
@@ -125,7 +129,8 @@ public struct Gateway: Sendable {
 
     func chatCompletions(_ request: Request) async throws -> Response {
         try authorize(request)
-        _ = try await readBody(request)
+        var request = request
+        _ = try await readBody(&request)
         throw GatewayError.invalid(
             "chat completions are not supported: mq serves code models that have no chat template; use /v1/completions")
     }

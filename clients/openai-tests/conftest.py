@@ -37,6 +37,7 @@ class Gateway:
     folder: Optional[Path] = None
     endpoint: Optional[str] = None
     coordinator_api_key: Optional[str] = None
+    metrics_url: Optional[str] = None
 
     @property
     def base_url(self) -> str:
@@ -80,11 +81,14 @@ def cluster_gateway(tmp_path_factory, extra):
     coordinator_key = "co-" + secrets.token_hex(16)
     keys = tmp_path_factory.mktemp("gateway-keys") / "api-keys"
     keys.write_text(f"# gateway keys\n{key}\n")
-    process, text = start(["--api-key", coordinator_key, "--gateway-api-keys", str(keys), *extra])
+    metrics_port = free_port()
+    process, text = start(["--api-key", coordinator_key, "--gateway-api-keys", str(keys), "--metrics-port", str(metrics_port),
+                           *extra])
     url = re.search(r"OpenAI-compatible gateway on (\S+)", text).group(1)
     folder = Path(re.search(r"logs in (\S+?)\)", text).group(1))
     endpoint = re.search(r"serving on (\S+)", text).group(1)
-    return process, Gateway(url, key, model_name(url, key), folder, endpoint, coordinator_key)
+    return process, Gateway(url, key, model_name(url, key), folder, endpoint, coordinator_key,
+                            f"http://127.0.0.1:{metrics_port}/metrics")
 
 
 @pytest.fixture(scope="session")
@@ -120,6 +124,15 @@ def dead_gateway():
     yield Gateway(f"http://127.0.0.1:{port}", None, "default")
     process.send_signal(signal.SIGTERM)
     process.wait(timeout=30)
+
+
+def calls_ended(gateway: Gateway, status: str) -> int:
+    """The coordinator's count of calls that ended with `status` (its Prometheus metrics)."""
+    import urllib.request
+    with urllib.request.urlopen(gateway.metrics_url, timeout=30) as response:
+        text = response.read().decode()
+    match = re.search(r'^mq_calls_total\{status="%s"\} (\d+)' % status, text, re.M)
+    return int(match.group(1)) if match else 0
 
 
 def mq_run(*args: str) -> dict:

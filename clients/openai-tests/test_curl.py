@@ -8,19 +8,21 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
-from conftest import BIN, free_port, mq_run
+from conftest import BIN, calls_ended, free_port, mq_run
 
 PROMPT = "def fibonacci(n):"
 
 
 def curl(*args: str, timeout: float = 120):
     """(status, headers, body) of one curl call."""
-    out = subprocess.run(["curl", "-sS", "-D", "-", "--max-time", str(timeout), *args], capture_output=True, text=True)
-    head, _, body = out.stdout.partition("\r\n\r\n")
+    out = subprocess.run(["curl", "-sS", "-D", "-", "--max-time", str(timeout), *args], capture_output=True)
+    head, _, body = out.stdout.decode("utf-8").partition("\r\n\r\n")  # bytes: keep the \r\n of HTTP
     status = int(head.split()[1]) if head.startswith("HTTP/") else 0
     headers = {line.split(":", 1)[0].lower(): line.split(":", 1)[1].strip() for line in head.split("\r\n")[1:] if ":" in line}
     return status, headers, body
@@ -30,7 +32,7 @@ def post(gateway, body, *extra, key="default"):
     key = gateway.api_key if key == "default" else key
     auth = ["-H", f"Authorization: Bearer {key}"] if key else []
     return curl(f"{gateway.url}/v1/completions", "-H", "Content-Type: application/json", *auth,
-                "-d", json.dumps(body) if not isinstance(body, str) else body, *extra)
+                "--data-binary", json.dumps(body) if not isinstance(body, str) else body, *extra)
 
 
 def test_completion_json_equals_mq_run(gateway):
@@ -64,8 +66,9 @@ def test_errors_have_openai_shape_and_status(gateway):
     assert status == 404 and json.loads(body)["error"]["code"] == "model_not_found"
     status, _, body = curl(f"{gateway.url}/v1/nothing", "-H", f"Authorization: Bearer {gateway.api_key}")
     assert status == 404 and "error" in json.loads(body)
-    big = json.dumps({"model": gateway.model, "prompt": "x" * (5 << 20)})
-    status, _, body = post(gateway, big)
+    big = Path(tempfile.mkdtemp()) / "big.json"
+    big.write_text(json.dumps({"model": gateway.model, "prompt": "x" * (5 << 20)}))
+    status, _, body = post(gateway, f"@{big}")
     assert status == 413 and "error" in json.loads(body)
 
 
@@ -84,20 +87,23 @@ def in_flight(gateway) -> int:
 
 
 def test_client_disconnect_mid_stream_cancels_the_call(gateway):
-    body = json.dumps({"model": gateway.model, "prompt": PROMPT, "max_tokens": 2000, "temperature": 0, "stream": True,
-                       "stop": []})
+    # 8 choices of 480 tokens: seconds of work, cut short when curl goes away after the first event.
+    cancelled_before = calls_ended(gateway, "CANCELLED")
+    body = json.dumps({"model": gateway.model, "prompt": PROMPT, "max_tokens": 480, "temperature": 0, "stream": True,
+                       "n": 8})
     process = subprocess.Popen(["curl", "-sS", "-N", f"{gateway.url}/v1/completions", "-H", "Content-Type: application/json",
                                 "-H", f"Authorization: Bearer {gateway.api_key}", "-d", body],
                                stdout=subprocess.PIPE, text=True)
     first = process.stdout.readline()
     assert first.startswith("data: "), first
-    assert in_flight(gateway) >= 1
+    assert in_flight(gateway) == 8
     process.send_signal(signal.SIGKILL)
     process.wait()
     deadline = time.monotonic() + 5
     while in_flight(gateway) > 0 and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert in_flight(gateway) == 0, "the call of a vanished HTTP client is still running"
+    assert in_flight(gateway) == 0, "the calls of a vanished HTTP client are still running"
+    assert calls_ended(gateway, "CANCELLED") - cancelled_before == 8, (calls_ended(gateway, "OK"), cancelled_before)
 
 
 def test_deadline_is_504(gateway):
@@ -110,7 +116,7 @@ def test_deadline_is_504(gateway):
     try:
         assert "listening" in process.stdout.readline()
         fast = type(gateway)(f"http://127.0.0.1:{port}", None, gateway.model)
-        status, _, body = post(fast, {"model": gateway.model, "prompt": PROMPT, "max_tokens": 2000, "temperature": 0}, key=None)
+        status, _, body = post(fast, {"model": gateway.model, "prompt": PROMPT, "max_tokens": 480, "temperature": 0}, key=None)
         assert status == 504 and json.loads(body)["error"]["code"] == "deadline_exceeded"
     finally:
         process.send_signal(signal.SIGTERM)

@@ -8,6 +8,7 @@ import os
 import re
 import secrets
 import signal
+import socket
 import subprocess
 import time
 from dataclasses import dataclass
@@ -27,6 +28,17 @@ class Cluster:
     api_key: Optional[str]
     model: Path
     mq: Path
+    metrics_url: Optional[str] = None
+
+    def calls_ended(self, status: str) -> int:
+        """The coordinator's count of calls that ended with `status` (its Prometheus metrics)."""
+        import urllib.request
+        if self.metrics_url is None:
+            return -1
+        with urllib.request.urlopen(self.metrics_url, timeout=30) as response:
+            text = response.read().decode()
+        match = re.search(r'^mq_calls_total\{status="%s"\} (\d+)' % status, text, re.M)
+        return int(match.group(1)) if match else 0
 
 
 def start_cluster(extra=(), model: Optional[Path] = None):
@@ -66,11 +78,15 @@ def cluster():
                       os.environ.get("MQ_TEST_API_KEY"), ROOT / "models" / "default", mq)
         return
     api_key = "py-" + secrets.token_hex(16)
-    process, text = start_cluster(["--api-key", api_key, "--no-gateway"])
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        metrics_port = s.getsockname()[1]
+    process, text = start_cluster(["--api-key", api_key, "--no-gateway", "--metrics-port", str(metrics_port)])
     try:
         endpoint = re.search(r"serving on (\S+)", text).group(1)
         server_key = re.search(r"--server-key (\S+)", text).group(1)
-        yield Cluster(endpoint, server_key, api_key, ROOT / "models" / "default", mq)
+        yield Cluster(endpoint, server_key, api_key, ROOT / "models" / "default", mq,
+                      f"http://127.0.0.1:{metrics_port}/metrics")
     finally:
         stop_cluster(process)
 

@@ -41,9 +41,10 @@ async def test_stream_collects_to_generate(client):
     assert streamed.token_ids == unary.token_ids and streamed.text == unary.text
 
 
-async def test_cancelled_task_cancels_the_call(client):
-    task = asyncio.ensure_future(client.generate(PROMPT, max_tokens=2000))
-    await asyncio.sleep(0.3)
+async def test_cancelled_task_cancels_the_call(client, cluster):
+    before = cluster.calls_ended("CANCELLED")
+    task = asyncio.ensure_future(client.generate(PROMPT, max_tokens=480))
+    await asyncio.sleep(0.2)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -52,10 +53,12 @@ async def test_cancelled_task_cancels_the_call(client):
             break
         await asyncio.sleep(0.05)
     assert (await client.health()).in_flight_calls == 0
+    if before >= 0:
+        assert cluster.calls_ended("CANCELLED") == before + 1
 
 
 async def test_stream_cancel_raises_cancelled(client):
-    stream = client.generate_stream(PROMPT, max_tokens=2000)
+    stream = client.generate_stream(PROMPT, max_tokens=480)
     await stream.__anext__()
     await stream.cancel()
     with pytest.raises(errors.Cancelled):
@@ -73,7 +76,7 @@ async def test_errors_are_typed(client):
     with pytest.raises(errors.InvalidArgument):
         await client.generate("", max_tokens=4)
     with pytest.raises(errors.DeadlineExceeded):
-        await client.generate(PROMPT, max_tokens=2000, timeout=0.05)
+        await client.generate(PROMPT, max_tokens=480, timeout=0.05)
     with pytest.raises(errors.NotFound):
         await client.cancel(123456789)
 

@@ -57,7 +57,7 @@ def test_stream_joins_to_generate(client):
 
 
 def test_cancel_ends_the_stream_with_cancelled(client):
-    stream = client.generate_stream(PROMPT, max_tokens=2000)
+    stream = client.generate_stream(PROMPT, max_tokens=480)
     iterator = iter(stream)
     next(iterator)
     stream.cancel()
@@ -71,14 +71,17 @@ def test_cancel_of_an_unknown_call_is_not_found(client):
         client.cancel(987654321)
 
 
-def test_closing_a_stream_early_frees_the_call(client):
-    stream = client.generate_stream(PROMPT, max_tokens=2000)
+def test_closing_a_stream_early_cancels_the_call(client, cluster):
+    before = cluster.calls_ended("CANCELLED")
+    stream = client.generate_stream(PROMPT, max_tokens=480)
     for _ in stream:
-        break  # the generator is closed: the call is cancelled on the coordinator
+        break  # leaving the loop closes the generator: the call is cancelled on the coordinator
     deadline = time.monotonic() + 5
     while client.health().in_flight_calls > 0 and time.monotonic() < deadline:
-        time.sleep(0.05)
+        time.sleep(0.02)
     assert client.health().in_flight_calls == 0
+    if before >= 0:
+        assert cluster.calls_ended("CANCELLED") == before + 1
 
 
 def test_health_and_info(client):
@@ -97,7 +100,7 @@ def test_bad_argument_is_invalid_argument(client):
 
 def test_deadline_exceeded(client):
     with pytest.raises(errors.DeadlineExceeded):
-        client.generate(PROMPT, max_tokens=2000, timeout=0.05)
+        client.generate(PROMPT, max_tokens=480, timeout=0.05)
 
 
 def test_missing_api_key_is_unauthenticated(cluster):

@@ -152,3 +152,16 @@ def test_many_threads_share_one_client(client):
 def test_bad_key_material_is_invalid_argument(cluster):
     with pytest.raises(errors.InvalidArgument):
         mqclient.Client(cluster.endpoint, server_key="not-a-key")
+
+
+def test_keys_as_text_or_files(tmp_path):
+    import zmq
+    from mqclient import _core
+    for _ in range(20):  # Z85 keys contain '/' now and then: text is never mistaken for a path
+        public, _secret = zmq.curve_keypair()
+        assert _core.read_key(public.decode()) == public
+    key_file = tmp_path / "coordinator.pub"
+    key_file.write_text("# mq CURVE public key\n" + public.decode() + "\n")
+    assert _core.read_key(str(key_file)) == public
+    with pytest.raises(errors.InvalidArgument):
+        _core.read_key(str(tmp_path / "missing.pub"))

@@ -112,7 +112,8 @@ def read_key(value: Union[str, bytes, os.PathLike, None]) -> Optional[bytes]:
         text = value.decode("ascii")
     else:
         text = os.fspath(value)
-    if not (len(text) == 40 and os.path.sep not in text and not os.path.exists(text)):
+    # A Z85 key may contain '/', so anything that is not an existing file is taken as the key itself.
+    if not (len(text) == 40 and not os.path.exists(text)):
         try:
             with open(text, "r", encoding="ascii") as handle:
                 lines = [line.strip() for line in handle if line.strip() and not line.startswith("#")]

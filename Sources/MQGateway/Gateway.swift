@@ -111,7 +111,11 @@ public struct Gateway: Sendable {
         }
         guard completion.stream else {
             defer { metrics.end() }
-            return try await service.complete(completion)
+            // A client that closes the connection while its completion runs cancels the calls.
+            let service = self.service
+            return try await request.body.consumeWithCancellationOnInboundClose { _ in
+                try await service.complete(completion)
+            }
         }
         let response: Response
         do {

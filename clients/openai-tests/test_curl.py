@@ -106,6 +106,18 @@ def test_client_disconnect_mid_stream_cancels_the_call(gateway):
     assert calls_ended(gateway, "CANCELLED") - cancelled_before == 8, (calls_ended(gateway, "OK"), cancelled_before)
 
 
+def test_client_disconnect_during_a_unary_completion_cancels_the_calls(gateway):
+    cancelled_before = calls_ended(gateway, "CANCELLED")
+    status, _, _ = post(gateway, {"model": gateway.model, "prompt": PROMPT, "max_tokens": 480, "temperature": 0, "n": 8},
+                        "--max-time", "0.5")
+    assert status == 0, "curl should have given up before the answer"
+    deadline = time.monotonic() + 5
+    while in_flight(gateway) > 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert in_flight(gateway) == 0
+    assert calls_ended(gateway, "CANCELLED") - cancelled_before == 8
+
+
 def test_deadline_is_504(gateway):
     port = free_port()
     process = subprocess.Popen(

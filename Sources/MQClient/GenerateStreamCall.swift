@@ -2,6 +2,8 @@
 // and its chunks as an AsyncSequence; plus GenerateStreamAccumulator, which joins the chunks into
 // the GenerateResponse a unary Generate would have returned (PROTOCOL.md 4.4).
 
+import MQProtocol
+
 /// A GenerateStream call in flight. Iterating it yields the chunks; iteration ends after the
 /// coordinator's OK trailer and throws `MQClientError` on any other outcome.
 public struct GenerateStreamCall: AsyncSequence, Sendable {

@@ -14,9 +14,36 @@
 // stream's iteration just ends, as Swift's async streams do. All failures are `MQClientError`s
 // carrying a gRPC-style status code.
 //
-// The protocol types (GenerateRequest, StatusCode, ...) come from MQProtocol, re-exported so that
-// a client needs only `import MQClient`.
-@_exported import MQProtocol
+// The client-plane protocol types (GenerateRequest, StatusCode, ...) come from MQProtocol and are
+// re-exported one by one, so that a client needs only `import MQClient` and sees no worker-plane
+// type (Step, Assign, ...); code that needs those imports MQProtocol itself.
+@_exported import enum MQProtocol.StatusCode
+@_exported import enum MQProtocol.Prompt
+@_exported import enum MQProtocol.FinishReason
+@_exported import enum MQProtocol.DType
+@_exported import enum MQProtocol.WorkerState
+@_exported import enum MQProtocol.AttentionKind
+@_exported import enum MQProtocol.ProtocolError
+@_exported import enum MQProtocol.ByteCount
+@_exported import struct MQProtocol.Status
+@_exported import struct MQProtocol.GenerateRequest
+@_exported import struct MQProtocol.GenerationTiming
+@_exported import struct MQProtocol.GenerateResponse
+@_exported import struct MQProtocol.GenerateStreamChunk
+@_exported import struct MQProtocol.TokenizeRequest
+@_exported import struct MQProtocol.TokenizeResponse
+@_exported import struct MQProtocol.CancelResponse
+@_exported import struct MQProtocol.HealthResponse
+@_exported import struct MQProtocol.WorkerStatus
+@_exported import struct MQProtocol.InfoResponse
+@_exported import struct MQProtocol.ModelInfo
+@_exported import struct MQProtocol.StageInfo
+@_exported import struct MQProtocol.ServerLimits
+@_exported import struct MQProtocol.LayerRange
+@_exported import struct MQProtocol.SamplingParams
+@_exported import struct MQProtocol.TokenLogprob
+@_exported import struct MQProtocol.ProtocolVersion
+import MQProtocol
 import Foundation
 import MQTransport
 

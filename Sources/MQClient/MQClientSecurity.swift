@@ -3,6 +3,7 @@
 // without the right key never connects), an optional client key pair for coordinators that list
 // their clients (`--authorized-clients`), and an optional API key sent with every call.
 import Foundation
+import MQProtocol
 import MQTransport
 
 public struct MQClientSecurity: Sendable, Equatable {

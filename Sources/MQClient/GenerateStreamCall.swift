@@ -45,6 +45,10 @@ public struct GenerateStreamAccumulator: Sendable {
     public private(set) var logprobs: [Float] = []
     public private(set) var topLogprobs: [[TokenLogprob]] = []
     public private(set) var text = ""
+    /// From the first chunk, when prompt logprobs were requested (since 1.4).
+    public private(set) var promptTokenIDs: [UInt32] = []
+    public private(set) var promptLogprobs: [Float] = []
+    public private(set) var promptTopLogprobs: [[TokenLogprob]] = []
     /// The last chunk, once it has arrived.
     public private(set) var last: GenerateStreamChunk?
 
@@ -54,6 +58,14 @@ public struct GenerateStreamAccumulator: Sendable {
     public mutating func add(_ chunk: GenerateStreamChunk) throws {
         guard last == nil else {
             throw MQClientError(code: .internalError, message: "the server sent a stream chunk after the last one")
+        }
+        if !chunk.promptTokenIDs.isEmpty {
+            guard promptTokenIDs.isEmpty else {
+                throw MQClientError(code: .internalError, message: "the server sent the prompt logprobs twice in one stream")
+            }
+            promptTokenIDs = chunk.promptTokenIDs
+            promptLogprobs = chunk.promptLogprobs
+            promptTopLogprobs = chunk.promptTopLogprobs
         }
         tokenIDs += chunk.tokenIDs
         logprobs += chunk.logprobs
@@ -70,6 +82,7 @@ public struct GenerateStreamAccumulator: Sendable {
         return GenerateResponse(
             tokenIDs: tokenIDs, logprobs: logprobs, topLogprobs: topLogprobs, text: text, finishReason: finishReason,
             promptTokens: last.promptTokens, completionTokens: last.completionTokens,
-            timing: last.timing ?? GenerationTiming())
+            timing: last.timing ?? GenerationTiming(), promptTokenIDs: promptTokenIDs, promptLogprobs: promptLogprobs,
+            promptTopLogprobs: promptTopLogprobs)
     }
 }

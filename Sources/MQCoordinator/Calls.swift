@@ -37,6 +37,13 @@ final class CallState {
     var reservation: [Int] = []
     /// Times the call was replayed after losing a stage.
     var replays = 0
+    /// The request asked for prompt logprobs.
+    var wantsPromptLogprobs = false
+    /// The prompt logprobs, once the last stage returned them with the first token (a replay after
+    /// that does not ask again).
+    var promptScores: (logprobs: [Float], top: [[TokenLogprob]])?
+    /// Whether steps of this call ask the last stage to score the prompt: until the scores are in.
+    var scoresPrompt: Bool { wantsPromptLogprobs && promptScores == nil }
 
     init(key: CallKey, streaming: Bool, received: ContinuousClock.Instant, deadline: ContinuousClock.Instant,
          seqID: UInt64, prompt: [Int], sampling: SamplingParams, output: OutputTracker) {

@@ -136,7 +136,12 @@ extension CoordinatorService {
             reply(p.key.routingID, .response(callID: p.key.callID, TokenizeResponse(
                 tokenIDs: ids.map { UInt32($0) }, tokens: ids.map { tokenizer?.token(forId: $0) ?? "" })))
         case let .generate(g, streaming):
-            admitPrompt(p.key, g, prompt: ids, streaming: streaming, received: p.received, deadline: p.deadline)
+            var prompt = ids
+            // A token-id prompt with a suffix: `ids` are the suffix's; the prompt ids are the prefix.
+            if case let .tokenIDs(prefix) = g.prompt, g.suffix != nil, let fim = tokenizer?.fimTokens {
+                prompt = fim.prompt(prefixIDs: prefix.map { Int($0) }, suffixIDs: ids)
+            }
+            admitPrompt(p.key, g, prompt: prompt, streaming: streaming, received: p.received, deadline: p.deadline)
         }
     }
 
@@ -145,6 +150,24 @@ extension CoordinatorService {
         if let refusal = scheduler.refusal(alsoWaiting: tokenizing.count) { return fail(refusal.code, refusal.message) }
         let now = clock.now
         let deadline = now + callTimeout(timeoutMs)
+        if let suffix = g.suffix {
+            // Fill-in-the-middle: the prompt in the tokenizer's own FIM tokens (PSM order).
+            guard let fim = tokenizer?.fimTokens else {
+                return fail(.invalidArgument, "GenerateRequest.suffix: model \(modelName) has no fill-in-the-middle tokens "
+                            + "(<fim_prefix>/<fim_suffix>/<fim_middle> or <fim-prefix>/<fim-suffix>/<fim-middle> in its tokenizer.json)")
+            }
+            let pending = PendingText(key: key, purpose: .generate(g, streaming: streaming), received: now, deadline: deadline)
+            switch g.prompt {
+            case .text(let prefix):
+                let text = fim.text(prefix: prefix, suffix: suffix)
+                if let refusal = oversizeText(text, field: "GenerateRequest.prompt.text + suffix") { return fail(.invalidArgument, refusal) }
+                tokenizeOffLoop(text, pending)
+            case .tokenIDs:
+                if let refusal = oversizeText(suffix, field: "GenerateRequest.suffix") { return fail(.invalidArgument, refusal) }
+                tokenizeOffLoop(suffix, pending)    // the prompt ids are joined to the suffix's in `tokenized`
+            }
+            return
+        }
         switch g.prompt {
         case .text(let text):
             guard tokenizer != nil else { return fail(.invalidArgument, "the model has no tokenizer.json: send prompt token ids") }
@@ -185,7 +208,7 @@ extension CoordinatorService {
         let out = OutputTracker(tokenizer: tokenizer, eosTokenIds: shape.eosTokenIds, stopTokenIds: s.stopTokenIDs.map { Int($0) },
                                 stopStrings: s.stopStrings, maxNewTokens: maxNew)
         let call = scheduler.addCall(key: key, streaming: streaming, received: received, deadline: deadline,
-                                     prompt: prompt, sampling: s, output: out)
+                                     prompt: prompt, sampling: s, output: out, promptLogprobs: g.promptLogprobs)
         logger.debug("call started", metadata: ["call": "\(key.callID)", "seq": "\(call.seqID)", "prompt_tokens": "\(prompt.count)", "max_new": "\(maxNew)"])
     }
 

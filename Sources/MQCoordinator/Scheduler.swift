@@ -102,9 +102,10 @@ struct Scheduler {
     /// Queues a checked generation call; returns it (with its sequence id).
     @discardableResult
     mutating func addCall(key: CallKey, streaming: Bool, received: ContinuousClock.Instant, deadline: ContinuousClock.Instant,
-                          prompt: [Int], sampling: SamplingParams, output: OutputTracker) -> CallState {
+                          prompt: [Int], sampling: SamplingParams, output: OutputTracker, promptLogprobs: Bool = false) -> CallState {
         let call = CallState(key: key, streaming: streaming, received: received, deadline: deadline,
                              seqID: nextSeqID, prompt: prompt, sampling: sampling, output: output)
+        call.wantsPromptLogprobs = promptLogprobs
         nextSeqID += 1
         calls[key] = call
         bySeq[call.seqID] = call
@@ -150,7 +151,9 @@ struct Scheduler {
             emit(.reply(call.key.routingID, .response(callID: call.key.callID, GenerateResponse(
                 tokenIDs: r.tokenIds.map { UInt32($0) }, logprobs: r.logprobs, topLogprobs: call.topLogprobs, text: r.text,
                 finishReason: MQProtocol.FinishReason(r.finishReason), promptTokens: UInt32(call.prompt.count),
-                completionTokens: UInt32(r.tokenIds.count), timing: call.timing(now: now)))))
+                completionTokens: UInt32(r.tokenIds.count), timing: call.timing(now: now),
+                promptTokenIDs: call.promptScores == nil ? [] : call.prompt.map { UInt32($0) },
+                promptLogprobs: call.promptScores?.logprobs ?? [], promptTopLogprobs: call.promptScores?.top ?? []))))
         } else {
             emit(.reply(call.key.routingID, .end(callID: call.key.callID, status: status)))
         }
@@ -270,7 +273,8 @@ struct Scheduler {
                 seqs.append(StepSequence(seqID: call.seqID, position: UInt32(call.position),
                                          tokenIDs: call.nextInput.prefix(fed).map { UInt32($0) }, sample: sample,
                                          sampling: call.position == 0 ? call.sampling : nil,
-                                         sampleStart: call.position == 0 ? UInt32(call.output.tokenIds.count) : 0))
+                                         sampleStart: call.position == 0 ? UInt32(call.output.tokenIds.count) : 0,
+                                         promptLogprobs: call.scoresPrompt))
                 members.append(InFlightStep.Member(seq: call.seqID, fed: fed, sampled: sample))
                 tokens += fed
             }
@@ -321,6 +325,17 @@ struct Scheduler {
                 finish(call, status: Status(code: .internalError, message: "step \(r.stepID) returned no token for sequence \(m.seq)"), now: now)
                 continue
             }
+            let withPromptScores = call.scoresPrompt
+            if withPromptScores {
+                // Every prompt token after the first, scored over all the prefill's chunks.
+                guard x.promptLogprobs.count == call.prompt.count - 1,
+                      call.sampling.topLogprobs == 0 || x.promptTopLogprobs.count == x.promptLogprobs.count else {
+                    finish(call, status: Status(code: .internalError, message:
+                        "step \(r.stepID) returned \(x.promptLogprobs.count) prompt logprobs for sequence \(m.seq)'s \(call.prompt.count)-token prompt"), now: now)
+                    continue
+                }
+                call.promptScores = (x.promptLogprobs, call.sampling.topLogprobs > 0 ? x.promptTopLogprobs : [])
+            }
             call.nextInput = [Int(x.tokenID)]
             if call.firstTokenAt == nil { call.firstTokenAt = now }
             let delta = call.output.append(id: Int(x.tokenID), logprob: x.logprob)
@@ -339,7 +354,10 @@ struct Scheduler {
                     finishReason: reason.map { MQProtocol.FinishReason($0) },
                     promptTokens: last ? UInt32(call.prompt.count) : 0,
                     completionTokens: last ? UInt32(call.output.tokenIds.count) : 0,
-                    timing: last ? call.timing(now: now) : nil))))
+                    timing: last ? call.timing(now: now) : nil,
+                    promptTokenIDs: withPromptScores ? call.prompt.map { UInt32($0) } : [],
+                    promptLogprobs: withPromptScores ? call.promptScores!.logprobs : [],
+                    promptTopLogprobs: withPromptScores ? call.promptScores!.top : []))))
             }
             if reason != nil { finish(call, status: Status(code: .ok), now: now) }
         }

@@ -34,7 +34,7 @@ extension CoordinatorService {
                               numLayers: UInt32(shape.layers), hiddenSize: UInt32(shape.hiddenSize), numHeads: UInt32(shape.heads),
                               kvHeads: UInt32(shape.kvHeads), headDim: UInt32(shape.headDim), vocabSize: UInt32(shape.vocabSize),
                               maxPositions: UInt32(shape.maxPositions), kvBytesPerToken: UInt64(shape.kvBytesPerToken(layerCount: shape.layers)),
-                              eosTokenID: UInt32(shape.eosTokenIds.first ?? 0))
+                              eosTokenID: UInt32(shape.eosTokenIds.first ?? 0), fimAvailable: tokenizer?.fimTokens != nil)
         var stages: [StageInfo] = []
         if let plan = scheduler.cluster.plan {
             for (s, r) in plan.enumerated() {

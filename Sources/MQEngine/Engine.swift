@@ -31,11 +31,14 @@ public struct GenerationRequest: Sendable {
     public var stopTokenIds: [Int]
     /// Strings that end generation when they appear in the text; the text is cut before them.
     public var stopStrings: [String]
+    /// Also report the log probability of every prompt token after the first (and, with
+    /// sampling.topLogprobs > 0, the alternatives at each of those positions).
+    public var promptLogprobs: Bool
 
     public init(promptIds: [Int], maxNewTokens: Int, sampling: SamplingParameters = SamplingParameters(),
-                stopTokenIds: [Int] = [], stopStrings: [String] = []) {
+                stopTokenIds: [Int] = [], stopStrings: [String] = [], promptLogprobs: Bool = false) {
         self.promptIds = promptIds; self.maxNewTokens = maxNewTokens; self.sampling = sampling
-        self.stopTokenIds = stopTokenIds; self.stopStrings = stopStrings
+        self.stopTokenIds = stopTokenIds; self.stopStrings = stopStrings; self.promptLogprobs = promptLogprobs
     }
 }
 
@@ -49,6 +52,11 @@ public struct GenerationResult: Sendable, Codable, Equatable {
     /// When requested (top_logprobs > 0): per generated token, the most likely alternatives under
     /// the same temperature-1 softmax, most likely first.
     public var topLogprobs: [[TopLogprob]]?
+    /// With GenerationRequest.promptLogprobs: the prompt's ids, promptLogprobs[i] = log p(prompt[i + 1]
+    /// | prompt[...i]) at temperature 1, and (with top_logprobs) the alternatives at each position.
+    public var promptTokenIds: [Int]?
+    public var promptLogprobs: [Float]?
+    public var promptTopLogprobs: [[TopLogprob]]?
 
     public struct TopLogprob: Sendable, Codable, Equatable {
         public var id: Int
@@ -58,6 +66,7 @@ public struct GenerationResult: Sendable, Codable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case tokenIds = "token_ids", logprobs, text, finishReason = "finish_reason", topLogprobs = "top_logprobs"
+        case promptTokenIds = "prompt_token_ids", promptLogprobs = "prompt_logprobs", promptTopLogprobs = "prompt_top_logprobs"
     }
 
     public init(tokenIds: [Int], logprobs: [Float], text: String, finishReason: FinishReason, topLogprobs: [[TopLogprob]]? = nil) {
@@ -65,13 +74,17 @@ public struct GenerationResult: Sendable, Codable, Equatable {
         self.topLogprobs = topLogprobs
     }
 
-    /// One line of JSON with keys in a fixed order (token_ids, logprobs, text, finish_reason).
+    /// One line of JSON with keys in a fixed order (token_ids, logprobs, text, finish_reason, then
+    /// the optional top_logprobs, prompt_token_ids, prompt_logprobs, prompt_top_logprobs).
     public func jsonLine() -> String {
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         func j<T: Encodable>(_ v: T) -> String { String(decoding: (try? enc.encode(v)) ?? Data("null".utf8), as: UTF8.self) }
         let top = topLogprobs.map { ", \"top_logprobs\": \(j($0))" } ?? ""
-        return "{\"token_ids\": \(j(tokenIds)), \"logprobs\": \(j(logprobs)), \"text\": \(j(text)), \"finish_reason\": \(j(finishReason.rawValue))\(top)}"
+        var prompt = promptTokenIds.map { ", \"prompt_token_ids\": \(j($0))" } ?? ""
+        prompt += promptLogprobs.map { ", \"prompt_logprobs\": \(j($0))" } ?? ""
+        prompt += promptTopLogprobs.map { ", \"prompt_top_logprobs\": \(j($0))" } ?? ""
+        return "{\"token_ids\": \(j(tokenIds)), \"logprobs\": \(j(logprobs)), \"text\": \(j(text)), \"finish_reason\": \(j(finishReason.rawValue))\(top)\(prompt)}"
     }
 }
 
@@ -80,6 +93,7 @@ public enum EngineError: Error, CustomStringConvertible, Equatable {
     case promptTooLong(promptTokens: Int, maxNewTokens: Int, maxPositions: Int)
     case invalidArgument(field: String, reason: String)
     case noTokenizer(directory: String)
+    case noFIMTokens(model: String)
 
     public var description: String {
         switch self {
@@ -88,6 +102,8 @@ public enum EngineError: Error, CustomStringConvertible, Equatable {
             return "prompt of \(p) tokens plus \(n) new tokens exceeds the model's \(m) positions"
         case .invalidArgument(let f, let r): return "invalid \(f): \(r)"
         case .noTokenizer(let d): return "\(d): no tokenizer.json, so text prompts cannot be encoded (use token ids)"
+        case .noFIMTokens(let m):
+            return "model \(m) has no fill-in-the-middle tokens (<fim_prefix>/<fim_suffix>/<fim_middle> or <fim-prefix>/<fim-suffix>/<fim-middle> in tokenizer.json), so --suffix cannot be used"
         }
     }
 }
@@ -115,6 +131,24 @@ public final class Engine {
     public func encode(_ text: String) throws -> [Int] {
         guard let tokenizer else { throw EngineError.noTokenizer(directory: directory.path) }
         return tokenizer.encode(text)
+    }
+
+    /// The fill-in-the-middle prompt (PSM order) for the text before and after the gap.
+    public func encodeFIM(prefix: String, suffix: String) throws -> [Int] {
+        let fim = try fimTokens()
+        return tokenizer!.encode(fim.text(prefix: prefix, suffix: suffix))
+    }
+
+    /// The fill-in-the-middle prompt for an already tokenized prefix: its ids are kept as given.
+    public func encodeFIM(prefixIds: [Int], suffix: String) throws -> [Int] {
+        let fim = try fimTokens()
+        return fim.prompt(prefixIDs: prefixIds, suffixIDs: tokenizer!.encode(suffix))
+    }
+
+    private func fimTokens() throws -> FIMTokens {
+        guard let tokenizer else { throw EngineError.noTokenizer(directory: directory.path) }
+        guard let fim = tokenizer.fimTokens else { throw EngineError.noFIMTokens(model: directory.lastPathComponent) }
+        return fim
     }
 
     /// Checks a request against the model before any work: prompt length, token ids, parameters.
@@ -150,10 +184,21 @@ public final class Engine {
         history.reserveCapacity(r.promptIds.count + r.maxNewTokens)
         var step = r.promptIds.enumerated().map { StepToken(sequence: sequenceId, position: $0.offset, token: $0.element) }
         var top: [[GenerationResult.TopLogprob]] = []
+        var promptScores: PromptScorer?
+        var scorer = r.promptLogprobs ? PromptScorer(vocabSize: V, topCount: r.sampling.topLogprobs) : nil
         while !out.isFinished {
             try hidden.withUnsafeMutableBufferPointer { h in
                 try model.embed(step, into: h.baseAddress!)
                 try model.forward(step, hidden: h.baseAddress!, cache: cache)
+                if scorer != nil {
+                    // The prompt is one chunk here; its logits are computed a block of rows at a time.
+                    var scratch = [Float](repeating: 0, count: PromptScorer.scratchFloats(tokens: step.count, vocabSize: V))
+                    try scratch.withUnsafeMutableBufferPointer { s in
+                        try scorer!.score(chunk: r.promptIds, final: true, scratch: s.baseAddress!) { rows, into in
+                            try model.logits(hidden: h.baseAddress!, rows: Array(rows), into: into)
+                        }
+                    }
+                }
                 try logits.withUnsafeMutableBufferPointer {
                     try model.logits(hidden: h.baseAddress!, rows: [step.count - 1], into: $0.baseAddress!)
                 }
@@ -166,9 +211,20 @@ public final class Engine {
                 _ = out.finish(.stop)
             }
             step = [StepToken(sequence: sequenceId, position: history.count - 1, token: s.id)]
+            if let done = scorer {
+                promptScores = done
+                scorer = nil
+            }
         }
         var result = out.result
         if r.sampling.topLogprobs > 0 { result.topLogprobs = top }
+        if let promptScores {
+            result.promptTokenIds = r.promptIds
+            result.promptLogprobs = promptScores.logprobs
+            if r.sampling.topLogprobs > 0 {
+                result.promptTopLogprobs = promptScores.topLogprobs.map { $0.map { GenerationResult.TopLogprob(id: $0.id, logprob: $0.logprob) } }
+            }
+        }
         return result
     }
 }

@@ -113,12 +113,16 @@ public struct ModelInfo: Hashable, Sendable {
     public var eosTokenID: UInt32
     /// Element type of the activations between stages.
     public var activationDType: DType
+    /// Since 1.4: the tokenizer has fill-in-the-middle tokens (GenerateRequest.suffix works).
+    public var fimAvailable: Bool
 
     public init(
         name: String, architecture: String, attentionKind: AttentionKind, numLayers: UInt32,
         hiddenSize: UInt32, numHeads: UInt32, kvHeads: UInt32, headDim: UInt32, vocabSize: UInt32,
-        maxPositions: UInt32, kvBytesPerToken: UInt64, eosTokenID: UInt32, activationDType: DType = .f32
+        maxPositions: UInt32, kvBytesPerToken: UInt64, eosTokenID: UInt32, activationDType: DType = .f32,
+        fimAvailable: Bool = false
     ) {
+        self.fimAvailable = fimAvailable
         self.name = name
         self.architecture = architecture
         self.attentionKind = attentionKind

@@ -103,6 +103,7 @@ extension ModelInfo: CBridged {
         message.pointee.kv_bytes_per_token = kvBytesPerToken
         message.pointee.eos_token_id = eosTokenID
         message.pointee.activation_dtype = activationDType.wire
+        message.pointee.fim_available = cBool(fimAvailable)
     }
 
     /// Requires the attention kind and the activation type.
@@ -115,7 +116,8 @@ extension ModelInfo: CBridged {
             numLayers: m.num_layers, hiddenSize: m.hidden_size, numHeads: m.num_heads, kvHeads: m.kv_heads,
             headDim: m.head_dim, vocabSize: m.vocab_size, maxPositions: m.max_positions,
             kvBytesPerToken: m.kv_bytes_per_token, eosTokenID: m.eos_token_id,
-            activationDType: try DType(wire: m.activation_dtype, path: "\(path()).activation_dtype"))
+            activationDType: try DType(wire: m.activation_dtype, path: "\(path()).activation_dtype"),
+            fimAvailable: m.fim_available != 0)
     }
 }
 

@@ -215,6 +215,11 @@ extension GenerateRequest: CBridged, WireMessage {
         }
         message.pointee.max_new_tokens = maxNewTokens
         message.pointee.sampling = arena.message(sampling)
+        if let suffix {
+            message.pointee.suffix_choice_case = MQ__V1__GENERATE_REQUEST__SUFFIX_CHOICE_SUFFIX
+            message.pointee.suffix = arena.text(suffix)
+        }
+        message.pointee.prompt_logprobs = cBool(promptLogprobs)
     }
 
     /// Requires a non-empty prompt; absent sampling means greedy.
@@ -229,13 +234,19 @@ extension GenerateRequest: CBridged, WireMessage {
         default:
             throw .missingField("\(path()).prompt")
         }
+        let suffix = m.suffix_choice_case == MQ__V1__GENERATE_REQUEST__SUFFIX_CHOICE_SUFFIX
+            ? try decodeText(m.suffix, "\(path()).suffix") : nil
+        // A fill-in-the-middle prompt is never empty (it holds the FIM tokens), so the text before
+        // the gap may be.
         switch prompt {
-        case .text(""), .tokenIDs([]): throw .invalidValue(field: "\(path()).prompt", reason: "the prompt is empty")
+        case .text(""), .tokenIDs([]):
+            if suffix == nil { throw .invalidValue(field: "\(path()).prompt", reason: "the prompt is empty") }
         default: break
         }
         self.init(
             prompt: prompt, maxNewTokens: m.max_new_tokens,
-            sampling: try decodeMessage(SamplingParams.self, m.sampling, "\(path()).sampling") ?? .greedy)
+            sampling: try decodeMessage(SamplingParams.self, m.sampling, "\(path()).sampling") ?? .greedy,
+            suffix: suffix, promptLogprobs: m.prompt_logprobs != 0)
     }
 
     public func encode() -> [UInt8] { Wire.pack(self) }
@@ -258,6 +269,18 @@ extension GenerationTiming: CBridged {
         self.init(
             queueNanoseconds: message.pointee.queue_ns, prefillNanoseconds: message.pointee.prefill_ns,
             decodeNanoseconds: message.pointee.decode_ns)
+    }
+}
+
+/// Checks the prompt-logprob arrays (since 1.4): none without prompt ids, else one log probability
+/// per prompt token after the first and alternatives for none or all of them.
+private func requirePromptAligned(ids: Int, logprobs: Int, topLogprobs: Int, _ path: @autoclosure () -> String) throws(ProtocolError) {
+    let expected = max(0, ids - 1)
+    guard logprobs == expected else {
+        throw .invalidValue(field: "\(path()).prompt_logprobs", reason: "\(logprobs) log probabilities for \(ids) prompt tokens")
+    }
+    guard topLogprobs == 0 || topLogprobs == expected else {
+        throw .invalidValue(field: "\(path()).prompt_top_logprobs", reason: "\(topLogprobs) lists for \(ids) prompt tokens")
     }
 }
 
@@ -284,6 +307,9 @@ extension GenerateResponse: CBridged, WireMessage {
         message.pointee.prompt_tokens = promptTokens
         message.pointee.completion_tokens = completionTokens
         message.pointee.timing = arena.message(timing)
+        (message.pointee.n_prompt_token_ids, message.pointee.prompt_token_ids) = arena.array(promptTokenIDs)
+        (message.pointee.n_prompt_logprobs, message.pointee.prompt_logprobs) = arena.array(promptLogprobs)
+        (message.pointee.n_prompt_top_logprobs, message.pointee.prompt_top_logprobs) = arena.topLogprobs(promptTopLogprobs)
     }
 
     /// Requires a finish reason and aligned per-token arrays.
@@ -292,12 +318,16 @@ extension GenerateResponse: CBridged, WireMessage {
         guard let finishReason = FinishReason(wire: m.finish_reason) else { throw .missingField("\(path()).finish_reason") }
         let tokenIDs = decodeArray(m.n_token_ids, m.token_ids)
         try requireAligned(tokens: tokenIDs.count, logprobs: m.n_logprobs, topLogprobs: m.n_top_logprobs, path())
+        try requirePromptAligned(ids: m.n_prompt_token_ids, logprobs: m.n_prompt_logprobs, topLogprobs: m.n_prompt_top_logprobs, path())
         self.init(
             tokenIDs: tokenIDs, logprobs: decodeArray(m.n_logprobs, m.logprobs),
             topLogprobs: try decodeTopLogprobs(m.n_top_logprobs, m.top_logprobs, "\(path()).top_logprobs"),
             text: try decodeText(m.text, "\(path()).text"), finishReason: finishReason,
             promptTokens: m.prompt_tokens, completionTokens: m.completion_tokens,
-            timing: try decodeMessage(GenerationTiming.self, m.timing, "\(path()).timing") ?? GenerationTiming())
+            timing: try decodeMessage(GenerationTiming.self, m.timing, "\(path()).timing") ?? GenerationTiming(),
+            promptTokenIDs: decodeArray(m.n_prompt_token_ids, m.prompt_token_ids),
+            promptLogprobs: decodeArray(m.n_prompt_logprobs, m.prompt_logprobs),
+            promptTopLogprobs: try decodeTopLogprobs(m.n_prompt_top_logprobs, m.prompt_top_logprobs, "\(path()).prompt_top_logprobs"))
     }
 
     public func encode() -> [UInt8] { Wire.pack(self) }
@@ -319,6 +349,9 @@ extension GenerateStreamChunk: CBridged, WireMessage {
         message.pointee.prompt_tokens = promptTokens
         message.pointee.completion_tokens = completionTokens
         if let timing { message.pointee.timing = arena.message(timing) }
+        (message.pointee.n_prompt_token_ids, message.pointee.prompt_token_ids) = arena.array(promptTokenIDs)
+        (message.pointee.n_prompt_logprobs, message.pointee.prompt_logprobs) = arena.array(promptLogprobs)
+        (message.pointee.n_prompt_top_logprobs, message.pointee.prompt_top_logprobs) = arena.topLogprobs(promptTopLogprobs)
     }
 
     /// Requires aligned per-token arrays.
@@ -326,13 +359,17 @@ extension GenerateStreamChunk: CBridged, WireMessage {
         let m = message.pointee
         let tokenIDs = decodeArray(m.n_token_ids, m.token_ids)
         try requireAligned(tokens: tokenIDs.count, logprobs: m.n_logprobs, topLogprobs: m.n_top_logprobs, path())
+        try requirePromptAligned(ids: m.n_prompt_token_ids, logprobs: m.n_prompt_logprobs, topLogprobs: m.n_prompt_top_logprobs, path())
         self.init(
             tokenIDs: tokenIDs, logprobs: decodeArray(m.n_logprobs, m.logprobs),
             topLogprobs: try decodeTopLogprobs(m.n_top_logprobs, m.top_logprobs, "\(path()).top_logprobs"),
             textDelta: try decodeText(m.text_delta, "\(path()).text_delta"),
             finishReason: FinishReason(wire: m.finish_reason), promptTokens: m.prompt_tokens,
             completionTokens: m.completion_tokens,
-            timing: try decodeMessage(GenerationTiming.self, m.timing, "\(path()).timing"))
+            timing: try decodeMessage(GenerationTiming.self, m.timing, "\(path()).timing"),
+            promptTokenIDs: decodeArray(m.n_prompt_token_ids, m.prompt_token_ids),
+            promptLogprobs: decodeArray(m.n_prompt_logprobs, m.prompt_logprobs),
+            promptTopLogprobs: try decodeTopLogprobs(m.n_prompt_top_logprobs, m.prompt_top_logprobs, "\(path()).prompt_top_logprobs"))
     }
 
     public func encode() -> [UInt8] { Wire.pack(self) }

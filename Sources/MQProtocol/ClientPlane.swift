@@ -266,11 +266,19 @@ public struct GenerateRequest: Hashable, Sendable {
     public var maxNewTokens: UInt32
     /// How tokens are chosen.
     public var sampling: SamplingParams
+    /// Fill-in-the-middle (since 1.4): the text after the gap; the prompt is the text before it.
+    /// nil: no FIM. "" is a FIM request with an empty suffix.
+    public var suffix: String?
+    /// Since 1.4: also return the log probability of every prompt token after the first.
+    public var promptLogprobs: Bool
 
-    public init(prompt: Prompt, maxNewTokens: UInt32 = 0, sampling: SamplingParams = .greedy) {
+    public init(prompt: Prompt, maxNewTokens: UInt32 = 0, sampling: SamplingParams = .greedy, suffix: String? = nil,
+                promptLogprobs: Bool = false) {
         self.prompt = prompt
         self.maxNewTokens = maxNewTokens
         self.sampling = sampling
+        self.suffix = suffix
+        self.promptLogprobs = promptLogprobs
     }
 }
 
@@ -300,12 +308,23 @@ public struct GenerateResponse: Hashable, Sendable {
     public var promptTokens: UInt32
     public var completionTokens: UInt32
     public var timing: GenerationTiming
+    /// With GenerateRequest.promptLogprobs (since 1.4): the prompt as the model saw it.
+    public var promptTokenIDs: [UInt32]
+    /// promptLogprobs[i]: natural log of the probability of promptTokenIDs[i + 1] given the tokens
+    /// before it (promptTokenIDs.count - 1 values).
+    public var promptLogprobs: [Float]
+    /// Alternatives at each position of promptLogprobs (empty unless sampling.topLogprobs > 0).
+    public var promptTopLogprobs: [[TokenLogprob]]
 
     public init(
         tokenIDs: [UInt32], logprobs: [Float], topLogprobs: [[TokenLogprob]] = [], text: String,
         finishReason: FinishReason, promptTokens: UInt32, completionTokens: UInt32,
-        timing: GenerationTiming = GenerationTiming()
+        timing: GenerationTiming = GenerationTiming(), promptTokenIDs: [UInt32] = [], promptLogprobs: [Float] = [],
+        promptTopLogprobs: [[TokenLogprob]] = []
     ) {
+        self.promptTokenIDs = promptTokenIDs
+        self.promptLogprobs = promptLogprobs
+        self.promptTopLogprobs = promptTopLogprobs
         self.tokenIDs = tokenIDs
         self.logprobs = logprobs
         self.topLogprobs = topLogprobs
@@ -331,12 +350,20 @@ public struct GenerateStreamChunk: Hashable, Sendable {
     public var completionTokens: UInt32
     /// Set on the last chunk only.
     public var timing: GenerationTiming?
+    /// On the first chunk only, with GenerateRequest.promptLogprobs: as in GenerateResponse.
+    public var promptTokenIDs: [UInt32]
+    public var promptLogprobs: [Float]
+    public var promptTopLogprobs: [[TokenLogprob]]
 
     public init(
         tokenIDs: [UInt32], logprobs: [Float], topLogprobs: [[TokenLogprob]] = [], textDelta: String,
         finishReason: FinishReason? = nil, promptTokens: UInt32 = 0, completionTokens: UInt32 = 0,
-        timing: GenerationTiming? = nil
+        timing: GenerationTiming? = nil, promptTokenIDs: [UInt32] = [], promptLogprobs: [Float] = [],
+        promptTopLogprobs: [[TokenLogprob]] = []
     ) {
+        self.promptTokenIDs = promptTokenIDs
+        self.promptLogprobs = promptLogprobs
+        self.promptTopLogprobs = promptTopLogprobs
         self.tokenIDs = tokenIDs
         self.logprobs = logprobs
         self.topLogprobs = topLogprobs

@@ -14,7 +14,7 @@ public struct ProtocolVersion: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// The version this build speaks: 1.1 (1.1 added StageInfo's busy_fraction, steps and busy_ns).
-    public static let current = ProtocolVersion(major: 1, minor: 3)
+    public static let current = ProtocolVersion(major: 1, minor: 4)
 
     public var description: String { "\(major).\(minor)" }
 

@@ -220,6 +220,7 @@ extension StepSequence: CBridged {
         message.pointee.sample = cBool(sample)
         if let sampling { message.pointee.sampling = arena.message(sampling) }
         message.pointee.sample_start = sampleStart
+        message.pointee.prompt_logprobs = cBool(promptLogprobs)
     }
 
     /// Requires a nonzero id, at least one token, no position overflow, sampling at position 0.
@@ -235,7 +236,7 @@ extension StepSequence: CBridged {
         guard m.position != 0 || sampling != nil else { throw .missingField("\(path()).sampling") }
         self.init(
             seqID: m.seq_id, position: m.position, tokenIDs: decodeArray(m.n_token_ids, m.token_ids),
-            sample: m.sample != 0, sampling: sampling, sampleStart: m.sample_start)
+            sample: m.sample != 0, sampling: sampling, sampleStart: m.sample_start, promptLogprobs: m.prompt_logprobs != 0)
     }
 }
 
@@ -311,15 +312,23 @@ extension SequenceResult: CBridged {
         message.pointee.token_id = tokenID
         message.pointee.logprob = logprob
         if !topLogprobs.isEmpty { message.pointee.top_logprobs = arena.message(TopLogprobList(topLogprobs)) }
+        (message.pointee.n_prompt_logprobs, message.pointee.prompt_logprobs) = arena.array(promptLogprobs)
+        (message.pointee.n_prompt_top_logprobs, message.pointee.prompt_top_logprobs) = arena.topLogprobs(promptTopLogprobs)
     }
 
-    /// Requires a nonzero sequence id.
+    /// Requires a nonzero sequence id and prompt alternatives for none or all prompt logprobs.
     init(c message: UnsafePointer<Mq__V1__SequenceResult>, path: () -> String) throws(ProtocolError) {
         let m = message.pointee
         guard m.seq_id != 0 else { throw .invalidValue(field: "\(path()).seq_id", reason: "must be nonzero") }
+        guard m.n_prompt_top_logprobs == 0 || m.n_prompt_top_logprobs == m.n_prompt_logprobs else {
+            throw .invalidValue(field: "\(path()).prompt_top_logprobs",
+                                reason: "\(m.n_prompt_top_logprobs) lists for \(m.n_prompt_logprobs) prompt log probabilities")
+        }
         self.init(
             seqID: m.seq_id, tokenID: m.token_id, logprob: m.logprob,
-            topLogprobs: try decodeMessage(TopLogprobList.self, m.top_logprobs, "\(path()).top_logprobs")?.candidates ?? [])
+            topLogprobs: try decodeMessage(TopLogprobList.self, m.top_logprobs, "\(path()).top_logprobs")?.candidates ?? [],
+            promptLogprobs: decodeArray(m.n_prompt_logprobs, m.prompt_logprobs),
+            promptTopLogprobs: try decodeTopLogprobs(m.n_prompt_top_logprobs, m.prompt_top_logprobs, "\(path()).prompt_top_logprobs"))
     }
 }
 

@@ -197,9 +197,14 @@ public struct StepSequence: Hashable, Sendable {
     public var sampling: SamplingParams?
     /// With position 0: the sampler's first step (tokens the call generated before a replay).
     public var sampleStart: UInt32
+    /// Since 1.4: the last stage scores the prompt tokens of this prefill (every chunk of it) and
+    /// returns them with the sampled token; every stage must then run the whole prompt (no
+    /// cached-prefix reuse).
+    public var promptLogprobs: Bool
 
     public init(seqID: UInt64, position: UInt32, tokenIDs: [UInt32], sample: Bool = true, sampling: SamplingParams? = nil,
-                sampleStart: UInt32 = 0) {
+                sampleStart: UInt32 = 0, promptLogprobs: Bool = false) {
+        self.promptLogprobs = promptLogprobs
         self.sampleStart = sampleStart
         self.seqID = seqID
         self.position = position
@@ -266,8 +271,16 @@ public struct SequenceResult: Hashable, Sendable {
     public var logprob: Float
     /// Alternatives, most likely first (empty unless requested).
     public var topLogprobs: [TokenLogprob]
+    /// Since 1.4, for a prefill fed with promptLogprobs: the log probability of each fed token
+    /// after the first (one fewer than the prefill's tokens).
+    public var promptLogprobs: [Float]
+    /// Alternatives at each of those positions (empty unless top logprobs were requested).
+    public var promptTopLogprobs: [[TokenLogprob]]
 
-    public init(seqID: UInt64, tokenID: UInt32, logprob: Float, topLogprobs: [TokenLogprob] = []) {
+    public init(seqID: UInt64, tokenID: UInt32, logprob: Float, topLogprobs: [TokenLogprob] = [],
+                promptLogprobs: [Float] = [], promptTopLogprobs: [[TokenLogprob]] = []) {
+        self.promptLogprobs = promptLogprobs
+        self.promptTopLogprobs = promptTopLogprobs
         self.seqID = seqID
         self.tokenID = tokenID
         self.logprob = logprob

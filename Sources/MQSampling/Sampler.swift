@@ -252,36 +252,9 @@ public struct Sampler: Sendable {
         }
     }
 
-    /// The `topLogprobs` best raw logits, kept as a short descending list of RankedKeys.
+    /// The `topLogprobs` best raw logits under the same normaliser as the token's logprob.
     private func topAlternatives(row: UnsafeBufferPointer<Float>, normalizer: LogNormalizer) -> [TokenLogprob] {
-        let want = min(parameters.topLogprobs, row.count)
-        guard want > 0 else { return [] }
-        let best = scratch.top.baseAddress!
-        var filled = 0
-        var floorValue = -Float.infinity   // smallest value in the full list; smaller ones can't enter
-        for i in 0..<row.count {
-            let x = row[i].isNaN ? -Float.infinity : row[i]
-            if filled == want && x < floorValue { continue }
-            let key = RankedKey.make(x, i)
-            var pos: Int
-            if filled < want {
-                pos = filled
-                filled += 1
-            } else {
-                guard key > best[want - 1] else { continue }
-                pos = want - 1
-            }
-            while pos > 0 && best[pos - 1] < key { best[pos] = best[pos - 1]; pos -= 1 }
-            best[pos] = key
-            if filled == want { floorValue = RankedKey.value(best[want - 1]) }
-        }
-        var out: [TokenLogprob] = []
-        out.reserveCapacity(want)
-        for j in 0..<want {
-            let id = RankedKey.id(best[j])
-            out.append(TokenLogprob(id: id, logprob: normalizer.logprob(row[id])))
-        }
-        return out
+        bestLogprobs(row: row, normalizer: normalizer, count: parameters.topLogprobs, scratch: scratch.top.baseAddress)
     }
 
     /// Copies share scratch until one of them samples (like Array's storage), so a copied sampler
@@ -325,4 +298,38 @@ final class SamplerScratch: @unchecked Sendable {
         top.deallocate()
         histogram.deallocate()
     }
+}
+
+/// The `count` best raw logits of `row` with their log probabilities under `normalizer`, most
+/// likely first (equal logits: lowest id first), kept as a short descending list of RankedKeys in
+/// `scratch` (at least `count` slots). NaN counts as -inf.
+func bestLogprobs(row: UnsafeBufferPointer<Float>, normalizer: LogNormalizer, count: Int,
+                  scratch: UnsafeMutablePointer<UInt64>?) -> [TokenLogprob] {
+    let want = min(count, row.count)
+    guard want > 0, let best = scratch else { return [] }
+    var filled = 0
+    var floorValue = -Float.infinity   // smallest value in the full list; smaller ones can't enter
+    for i in 0..<row.count {
+        let x = row[i].isNaN ? -Float.infinity : row[i]
+        if filled == want && x < floorValue { continue }
+        let key = RankedKey.make(x, i)
+        var pos: Int
+        if filled < want {
+            pos = filled
+            filled += 1
+        } else {
+            guard key > best[want - 1] else { continue }
+            pos = want - 1
+        }
+        while pos > 0 && best[pos - 1] < key { best[pos] = best[pos - 1]; pos -= 1 }
+        best[pos] = key
+        if filled == want { floorValue = RankedKey.value(best[want - 1]) }
+    }
+    var out: [TokenLogprob] = []
+    out.reserveCapacity(want)
+    for j in 0..<want {
+        let id = RankedKey.id(best[j])
+        out.append(TokenLogprob(id: id, logprob: normalizer.logprob(row[id])))
+    }
+    return out
 }

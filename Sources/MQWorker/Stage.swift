@@ -66,12 +66,14 @@ final class Stage {
     /// A class, so that sampling mutates the sampler in place while reading the history (a
     /// struct in the dictionary would have to be copied out, and a copied Sampler copies its
     /// vocabulary-sized scratch on first use).
-    private final class SequenceState {
+    final class SequenceState {
         /// Last stage only: draws depend on (seed, how many tokens it sampled before).
         var sampler: Sampler?
         /// Last stage only: every token id this stage saw for the sequence (prompt, then each fed-back
         /// sampled token): the repetition penalty's history, as in MQEngine.
         var history: [Int] = []
+        /// Last stage only, while a prefill with prompt logprobs runs (Stage+PromptLogprobs.swift).
+        var promptScorer: PromptScorer?
     }
 
     let identity: StageIdentity
@@ -81,15 +83,15 @@ final class Stage {
     private(set) var cache: KVCache
     /// Nanoseconds the weights took to load (reported again in Ready when they are kept).
     let loadNanoseconds: UInt64
-    private var sequences: [UInt64: SequenceState] = [:]
+    private(set) var sequences: [UInt64: SequenceState] = [:]
 
     // Scratch reused by every step, so decoding allocates no model buffers per token.
     private var tokens: [StepToken] = []
     private var sampleRows: [Int] = []
     private var created: [UInt64] = []
-    private var hidden: UnsafeMutablePointer<Float>
+    private(set) var hidden: UnsafeMutablePointer<Float>
     private var hiddenCapacity: Int
-    private var logits: UnsafeMutablePointer<Float>
+    private(set) var logits: UnsafeMutablePointer<Float>
     private var logitsCapacity: Int
 
     private init(identity: StageIdentity, model: any DecoderModel, assignment: Assign, cache: KVCache, loadNanoseconds: UInt64) {
@@ -268,7 +270,9 @@ final class Stage {
             return .forward(next, UnsafeRawBufferPointer(start: hidden, count: T * E * MemoryLayout<Float>.size))
         }
 
-        // Last stage: logits of each sampled sequence's last row, then its own sampler.
+        // Last stage: prompt logprobs of the sequences that asked for them (before `logits` is
+        // reused for sampling), then logits of each sampled sequence's last row and its sampler.
+        let promptScores = try scorePrompts(step)
         sampleRows.removeAll(keepingCapacity: true)
         var row = 0
         for seq in step.sequences {
@@ -310,9 +314,12 @@ final class Stage {
             }
             results = zip(states.indices, step.sequences.filter(\.sample)).map { r, seq in
                 let token = drawn.tokens[r]!
+                let prompt = promptScores[seq.seqID]
                 return SequenceResult(
                     seqID: seq.seqID, tokenID: UInt32(token.id), logprob: token.logprob,
-                    topLogprobs: token.top.map { TokenLogprob(tokenID: UInt32($0.id), logprob: $0.logprob) })
+                    topLogprobs: token.top.map { TokenLogprob(tokenID: UInt32($0.id), logprob: $0.logprob) },
+                    promptLogprobs: prompt?.logprobs ?? [],
+                    promptTopLogprobs: prompt?.topLogprobs.map { $0.map { TokenLogprob(tokenID: UInt32($0.id), logprob: $0.logprob) } } ?? [])
             }
         }
         let timing = StageTiming(stageIndex: step.stageIndex, queueNanoseconds: Self.nanoseconds(computeStart - receivedAt),
@@ -370,6 +377,7 @@ final class Stage {
                                       stepID: step.stepID, seqID: seq.seqID)
                 }
             }
+            try checkPromptScoring(seq, step: step)
             let end = Int(seq.position) + seq.tokenIDs.count
             guard end <= shape.maxPositions else {
                 throw WorkerError(code: .stepFailed,
@@ -404,6 +412,9 @@ final class Stage {
                                           stepID: step.stepID, seqID: seq.seqID)
                     }
                     state.history.reserveCapacity(seq.tokenIDs.count + 64)
+                    if seq.promptLogprobs {
+                        state.promptScorer = PromptScorer(vocabSize: shape.vocabSize, topCount: Int(params.topLogprobs))
+                    }
                 }
                 sequences[seq.seqID] = state
                 created.append(seq.seqID)
@@ -432,7 +443,7 @@ final class Stage {
 
     /// A model error as the WorkerError the coordinator acts on: a full cache is KV_CACHE_FULL
     /// (RESOURCE_EXHAUSTED for the client), anything else STEP_FAILED.
-    private static func stepError(_ error: any Error, step: Step, seqID: UInt64? = nil) -> WorkerError {
+    static func stepError(_ error: any Error, step: Step, seqID: UInt64? = nil) -> WorkerError {
         if let error = error as? WorkerError { return error }
         if case let .cacheFull(sequence, needed, free)? = error as? ModelError {
             let id = UInt64(UInt(bitPattern: sequence))
@@ -453,7 +464,7 @@ final class Stage {
         hiddenCapacity = capacity
     }
 
-    private func ensureLogits(_ count: Int) {
+    func ensureLogits(_ count: Int) {
         guard count > logitsCapacity else { return }
         let capacity = max(count, logitsCapacity * 3 / 2)
         logits.deallocate()

@@ -27,7 +27,12 @@ struct GenerateCommand: ParsableCommand {
             let client = try server.connect()
             defer { client.close() }
             let response = try waitForCall { try await client.generate(request) }
-            writeStdout(json ? try response.generationResult().jsonLine() + "\n" : response.text + "\n")
+            if json {
+                writeStdout(try response.generationResult().jsonLine() + "\n")
+            } else {
+                writeStdout(response.text + "\n")
+                if request.promptLogprobs { writeStdout(promptLogprobsReport(try response.generationResult())) }
+            }
         }
     }
 }
@@ -38,8 +43,8 @@ struct StreamCommand: ParsableCommand {
         abstract: "Stream text from a running cluster as it is generated (GenerateStream call).",
         discussion: """
             Prints text as it arrives. With --json prints one JSON object per chunk (token_ids, logprobs, \
-            text_delta; the last one adds finish_reason, prompt_tokens, completion_tokens), then the whole \
-            result as `mq run --json` prints it.
+            text_delta; with --prompt-logprobs the first adds prompt_token_ids and prompt_logprobs; the last \
+            one adds finish_reason, prompt_tokens, completion_tokens), then the whole result as `mq run --json` prints it.
             """)
 
     @OptionGroup var server: ServerOptions
@@ -76,7 +81,12 @@ func stream(_ request: GenerateRequest, from client: MQClient, json: Bool) throw
             if printedText { writeStdout("\n") }   // end the partial line before the error
             throw error
         }
-        writeStdout(json ? try accumulator.response().generationResult().jsonLine() + "\n" : "\n")
+        if json {
+            writeStdout(try accumulator.response().generationResult().jsonLine() + "\n")
+        } else {
+            writeStdout("\n")
+            if request.promptLogprobs { writeStdout(promptLogprobsReport(try accumulator.response().generationResult())) }
+        }
     }
 }
 
@@ -192,15 +202,39 @@ extension GenerateResponse {
         case let .unrecognized(value):
             throw UnsupportedReply(description: "the server reported finish reason \(value), which this mq does not know")
         }
-        let top = topLogprobs.isEmpty ? nil : topLogprobs.map { $0.map { GenerationResult.TopLogprob(id: Int($0.tokenID), logprob: $0.logprob) } }
-        return GenerationResult(tokenIds: tokenIDs.map(Int.init), logprobs: logprobs, text: text, finishReason: reason, topLogprobs: top)
+        func entries(_ lists: [[TokenLogprob]]) -> [[GenerationResult.TopLogprob]] {
+            lists.map { $0.map { GenerationResult.TopLogprob(id: Int($0.tokenID), logprob: $0.logprob) } }
+        }
+        var result = GenerationResult(tokenIds: tokenIDs.map(Int.init), logprobs: logprobs, text: text, finishReason: reason,
+                                      topLogprobs: topLogprobs.isEmpty ? nil : entries(topLogprobs))
+        if !promptTokenIDs.isEmpty {
+            result.promptTokenIds = promptTokenIDs.map(Int.init)
+            result.promptLogprobs = promptLogprobs
+            result.promptTopLogprobs = promptTopLogprobs.isEmpty ? nil : entries(promptTopLogprobs)
+        }
+        return result
     }
+}
+
+/// `--prompt-logprobs` without `--json`: one line per prompt token, its id and log probability
+/// (none for the first token), then the prompt's total.
+func promptLogprobsReport(_ result: GenerationResult) -> String {
+    guard let ids = result.promptTokenIds, let logprobs = result.promptLogprobs else { return "" }
+    var lines = ["prompt logprobs (token id, natural log of its probability given the tokens before it):"]
+    for (i, id) in ids.enumerated() {
+        lines.append(i == 0 ? "  \(id)\t-" : "  \(id)\t\(logprobs[i - 1])")
+    }
+    lines.append("  total \(logprobs.reduce(0, +)) over \(logprobs.count) tokens")
+    return lines.joined(separator: "\n") + "\n"
 }
 
 extension GenerateStreamChunk {
     /// One `mq stream --json` line; keys in a fixed order, values encoded as `mq run --json` does.
     func jsonLine() -> String {
         var line = "{\"token_ids\": \(jsonValue(tokenIDs)), \"logprobs\": \(jsonValue(logprobs)), \"text_delta\": \(jsonValue(textDelta))"
+        if !promptTokenIDs.isEmpty {    // the first chunk of a call with --prompt-logprobs
+            line += ", \"prompt_token_ids\": \(jsonValue(promptTokenIDs)), \"prompt_logprobs\": \(jsonValue(promptLogprobs))"
+        }
         if let finishReason {
             line += ", \"finish_reason\": \(jsonValue(finishReason.jsonName)), \"prompt_tokens\": \(promptTokens), \"completion_tokens\": \(completionTokens)"
         }
@@ -283,6 +317,7 @@ extension InfoResponse {
             "attention:  \(m.attention.name): \(m.numHeads) query heads, \(m.kvHeads) KV head\(m.kvHeads == 1 ? "" : "s"), head size \(m.headDim)",
             "shape:      \(m.numLayers) layers, hidden size \(m.hiddenSize), vocabulary \(m.vocabSize), context \(m.maxPositions) tokens, EOS id \(m.eosTokenID)",
             "KV cache:   \(m.kvBytesPerToken) bytes per token (all layers)",
+            "FIM:        \(m.fimAvailable ? "available (--suffix)" : "not available: the tokenizer has no fill-in-the-middle tokens")",
         ]
         if let capacity = tokenCapacity {
             lines.append("capacity:   \(capacity.total) tokens of KV cache, \(capacity.free) free (the tightest stage decides)")
@@ -310,7 +345,7 @@ extension InfoResponse {
                 "name": m.name, "architecture": m.architecture, "attention_kind": m.attention.wire,
                 "num_layers": m.numLayers, "hidden_size": m.hiddenSize, "num_heads": m.numHeads, "kv_heads": m.kvHeads,
                 "head_dim": m.headDim, "vocab_size": m.vocabSize, "max_positions": m.maxPositions,
-                "kv_bytes_per_token": m.kvBytesPerToken, "eos_token_id": m.eosTokenID,
+                "kv_bytes_per_token": m.kvBytesPerToken, "eos_token_id": m.eosTokenID, "fim_available": m.fimAvailable,
             ] as [String: Any],
             "stages": stages.map { stage -> [String: Any] in
                 [

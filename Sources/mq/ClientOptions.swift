@@ -124,6 +124,7 @@ struct RemoteGenerationOptions: ParsableArguments {
     @Option(name: .customLong("max-tokens"), help: "Maximum new tokens.") var maxTokens: Int = 64
     @OptionGroup var sampling: SamplingOptions
     @Option(name: .customLong("stop"), help: "Stop when this text appears (repeatable).") var stops: [String] = []
+    @OptionGroup var scoring: PromptOptions
 
     func validate() throws {
         if [prompt != nil, promptIds != nil, promptFile != nil].filter({ $0 }).count != 1 {
@@ -152,8 +153,20 @@ struct RemoteGenerationOptions: ParsableArguments {
         } else {
             prompt = .text(self.prompt ?? "")
         }
-        return try generateRequest(prompt: prompt, maxTokens: maxTokens, sampling: sampling, stops: stops)
+        var request = try generateRequest(prompt: prompt, maxTokens: maxTokens, sampling: sampling, stops: stops)
+        request.suffix = scoring.suffix
+        request.promptLogprobs = scoring.promptLogprobs
+        return request
     }
+}
+
+/// Fill-in-the-middle and prompt scoring, shared by `mq run`, `mq generate` and `mq stream`.
+struct PromptOptions: ParsableArguments {
+    @Option(help: "Fill in the middle: the text after the gap (the prompt is the text before it); needs a model with FIM tokens.")
+    var suffix: String?
+    @Flag(name: .customLong("prompt-logprobs"),
+          help: "Also report the log probability of every prompt token after the first (with --top-logprobs, its alternatives too).")
+    var promptLogprobs = false
 }
 
 /// A request with every sampling field set explicitly (seed included, 0 by default as in `mq run`),

@@ -34,6 +34,7 @@ struct Run: ParsableCommand {
     @Option(name: .customLong("max-tokens"), help: "Maximum new tokens.") var maxTokens: Int = 64
     @OptionGroup var sampling: SamplingOptions
     @Option(name: .customLong("stop"), help: "Stop when this text appears (repeatable); it is not included.") var stops: [String] = []
+    @OptionGroup var scoring: PromptOptions
     @Option(help: "Compute threads (default: all cores).") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     @Flag(help: "Print one JSON object: token_ids, logprobs, text, finish_reason.") var json = false
     @Flag(name: .shortAndLong, help: "Report model and BLAS details on stderr.") var verbose = false
@@ -59,21 +60,28 @@ struct Run: ParsableCommand {
             if verbose {
                 FileHandle.standardError.write(Data("mq: \(engine.shape.architecture) \(engine.shape.attentionKind), \(engine.shape.layers) layers; mq packed linear kernel, \(engine.compute)\n".utf8))
             }
-            let ids = try promptIds.map { try parseIds($0, flag: "--prompt-ids") } ?? engine.encode(prompt!)
+            var ids = try promptIds.map { try parseIds($0, flag: "--prompt-ids") } ?? engine.encode(prompt!)
+            if let suffix = scoring.suffix {
+                // Fill in the middle: a text prompt is encoded with the FIM tokens as one text (as the
+                // reference tokenizes it); token ids are the already tokenized prefix.
+                ids = try promptIds == nil ? engine.encodeFIM(prefix: prompt!, suffix: suffix) : engine.encodeFIM(prefixIds: ids, suffix: suffix)
+            }
             if let dumpActivations {
                 try dump(engine: engine, ids: ids, to: URL(fileURLWithPath: dumpActivations))
                 return
             }
-            let request = GenerationRequest(promptIds: ids, maxNewTokens: maxTokens, sampling: try sampling.parameters(), stopStrings: stops)
+            let request = GenerationRequest(promptIds: ids, maxNewTokens: maxTokens, sampling: try sampling.parameters(), stopStrings: stops,
+                                            promptLogprobs: scoring.promptLogprobs)
             if json {
                 let result = try engine.generate(request)
                 writeStdout(result.jsonLine() + "\n")
             } else {
-                _ = try engine.generate(request) { event in
+                let result = try engine.generate(request) { event in
                     writeStdout(event.textDelta)
                     return true
                 }
                 writeStdout("\n")
+                if scoring.promptLogprobs { writeStdout(promptLogprobsReport(result)) }
             }
         }
     }

@@ -46,6 +46,9 @@ final class Simulation {
         let eos: [Int]
         let timeout: Duration
         let reference: [Int]
+        /// Asks for prompt logprobs (chosen from the seed, so no draw of the scenario changes).
+        var promptLogprobs: Bool { sampling.seed! % 3 == 0 }
+        var promptReference: [Float] { referencePromptLogprobs(prompt) }
         var refused: Status? = nil
         var added = false
         var chunks: [Int] = []

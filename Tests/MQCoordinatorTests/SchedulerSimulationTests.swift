@@ -27,7 +27,8 @@ extension Simulation {
         }
         let out = OutputTracker(tokenizer: nil, eosTokenIds: c.eos, stopTokenIds: [], stopStrings: [], maxNewTokens: c.maxNew)
         let call = scheduler.addCall(key: CallKey(routingID: c.routingID, callID: UInt64(i + 1)), streaming: c.streaming, received: now,
-                                     deadline: now + c.timeout, prompt: c.prompt, sampling: c.sampling, output: out)
+                                     deadline: now + c.timeout, prompt: c.prompt, sampling: c.sampling, output: out,
+                                     promptLogprobs: c.promptLogprobs)
         calls[i].added = true
         note("call \(i + 1) seq \(call.seqID): prompt \(c.prompt.count), max \(c.maxNew), ref \(c.reference)")
     }
@@ -52,6 +53,15 @@ extension Simulation {
             guard c.streaming else { return violation("call \(i + 1): a stream chunk on a unary call") }
             guard !c.lastChunk else { return violation("call \(i + 1): a chunk after the last chunk") }
             let chunk = try! payload.withUnsafeBytes { try GenerateStreamChunk.decode($0) }
+            // Prompt logprobs come with the first token, once, whatever replays happened.
+            let first = calls[i].chunks.isEmpty
+            if first && c.promptLogprobs {
+                if chunk.promptTokenIDs.map({ Int($0) }) != c.prompt || chunk.promptLogprobs != c.promptReference {
+                    violation("call \(i + 1): first chunk's prompt logprobs \(chunk.promptLogprobs), expected \(c.promptReference)")
+                }
+            } else if !chunk.promptTokenIDs.isEmpty || !chunk.promptLogprobs.isEmpty {
+                violation("call \(i + 1): prompt logprobs on a chunk that is not the first of a call asking for them")
+            }
             calls[i].chunks += chunk.tokenIDs.map { Int($0) }
             calls[i].lastChunk = chunk.isLast
             note("call \(i + 1) chunk \(chunk.tokenIDs)")
@@ -72,7 +82,12 @@ extension Simulation {
                 if !calls[i].lastChunk { violation("call \(i + 1): OK without a last chunk") }
                 tokens = calls[i].chunks
             } else {
-                tokens = try! payload.withUnsafeBytes { try GenerateResponse.decode($0) }.tokenIDs.map { Int($0) }
+                let response = try! payload.withUnsafeBytes { try GenerateResponse.decode($0) }
+                tokens = response.tokenIDs.map { Int($0) }
+                let expected = c.promptLogprobs ? c.promptReference : []
+                if response.promptLogprobs != expected || response.promptTokenIDs.map({ Int($0) }) != (c.promptLogprobs ? c.prompt : []) {
+                    violation("call \(i + 1): prompt logprobs \(response.promptLogprobs), expected \(expected)")
+                }
             }
             if tokens != c.reference { violation("call \(i + 1): OK with \(tokens), the fault-free run gives \(c.reference)") }
         }

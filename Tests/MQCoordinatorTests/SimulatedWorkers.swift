@@ -24,6 +24,16 @@ func toyToken(history: [Int], seed: UInt64?, sampleIndex: Int, vocab: Int) -> In
     return Int(g.next() % UInt64(vocab))
 }
 
+/// The toy model's log probability of prompt token `tokens[i]` after `tokens[..<i]` (prompt logprobs).
+func toyPromptLogprob(_ tokens: ArraySlice<Int>) -> Float {
+    -Float(toyToken(history: Array(tokens), seed: nil, sampleIndex: 0, vocab: 1000)) / 100
+}
+
+/// A call's prompt logprobs in the fault-free run: one per prompt token after the first.
+func referencePromptLogprobs(_ prompt: [Int]) -> [Float] {
+    prompt.indices.dropFirst().map { toyPromptLogprob(prompt[...$0]) }
+}
+
 /// What the fault-free run produces for a call.
 func referenceTokens(prompt: [Int], sampling: SamplingParams, eos: [Int], maxNew: Int, maxPositions: Int, vocab: Int) -> [Int] {
     var history = prompt, out: [Int] = []
@@ -47,6 +57,8 @@ final class SimSequence {
     var tokens: [Int] = []
     var sampling: SamplingParams?
     var sampleIndex = 0
+    /// Last stage, while a prefill with prompt logprobs runs: the scores so far.
+    var scored: [Float]?
 }
 
 /// One mq-worker process.
@@ -156,6 +168,7 @@ final class SimWorker {
                 let q = SimSequence()
                 q.sampling = s.sampling
                 q.sampleIndex = Int(s.sampleStart)
+                if s.promptLogprobs { q.scored = [] }
                 seqs[s.seqID] = q
                 created.append(s.seqID)
             }
@@ -169,14 +182,29 @@ final class SimWorker {
                     error(.kvCacheFull, "KV cache full", step, seq: step.sequences.first?.seqID)]
         }
         guard a.isLast else { return [.forward(next, to: a.nextEndpoint)] }
+        var violations: [Output] = []
+        for s in step.sequences {
+            let q = seqs[s.seqID]!
+            if s.promptLogprobs && q.scored == nil {
+                violations.append(.violation("\(name): sequence \(s.seqID) asks for prompt logprobs at \(s.position) but did not start with them"))
+            }
+            if !s.promptLogprobs && q.scored != nil {
+                // PROTOCOL.md 4.10: the flag is on every chunk of a scored prefill (a prefix cache reads it).
+                violations.append(.violation("\(name): sequence \(s.seqID)'s scored prefill has a chunk at \(s.position) without the flag"))
+            }
+            guard q.scored != nil else { continue }
+            for p in Int(s.position) ..< Int(s.position) + s.tokenIDs.count where p > 0 { q.scored!.append(toyPromptLogprob(q.tokens[...p])) }
+        }
         var results: [SequenceResult] = []
         for s in step.sequences where s.sample {
             let q = seqs[s.seqID]!
             let seed = (q.sampling?.temperature ?? 0) > 0 ? q.sampling?.seed : nil
             let t = toyToken(history: q.tokens, seed: seed, sampleIndex: q.sampleIndex, vocab: vocab)
             q.sampleIndex += 1
-            results.append(SequenceResult(seqID: s.seqID, tokenID: UInt32(t), logprob: -Float(t % 7)))
+            results.append(SequenceResult(seqID: s.seqID, tokenID: UInt32(t), logprob: -Float(t % 7), promptLogprobs: q.scored ?? []))
+            q.scored = nil
         }
+        if !violations.isEmpty { return violations }
         return [.toCoordinator(.stepResult(StepResult(stepID: step.stepID, results: results, epoch: step.epoch)))]
     }
 }

@@ -1150,7 +1150,7 @@ const ProtobufCMessageDescriptor mq__v1__call_reply__descriptor =
   (ProtobufCMessageInit) mq__v1__call_reply__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor mq__v1__generate_request__field_descriptors[4] =
+static const ProtobufCFieldDescriptor mq__v1__generate_request__field_descriptors[6] =
 {
   {
     "text",
@@ -1200,17 +1200,44 @@ static const ProtobufCFieldDescriptor mq__v1__generate_request__field_descriptor
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "suffix",
+    30,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    offsetof(Mq__V1__GenerateRequest, suffix_choice_case),
+    offsetof(Mq__V1__GenerateRequest, suffix),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "prompt_logprobs",
+    31,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Mq__V1__GenerateRequest, prompt_logprobs),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned mq__v1__generate_request__field_indices_by_name[] = {
   2,   /* field[2] = max_new_tokens */
+  5,   /* field[5] = prompt_logprobs */
   3,   /* field[3] = sampling */
+  4,   /* field[4] = suffix */
   0,   /* field[0] = text */
   1,   /* field[1] = token_ids */
 };
-static const ProtobufCIntRange mq__v1__generate_request__number_ranges[1 + 1] =
+static const ProtobufCIntRange mq__v1__generate_request__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 30, 4 },
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor mq__v1__generate_request__descriptor =
 {
@@ -1220,10 +1247,10 @@ const ProtobufCMessageDescriptor mq__v1__generate_request__descriptor =
   "Mq__V1__GenerateRequest",
   "mq.v1",
   sizeof(Mq__V1__GenerateRequest),
-  4,
+  6,
   mq__v1__generate_request__field_descriptors,
   mq__v1__generate_request__field_indices_by_name,
-  1,  mq__v1__generate_request__number_ranges,
+  2,  mq__v1__generate_request__number_ranges,
   (ProtobufCMessageInit) mq__v1__generate_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
@@ -1291,7 +1318,7 @@ const ProtobufCMessageDescriptor mq__v1__generation_timing__descriptor =
   (ProtobufCMessageInit) mq__v1__generation_timing__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor mq__v1__generate_response__field_descriptors[8] =
+static const ProtobufCFieldDescriptor mq__v1__generate_response__field_descriptors[11] =
 {
   {
     "token_ids",
@@ -1389,21 +1416,61 @@ static const ProtobufCFieldDescriptor mq__v1__generate_response__field_descripto
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "prompt_token_ids",
+    30,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_UINT32,
+    offsetof(Mq__V1__GenerateResponse, n_prompt_token_ids),
+    offsetof(Mq__V1__GenerateResponse, prompt_token_ids),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "prompt_logprobs",
+    31,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_FLOAT,
+    offsetof(Mq__V1__GenerateResponse, n_prompt_logprobs),
+    offsetof(Mq__V1__GenerateResponse, prompt_logprobs),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "prompt_top_logprobs",
+    32,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Mq__V1__GenerateResponse, n_prompt_top_logprobs),
+    offsetof(Mq__V1__GenerateResponse, prompt_top_logprobs),
+    &mq__v1__top_logprobs__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned mq__v1__generate_response__field_indices_by_name[] = {
   6,   /* field[6] = completion_tokens */
   4,   /* field[4] = finish_reason */
   1,   /* field[1] = logprobs */
+  9,   /* field[9] = prompt_logprobs */
+  8,   /* field[8] = prompt_token_ids */
   5,   /* field[5] = prompt_tokens */
+  10,   /* field[10] = prompt_top_logprobs */
   3,   /* field[3] = text */
   7,   /* field[7] = timing */
   0,   /* field[0] = token_ids */
   2,   /* field[2] = top_logprobs */
 };
-static const ProtobufCIntRange mq__v1__generate_response__number_ranges[1 + 1] =
+static const ProtobufCIntRange mq__v1__generate_response__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 0, 8 }
+  { 30, 8 },
+  { 0, 11 }
 };
 const ProtobufCMessageDescriptor mq__v1__generate_response__descriptor =
 {
@@ -1413,14 +1480,14 @@ const ProtobufCMessageDescriptor mq__v1__generate_response__descriptor =
   "Mq__V1__GenerateResponse",
   "mq.v1",
   sizeof(Mq__V1__GenerateResponse),
-  8,
+  11,
   mq__v1__generate_response__field_descriptors,
   mq__v1__generate_response__field_indices_by_name,
-  1,  mq__v1__generate_response__number_ranges,
+  2,  mq__v1__generate_response__number_ranges,
   (ProtobufCMessageInit) mq__v1__generate_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor mq__v1__generate_stream_chunk__field_descriptors[8] =
+static const ProtobufCFieldDescriptor mq__v1__generate_stream_chunk__field_descriptors[11] =
 {
   {
     "token_ids",
@@ -1518,21 +1585,61 @@ static const ProtobufCFieldDescriptor mq__v1__generate_stream_chunk__field_descr
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "prompt_token_ids",
+    30,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_UINT32,
+    offsetof(Mq__V1__GenerateStreamChunk, n_prompt_token_ids),
+    offsetof(Mq__V1__GenerateStreamChunk, prompt_token_ids),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "prompt_logprobs",
+    31,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_FLOAT,
+    offsetof(Mq__V1__GenerateStreamChunk, n_prompt_logprobs),
+    offsetof(Mq__V1__GenerateStreamChunk, prompt_logprobs),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "prompt_top_logprobs",
+    32,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Mq__V1__GenerateStreamChunk, n_prompt_top_logprobs),
+    offsetof(Mq__V1__GenerateStreamChunk, prompt_top_logprobs),
+    &mq__v1__top_logprobs__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned mq__v1__generate_stream_chunk__field_indices_by_name[] = {
   6,   /* field[6] = completion_tokens */
   4,   /* field[4] = finish_reason */
   1,   /* field[1] = logprobs */
+  9,   /* field[9] = prompt_logprobs */
+  8,   /* field[8] = prompt_token_ids */
   5,   /* field[5] = prompt_tokens */
+  10,   /* field[10] = prompt_top_logprobs */
   3,   /* field[3] = text_delta */
   7,   /* field[7] = timing */
   0,   /* field[0] = token_ids */
   2,   /* field[2] = top_logprobs */
 };
-static const ProtobufCIntRange mq__v1__generate_stream_chunk__number_ranges[1 + 1] =
+static const ProtobufCIntRange mq__v1__generate_stream_chunk__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 0, 8 }
+  { 30, 8 },
+  { 0, 11 }
 };
 const ProtobufCMessageDescriptor mq__v1__generate_stream_chunk__descriptor =
 {
@@ -1542,10 +1649,10 @@ const ProtobufCMessageDescriptor mq__v1__generate_stream_chunk__descriptor =
   "Mq__V1__GenerateStreamChunk",
   "mq.v1",
   sizeof(Mq__V1__GenerateStreamChunk),
-  8,
+  11,
   mq__v1__generate_stream_chunk__field_descriptors,
   mq__v1__generate_stream_chunk__field_indices_by_name,
-  1,  mq__v1__generate_stream_chunk__number_ranges,
+  2,  mq__v1__generate_stream_chunk__number_ranges,
   (ProtobufCMessageInit) mq__v1__generate_stream_chunk__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
@@ -1936,7 +2043,7 @@ const ProtobufCMessageDescriptor mq__v1__info_request__descriptor =
   (ProtobufCMessageInit) mq__v1__info_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor mq__v1__model_info__field_descriptors[13] =
+static const ProtobufCFieldDescriptor mq__v1__model_info__field_descriptors[14] =
 {
   {
     "name",
@@ -2094,12 +2201,25 @@ static const ProtobufCFieldDescriptor mq__v1__model_info__field_descriptors[13] 
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "fim_available",
+    30,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Mq__V1__ModelInfo, fim_available),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned mq__v1__model_info__field_indices_by_name[] = {
   12,   /* field[12] = activation_dtype */
   1,   /* field[1] = architecture */
   2,   /* field[2] = attention_kind */
   11,   /* field[11] = eos_token_id */
+  13,   /* field[13] = fim_available */
   7,   /* field[7] = head_dim */
   4,   /* field[4] = hidden_size */
   10,   /* field[10] = kv_bytes_per_token */
@@ -2110,10 +2230,11 @@ static const unsigned mq__v1__model_info__field_indices_by_name[] = {
   3,   /* field[3] = num_layers */
   8,   /* field[8] = vocab_size */
 };
-static const ProtobufCIntRange mq__v1__model_info__number_ranges[1 + 1] =
+static const ProtobufCIntRange mq__v1__model_info__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 0, 13 }
+  { 30, 13 },
+  { 0, 14 }
 };
 const ProtobufCMessageDescriptor mq__v1__model_info__descriptor =
 {
@@ -2123,10 +2244,10 @@ const ProtobufCMessageDescriptor mq__v1__model_info__descriptor =
   "Mq__V1__ModelInfo",
   "mq.v1",
   sizeof(Mq__V1__ModelInfo),
-  13,
+  14,
   mq__v1__model_info__field_descriptors,
   mq__v1__model_info__field_indices_by_name,
-  1,  mq__v1__model_info__number_ranges,
+  2,  mq__v1__model_info__number_ranges,
   (ProtobufCMessageInit) mq__v1__model_info__init,
   NULL,NULL,NULL    /* reserved[123] */
 };

@@ -1327,7 +1327,7 @@ const ProtobufCMessageDescriptor mq__v1__tensor_desc__descriptor =
   (ProtobufCMessageInit) mq__v1__tensor_desc__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor mq__v1__step_sequence__field_descriptors[6] =
+static const ProtobufCFieldDescriptor mq__v1__step_sequence__field_descriptors[7] =
 {
   {
     "seq_id",
@@ -1401,19 +1401,33 @@ static const ProtobufCFieldDescriptor mq__v1__step_sequence__field_descriptors[6
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "prompt_logprobs",
+    30,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Mq__V1__StepSequence, prompt_logprobs),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned mq__v1__step_sequence__field_indices_by_name[] = {
   1,   /* field[1] = position */
+  6,   /* field[6] = prompt_logprobs */
   3,   /* field[3] = sample */
   5,   /* field[5] = sample_start */
   4,   /* field[4] = sampling */
   0,   /* field[0] = seq_id */
   2,   /* field[2] = token_ids */
 };
-static const ProtobufCIntRange mq__v1__step_sequence__number_ranges[1 + 1] =
+static const ProtobufCIntRange mq__v1__step_sequence__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 30, 6 },
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor mq__v1__step_sequence__descriptor =
 {
@@ -1423,10 +1437,10 @@ const ProtobufCMessageDescriptor mq__v1__step_sequence__descriptor =
   "Mq__V1__StepSequence",
   "mq.v1",
   sizeof(Mq__V1__StepSequence),
-  6,
+  7,
   mq__v1__step_sequence__field_descriptors,
   mq__v1__step_sequence__field_indices_by_name,
-  1,  mq__v1__step_sequence__number_ranges,
+  2,  mq__v1__step_sequence__number_ranges,
   (ProtobufCMessageInit) mq__v1__step_sequence__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
@@ -1610,7 +1624,7 @@ const ProtobufCMessageDescriptor mq__v1__step__descriptor =
   (ProtobufCMessageInit) mq__v1__step__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor mq__v1__sequence_result__field_descriptors[4] =
+static const ProtobufCFieldDescriptor mq__v1__sequence_result__field_descriptors[6] =
 {
   {
     "seq_id",
@@ -1660,17 +1674,44 @@ static const ProtobufCFieldDescriptor mq__v1__sequence_result__field_descriptors
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "prompt_logprobs",
+    30,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_FLOAT,
+    offsetof(Mq__V1__SequenceResult, n_prompt_logprobs),
+    offsetof(Mq__V1__SequenceResult, prompt_logprobs),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "prompt_top_logprobs",
+    31,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Mq__V1__SequenceResult, n_prompt_top_logprobs),
+    offsetof(Mq__V1__SequenceResult, prompt_top_logprobs),
+    &mq__v1__top_logprobs__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned mq__v1__sequence_result__field_indices_by_name[] = {
   2,   /* field[2] = logprob */
+  4,   /* field[4] = prompt_logprobs */
+  5,   /* field[5] = prompt_top_logprobs */
   0,   /* field[0] = seq_id */
   1,   /* field[1] = token_id */
   3,   /* field[3] = top_logprobs */
 };
-static const ProtobufCIntRange mq__v1__sequence_result__number_ranges[1 + 1] =
+static const ProtobufCIntRange mq__v1__sequence_result__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 30, 4 },
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor mq__v1__sequence_result__descriptor =
 {
@@ -1680,10 +1721,10 @@ const ProtobufCMessageDescriptor mq__v1__sequence_result__descriptor =
   "Mq__V1__SequenceResult",
   "mq.v1",
   sizeof(Mq__V1__SequenceResult),
-  4,
+  6,
   mq__v1__sequence_result__field_descriptors,
   mq__v1__sequence_result__field_indices_by_name,
-  1,  mq__v1__sequence_result__number_ranges,
+  2,  mq__v1__sequence_result__number_ranges,
   (ProtobufCMessageInit) mq__v1__sequence_result__init,
   NULL,NULL,NULL    /* reserved[123] */
 };

@@ -270,6 +270,12 @@ typedef enum {
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(MQ__V1__GENERATE_REQUEST__PROMPT__CASE)
 } Mq__V1__GenerateRequest__PromptCase;
 
+typedef enum {
+  MQ__V1__GENERATE_REQUEST__SUFFIX_CHOICE__NOT_SET = 0,
+  MQ__V1__GENERATE_REQUEST__SUFFIX_CHOICE_SUFFIX = 30
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(MQ__V1__GENERATE_REQUEST__SUFFIX_CHOICE__CASE)
+} Mq__V1__GenerateRequest__SuffixChoiceCase;
+
 /*
  * Request of Generate and GenerateStream.
  */
@@ -284,6 +290,12 @@ struct  Mq__V1__GenerateRequest
    * How tokens are chosen; absent means greedy.
    */
   Mq__V1__SamplingParams *sampling;
+  /*
+   * Since 1.4: also return the log probability of every prompt token after the first
+   * (GenerateResponse.prompt_logprobs), and with sampling.top_logprobs > 0 the alternatives at
+   * each of those positions. The whole prompt is prefilled (no cached prefix is reused).
+   */
+  protobuf_c_boolean prompt_logprobs;
   Mq__V1__GenerateRequest__PromptCase prompt_case;
   union {
     /*
@@ -295,10 +307,22 @@ struct  Mq__V1__GenerateRequest
      */
     Mq__V1__TokenIds *token_ids;
   };
+  Mq__V1__GenerateRequest__SuffixChoiceCase suffix_choice_case;
+  union {
+    /*
+     * Fill-in-the-middle (since 1.4): UTF-8 text that follows the gap. The coordinator builds the
+     * prompt from the tokenizer's own FIM tokens in prefix-suffix-middle order: <fim_prefix> +
+     * prompt + <fim_suffix> + suffix + <fim_middle> (SantaCoder spells them <fim-prefix> ...). A
+     * token-id prompt is taken as the already tokenized prefix. A model whose tokenizer has no FIM
+     * tokens fails the call with INVALID_ARGUMENT (ModelInfo.fim_available). With a suffix the
+     * prompt may be empty.
+     */
+    ProtobufCBinaryData suffix;
+  };
 };
 #define MQ__V1__GENERATE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&mq__v1__generate_request__descriptor) \
-    , 0, NULL, MQ__V1__GENERATE_REQUEST__PROMPT__NOT_SET, {0} }
+    , 0, NULL, 0, MQ__V1__GENERATE_REQUEST__PROMPT__NOT_SET, {0}, MQ__V1__GENERATE_REQUEST__SUFFIX_CHOICE__NOT_SET, {0} }
 
 
 /*
@@ -368,10 +392,29 @@ struct  Mq__V1__GenerateResponse
    * Where the time went.
    */
   Mq__V1__GenerationTiming *timing;
+  /*
+   * Since 1.4, with GenerateRequest.prompt_logprobs: the prompt's token ids as the model saw them
+   * (after tokenization and the fill-in-the-middle layout).
+   */
+  size_t n_prompt_token_ids;
+  uint32_t *prompt_token_ids;
+  /*
+   * Since 1.4, with GenerateRequest.prompt_logprobs: prompt_logprobs[i] is the natural log of the
+   * probability of prompt_token_ids[i + 1] given the tokens before it, at temperature 1 (one fewer
+   * than the prompt's tokens: the first token has no context).
+   */
+  size_t n_prompt_logprobs;
+  float *prompt_logprobs;
+  /*
+   * Since 1.4, with GenerateRequest.prompt_logprobs and sampling.top_logprobs > 0: the most likely
+   * alternatives at each position of prompt_logprobs; empty otherwise.
+   */
+  size_t n_prompt_top_logprobs;
+  Mq__V1__TopLogprobs **prompt_top_logprobs;
 };
 #define MQ__V1__GENERATE_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&mq__v1__generate_response__descriptor) \
-    , 0,NULL, 0,NULL, 0,NULL, {0,NULL}, MQ__V1__FINISH_REASON__FINISH_REASON_UNSPECIFIED, 0, 0, NULL }
+    , 0,NULL, 0,NULL, 0,NULL, {0,NULL}, MQ__V1__FINISH_REASON__FINISH_REASON_UNSPECIFIED, 0, 0, NULL, 0,NULL, 0,NULL, 0,NULL }
 
 
 /*
@@ -417,10 +460,29 @@ struct  Mq__V1__GenerateStreamChunk
    * Where the time went; set on the last chunk only.
    */
   Mq__V1__GenerationTiming *timing;
+  /*
+   * Since 1.4, on the first chunk only, with GenerateRequest.prompt_logprobs: the prompt's token ids as the model saw them
+   * (after tokenization and the fill-in-the-middle layout).
+   */
+  size_t n_prompt_token_ids;
+  uint32_t *prompt_token_ids;
+  /*
+   * Since 1.4, on the first chunk only, with GenerateRequest.prompt_logprobs: prompt_logprobs[i] is the natural log of the
+   * probability of prompt_token_ids[i + 1] given the tokens before it, at temperature 1 (one fewer
+   * than the prompt's tokens: the first token has no context).
+   */
+  size_t n_prompt_logprobs;
+  float *prompt_logprobs;
+  /*
+   * Since 1.4, on the first chunk only, with GenerateRequest.prompt_logprobs and sampling.top_logprobs > 0: the most likely
+   * alternatives at each position of prompt_logprobs; empty otherwise.
+   */
+  size_t n_prompt_top_logprobs;
+  Mq__V1__TopLogprobs **prompt_top_logprobs;
 };
 #define MQ__V1__GENERATE_STREAM_CHUNK__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&mq__v1__generate_stream_chunk__descriptor) \
-    , 0,NULL, 0,NULL, 0,NULL, {0,NULL}, MQ__V1__FINISH_REASON__FINISH_REASON_UNSPECIFIED, 0, 0, NULL }
+    , 0,NULL, 0,NULL, 0,NULL, {0,NULL}, MQ__V1__FINISH_REASON__FINISH_REASON_UNSPECIFIED, 0, 0, NULL, 0,NULL, 0,NULL, 0,NULL }
 
 
 /*
@@ -648,10 +710,14 @@ struct  Mq__V1__ModelInfo
    * Element type of the activations sent between stages.
    */
   Mq__V1__DType activation_dtype;
+  /*
+   * Since 1.4: the tokenizer has fill-in-the-middle tokens, so GenerateRequest.suffix is accepted.
+   */
+  protobuf_c_boolean fim_available;
 };
 #define MQ__V1__MODEL_INFO__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&mq__v1__model_info__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, MQ__V1__ATTENTION_KIND__ATTENTION_KIND_UNSPECIFIED, 0, 0, 0, 0, 0, 0, 0, 0, 0, MQ__V1__DTYPE__DTYPE_UNSPECIFIED }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, MQ__V1__ATTENTION_KIND__ATTENTION_KIND_UNSPECIFIED, 0, 0, 0, 0, 0, 0, 0, 0, 0, MQ__V1__DTYPE__DTYPE_UNSPECIFIED, 0 }
 
 
 /*

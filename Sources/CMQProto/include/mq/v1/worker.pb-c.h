@@ -382,10 +382,18 @@ struct  Mq__V1__StepSequence
    * of the run without the failure.
    */
   uint32_t sample_start;
+  /*
+   * Since 1.4: the last stage scores this sequence's prompt tokens (their log probabilities, and
+   * SamplingParams.top_logprobs alternatives) while it prefills, over every chunk, and returns
+   * them in the SequenceResult of the chunk that samples. Set on every prefill chunk of a call that
+   * asked for prompt logprobs. A stage must then run every token of the prompt through its layers
+   * (it may not skip positions, e.g. by reusing a cached prefix).
+   */
+  protobuf_c_boolean prompt_logprobs;
 };
 #define MQ__V1__STEP_SEQUENCE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&mq__v1__step_sequence__descriptor) \
-    , 0, 0, 0,NULL, 0, NULL, 0 }
+    , 0, 0, 0,NULL, 0, NULL, 0, 0 }
 
 
 /*
@@ -484,10 +492,23 @@ struct  Mq__V1__SequenceResult
    * The most likely alternatives, when SamplingParams.top_logprobs > 0.
    */
   Mq__V1__TopLogprobs *top_logprobs;
+  /*
+   * Since 1.4, for a sequence whose prefill chunks had prompt_logprobs set, in the result of the
+   * chunk that samples: the log probability of each token fed from position 1 to the end of the
+   * prefill (one fewer than the tokens fed), at temperature 1.
+   */
+  size_t n_prompt_logprobs;
+  float *prompt_logprobs;
+  /*
+   * Since 1.4: with prompt_logprobs and SamplingParams.top_logprobs > 0, the alternatives at each
+   * of those positions; empty otherwise.
+   */
+  size_t n_prompt_top_logprobs;
+  Mq__V1__TopLogprobs **prompt_top_logprobs;
 };
 #define MQ__V1__SEQUENCE_RESULT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&mq__v1__sequence_result__descriptor) \
-    , 0, 0, 0, NULL }
+    , 0, 0, 0, NULL, 0,NULL, 0,NULL }
 
 
 /*

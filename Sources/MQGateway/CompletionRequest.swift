@@ -1,6 +1,8 @@
 // POST /v1/completions: the OpenAI request body as typed, checked Swift values (validate at the
 // edge, STYLE habit 7). Every parameter OpenAI defines is either carried to the coordinator or
-// refused with a 400 naming it; nothing is silently ignored except `user` (an opaque tag).
+// refused with a 400 naming it; nothing is silently ignored except `user` (an opaque tag). `suffix`
+// is mq's fill-in-the-middle; `echo` with `logprobs` asks for the prompt's log probabilities
+// (protocol 1.4), and with max_tokens 0 only scores the prompt, as evaluation harnesses do.
 import Foundation
 import MQCheckpoint
 import MQClient
@@ -38,6 +40,14 @@ public struct CompletionRequest: Equatable, Sendable {
     public var echo: Bool
     public var stream: Bool
     public var includeUsage: Bool
+    /// Fill-in-the-middle: the text after the gap (the prompt is the text before it); nil: none.
+    public var suffix: String?
+    /// max_tokens 0 with echo: only score the prompt (one token is generated and dropped, since
+    /// mq always generates at least one).
+    public var scoreOnly = false
+
+    /// Whether the coordinator must return the prompt's log probabilities (echo with logprobs).
+    var promptLogprobs: Bool { echo && logprobs != nil }
 
     /// The GenerateRequests of choice `choice` (0..<n) of every prompt. Seeds: with n > 1 and a
     /// seed, choice j uses seed + j so that sampled choices differ yet are reproducible; without a
@@ -47,7 +57,8 @@ public struct CompletionRequest: Equatable, Sendable {
             temperature: temperature, topK: topK, topP: topP,
             seed: seed.map { $0 &+ UInt64(choice) }, repetitionPenalty: repetitionPenalty,
             stopStrings: stop, topLogprobs: logprobs ?? 0)
-        return GenerateRequest(prompt: prompt, maxNewTokens: maxTokens, sampling: sampling)
+        return GenerateRequest(prompt: prompt, maxNewTokens: scoreOnly ? 1 : maxTokens, sampling: sampling, suffix: suffix,
+                               promptLogprobs: promptLogprobs)
     }
 }
 
@@ -73,8 +84,13 @@ extension CompletionRequest {
 
     static func parse(_ f: inout JSONFields) throws(GatewayError) -> CompletionRequest {
         guard let model = try f.string("model") else { throw .invalid("you must provide a model parameter", param: "model") }
-        let prompt = try parsePrompt(f.value("prompt"))
-        let maxTokens = try f.integer("max_tokens", in: 1...Int64(UInt32.max)).map { UInt32($0) } ?? CompletionLimits.defaultMaxTokens
+        let suffix = try f.string("suffix")
+        let prompt = try parsePrompt(f.value("prompt"), allowEmpty: suffix != nil)
+        let echo = try f.bool("echo") ?? false
+        let maxTokens = try f.integer("max_tokens", in: 0...Int64(UInt32.max)).map { UInt32($0) } ?? CompletionLimits.defaultMaxTokens
+        guard maxTokens > 0 || echo else {
+            throw .invalid("max_tokens must be at least 1 (0 only with echo, to score the prompt)", param: "max_tokens")
+        }
         let temperature = try f.number("temperature", in: 0...CompletionLimits.maxTemperature) ?? 1
         let topP = try f.number("top_p", in: 0...1) ?? 1
         guard topP > 0 else { throw .invalid("top_p must be greater than 0", param: "top_p") }
@@ -88,7 +104,6 @@ extension CompletionRequest {
         let stop = try parseStop(f.value("stop"))
         let seed = try f.integer("seed", in: -JSONFields.maxExactInteger...JSONFields.maxExactInteger).map { UInt64(bitPattern: $0) }
         let logprobs = try f.integer("logprobs", in: 0...Int64(CompletionLimits.maxLogprobs)).map { UInt32($0) }
-        let echo = try f.bool("echo") ?? false
         let stream = try f.bool("stream") ?? false
         var includeUsage = false
         if let options = f.value("stream_options"), !options.isNull {
@@ -105,18 +120,13 @@ extension CompletionRequest {
             guard let dict = bias.objectValue else { throw .invalid("logit_bias must be an object", param: "logit_bias") }
             if !dict.isEmpty { throw .invalid("logit_bias is not supported by mq", param: "logit_bias") }
         }
-        if let suffix = try f.string("suffix"), !suffix.isEmpty {
-            throw .invalid("suffix (fill-in-the-middle) is not supported by this mq server yet", param: "suffix")
-        }
-        if echo, logprobs != nil {
-            throw .invalid("echo together with logprobs (prompt log probabilities) is not supported by this mq server yet", param: "echo")
-        }
         _ = try f.string("user")
-        return try CompletionRequest(
+        var request = CompletionRequest(
             model: model, prompt: prompt, maxTokens: maxTokens, temperature: Float(temperature), topP: Float(topP),
             topK: topK < 0 ? 0 : UInt32(topK), repetitionPenalty: Float(repetitionPenalty), n: n, stop: stop, seed: seed,
-            logprobs: logprobs, echo: echo, stream: stream, includeUsage: includeUsage)
-            .checkedChoices()
+            logprobs: logprobs, echo: echo, stream: stream, includeUsage: includeUsage, suffix: suffix)
+        request.scoreOnly = maxTokens == 0
+        return try request.checkedChoices()
     }
 
     private func checkedChoices() throws(GatewayError) -> CompletionRequest {
@@ -127,15 +137,16 @@ extension CompletionRequest {
         return self
     }
 
-    static func parsePrompt(_ value: JSONValue?) throws(GatewayError) -> CompletionPrompt {
+    /// `allowEmpty`: with a suffix (fill-in-the-middle) the text before the gap may be empty.
+    static func parsePrompt(_ value: JSONValue?, allowEmpty: Bool = false) throws(GatewayError) -> CompletionPrompt {
         let bad = GatewayError.invalid(
             "prompt must be a string, a list of strings, a list of token ids or a list of lists of token ids", param: "prompt")
         guard let value, !value.isNull else { throw .invalid("you must provide a prompt", param: "prompt") }
-        if let text = value.stringValue { return .texts([try nonEmpty(text)]) }
+        if let text = value.stringValue { return .texts([allowEmpty ? text : try nonEmpty(text)]) }
         guard let list = value.arrayValue, !list.isEmpty else { throw bad }
         if list.allSatisfy({ $0.stringValue != nil }) {
             var texts: [String] = []
-            for item in list { texts.append(try nonEmpty(item.stringValue!)) }
+            for item in list { texts.append(allowEmpty ? item.stringValue! : try nonEmpty(item.stringValue!)) }
             return .texts(texts)
         }
         if list.allSatisfy({ $0.doubleValue != nil }) { return .tokenLists([try tokenIDs(list)]) }

@@ -57,6 +57,28 @@ struct LogprobsBuilder {
         }
         return ["tokens": tokens, "token_logprobs": logprobs.map(JSONOut.number), "top_logprobs": tops, "text_offset": offsets]
     }
+
+    /// The prompt's part (echo with logprobs): the first token has no log probability (null, as
+    /// OpenAI shows it); token i > 0 has `logprobs[i - 1]` and the alternatives `top[i - 1]`.
+    mutating func promptObject(ids: [UInt32], logprobs: [Float], top: [[TokenLogprob]]) -> [String: Any] {
+        guard let first = ids.first else { return object(ids: [], logprobs: [], top: []) }
+        let firstToken = text.string(first)
+        let firstOffset = offset
+        offset += (text.bytes(first) ?? []).reduce(0) { $0 + ($1 & 0xC0 == 0x80 ? 0 : 1) }
+        let rest = object(ids: Array(ids.dropFirst()), logprobs: logprobs, top: top)
+        return Self.concatenate([
+            ["tokens": [firstToken], "token_logprobs": [NSNull()], "top_logprobs": [NSNull()], "text_offset": [firstOffset]], rest,
+        ])
+    }
+
+    /// Logprobs objects one after the other, as one.
+    static func concatenate(_ parts: [[String: Any]]) -> [String: Any] {
+        var joined: [String: Any] = [:]
+        for key in ["tokens", "token_logprobs", "top_logprobs", "text_offset"] {
+            joined[key] = parts.flatMap { ($0[key] as? [Any]) ?? [] }
+        }
+        return joined
+    }
 }
 
 /// OpenAI's finish_reason: "stop" for a stop sequence or the end-of-sequence token, "length" for

@@ -73,13 +73,21 @@ struct CompletionService: Sendable {
             let prefix = request.echo ? try echoText(choice.prompt) : ""
             var logprobs: [String: Any]? = nil
             if request.logprobs != nil {
-                var builder = LogprobsBuilder(text: text, startOffset: prefix.unicodeScalars.count)
-                logprobs = builder.object(ids: response.tokenIDs, logprobs: response.logprobs, top: response.topLogprobs)
+                var builder = LogprobsBuilder(text: text, startOffset: request.promptLogprobs ? 0 : prefix.unicodeScalars.count)
+                var parts: [[String: Any]] = []
+                if request.promptLogprobs {
+                    parts.append(builder.promptObject(ids: response.promptTokenIDs, logprobs: response.promptLogprobs,
+                                                      top: response.promptTopLogprobs))
+                }
+                if !request.scoreOnly {
+                    parts.append(builder.object(ids: response.tokenIDs, logprobs: response.logprobs, top: response.topLogprobs))
+                }
+                logprobs = LogprobsBuilder.concatenate(parts)
             }
-            objects.append(choiceObject(index: choice.index, text: prefix + response.text, logprobs: logprobs,
-                                        finishReason: openAIFinishReason(response.finishReason)))
+            objects.append(choiceObject(index: choice.index, text: prefix + (request.scoreOnly ? "" : response.text), logprobs: logprobs,
+                                        finishReason: request.scoreOnly ? "length" : openAIFinishReason(response.finishReason)))
             if choice.countsPrompt { usage.promptTokens += Int(response.promptTokens) }
-            usage.completionTokens += Int(response.completionTokens)
+            usage.completionTokens += request.scoreOnly ? 0 : Int(response.completionTokens)
         }
         metrics.addTokens(prompt: usage.promptTokens, completion: usage.completionTokens)
         return jsonResponse(envelope.object(choices: objects, usage: usage.object))
@@ -182,33 +190,41 @@ struct StreamWriter: Sendable {
              to writer: inout any ResponseBodyWriter) async throws {
         let envelope = CompletionEnvelope(model: request.model)
         var builders: [Int: LogprobsBuilder] = [:]
+        var pendingEchoes = echoes
         var usage = Usage()
         var ended = 0
         let usageField: Any? = request.includeUsage ? NSNull() : nil
-        for (index, echo) in echoes.sorted(by: { $0.key < $1.key }) {
-            try await write(envelope.object(choices: [choiceObject(index: index, text: echo, logprobs: nil, finishReason: nil)],
-                                            usage: usageField), to: &writer)
-        }
         var iterator = events.makeAsyncIterator()
         var next: CompletionService.Event? = first
         while let event = next {
             switch event {
             case let .chunk(index, chunk):
-                var logprobs: [String: Any]? = nil
-                if request.logprobs != nil {
-                    var builder = builders[index] ?? LogprobsBuilder(text: text, startOffset: (echoes[index] ?? "").unicodeScalars.count)
-                    logprobs = builder.object(ids: chunk.tokenIDs, logprobs: chunk.logprobs, top: chunk.topLogprobs)
-                    builders[index] = builder
+                var builder = builders[index]
+                    ?? LogprobsBuilder(text: text, startOffset: request.promptLogprobs ? 0 : (echoes[index] ?? "").unicodeScalars.count)
+                // A choice's echo goes first, with the prompt's log probabilities (on its first chunk).
+                if let echo = pendingEchoes.removeValue(forKey: index) {
+                    let logprobs = request.promptLogprobs
+                        ? builder.promptObject(ids: chunk.promptTokenIDs, logprobs: chunk.promptLogprobs, top: chunk.promptTopLogprobs)
+                        : nil
+                    try await write(envelope.object(choices: [choiceObject(index: index, text: echo, logprobs: logprobs, finishReason: nil)],
+                                                    usage: usageField), to: &writer)
                 }
+                var logprobs: [String: Any]? = nil
+                if request.logprobs != nil && !request.scoreOnly {
+                    logprobs = builder.object(ids: chunk.tokenIDs, logprobs: chunk.logprobs, top: chunk.topLogprobs)
+                }
+                builders[index] = builder
+                let delta = request.scoreOnly ? "" : chunk.textDelta
                 if let reason = chunk.finishReason {
                     if promptCounted.contains(index) { usage.promptTokens += Int(chunk.promptTokens) }
-                    usage.completionTokens += Int(chunk.completionTokens)
+                    usage.completionTokens += request.scoreOnly ? 0 : Int(chunk.completionTokens)
                     try await write(envelope.object(
-                        choices: [choiceObject(index: index, text: chunk.textDelta, logprobs: logprobs,
-                                               finishReason: openAIFinishReason(reason))], usage: usageField), to: &writer)
-                } else if !chunk.textDelta.isEmpty || logprobs != nil {
+                        choices: [choiceObject(index: index, text: delta, logprobs: logprobs,
+                                               finishReason: request.scoreOnly ? "length" : openAIFinishReason(reason))],
+                        usage: usageField), to: &writer)
+                } else if !delta.isEmpty || !chunk.tokenIDs.isEmpty && logprobs != nil {
                     try await write(envelope.object(
-                        choices: [choiceObject(index: index, text: chunk.textDelta, logprobs: logprobs, finishReason: nil)],
+                        choices: [choiceObject(index: index, text: delta, logprobs: logprobs, finishReason: nil)],
                         usage: usageField), to: &writer)
                 }
             case let .failed(_, error):

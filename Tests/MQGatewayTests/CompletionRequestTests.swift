@@ -65,7 +65,7 @@ final class CompletionRequestTests: XCTestCase {
             (#""stop":["a","b","c","d","e"]"#, "stop"), (#""stop":[""]"#, "stop"), (#""stop":3"#, "stop"),
             (#""logprobs":21"#, "logprobs"), (#""presence_penalty":0.1"#, "presence_penalty"),
             (#""frequency_penalty":-1"#, "frequency_penalty"), (#""logit_bias":{"1":5}"#, "logit_bias"),
-            (#""best_of":3"#, "best_of"), (#""suffix":"end""#, "suffix"), (#""echo":true,"logprobs":1"#, "echo"),
+            (#""best_of":3"#, "best_of"), (#""suffix":3"#, "suffix"), (#""echo":"yes""#, "echo"),
             (#""stream_options":{"include_usage":true}"#, "stream_options"), (#""stream":"yes""#, "stream"),
             (#""seed":1e300"#, "seed"),
         ]
@@ -77,6 +77,23 @@ final class CompletionRequestTests: XCTestCase {
         XCTAssertEqual(refusal(#"{"model":3,"prompt":"x"}"#)?.param, "model")
         XCTAssertNotNil(refusal("not json"))
         XCTAssertNotNil(refusal("[1,2]"))
+    }
+
+    func testSuffixEchoWithLogprobsAndPromptScoring() throws {
+        let fim = try parse(#"{"model":"m","prompt":"","suffix":"\n    return c","max_tokens":8}"#)
+        XCTAssertEqual(fim.generateRequest(prompt: .text(""), choice: 0).suffix, "\n    return c", "the text before the gap may be empty")
+        XCTAssertNil(try parse(#"{"model":"m","prompt":"x"}"#).generateRequest(prompt: .text("x"), choice: 0).suffix)
+        XCTAssertEqual(refusal(#"{"model":"m","prompt":""}"#)?.param, "prompt", "without a suffix the prompt may not be empty")
+
+        let scored = try parse(#"{"model":"m","prompt":"x","echo":true,"logprobs":2}"#)
+        XCTAssertTrue(scored.generateRequest(prompt: .text("x"), choice: 0).promptLogprobs)
+        XCTAssertFalse(try parse(#"{"model":"m","prompt":"x","echo":true}"#).generateRequest(prompt: .text("x"), choice: 0).promptLogprobs)
+        XCTAssertFalse(try parse(#"{"model":"m","prompt":"x","logprobs":2}"#).generateRequest(prompt: .text("x"), choice: 0).promptLogprobs)
+
+        let only = try parse(#"{"model":"m","prompt":"x","echo":true,"logprobs":0,"max_tokens":0}"#)
+        XCTAssertTrue(only.scoreOnly)
+        XCTAssertEqual(only.generateRequest(prompt: .text("x"), choice: 0).maxNewTokens, 1, "mq generates one token, dropped")
+        XCTAssertEqual(refusal(#"{"model":"m","prompt":"x","max_tokens":0}"#)?.param, "max_tokens")
     }
 
     func testCoordinatorStatusesMapToOpenAIStatuses() {

@@ -96,6 +96,41 @@ def test_echo_puts_the_prompt_in_front(client, gateway):
     assert echoed.choices[0].text == PROMPT + plain.choices[0].text
 
 
+def test_suffix_fills_in_the_middle_as_mq_run(client, gateway):
+    before, after = "def add(a, b):\n    ", "\n    return c"
+    expected = mq_run("--prompt", before, "--suffix", after, "--max-tokens", "12")
+    response = client.completions.create(model=gateway.model, prompt=before, suffix=after, max_tokens=12, temperature=0)
+    assert response.choices[0].text == expected["text"]
+    assert response.usage.completion_tokens == len(expected["token_ids"])
+
+
+def test_echo_with_logprobs_scores_the_prompt_as_mq_run(client, gateway):
+    expected = mq_run("--prompt", PROMPT, "--max-tokens", "4", "--prompt-logprobs", "--top-logprobs", "2")
+    response = client.completions.create(model=gateway.model, prompt=PROMPT, max_tokens=4, temperature=0, echo=True,
+                                         logprobs=2)
+    choice = response.choices[0]
+    n = len(expected["prompt_token_ids"])
+    lp = choice.logprobs
+    assert choice.text == PROMPT + expected["text"]
+    assert len(lp.tokens) == n + len(expected["token_ids"])
+    assert lp.token_logprobs[0] is None and lp.top_logprobs[0] is None
+    for got, want in zip(lp.token_logprobs[1:n], expected["prompt_logprobs"]):
+        assert got == pytest.approx(want, abs=1e-4)
+    for got, want in zip(lp.token_logprobs[n:], expected["logprobs"]):
+        assert got == pytest.approx(want, abs=1e-4)
+    assert "".join(lp.tokens[:n]) == PROMPT and lp.text_offset[0] == 0 and lp.text_offset[n] == len(PROMPT)
+    # max_tokens 0: only the prompt is scored (what evaluation harnesses send).
+    scored = client.completions.create(model=gateway.model, prompt=PROMPT, max_tokens=0, echo=True, logprobs=0)
+    assert scored.choices[0].text == PROMPT and scored.usage.completion_tokens == 0
+    assert scored.choices[0].logprobs.token_logprobs[1:] == pytest.approx(expected["prompt_logprobs"], abs=1e-4)
+    # Streamed: the first event carries the echo and the prompt's log probabilities.
+    chunks = list(client.completions.create(model=gateway.model, prompt=PROMPT, max_tokens=4, temperature=0, echo=True,
+                                            logprobs=2, stream=True))
+    first = chunks[0].choices[0]
+    assert first.text == PROMPT and first.logprobs.token_logprobs[1:] == pytest.approx(expected["prompt_logprobs"], abs=1e-4)
+    assert "".join(c.choices[0].text for c in chunks if c.choices) == choice.text
+
+
 def test_streaming_equals_the_unary_answer_and_ends_with_usage(client, gateway):
     unary = client.completions.create(model=gateway.model, prompt=PROMPT, max_tokens=20, temperature=0)
     chunks = list(client.completions.create(model=gateway.model, prompt=PROMPT, max_tokens=20, temperature=0,
@@ -143,8 +178,7 @@ def test_bad_requests_are_400_naming_the_parameter(client, gateway):
         (dict(best_of=3), "best_of"),
         (dict(logprobs=99), "logprobs"),
         (dict(stop=["a", "b", "c", "d", "e"]), "stop"),
-        (dict(suffix="    return x"), "suffix"),
-        (dict(echo=True, logprobs=1), "echo"),
+        (dict(suffix=3), "suffix"),
     ]
     for kwargs, param in cases:
         with pytest.raises(openai.BadRequestError) as raised:

@@ -165,3 +165,17 @@ def test_keys_as_text_or_files(tmp_path):
     assert _core.read_key(str(key_file)) == public
     with pytest.raises(errors.InvalidArgument):
         _core.read_key(str(tmp_path / "missing.pub"))
+
+
+def test_suffix_and_prompt_logprobs_equal_mq_run(client, cluster):
+    before, after = "def add(a, b):\n    ", "\n    return c"
+    expected = mq_run(cluster, "--prompt", before, "--suffix", after, "--max-tokens", "10")
+    assert client.generate(before, max_tokens=10, suffix=after).token_ids == expected["token_ids"]
+    scored = mq_run(cluster, "--prompt", PROMPT, "--max-tokens", "3", "--prompt-logprobs", "--top-logprobs", "2")
+    result = client.generate(PROMPT, max_tokens=3, prompt_logprobs=True, top_logprobs=2)
+    assert result.prompt_token_ids == scored["prompt_token_ids"]
+    assert len(result.prompt_logprobs) == len(result.prompt_token_ids) - 1
+    assert max(abs(a - b) for a, b in zip(result.prompt_logprobs, scored["prompt_logprobs"])) < 1e-4
+    assert all(len(t) == 2 for t in result.prompt_top_logprobs)
+    streamed = client.generate_stream(PROMPT, max_tokens=3, prompt_logprobs=True).collect()
+    assert streamed.prompt_token_ids == result.prompt_token_ids

@@ -18,7 +18,7 @@ from . import errors
 from ._proto.mq.v1 import client_pb2, common_pb2
 
 PROTOCOL_MAJOR = 1
-PROTOCOL_MINOR = 3
+PROTOCOL_MINOR = 4
 METHOD_PREFIX = "mq.v1.Decoder/"
 
 #: Deadline of a call that names none, seconds (MQClient's default).
@@ -65,6 +65,11 @@ class GenerateResult:
     completion_tokens: int
     top_logprobs: List[List[TokenLogprob]] = field(default_factory=list)
     timing: Timing = field(default_factory=Timing)
+    #: With ``prompt_logprobs=True``: the prompt's ids as the model saw them, the log probability of
+    #: each after the first, and (with ``top_logprobs``) the alternatives at those positions.
+    prompt_token_ids: List[int] = field(default_factory=list)
+    prompt_logprobs: List[float] = field(default_factory=list)
+    prompt_top_logprobs: List[List[TokenLogprob]] = field(default_factory=list)
 
 
 @dataclass
@@ -79,6 +84,10 @@ class StreamChunk:
     completion_tokens: int = 0
     top_logprobs: List[List[TokenLogprob]] = field(default_factory=list)
     timing: Optional[Timing] = None
+    #: On the first chunk only, with ``prompt_logprobs=True`` (as in GenerateResult).
+    prompt_token_ids: List[int] = field(default_factory=list)
+    prompt_logprobs: List[float] = field(default_factory=list)
+    prompt_top_logprobs: List[List[TokenLogprob]] = field(default_factory=list)
 
 
 @dataclass
@@ -169,10 +178,14 @@ def check_timeout(timeout: Optional[float], default: float) -> float:
 
 def generate_request(prompt: Prompt, max_tokens: int = 0, temperature: float = 0.0, top_k: int = 0,
                      top_p: float = 0.0, seed: Optional[int] = None, repetition_penalty: float = 0.0,
-                     stop: Sequence[str] = (), stop_token_ids: Sequence[int] = (), top_logprobs: int = 0
-                     ) -> client_pb2.GenerateRequest:
-    """A GenerateRequest: a text prompt (the coordinator tokenizes it) or token ids."""
-    request = client_pb2.GenerateRequest(max_new_tokens=max_tokens)
+                     stop: Sequence[str] = (), stop_token_ids: Sequence[int] = (), top_logprobs: int = 0,
+                     suffix: Optional[str] = None, prompt_logprobs: bool = False) -> client_pb2.GenerateRequest:
+    """A GenerateRequest: a text prompt (the coordinator tokenizes it) or token ids. ``suffix``:
+    fill-in-the-middle (the prompt is the text before the gap); ``prompt_logprobs``: also score the
+    prompt (protocol 1.4)."""
+    request = client_pb2.GenerateRequest(max_new_tokens=max_tokens, prompt_logprobs=prompt_logprobs)
+    if suffix is not None:
+        request.suffix = suffix.encode("utf-8")
     if isinstance(prompt, str):
         request.text = prompt.encode("utf-8")
     elif isinstance(prompt, (bytes, bytearray)):
@@ -246,7 +259,9 @@ def generate_result(payload: bytes, call_id: int) -> GenerateResult:
         token_ids=list(response.token_ids), logprobs=list(response.logprobs),
         text=decode_text(response.text, "text", call_id), finish_reason=FINISH_REASONS.get(response.finish_reason, "unknown"),
         prompt_tokens=response.prompt_tokens, completion_tokens=response.completion_tokens,
-        top_logprobs=_top(response.top_logprobs), timing=_timing(response.timing))
+        top_logprobs=_top(response.top_logprobs), timing=_timing(response.timing),
+        prompt_token_ids=list(response.prompt_token_ids), prompt_logprobs=list(response.prompt_logprobs),
+        prompt_top_logprobs=_top(response.prompt_top_logprobs))
 
 
 def stream_chunk(payload: bytes, call_id: int) -> StreamChunk:
@@ -257,7 +272,9 @@ def stream_chunk(payload: bytes, call_id: int) -> StreamChunk:
         token_ids=list(chunk.token_ids), logprobs=list(chunk.logprobs),
         text=decode_text(chunk.text_delta, "a text delta", call_id), finish_reason=finish,
         prompt_tokens=chunk.prompt_tokens, completion_tokens=chunk.completion_tokens,
-        top_logprobs=_top(chunk.top_logprobs), timing=_timing(chunk.timing) if finish else None)
+        top_logprobs=_top(chunk.top_logprobs), timing=_timing(chunk.timing) if finish else None,
+        prompt_token_ids=list(chunk.prompt_token_ids), prompt_logprobs=list(chunk.prompt_logprobs),
+        prompt_top_logprobs=_top(chunk.prompt_top_logprobs))
 
 
 def join_chunks(chunks: Sequence[StreamChunk]) -> GenerateResult:
@@ -269,7 +286,9 @@ def join_chunks(chunks: Sequence[StreamChunk]) -> GenerateResult:
         token_ids=[t for c in chunks for t in c.token_ids], logprobs=[p for c in chunks for p in c.logprobs],
         text="".join(c.text for c in chunks), finish_reason=last.finish_reason,
         prompt_tokens=last.prompt_tokens, completion_tokens=last.completion_tokens,
-        top_logprobs=[t for c in chunks for t in c.top_logprobs], timing=last.timing or Timing())
+        top_logprobs=[t for c in chunks for t in c.top_logprobs], timing=last.timing or Timing(),
+        prompt_token_ids=chunks[0].prompt_token_ids, prompt_logprobs=chunks[0].prompt_logprobs,
+        prompt_top_logprobs=chunks[0].prompt_top_logprobs)
 
 
 def parse_unary(method: str, payload: bytes):

@@ -94,7 +94,8 @@ class Client:
     def generate(self, prompt: Prompt, max_tokens: int = 0, *, timeout: Optional[float] = None,
                  metadata: Optional[Dict[str, str]] = None, **sampling) -> GenerateResult:
         """Generates a completion. ``prompt`` is text or token ids; ``sampling``: temperature, top_k,
-        top_p, seed, repetition_penalty, stop (strings), stop_token_ids, top_logprobs."""
+        top_p, seed, repetition_penalty, stop (strings), stop_token_ids, top_logprobs, suffix
+        (fill-in-the-middle), prompt_logprobs."""
         request = _core.generate_request(prompt, max_tokens, **sampling)
         call = self._start("Generate", request.SerializeToString(), timeout, metadata)
         return _core.generate_result(self._await_trailer(call), call.call_id)

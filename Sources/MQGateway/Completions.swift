@@ -222,7 +222,9 @@ struct StreamWriter: Sendable {
                         choices: [choiceObject(index: index, text: delta, logprobs: logprobs,
                                                finishReason: request.scoreOnly ? "length" : openAIFinishReason(reason))],
                         usage: usageField), to: &writer)
-                } else if !delta.isEmpty || !chunk.tokenIDs.isEmpty && logprobs != nil {
+                } else if !delta.isEmpty || !chunk.tokenIDs.isEmpty && !request.scoreOnly {
+                    // One event per token-carrying chunk, even when its text is held back (a
+                    // character split over tokens): clients see every token arrive.
                     try await write(envelope.object(
                         choices: [choiceObject(index: index, text: delta, logprobs: logprobs, finishReason: nil)],
                         usage: usageField), to: &writer)

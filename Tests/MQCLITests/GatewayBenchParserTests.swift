@@ -34,7 +34,7 @@ final class GatewayBenchParserTests: XCTestCase {
                 i += step
             }
             XCTAssertEqual(parser.status, 200, "step \(step)")
-            XCTAssertEqual(texts, 2, "two events carry text (step \(step))")
+            XCTAssertEqual(texts, 3, "three events carry a choice, one with held-back text (step \(step))")
             XCTAssertEqual(parser.completionTokens, 4, "step \(step)")
             XCTAssertTrue(parser.done, "step \(step)")
             XCTAssertFalse(parser.sawError)

@@ -3,9 +3,10 @@
 // timed the same way, so that the HTTP layer's cost shows next to the direct ZeroMQ numbers of the
 // same run. Each request is one HTTP/1.1 connection read on its own thread with blocking reads
 // (a stream's wait never occupies Swift's cooperative pool), de-chunked and split into server-sent
-// events as the bytes arrive: an event with text is a token-carrying chunk; the final usage event
-// gives the exact token count (an event can carry more than one token when a character spans
-// several, and the difference is added to the last chunk).
+// events as the bytes arrive: every event with a choice is a token-carrying chunk (the gateway
+// sends one per chunk of the coordinator's stream, also when its text is held back); the final
+// usage event gives the exact token count (a chunk may carry more than one token; the difference
+// goes to the last chunk).
 import Foundation
 import MQClient
 
@@ -77,7 +78,7 @@ enum GatewayStreamDriver {
             let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if n <= 0 { break }
             let now = clock.now
-            for event in parser.feed(buffer[0..<n]) where event.hasText {
+            for _ in parser.feed(buffer[0..<n]) {
                 if let previous {
                     outcome.interTokenMilliseconds.append((now - previous).inMilliseconds)
                 } else {
@@ -92,7 +93,7 @@ enum GatewayStreamDriver {
         } else if !parser.done || parser.completionTokens == nil {
             outcome.failure = parser.sawError ? "STREAM_ERROR" : "NO_LAST_CHUNK"
         } else if let total = parser.completionTokens, !outcome.chunks.isEmpty {
-            outcome.chunks[outcome.chunks.count - 1].tokens += max(0, total - outcome.chunks.count)
+            outcome.chunks[outcome.chunks.count - 1].tokens = max(0, 1 + total - outcome.chunks.count)
         }
         return outcome
     }
@@ -100,7 +101,8 @@ enum GatewayStreamDriver {
 
 /// Incremental reader of an HTTP/1.1 response carrying server-sent events in chunked encoding.
 struct SSEResponseParser {
-    struct Event { var hasText: Bool }
+    /// An event carrying a choice (a token-carrying chunk).
+    struct Event {}
 
     private(set) var status: Int?
     private(set) var done = false
@@ -160,8 +162,7 @@ struct SSEResponseParser {
             if let usage = object["usage"] as? [String: Any], let tokens = usage["completion_tokens"] as? Int {
                 completionTokens = tokens
             }
-            let text = ((object["choices"] as? [[String: Any]])?.first?["text"] as? String) ?? ""
-            if !text.isEmpty { out.append(Event(hasText: true)) }
+            if let choices = object["choices"] as? [[String: Any]], !choices.isEmpty { out.append(Event()) }
         }
         return out
     }

@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 // mq: distributed multi-query-attention decoding. `ls Sources/` is the architecture:
-//   C*            C libraries (OpenBLAS loaded at run time by MQBench only, libzmq, protobuf-c) and cache hints
-//                 (CMemoryHints); nothing else touches C
+//   C*            C libraries (OpenBLAS loaded at run time by MQBench only, libzmq, protobuf-c), cache hints
+//                 (CMemoryHints) and the int8 SIMD kernels of 8-bit weights (CQ8); nothing else touches C
 //   MQKernels     numeric kernels over unsafe buffers (packed linear, layer norm, GELU, softmax, attention)
 //   MQBench       benchmarks (decode, one linear layer vs OpenBLAS, memory bandwidth); only `mq bench` uses it
 //   MQCheckpoint  Hugging Face model folders: config.json, safetensors (memory-mapped), dtypes
@@ -49,8 +49,11 @@ let package = Package(
 
         .target(name: "CMQProto", dependencies: ["CProtobufC"]),
         .target(name: "CMemoryHints"),
+        // Q8_0 int8 kernels (scalar, AVX2, AVX-512 VNNI, chosen at run time); always optimized, and no
+        // FMA contraction so every path computes the same float operations.
+        .target(name: "CQ8", cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])]),
 
-        .target(name: "MQKernels", dependencies: ["CMemoryHints"], swiftSettings: kernelFlags),
+        .target(name: "MQKernels", dependencies: ["CMemoryHints", "CQ8"], swiftSettings: kernelFlags),
         .target(name: "MQCheckpoint", swiftSettings: kernelFlags),
         .target(name: "MQTokenizer", swiftSettings: [.unsafeFlags(["-O"])]),
         .target(name: "MQSampling", swiftSettings: kernelFlags),

@@ -32,7 +32,7 @@
 #   set ssh_config=FILE          ssh -F FILE
 #   coordinator HOST [--port 5555] [--workers-port 5556] [--metrics-port P] [--split S]
 #                    [--micro-batches N] [--failover-timeout S] [--kv-memory M] [--address A] [--root DIR]
-#   worker  HOST [--port 5557] [--memory M] [--threads T] [--kv-memory M] [--model PATH]
+#   worker  HOST [--port 5557] [--memory M] [--threads T] [--kv-memory M] [--weights stored|q8_0] [--model PATH]
 #                [--standby-preload] [--address A] [--root DIR]
 #   standby HOST (the options of worker)     a spare worker that takes over a lost stage
 # There are as many pipeline stages as `worker` lines (in order: stage 0 first is not promised; the
@@ -261,7 +261,7 @@ start_process() {
            --listen "tcp://0.0.0.0:$(opt "$i" port 5557)" --advertise "$(address "$i")" --model "$m"
            --curve-key "$d/$name.key" --coordinator-key "$d/coordinator.pub")
       local o v
-      for o in memory threads kv-memory; do
+      for o in memory threads kv-memory weights; do
         v=$(opt "$i" "$o" "")
         if [ -n "$v" ]; then cmd+=("--$o" "$v"); fi
       done

@@ -12,7 +12,8 @@
 # Usage:
 #   deploy/local-cluster.sh [--model DIR] [--workers N] [--port PORT] [--prompt TEXT] [--max-tokens N]
 #                           [--keep] [--split balanced|even|memory|A,B,...] [--metrics-port P] [--debug]
-#                           [--insecure] [--standbys N] [--gateway-port P] [--gateway-api-keys FILE] [--no-gateway]
+#                           [--insecure] [--standbys N] [--weights stored|q8_0] [--gateway-port P]
+#                           [--gateway-api-keys FILE] [--no-gateway]
 #     --model DIR     Hugging Face model folder (default: models/default, the bundled model)
 #     --workers N     pipeline stages / worker processes (default 2)
 #     --standbys N    extra workers that wait to take over a lost stage (default 0)
@@ -27,12 +28,14 @@
 #                     keep running if no prompt was given)
 #     --debug         use the debug build instead of building with -c release
 #     --insecure      no CURVE keys (plain ZeroMQ on loopback, for comparison)
+#     --weights W     stored (the checkpoint's precision, default) or q8_0 (each worker quantizes
+#                     its layers to 8-bit blocks while loading)
 # Example (the README's quick start):
 #   deploy/local-cluster.sh --prompt 'def fibonacci(n):' --max-tokens 64 --repetition-penalty 1.2
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-model=models/default workers=2 port=5555 prompt="" max_tokens=64 keep="" split=balanced config=release metrics_port="" insecure="" standbys=0
+model=models/default workers=2 port=5555 prompt="" max_tokens=64 keep="" split=balanced config=release metrics_port="" insecure="" standbys=0 weights=""
 sampling=() gateway=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -46,11 +49,12 @@ while [ $# -gt 0 ]; do
     --metrics-port) metrics_port=$2; shift 2 ;;
     --gateway-port|--gateway-api-keys) gateway+=("$1" "$2"); shift 2 ;;
     --no-gateway) gateway+=("$1"); shift ;;
+    --weights) weights=$2; shift 2 ;;
     --temperature|--top-k|--top-p|--seed|--repetition-penalty) sampling+=("$1" "$2"); shift 2 ;;
     --keep) keep=1; shift ;;
     --debug) config=debug; shift ;;
     --insecure) insecure=1; shift ;;
-    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,34p' "$0"; exit 0 ;;
     *) echo "local-cluster: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -64,6 +68,7 @@ fi
 bin=".build/$config"
 args=(--model "$model" --workers "$workers" --standbys "$standbys" --port "$port" --split "$split" --max-tokens "$max_tokens")
 [ -n "$metrics_port" ] && args+=(--metrics-port "$metrics_port")
+[ -n "$weights" ] && args+=(--weights "$weights")
 [ -n "$prompt" ] && args+=(--prompt "$prompt")
 [ -n "$keep" ] && args+=(--keep)
 [ -n "$insecure" ] && args+=(--insecure)

@@ -14,6 +14,8 @@ public struct DecodeBenchmarkOptions: Sendable {
     public var threads = 2
     public var measureBandwidth = true
     public var seed: UInt64 = 1
+    /// How the model holds its matrices (the checkpoint's precision, or Q8_0 quantized at load).
+    public var weights: WeightPrecision = .stored
     public init() {}
 }
 
@@ -41,10 +43,20 @@ public struct DecodeBenchmarkReport: Sendable, Codable {
     public var streamGBps: Double?
     public var residentBytes: Int
     public var kvCacheBytes: Int
+    /// How the matrices were held ("f16", "q8_0", …) and the bytes of weights held.
+    public var weightFormat: String
+    public var weightBytesLoaded: Int
+    /// Seconds to map, pack (or quantize) every weight; checkpoint bytes over that time; the peak
+    /// resident memory during the load (VmHWM, reset before it) next to the resident memory after it.
+    public var loadSeconds: Double
+    public var loadGBps: Double
+    public var loadPeakResidentBytes: Int
+    public var loadedResidentBytes: Int
 
     public var text: String {
         var s = """
-        model            \(model) (\(architecture), \(attention))
+        model            \(model) (\(architecture), \(attention)), weights \(weightFormat) \(mb(weightBytesLoaded))
+        load             \(fmt(loadSeconds, 2)) s, \(fmt(loadGBps, 2)) GB/s of checkpoint; resident peak \(mb(loadPeakResidentBytes)) during, \(mb(loadedResidentBytes)) after (\(fmt(Double(loadPeakResidentBytes) / Double(max(1, loadedResidentBytes)), 2))×)
         kernels          \(blas)
         batch/context    \(batch) sequences × \(context) prompt tokens, \(tokens) decode steps, \(threads) thread\(threads == 1 ? "" : "s")
         prefill          \(fmt(prefillTokensPerSecond, 1)) tokens/s
@@ -69,9 +81,17 @@ public enum DecodeBenchmark {
         guard o.batch >= 1, o.context >= 1, o.tokens >= 1, o.threads >= 1 else {
             throw EngineError.invalidArgument(field: "batch/context/tokens/threads", reason: "must all be at least 1")
         }
-        let stream = o.measureBandwidth ? MemoryBandwidth.measure(threads: o.threads) : nil
+        resetPeakResident()
+        let loadStart = now()
         let ck = try Checkpoint(directory: directory)
-        let model = try ModelRegistry.load(ck, compute: ComputeContext(threads: o.threads))
+        let model = try ModelRegistry.load(ck, compute: ComputeContext(threads: o.threads), weights: o.weights)
+        let loadSeconds = now() - loadStart
+        let loadPeak = peakResidentBytes(), loaded = residentBytes()
+        let checkpointBytes = ((try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? [])
+            .filter { $0.hasSuffix(".safetensors") }
+            .reduce(0) { $0 + (((try? FileManager.default.attributesOfItem(atPath: directory.appendingPathComponent($1).path))?[.size] as? Int) ?? 0) }
+        // Measured after the load so its 1 GiB buffer does not count in the load's peak.
+        let stream = o.measureBandwidth ? MemoryBandwidth.measure(threads: o.threads) : nil
         let shape = model.shape
         guard o.context + o.tokens <= shape.maxPositions else {
             throw EngineError.promptTooLong(promptTokens: o.context, maxNewTokens: o.tokens, maxPositions: shape.maxPositions)
@@ -136,14 +156,17 @@ public enum DecodeBenchmark {
         let wBytes = model.weightBytesPerToken
         return DecodeBenchmarkReport(
             model: directory.lastPathComponent, architecture: shape.architecture, attention: shape.attentionKind.description,
-            blas: "mq packed linear, \(o.threads) thread\(o.threads == 1 ? "" : "s")", threads: o.threads, batch: B, context: o.context, tokens: o.tokens,
+            blas: (model.weightFormat == .q8_0 ? "mq Q8_0 int8 \(Q8Kernel.best)" : "mq packed linear") + ", \(o.threads) thread\(o.threads == 1 ? "" : "s")", threads: o.threads, batch: B, context: o.context, tokens: o.tokens,
             prefillTokensPerSecond: Double(B * o.context) / prefillSeconds,
             decodeTokensPerSecond: Double(B) / stepSeconds, msPerStep: stepSeconds * 1000,
             meanMsPerStep: meanStepSeconds * 1000, p90MsPerStep: steps[min(steps.count - 1, steps.count * 9 / 10)] * 1000,
             weightBytesPerStep: wBytes, weightBytesPerToken: wBytes / B, kvBytesPerToken: kvPerToken,
             kvBytesReadPerStep: kvRead,
             weightGBps: Double(wBytes) / stepSeconds / 1e9, totalGBps: Double(wBytes + kvRead) / stepSeconds / 1e9,
-            streamGBps: stream.map { $0 / 1e9 }, residentBytes: residentBytes(), kvCacheBytes: cache.usedBytes)
+            streamGBps: stream.map { $0 / 1e9 }, residentBytes: residentBytes(), kvCacheBytes: cache.usedBytes,
+            weightFormat: model.weightFormat?.rawValue ?? "none", weightBytesLoaded: model.weightBytesLoaded,
+            loadSeconds: loadSeconds, loadGBps: Double(checkpointBytes) / loadSeconds / 1e9,
+            loadPeakResidentBytes: loadPeak, loadedResidentBytes: loaded)
     }
 
     static func argmax(_ a: [Float], _ start: Int, _ n: Int) -> Int {
@@ -161,4 +184,19 @@ public func residentBytes() -> Int {
     let f = s.split(separator: " ")
     guard f.count > 1, let pages = Int(f[1]) else { return 0 }
     return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+}
+
+/// Peak resident set size of this process since start or the last `resetPeakResident` (VmHWM; 0
+/// where unavailable).
+public func peakResidentBytes() -> Int {
+    guard let s = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+          let line = s.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+          let kb = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") else { return 0 }
+    return kb * 1024
+}
+
+/// Resets VmHWM to the current resident size (Linux: "5" to /proc/self/clear_refs), so a
+/// measurement's peak is its own.
+public func resetPeakResident() {
+    try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
 }

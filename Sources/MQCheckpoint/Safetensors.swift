@@ -46,6 +46,15 @@ public struct RawTensor: @unchecked Sendable {
     let offset: Int
     public var bytes: UnsafeRawPointer { mapping.base + offset }
     public var count: Int { shape.reduce(1, *) }
+
+    /// Drops the whole pages inside this tensor's bytes from the process once a loader has copied
+    /// them (see MappedFile.releasePages); reading them again refaults them from the page cache.
+    public func releasePages() {
+        let page = Int(getpagesize())
+        let start = (offset + page - 1) / page * page, end = (offset + count * dtype.size) / page * page
+        guard end > start else { return }
+        _ = madvise(UnsafeMutableRawPointer(mutating: mapping.base + start), end - start, MADV_DONTNEED)
+    }
 }
 
 /// A read-only memory mapping of a whole file, unmapped on deinit.
@@ -302,6 +311,7 @@ public final class Checkpoint: Sendable {
         }
         let dst = UnsafeMutablePointer<Float>.allocate(capacity: max(r.count, 1))
         convertToFloat32(r.bytes, dtype: r.dtype, count: r.count, into: dst)
+        r.releasePages()   // the copy is all that is read from now on
         return FloatTensor(name: name, shape: r.shape, owned: dst, sourceDType: r.dtype)
     }
 }

@@ -15,6 +15,9 @@ struct WorkerRecord {
     var assignmentID: UInt64 = 0
     var assignedNext: String? = nil
     var residentBytes: UInt64 = 0
+    /// How the stage holds its matrices, and their bytes (Ready, since 1.4).
+    var weightFormat: String = ""
+    var weightBytes: UInt64 = 0
     var kvCapacityBytes: UInt64 = 0
     var kvUsedBytes: UInt64 = 0
     var kvBytesPerToken: UInt64 = 0
@@ -176,6 +179,8 @@ struct Cluster {
         guard var w = workers[id], w.assignmentID == r.assignmentID, w.state == .loading else { return false }
         w.state = .ready
         w.residentBytes = r.residentBytes
+        w.weightFormat = r.weightFormat
+        w.weightBytes = r.weightBytes
         w.kvCapacityBytes = r.kvCapacityBytes
         w.kvBytesPerToken = r.kvBytesPerToken
         w.kvBlockTokens = r.kvBlockTokens

@@ -45,7 +45,8 @@ extension CoordinatorService {
                                         residentBytes: w?.residentBytes ?? 0, kvCapacityBytes: w?.kvCapacityBytes ?? 0,
                                         kvUsedBytes: w?.kvUsedBytes ?? 0,
                                         busyFraction: scheduler.busy.fraction(stage: stage, now: clock.now),
-                                        steps: scheduler.busy.steps[stage] ?? 0, busyNanoseconds: scheduler.busy.forwardNanos[stage] ?? 0))
+                                        steps: scheduler.busy.steps[stage] ?? 0, busyNanoseconds: scheduler.busy.forwardNanos[stage] ?? 0,
+                                        weightFormat: w?.weightFormat ?? "", weightBytes: w?.weightBytes ?? 0))
             }
         }
         let limits = ServerLimits(maxPromptTokens: UInt32(maxPromptTokens), defaultMaxNewTokens: UInt32(config.defaultMaxNewTokens),

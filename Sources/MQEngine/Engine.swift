@@ -116,11 +116,11 @@ public final class Engine {
     private let sequenceId = 1
 
     /// Loads the whole model in `directory` (config.json, safetensors, tokenizer.json if present),
-    /// to run with `compute`'s threads.
-    public init(directory: URL, compute: ComputeContext) throws {
+    /// to run with `compute`'s threads, its matrices held as `weights` says.
+    public init(directory: URL, compute: ComputeContext, weights: WeightPrecision = .stored) throws {
         self.directory = directory
         checkpoint = try Checkpoint(directory: directory)
-        model = try ModelRegistry.load(checkpoint, compute: compute)
+        model = try ModelRegistry.load(checkpoint, compute: compute, weights: weights)
         let tok = directory.appendingPathComponent("tokenizer.json")
         tokenizer = FileManager.default.fileExists(atPath: tok.path) ? try Tokenizer(contentsOf: tok) : nil
     }

@@ -92,24 +92,33 @@ public final class PackedWeight: @unchecked Sendable {
 
     /// Packs W[OUT, IN] stored at `bytes` in `encoding` (little-endian, any alignment), keeping that
     /// encoding bit for bit: a checkpoint's F16 / BF16 matrix is packed without a float32 copy.
-    public init(name: String, bytes: UnsafeRawPointer, encoding: Storage, outFeatures m: Int, inFeatures n: Int) {
+    /// `threads` pack disjoint row groups at once (loading is otherwise paced by one core).
+    public init(name: String, bytes: UnsafeRawPointer, encoding: Storage, outFeatures m: Int, inFeatures n: Int, threads: Int = 1) {
         self.name = name; self.outFeatures = m; self.inFeatures = n; self.storage = encoding
         let g = (m + 7) / 8, count = max(1, g * n * 8)
         p = UnsafeMutableRawPointer.allocate(byteCount: count * encoding.size, alignment: 64)
-        func fill<E: FixedWidthInteger>(_ zero: E) {
-            Self.fill(p, m: m, n: n, zero: zero) { o, i in
-                E(littleEndian: bytes.loadUnaligned(fromByteOffset: (o * n + i) * MemoryLayout<E>.size, as: E.self))
+        let shared = PackSource(src: bytes, dst: p)
+        let parts = max(1, min(threads, g))
+        DispatchQueue.concurrentPerform(iterations: parts) { part in
+            let groups = (g * part / parts)..<(g * (part + 1) / parts)
+            func fill<E: FixedWidthInteger>(_ zero: E) {
+                Self.fill(shared.dst, m: m, n: n, groups: groups, zero: zero) { o, i in
+                    E(littleEndian: shared.src.loadUnaligned(fromByteOffset: (o * n + i) * MemoryLayout<E>.size, as: E.self))
+                }
             }
+            if encoding == .f32 { fill(UInt32(0)) } else { fill(UInt16(0)) }
         }
-        if encoding == .f32 { fill(UInt32(0)) } else { fill(UInt16(0)) }
     }
 
-    /// P[g][i][r] = element(8g + r, i), and `zero` for rows past OUT, written in destination order.
+    /// P[g][i][r] = element(8g + r, i), and `zero` for rows past OUT, written in destination order
+    /// (only the groups in `groups`, default all).
     @inline(__always)
-    private static func fill<E>(_ p: UnsafeMutableRawPointer, m: Int, n: Int, zero: E, _ element: (_ row: Int, _ input: Int) -> E) {
+    private static func fill<E>(_ p: UnsafeMutableRawPointer, m: Int, n: Int, groups: Range<Int>? = nil, zero: E,
+                                _ element: (_ row: Int, _ input: Int) -> E) {
         let g = (m + 7) / 8
-        var dst = p.bindMemory(to: E.self, capacity: max(1, g * n * 8))
-        for gi in 0..<g {
+        let range = groups ?? 0..<g
+        var dst = p.bindMemory(to: E.self, capacity: max(1, g * n * 8)) + range.lowerBound * n * 8
+        for gi in range {
             let full = gi * 8 + 8 <= m
             for i in 0..<n {
                 for r in 0..<8 { dst[r] = full || gi * 8 + r < m ? element(gi * 8 + r, i) : zero }
@@ -153,6 +162,9 @@ public final class PackedWeight: @unchecked Sendable {
         return out
     }
 }
+
+/// The checkpoint bytes and the panels of one packing, shared by its threads (each writes its own groups).
+private struct PackSource: @unchecked Sendable { let src: UnsafeRawPointer, dst: UnsafeMutableRawPointer }
 
 /// How a tile reads eight consecutive panel values (one output vector at one input) as float32.
 private protocol PanelFormat: SendableMetatype {

@@ -102,6 +102,8 @@ public protocol DecoderModel: AnyObject {
     var weightBytesPerToken: Int { get }
     /// Bytes of weights held (mapped or converted) by this instance.
     var weightBytesLoaded: Int { get }
+    /// How its matrices are held (nil when it holds none).
+    var weightFormat: WeightFormat? { get }
     /// Where named intermediate tensors go (see ActivationTaps); nil (the default) records nothing.
     var taps: ActivationTaps? { get set }
 

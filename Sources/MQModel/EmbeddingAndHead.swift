@@ -22,7 +22,7 @@ func embedTokens(_ tokens: [StepToken], _ rows: TokenRows, vocab: Int, positions
 }
 
 /// logits[R, V] = finalNorm(hidden[rows]) · headᵀ; records the final_norm and logits taps.
-func headLogits(hidden: UnsafePointer<Float>, rows: [Int], finalNorm: LayerNormWeights, head: PackedWeight,
+func headLogits(hidden: UnsafePointer<Float>, rows: [Int], finalNorm: LayerNormWeights, head: any LinearWeights,
                 width E: Int, vocab V: Int, eps: Float, work: Workspace, taps: ActivationTaps?, compute: ComputeContext,
                 into logits: UnsafeMutablePointer<Float>) {
     let R = rows.count

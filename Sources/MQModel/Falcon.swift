@@ -172,10 +172,10 @@ public final class Falcon: DecoderModel {
     struct Layer {
         var lnAttn: LayerNormWeights               // input_layernorm or ln_attn
         var lnMlp: LayerNormWeights?               // ln_mlp or post_attention_layernorm (nil: shared)
-        var qkvW: PackedWeight, qkvB: FloatTensor?  // [H·D + 2·KV, E], rearranged to [Q | K | V]
-        var denseW: PackedWeight, denseB: FloatTensor?
-        var fc1W: PackedWeight, fc1B: FloatTensor?  // dense_h_to_4h [F, E]
-        var fc2W: PackedWeight, fc2B: FloatTensor?  // dense_4h_to_h [E, F]
+        var qkvW: any LinearWeights, qkvB: FloatTensor?  // [H·D + 2·KV, E], rearranged to [Q | K | V]
+        var denseW: any LinearWeights, denseB: FloatTensor?
+        var fc1W: any LinearWeights, fc1B: FloatTensor?  // dense_h_to_4h [F, E]
+        var fc2W: any LinearWeights, fc2B: FloatTensor?  // dense_4h_to_h [E, F]
         var byteCount: Int {
             lnAttn.byteCount + (lnMlp?.byteCount ?? 0) + [qkvB, denseB, fc1B, fc2B].compactMap { $0?.byteCount }.reduce(0, +)
                 + [qkvW, denseW, fc1W, fc2W].reduce(0) { $0 + $1.byteCount }
@@ -187,7 +187,7 @@ public final class Falcon: DecoderModel {
     public let layerRange: Range<Int>
     let embeddings: TokenRows?        // [V, E] rows: a table, or the tied head when it is loaded too
     let finalNorm: LayerNormWeights?  // ln_f
-    let head: PackedWeight?           // [V, E], packed for `linear`
+    let head: (any LinearWeights)?    // [V, E], packed for `linear`
     let blocks: [Layer]               // blocks[i] is global layer layerRange.lowerBound + i
     let rotary: RotaryTable           // cos/sin [P, D/2]
     public let compute: ComputeContext
@@ -197,11 +197,13 @@ public final class Falcon: DecoderModel {
 
     public var hasEmbedding: Bool { embeddings != nil }
     public var hasHead: Bool { head != nil }
+    /// The format of the matrices (the first layer's, else the head's or the embedding table's).
+    public var weightFormat: WeightFormat? { blocks.first?.qkvW.format ?? head?.format ?? embeddings?.format }
 
     /// Loads `layers` (default: all) and, if asked, the embedding and/or the final norm and head;
     /// steps run with `compute`.
     public init(checkpoint: Checkpoint, layers: Range<Int>? = nil, embedding: Bool = true, head wantHead: Bool = true,
-                compute: ComputeContext) throws {
+                compute: ComputeContext, weights: WeightPrecision = .stored) throws {
         let config = try FalconConfig(checkpoint.config)
         self.config = config
         self.compute = compute
@@ -215,9 +217,10 @@ public final class Falcon: DecoderModel {
         let E = config.hiddenSize, F = config.ffnSize, V = config.vocabSize, D = config.headDim, H = config.heads, KVH = config.kvHeads
         let QKV = (H + 2 * KVH) * D
         // Head and embedding rows are packed from the checkpoint's bytes (a tied pair once).
+        let matrices = MatrixLoader(precision: weights, threads: compute.threads)
         if wantHead {
             finalNorm = try LayerNormWeights(checkpoint, "transformer.ln_f", width: E)
-            head = PackedWeight(try checkpoint.raw(
+            head = matrices(try checkpoint.raw(
                 config.tieWordEmbeddings ? "transformer.word_embeddings.weight" : "lm_head.weight", shape: [V, E]))
         } else {
             finalNorm = nil
@@ -225,7 +228,7 @@ public final class Falcon: DecoderModel {
         }
         embeddings = embedding
             ? try TokenRows.load(checkpoint, "transformer.word_embeddings.weight", vocab: V, hidden: E, head: head,
-                                 tied: config.tieWordEmbeddings) : nil
+                                 tied: config.tieWordEmbeddings, matrices: matrices) : nil
         func optionalBias(_ name: String, _ n: Int) throws -> FloatTensor? {
             config.bias ? try checkpoint.load(name, shape: [n]) : nil
         }
@@ -248,12 +251,12 @@ public final class Falcon: DecoderModel {
             loaded.append(Layer(
                 lnAttn: try LayerNormWeights(checkpoint, prefix + lnAttnName, width: E),
                 lnMlp: lnMlp,
-                qkvW: PackedWeight(qkvW), qkvB: qkvB,
-                denseW: PackedWeight(try checkpoint.raw(prefix + "self_attention.dense.weight", shape: [E, E])),
+                qkvW: matrices(qkvW), qkvB: qkvB,
+                denseW: matrices(try checkpoint.raw(prefix + "self_attention.dense.weight", shape: [E, E])),
                 denseB: try optionalBias(prefix + "self_attention.dense.bias", E),
-                fc1W: PackedWeight(try checkpoint.raw(prefix + "mlp.dense_h_to_4h.weight", shape: [F, E])),
+                fc1W: matrices(try checkpoint.raw(prefix + "mlp.dense_h_to_4h.weight", shape: [F, E])),
                 fc1B: try optionalBias(prefix + "mlp.dense_h_to_4h.bias", F),
-                fc2W: PackedWeight(try checkpoint.raw(prefix + "mlp.dense_4h_to_h.weight", shape: [E, F])),
+                fc2W: matrices(try checkpoint.raw(prefix + "mlp.dense_4h_to_h.weight", shape: [E, F])),
                 fc2B: try optionalBias(prefix + "mlp.dense_4h_to_h.bias", E)))
         }
         blocks = loaded

@@ -74,7 +74,7 @@ public final class GPT2: DecoderModel {
     /// Loads `layers` (default: all) and, if asked, the embeddings and/or the final norm and head;
     /// steps run with `compute`.
     public init(checkpoint: Checkpoint, layers: Range<Int>? = nil, embedding: Bool = true, head wantHead: Bool = true,
-                compute: ComputeContext) throws {
+                compute: ComputeContext, weights: WeightPrecision = .stored) throws {
         let config = try GPT2Config(checkpoint.config)
         self.config = config
         shape = config.shape
@@ -85,16 +85,17 @@ public final class GPT2: DecoderModel {
         // transformers writes "transformer.wte.weight"; OpenAI's GPT-2 files have bare "wte.weight".
         let root = checkpoint.has("transformer.wte.weight") || !checkpoint.has("wte.weight") ? "transformer." : ""
         // Head and embedding rows are packed from the checkpoint's bytes (a tied pair once).
-        let finalNorm: LayerNormWeights?, head: PackedWeight?
+        let matrices = MatrixLoader(precision: weights, threads: compute.threads)
+        let finalNorm: LayerNormWeights?, head: (any LinearWeights)?
         if wantHead {
             finalNorm = try LayerNormWeights(checkpoint, root + "ln_f", width: E)
-            head = PackedWeight(try checkpoint.raw(config.tieWordEmbeddings ? root + "wte.weight" : "lm_head.weight", shape: [V, E]))
+            head = matrices(try checkpoint.raw(config.tieWordEmbeddings ? root + "wte.weight" : "lm_head.weight", shape: [V, E]))
         } else {
             finalNorm = nil
             head = nil
         }
         let wte = embedding
-            ? try TokenRows.load(checkpoint, root + "wte.weight", vocab: V, hidden: E, head: head, tied: config.tieWordEmbeddings) : nil
+            ? try TokenRows.load(checkpoint, root + "wte.weight", vocab: V, hidden: E, head: head, tied: config.tieWordEmbeddings, matrices: matrices) : nil
         let wpe = embedding ? try checkpoint.load(root + "wpe.weight", shape: [P, E]) : nil
         /// A Conv1D weight [in, out] as a Linear weight [out, in].
         func conv1D(_ name: String, in n: Int, out m: Int) throws -> FloatTensor {
@@ -132,13 +133,13 @@ public final class GPT2: DecoderModel {
             }
             blocks.append(GPTStack.Layer(
                 ln1: try LayerNormWeights(checkpoint, prefix + "ln_1", width: E),
-                qkvW: PackedWeight(qkvW), qkvB: qkvB,
-                projW: PackedWeight(try conv1D(prefix + "attn.c_proj.weight", in: E, out: E)),
+                qkvW: matrices(qkvW), qkvB: qkvB,
+                projW: matrices(try conv1D(prefix + "attn.c_proj.weight", in: E, out: E)),
                 projB: try checkpoint.load(prefix + "attn.c_proj.bias", shape: [E]),
                 ln2: try LayerNormWeights(checkpoint, prefix + "ln_2", width: E),
-                fcW: PackedWeight(try conv1D(prefix + "mlp.c_fc.weight", in: E, out: I)),
+                fcW: matrices(try conv1D(prefix + "mlp.c_fc.weight", in: E, out: I)),
                 fcB: try checkpoint.load(prefix + "mlp.c_fc.bias", shape: [I]),
-                fc2W: PackedWeight(try conv1D(prefix + "mlp.c_proj.weight", in: I, out: E)),
+                fc2W: matrices(try conv1D(prefix + "mlp.c_proj.weight", in: I, out: E)),
                 fc2B: try checkpoint.load(prefix + "mlp.c_proj.bias", shape: [E])))
         }
         stack = GPTStack(
@@ -194,6 +195,7 @@ public final class GPT2: DecoderModel {
     }
     public var hasEmbedding: Bool { stack.hasEmbedding }
     public var hasHead: Bool { stack.hasHead }
+    public var weightFormat: WeightFormat? { stack.weightFormat }
     public var weightBytesLoaded: Int { stack.weightBytesLoaded }
     public var weightBytesPerToken: Int { stack.weightBytesPerToken }
 

@@ -44,7 +44,7 @@ public final class GPTBigCode: DecoderModel {
     /// Loads `layers` (default: all) and, if asked, the embeddings and/or the final norm and head;
     /// steps run with `compute`.
     public init(checkpoint: Checkpoint, layers: Range<Int>? = nil, embedding: Bool = true, head wantHead: Bool = true,
-                compute: ComputeContext) throws {
+                compute: ComputeContext, weights: WeightPrecision = .stored) throws {
         let config = try GPTBigCodeConfig(checkpoint.config)
         self.config = config
         shape = config.shape
@@ -53,16 +53,17 @@ public final class GPTBigCode: DecoderModel {
         let E = config.hiddenSize, I = config.intermediateSize, V = config.vocabSize, P = config.positions
         let KV = config.kvHeads * config.headDim
         // Head and embedding rows are packed from the checkpoint's bytes (a tied pair once).
-        let finalNorm: LayerNormWeights?, head: PackedWeight?
+        let matrices = MatrixLoader(precision: weights, threads: compute.threads)
+        let finalNorm: LayerNormWeights?, head: (any LinearWeights)?
         if wantHead {
             finalNorm = try LayerNormWeights(checkpoint, "transformer.ln_f", width: E)
-            head = PackedWeight(try checkpoint.raw(config.tieWordEmbeddings ? "transformer.wte.weight" : "lm_head.weight", shape: [V, E]))
+            head = matrices(try checkpoint.raw(config.tieWordEmbeddings ? "transformer.wte.weight" : "lm_head.weight", shape: [V, E]))
         } else {
             finalNorm = nil
             head = nil
         }
         let wte = embedding
-            ? try TokenRows.load(checkpoint, "transformer.wte.weight", vocab: V, hidden: E, head: head, tied: config.tieWordEmbeddings) : nil
+            ? try TokenRows.load(checkpoint, "transformer.wte.weight", vocab: V, hidden: E, head: head, tied: config.tieWordEmbeddings, matrices: matrices) : nil
         let wpe = embedding ? try checkpoint.load("transformer.wpe.weight", shape: [P, E]) : nil
         var blocks: [GPTStack.Layer] = []
         for i in range {
@@ -75,13 +76,13 @@ public final class GPTBigCode: DecoderModel {
             }
             blocks.append(GPTStack.Layer(
                 ln1: try LayerNormWeights(checkpoint, prefix + "ln_1", width: E),
-                qkvW: PackedWeight(qkvW), qkvB: qkvB,
-                projW: PackedWeight(try checkpoint.raw(prefix + "attn.c_proj.weight", shape: [E, E])),
+                qkvW: matrices(qkvW), qkvB: qkvB,
+                projW: matrices(try checkpoint.raw(prefix + "attn.c_proj.weight", shape: [E, E])),
                 projB: try checkpoint.load(prefix + "attn.c_proj.bias", shape: [E]),
                 ln2: try LayerNormWeights(checkpoint, prefix + "ln_2", width: E),
-                fcW: PackedWeight(try checkpoint.raw(prefix + "mlp.c_fc.weight", shape: [I, E])),
+                fcW: matrices(try checkpoint.raw(prefix + "mlp.c_fc.weight", shape: [I, E])),
                 fcB: try checkpoint.load(prefix + "mlp.c_fc.bias", shape: [I]),
-                fc2W: PackedWeight(try checkpoint.raw(prefix + "mlp.c_proj.weight", shape: [E, I])),
+                fc2W: matrices(try checkpoint.raw(prefix + "mlp.c_proj.weight", shape: [E, I])),
                 fc2B: try checkpoint.load(prefix + "mlp.c_proj.bias", shape: [E])))
         }
         stack = GPTStack(
@@ -110,6 +111,7 @@ public final class GPTBigCode: DecoderModel {
     }
     public var hasEmbedding: Bool { stack.hasEmbedding }
     public var hasHead: Bool { stack.hasHead }
+    public var weightFormat: WeightFormat? { stack.weightFormat }
     public var weightBytesLoaded: Int { stack.weightBytesLoaded }
     public var weightBytesPerToken: Int { stack.weightBytesPerToken }
 

@@ -12,11 +12,11 @@ import MQKernels
 final class GPTStack {
     struct Layer {
         var ln1: LayerNormWeights
-        var qkvW: PackedWeight, qkvB: FloatTensor
-        var projW: PackedWeight, projB: FloatTensor
+        var qkvW: any LinearWeights, qkvB: FloatTensor
+        var projW: any LinearWeights, projB: FloatTensor
         var ln2: LayerNormWeights
-        var fcW: PackedWeight, fcB: FloatTensor
-        var fc2W: PackedWeight, fc2B: FloatTensor
+        var fcW: any LinearWeights, fcB: FloatTensor
+        var fc2W: any LinearWeights, fc2B: FloatTensor
         var byteCount: Int {
             ln1.byteCount + ln2.byteCount + [qkvB, projB, fcB, fc2B].reduce(0) { $0 + $1.byteCount }
                 + [qkvW, projW, fcW, fc2W].reduce(0) { $0 + $1.byteCount }
@@ -37,7 +37,7 @@ final class GPTStack {
     let wte: TokenRows?        // [V, E] rows: a table, or the tied head when it is loaded too
     let wpe: FloatTensor?      // [P, E]
     let finalNorm: LayerNormWeights?   // ln_f
-    let head: PackedWeight?    // [V, E]
+    let head: (any LinearWeights)?    // [V, E]
     let blocks: [Layer]        // blocks[i] is global layer layerRange.lowerBound + i
     let compute: ComputeContext
     /// Named intermediates are copied here when set (ActivationTaps).
@@ -45,7 +45,7 @@ final class GPTStack {
     private let work = Workspace()
 
     init(dims: Dimensions, layerRange: Range<Int>, wte: TokenRows?, wpe: FloatTensor?,
-         finalNorm: LayerNormWeights?, head: PackedWeight?, blocks: [Layer], compute: ComputeContext) {
+         finalNorm: LayerNormWeights?, head: (any LinearWeights)?, blocks: [Layer], compute: ComputeContext) {
         self.dims = dims; self.layerRange = layerRange; self.wpe = wpe; self.compute = compute
         self.finalNorm = finalNorm; self.blocks = blocks
         self.head = head
@@ -54,6 +54,8 @@ final class GPTStack {
 
     var hasEmbedding: Bool { wte != nil && wpe != nil }
     var hasHead: Bool { head != nil }
+    /// The format of the matrices (the first layer's, else the head's or the embedding table's).
+    var weightFormat: WeightFormat? { blocks.first?.qkvW.format ?? head?.format ?? wte?.format }
 
     var weightBytesLoaded: Int {
         blocks.reduce(0) { $0 + $1.byteCount } + (wpe?.byteCount ?? 0) + (finalNorm?.byteCount ?? 0)

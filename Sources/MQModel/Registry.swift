@@ -9,20 +9,21 @@ public enum ModelRegistry {
     public static let supported = ["gpt_bigcode", "falcon", "RefinedWeb", "RefinedWebModel", "gpt2"]
 
     /// Loads the model in `checkpoint`, limited to `layers` and to the embedding/head if asked; its
-    /// steps split their work as `compute` says.
+    /// steps split their work as `compute` says; matrices are held as `weights` says.
     public static func load(_ checkpoint: Checkpoint, layers: Range<Int>? = nil,
-                            embedding: Bool = true, head: Bool = true, compute: ComputeContext) throws -> any DecoderModel {
+                            embedding: Bool = true, head: Bool = true, compute: ComputeContext,
+                            weights: WeightPrecision = .stored) throws -> any DecoderModel {
         let type = try checkpoint.config.string("model_type", default: "")
         // The models pack their matrices into memory of their own; the file pages they read to do so
         // are then dropped so resident memory shows what the model keeps.
         defer { checkpoint.releaseMappedPages() }
         switch type {
         case "gpt_bigcode":
-            return try GPTBigCode(checkpoint: checkpoint, layers: layers, embedding: embedding, head: head, compute: compute)
+            return try GPTBigCode(checkpoint: checkpoint, layers: layers, embedding: embedding, head: head, compute: compute, weights: weights)
         case _ where FalconConfig.modelTypes.contains(type):
-            return try Falcon(checkpoint: checkpoint, layers: layers, embedding: embedding, head: head, compute: compute)
+            return try Falcon(checkpoint: checkpoint, layers: layers, embedding: embedding, head: head, compute: compute, weights: weights)
         case "gpt2":
-            return try GPT2(checkpoint: checkpoint, layers: layers, embedding: embedding, head: head, compute: compute)
+            return try GPT2(checkpoint: checkpoint, layers: layers, embedding: embedding, head: head, compute: compute, weights: weights)
         default:
             throw CheckpointError.unsupportedModel(
                 file: checkpoint.config.path,

@@ -157,12 +157,19 @@ public struct StageInfo: Hashable, Sendable {
     /// Since 1.1: nanoseconds the stage has spent computing since its assignment (sum of its
     /// StageTiming.forwardNanoseconds); two samples give the busy fraction between them.
     public var busyNanoseconds: UInt64
+    /// Since 1.4: how the stage holds its matrices ("f32", "f16", "bf16", "q8_0"; "" when unknown).
+    public var weightFormat: String
+    /// Since 1.4: bytes of weights the stage holds (0 when unknown).
+    public var weightBytes: UInt64
 
     public init(
         stageIndex: UInt32, workerID: String, dataEndpoint: String, layers: LayerRange,
         residentBytes: UInt64 = 0, kvCapacityBytes: UInt64 = 0, kvUsedBytes: UInt64 = 0,
-        busyFraction: Double = 0, steps: UInt64 = 0, busyNanoseconds: UInt64 = 0
+        busyFraction: Double = 0, steps: UInt64 = 0, busyNanoseconds: UInt64 = 0,
+        weightFormat: String = "", weightBytes: UInt64 = 0
     ) {
+        self.weightFormat = weightFormat
+        self.weightBytes = weightBytes
         self.stageIndex = stageIndex
         self.workerID = workerID
         self.dataEndpoint = dataEndpoint

@@ -138,6 +138,8 @@ extension StageInfo: CBridged {
         message.pointee.busy_fraction = busyFraction.isNaN ? 0 : min(max(busyFraction, 0), 1)
         message.pointee.steps = steps
         message.pointee.busy_ns = busyNanoseconds
+        message.pointee.weight_format = arena.string(weightFormat)
+        message.pointee.weight_bytes = weightBytes
     }
 
     /// Requires the layer range.
@@ -149,7 +151,8 @@ extension StageInfo: CBridged {
             layers: try decodeRequired(LayerRange.self, m.layers, "\(path()).layers"), residentBytes: m.resident_bytes,
             kvCapacityBytes: m.kv_capacity_bytes, kvUsedBytes: m.kv_used_bytes,
             busyFraction: try decodeFraction(m.busy_fraction, "\(path()).busy_fraction"), steps: m.steps,
-            busyNanoseconds: m.busy_ns)
+            busyNanoseconds: m.busy_ns,
+            weightFormat: try decodeString(m.weight_format, "\(path()).weight_format"), weightBytes: m.weight_bytes)
     }
 }
 

@@ -178,6 +178,8 @@ extension Ready: CBridged {
         message.pointee.kv_capacity_bytes = kvCapacityBytes
         message.pointee.load_ns = loadNanoseconds
         message.pointee.kv_block_tokens = kvBlockTokens
+        message.pointee.weight_format = arena.string(weightFormat)
+        message.pointee.weight_bytes = weightBytes
     }
 
     /// Requires the layer range.
@@ -187,7 +189,8 @@ extension Ready: CBridged {
             assignmentID: m.assignment_id, workerID: try decodeString(m.worker_id, "\(path()).worker_id"),
             layers: try decodeRequired(LayerRange.self, m.layers, "\(path()).layers"), residentBytes: m.resident_bytes,
             kvBytesPerToken: m.kv_bytes_per_token, kvCapacityBytes: m.kv_capacity_bytes, loadNanoseconds: m.load_ns,
-            kvBlockTokens: m.kv_block_tokens)
+            kvBlockTokens: m.kv_block_tokens,
+            weightFormat: try decodeString(m.weight_format, "\(path()).weight_format"), weightBytes: m.weight_bytes)
     }
 }
 

@@ -130,12 +130,19 @@ public struct Ready: Hashable, Sendable {
     public var loadNanoseconds: UInt64
     /// Positions per KV block (0 from a worker older than 1.3: 16).
     public var kvBlockTokens: UInt32
+    /// Since 1.4: how the stage holds its matrices ("f32", "f16", "bf16", "q8_0"; "" from an older worker).
+    public var weightFormat: String
+    /// Since 1.4: bytes of weights the stage holds (0 from an older worker).
+    public var weightBytes: UInt64
 
     public init(
         assignmentID: UInt64, workerID: String, layers: LayerRange, residentBytes: UInt64,
-        kvBytesPerToken: UInt64, kvCapacityBytes: UInt64, loadNanoseconds: UInt64, kvBlockTokens: UInt32 = 0
+        kvBytesPerToken: UInt64, kvCapacityBytes: UInt64, loadNanoseconds: UInt64, kvBlockTokens: UInt32 = 0,
+        weightFormat: String = "", weightBytes: UInt64 = 0
     ) {
         self.kvBlockTokens = kvBlockTokens
+        self.weightFormat = weightFormat
+        self.weightBytes = weightBytes
         self.assignmentID = assignmentID
         self.workerID = workerID
         self.layers = layers

@@ -173,7 +173,8 @@ final class DataPlane {
                 // Free the old weights and cache before mapping new ones, to keep the peak low.
                 stage = nil
                 logger.info("assignment \(assign.assignmentID): loading \(identity) as stage \(assign.stageIndex) of \(assign.numStages)")
-                stage = try Stage.load(assign, modelPath: path, kvBudgetBytes: budget, compute: configuration.compute, logger: logger)
+                stage = try Stage.load(assign, modelPath: path, kvBudgetBytes: budget, compute: configuration.compute,
+                                   weights: configuration.weights, logger: logger)
             }
             keepOrDropOutput(assign)
         } catch {
@@ -188,12 +189,13 @@ final class DataPlane {
         let ready = Ready(assignmentID: assign.assignmentID, workerID: configuration.workerID, layers: assign.layers,
                           residentBytes: HostInfo.residentBytes(), kvBytesPerToken: UInt64(stage.cache.bytesPerToken),
                           kvCapacityBytes: UInt64(stage.cache.capacityBytes), loadNanoseconds: stage.loadNanoseconds,
-                          kvBlockTokens: UInt32(stage.cache.blockSize))
+                          kvBlockTokens: UInt32(stage.cache.blockSize),
+                          weightFormat: stage.model.weightFormat?.rawValue ?? "", weightBytes: UInt64(stage.model.weightBytesLoaded))
         let layers = identity.layers
         let summary =
             "stage \(assign.stageIndex) ready: layer \(layers.lowerBound) to layer \(layers.upperBound - 1) "
             + "(\(stage.shape.architecture), \(stage.shape.attentionKind)), loaded in \(Double(stage.loadNanoseconds) / 1e6) ms, "
-            + "weights \(ByteCount.format(UInt64(stage.model.weightBytesLoaded))), process resident \(ByteCount.format(ready.residentBytes)), KV cache \(ByteCount.format(ready.kvCapacityBytes)) = "
+            + "weights \(ready.weightFormat) \(ByteCount.format(ready.weightBytes)), process resident \(ByteCount.format(ready.residentBytes)), KV cache \(ByteCount.format(ready.kvCapacityBytes)) = "
             + "\(stage.cache.capacityTokens) tokens at \(ready.kvBytesPerToken) B/token, "
             + (assign.isLast ? "last stage (samples)" : "next stage \(assign.nextEndpoint)")
         logger.info("\(summary)")

@@ -124,7 +124,7 @@ final class Stage {
     /// stage and the final norm and head on the last) and creates the KV cache. The model computes,
     /// and the stage samples, with `compute`'s threads.
     static func load(_ assign: Assign, modelPath: String, kvBudgetBytes: UInt64, compute: ComputeContext,
-                     logger: Logger) throws(WorkerError) -> Stage {
+                     weights: WeightPrecision = .stored, logger: Logger) throws(WorkerError) -> Stage {
         let start = ContinuousClock.now
         let identity = identity(of: assign, modelPath: modelPath)
         func failure(_ code: WorkerErrorCode, _ message: String) -> WorkerError {
@@ -146,7 +146,7 @@ final class Stage {
         let cache: KVCache
         do {
             model = try ModelRegistry.load(checkpoint, layers: identity.layers, embedding: identity.embeds, head: identity.hasHead,
-                                           compute: compute)
+                                           compute: compute, weights: weights)
             cache = try makeCache(model: model, budgetBytes: kvBudgetBytes)
             try warmUp(model)
         } catch {

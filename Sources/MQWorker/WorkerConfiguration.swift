@@ -5,6 +5,7 @@
 import Foundation
 import Logging
 import MQKernels
+import MQModel
 import MQProtocol
 import MQTransport
 
@@ -109,6 +110,9 @@ public struct WorkerConfiguration: Sendable {
     public var modelPathOverride: String?
     /// Threads a loaded stage computes with (`--threads`): its products, attention and sampling.
     public var compute: ComputeContext
+    /// How a loaded stage holds its matrices (`--weights`): the checkpoint's precision, or Q8_0
+    /// quantized while loading (each worker quantizes its own layers).
+    public var weights: WeightPrecision = .stored
     public var timing: WorkerTiming
     public var logger: Logger
     /// CURVE keys; nil runs without (loopback, ipc, or --insecure).

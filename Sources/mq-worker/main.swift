@@ -6,6 +6,7 @@ import Dispatch
 import Foundation
 import Logging
 import MQKernels
+import MQModel
 import MQCommandLine
 import MQProtocol
 import MQTransport
@@ -51,6 +52,9 @@ struct WorkerCommand: ParsableCommand {
 
     @Option(help: "Compute threads of the packed matrix kernel (and of attention and sampling). Default: all cores.")
     var threads: Int?
+
+    @Option(help: "How the stage holds its matrices: stored (the checkpoint's precision, default) or q8_0 (8-bit blocks this worker quantizes while loading its layers).")
+    var weights: WeightPrecision = .stored
 
     @Option(name: .customLong("curve-key"), help: "This worker's CURVE secret key file (NAME.key from mq keygen; its NAME.pub must be in the coordinator's --authorized-workers).")
     var curveKey: String?
@@ -100,6 +104,7 @@ struct WorkerCommand: ParsableCommand {
                                                 advertiseHost: advertise, kvMemoryBytes: kvMemory.bytes,
                                                 modelPathOverride: model, logger: logger)
         if let threads { configuration.compute = ComputeContext(threads: threads) }
+        configuration.weights = weights
         if let memory { configuration.memoryBytes = memory.bytes }
         configuration.security = try security()
         configuration.standbyPreload = standbyPreload
@@ -135,3 +140,5 @@ struct WorkerCommand: ParsableCommand {
 }
 
 WorkerCommand.main()
+
+extension WeightPrecision: ExpressibleByArgument {}

@@ -328,7 +328,8 @@ extension InfoResponse {
         lines.append("stages:     \(stages.isEmpty ? "none assigned" : "\(stages.count)")")
         for stage in stages {
             lines.append("  stage \(stage.stageIndex): layers \(stage.layers), worker \(stage.workerID) at \(stage.dataEndpoint), "
-                + "weights \(formatBytes(stage.residentBytes)), KV \(formatBytes(stage.kvUsedBytes)) used of \(formatBytes(stage.kvCapacityBytes))"
+                + (stage.weightFormat.isEmpty ? "" : "weights \(stage.weightFormat) \(formatBytes(stage.weightBytes)), ")
+                + "resident \(formatBytes(stage.residentBytes)), KV \(formatBytes(stage.kvUsedBytes)) used of \(formatBytes(stage.kvCapacityBytes))"
                 + (reportsStageLoad ? ", busy \(String(format: "%.1f", stage.busyFraction * 100))% over \(stage.steps) steps" : ""))
         }
         let l = limits
@@ -353,6 +354,7 @@ extension InfoResponse {
                     "layers": layerRangeObject(stage.layers), "resident_bytes": stage.residentBytes,
                     "kv_capacity_bytes": stage.kvCapacityBytes, "kv_used_bytes": stage.kvUsedBytes,
                     "busy_fraction": stage.busyFraction, "steps": stage.steps, "busy_ns": stage.busyNanoseconds,
+                    "weight_format": stage.weightFormat, "weight_bytes": stage.weightBytes,
                 ]
             },
             "limits": [

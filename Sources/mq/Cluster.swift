@@ -7,6 +7,7 @@ import ArgumentParser
 import Foundation
 import MQClient
 import MQLocalCluster
+import MQModel
 
 /// Defaults of `mq cluster up` (STYLE habit 10), the ones deploy/local-cluster.sh documents.
 enum ClusterUpDefaults {
@@ -47,6 +48,8 @@ struct Cluster: ParsableCommand {
         @Option(name: .customLong("metrics-port"), help: "Prometheus metrics at http://127.0.0.1:P/metrics (default PORT+9; 0: off).")
         var metricsPort: Int?
         @Option(help: "Compute threads per worker (default: all cores).") var threads = ProcessInfo.processInfo.activeProcessorCount
+        @Option(help: "How each worker holds its matrices: stored (the checkpoint's precision, default) or q8_0 (quantized by each worker while loading its layers).")
+        var weights: WeightPrecision = .stored
         @Flag(help: "No CURVE keys (plain ZeroMQ on loopback, for comparison).") var insecure = false
         @Option(name: .customLong("gateway-port"), help: "HTTP port of mq-gateway, the OpenAI-compatible API (default 8000, or a free port with --port 0; 0: a free port).")
         var gatewayPort: Int?
@@ -91,13 +94,14 @@ struct Cluster: ParsableCommand {
                 options.secured = !insecure
                 options.workerThreads = threads
                 options.apiKey = apiKey
+                options.workerArguments += ["--weights", weights.rawValue]
                 // One micro-batch: the stages take turns with all of this machine's cores rather than
                 // running side by side on a share of them (on 2 cores with tiny_starcoder and 2 stages,
                 // 16 streams decode 169 tok/s this way against 109-131 tok/s with two micro-batches).
                 options.coordinatorArguments = ["--split", split, "--micro-batches", "1"]
                     + (metrics == 0 ? [] : ["--metrics-listen", "tcp://127.0.0.1:\(metrics)"])
                     + (maxQueued.map { ["--max-queued", "\($0)"] } ?? [])
-                options.workerArguments = kvMemory.map { ["--kv-memory", $0] } ?? []
+                options.workerArguments += kvMemory.map { ["--kv-memory", $0] } ?? []
                 options.stopOnSignals = true
                 let cluster = try LocalCluster(options)
                 defer {

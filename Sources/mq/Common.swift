@@ -2,6 +2,7 @@
 import ArgumentParser
 import Foundation
 import MQEngine
+import MQModel
 
 /// Where the bundled default model lives, relative to the working directory or the executable.
 enum DefaultModel {
@@ -57,3 +58,5 @@ func reportingErrors<T>(_ body: () throws -> T) throws -> T {
 func writeStdout(_ s: String) {
     FileHandle.standardOutput.write(Data(s.utf8))
 }
+
+extension WeightPrecision: ExpressibleByArgument {}

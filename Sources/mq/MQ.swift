@@ -8,5 +8,5 @@ struct MQ: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mq",
         abstract: "mq: multi-query-attention decoding, in one process or across a cluster.",
-        subcommands: [Run.self, Tokenize.self, Bench.self, GenerateCommand.self, StreamCommand.self, InfoCommand.self, HealthCommand.self, Keygen.self, Cluster.self])
+        subcommands: [Run.self, Tokenize.self, PerplexityCommand.self, Bench.self, GenerateCommand.self, StreamCommand.self, InfoCommand.self, HealthCommand.self, Keygen.self, Cluster.self])
 }

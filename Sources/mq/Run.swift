@@ -36,6 +36,8 @@ struct Run: ParsableCommand {
     @Option(name: .customLong("stop"), help: "Stop when this text appears (repeatable); it is not included.") var stops: [String] = []
     @OptionGroup var scoring: PromptOptions
     @Option(help: "Compute threads (default: all cores).") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "How the model holds its matrices: stored (the checkpoint's precision, default) or q8_0 (8-bit blocks quantized at load).")
+    var weights: WeightPrecision = .stored
     @Flag(help: "Print one JSON object: token_ids, logprobs, text, finish_reason.") var json = false
     @Flag(name: .shortAndLong, help: "Report model and BLAS details on stderr.") var verbose = false
     @Option(name: .customLong("dump-activations"),
@@ -56,7 +58,7 @@ struct Run: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let engine = try Engine(directory: try model.directory(), compute: ComputeContext(threads: threads))
+            let engine = try Engine(directory: try model.directory(), compute: ComputeContext(threads: threads), weights: weights)
             if verbose {
                 FileHandle.standardError.write(Data("mq: \(engine.shape.architecture) \(engine.shape.attentionKind), \(engine.shape.layers) layers; mq packed linear kernel, \(engine.compute)\n".utf8))
             }

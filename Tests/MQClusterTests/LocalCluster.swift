@@ -29,7 +29,7 @@ extension LocalCluster {
     /// `secured`: CURVE on every plane (with two spare worker key pairs, listed but unused) and an
     /// API key; `tcp`: loopback TCP endpoints instead of ipc ones (what a capture of the wire can see).
     convenience init(model: URL, workers: Int, split: String = "even", extraCoordinatorArgs: [String] = [], kvMemory: String = "64M",
-                     secured: Bool = false, tcp: Bool = false) throws {
+                     secured: Bool = false, tcp: Bool = false, extraWorkerArgs: [String] = []) throws {
         var options = LocalClusterOptions(model: model, workers: workers)
         options.binaries = Self.binaries
         options.endpoints = tcp ? .tcp(clientPort: nil) : .ipc
@@ -37,7 +37,7 @@ extension LocalCluster {
         options.spareKeys = secured ? 2 : 0
         options.apiKey = secured ? "test-api-key-\(UInt64.random(in: 0...UInt64.max))" : nil
         options.coordinatorArguments = ["--split", split, "--log-level", "debug"] + extraCoordinatorArgs
-        options.workerArguments = ["--kv-memory", kvMemory]
+        options.workerArguments = ["--kv-memory", kvMemory] + extraWorkerArgs
         options.folderPrefix = "mq-test"
         options.removeFolderOnStop = true
         try self.init(options)

@@ -134,7 +134,7 @@ enum Samples {
             kvBytesPerToken: 10_240, eosTokenID: 0, activationDType: .f32),
         stages: [
             StageInfo(stageIndex: 0, workerID: "w1", dataEndpoint: "tcp://127.0.0.1:5601", layers: LayerRange(0 ..< 10), residentBytes: 300_000_000, kvCapacityBytes: 1 << 30, kvUsedBytes: 4_096,
-                      busyFraction: 0.625, steps: 1_234, busyNanoseconds: 9_876_543_210),
+                      busyFraction: 0.625, steps: 1_234, busyNanoseconds: 9_876_543_210, weightFormat: "f16", weightBytes: 250_000_000),
             StageInfo(stageIndex: 1, workerID: "w2", dataEndpoint: "tcp://127.0.0.1:5602", layers: LayerRange(10 ..< 20)),
         ],
         limits: ServerLimits(maxPromptTokens: 8_000, defaultMaxNewTokens: 128, maxNewTokens: 4_096, defaultTimeoutMilliseconds: 60_000, maxTimeoutMilliseconds: 600_000))
@@ -153,7 +153,7 @@ enum Samples {
         .register(Register(workerID: "host-a-4242", memoryBytes: 8 << 30, dataEndpoint: "tcp://10.0.0.7:5601", pid: 4242, host: "host-a")),
         .assign(Assign(assignmentID: 5, modelPath: "/models/tiny", stageIndex: 0, numStages: 3, layers: LayerRange(0 ..< 7), nextEndpoint: "tcp://10.0.0.8:5601", kvCapacityBytes: 1 << 28)),
         .assign(Assign(assignmentID: 6, modelPath: "/models/tiny", stageIndex: 2, numStages: 3, layers: LayerRange(14 ..< 20), nextEndpoint: "")),
-        .ready(Ready(assignmentID: 5, workerID: "host-a-4242", layers: LayerRange(0 ..< 7), residentBytes: 123_456_789, kvBytesPerToken: 3_584, kvCapacityBytes: 1 << 28, loadNanoseconds: 9_000_000)),
+        .ready(Ready(assignmentID: 5, workerID: "host-a-4242", layers: LayerRange(0 ..< 7), residentBytes: 123_456_789, kvBytesPerToken: 3_584, kvCapacityBytes: 1 << 28, loadNanoseconds: 9_000_000, weightFormat: "q8_0", weightBytes: 98_765_432)),
         .step(step),
         .step(Step(stepID: 78, stageIndex: 0, sequences: [StepSequence(seqID: 3, position: 3, tokenIDs: [13])])),
         .stepResult(StepResult(

@@ -7,12 +7,15 @@ scripts print.
 
 The shipped model may be the equal-budget MQA run trained further (train.py --init-from, possibly
 several times); then --earlier names the export of each earlier run, in order, so the card can
-describe every phase.
+describe every phase. --fim-eval (evaluate_fim.py's JSON for the shipped model) and --fim-eval-before
+(the same for the model before the last phase) add the perplexity-by-window table and the
+fill-in-the-middle score.
 
 Usage:
   /work/venv/bin/python tools/train/card.py --eval models/train-work/eval.json \\
       --samples models/train-work/samples.json --earlier models/train-work/mqa/export \\
-      --earlier models/train-work/mqa-continued/export
+      --earlier models/train-work/mqa-continued/export --earlier models/train-work/mqa-long/export \\
+      --fim-eval models/train-work/eval-fim.json --fim-eval-before models/train-work/eval-fim-before.json
 """
 import argparse
 import json
@@ -101,7 +104,7 @@ def quality_section(ev, info_mqa, heading="##"):
         "translation BLEU). " + verdict,
         "",
         f"Reproduce: `{REPRO}` (data, tokenizer, both models trained concurrently, F16 export, "
-        f"the shipped model's two continuations, this table; about 2.5 hours on an idle 2-core machine). From existing checkpoints: `{EVAL_CMD}`.",
+        f"the shipped model's three continuations, this table; about 3 hours on an idle 2-core machine). From existing checkpoints: `{EVAL_CMD}`.",
     ]
     return "\n".join(lines)
 
@@ -110,26 +113,144 @@ def phase_text(info, label):
     """One bullet list describing a training run from its training_info.json."""
     a, summ, data = info["run"]["args"], info["summary"], info["data"]
     resumes = info.get("resumes", [])
-    if resumes:
+    if resumes and resumes[-1]["args"]["max_minutes"] < a["max_minutes"]:
+        r = resumes[-1]
+        stop = (f"stopped at {r['resumed_at_tokens']:,} tokens and resumed from its checkpoint with "
+                f"`--max-minutes {r['args']['max_minutes']:g}` to leave time for evaluation"
+                + (" (with `--anneal-by-time` the LR schedule then followed the shorter limit)" if a.get("anneal_by_time") else "")
+                + f"; stopped by: {summ['stop_reason']}")
+    elif resumes:
         r = resumes[0]
         stop = (f"the {a['max_minutes']:g}-minute wall-clock limit stopped it at {r['resumed_at_tokens']:,} "
                 "tokens and it was resumed from its checkpoint (same data order and schedule) to the budget")
     else:
         stop = f"stopped by: {summ['stop_reason']}"
     init = f" --init-from {a['init_from']}" if a.get("init_from") else ""
+    fim_rate, anneal = a.get("fim_rate", 0.0), a.get("anneal_by_time", False)
+    extra = (f" --fim-rate {fim_rate:g} --fim-spm-rate {a['fim_spm_rate']:g}" if fim_rate else "") + \
+            (" --anneal-by-time" if anneal else "")
     cmd = (f"OMP_NUM_THREADS={a['threads']} /work/venv/bin/python tools/train/train.py --attention mqa{init} "
            f"--out {a['out']} --seed {a['seed']} --batch-size {a['batch_size']} --context {a['context']} "
            f"--lr {a['lr']:g} --warmup-tokens {a['warmup_tokens']} --token-budget {a['token_budget']} "
-           f"--max-minutes {a['max_minutes']:g} --threads {a['threads']}")
+           f"--max-minutes {a['max_minutes']:g}{extra} --threads {a['threads']}")
+    decay = (f"cosine decay to {a['min_lr_ratio']} × peak by the token budget or the wall-clock limit, whichever "
+             "comes first (`--anneal-by-time`)" if anneal else f"cosine decay to {a['min_lr_ratio']} × peak")
+    fim = (f"\n- Fill-in-the-middle on {fim_rate:.0%} of the document pieces of each window, "
+           f"{a['fim_spm_rate']:.0%} of them in SPM order, the rest PSM (`tools/train/fim.py`; see below)."
+           if fim_rate else "")
     return f"""{label}
 - {summ['tokens_seen']:,} tokens ({summ['steps']} steps of {a['batch_size']} × {a['context']} tokens, data order seed {a['seed']}),
-  {summ['tokens_seen'] / data['train']['tokens']:.2f} passes over the training split; {stop}.
+  {summ['tokens_seen'] / data['train']['tokens']:.2f} passes over the training split; {stop}.{fim}
 - AdamW (β {a['betas'][0]}, {a['betas'][1]}; ε {a['eps']:g}; weight decay {a['weight_decay']} on matrices), peak LR {a['lr']:g},
-  linear warmup over {a['warmup_tokens']:,} tokens, cosine decay to {a['min_lr_ratio']} × peak; gradient clip {a['grad_clip']};
+  linear warmup over {a['warmup_tokens']:,} tokens, {decay}; gradient clip {a['grad_clip']};
   no dropout; fp32.
 - Time: {summ['train_seconds'] / 60:.1f} minutes on {a['threads']} CPU thread(s), {summ['mean_tokens_per_s']:.0f} tokens/s
   (2-core machine shared with Swift compilation).
 - Command: `{cmd}`
+"""
+
+
+def phase_label(n, info):
+    a = info["run"]["args"]
+    start = f"phase {n - 1}'s weights"
+    if a.get("init_from") and not a["init_from"].rstrip("/").endswith("final"):
+        start += f" as exported to `{a['init_from']}` (F16, read back as fp32)"
+    if a.get("fim_rate"):
+        return (f"**Phase {n}, {a['context']}-token windows and fill-in-the-middle** (from {start}; new optimizer "
+                "and schedule, another data order seed):")
+    return (f"**Phase {n}, continued training of the shipped model** (from {start}; new optimizer and schedule, "
+            "another data order seed):")
+
+
+def context_line(phases, n_positions):
+    contexts = [p["run"]["args"]["context"] for p in phases]
+    if len(set(contexts)) == 1:
+        return f"{n_positions} (trained on windows of {contexts[0]})"
+    parts, start = [], 0
+    for i in range(1, len(contexts) + 1):
+        if i == len(contexts) or contexts[i] != contexts[start]:
+            span = f"phase {start + 1}" if i - start == 1 else f"phases {start + 1}–{i}"
+            parts.append(f"{span} on windows of {contexts[start]}")
+            start = i
+    return f"{n_positions} ({', '.join(parts)})"
+
+
+def quality_by_window(after, before):
+    """The held-out perplexity table by window length, before and after the last phase."""
+    lines = ["| Window (tokens) | " + ("Before phase 4: ppl / token | " if before else "") + "Ppl / token | Ppl / byte | Bits / byte |",
+             "|---|" + ("---|" if before else "") + "---|---|---|"]
+    for c, r in after["perplexity"].items():
+        b = f"{before['perplexity'][c]['ppl_token']:.3f} | " if before and c in before["perplexity"] else ("? | " if before else "")
+        lines.append(f"| {c} | {b}{r['ppl_token']:.3f} | {r['ppl_byte']:.4f} | {r['bits_per_byte']:.4f} |")
+    return "\n".join(lines)
+
+
+def cell(text):
+    """A Python string literal as a Markdown table cell (a pipe would end the cell)."""
+    return "`" + repr(text).replace("|", "\\|") + "`"
+
+
+def fim_section(fim_after, fim_before, samples, trained_fim):
+    if not trained_fim or fim_after is None:
+        f = samples["fim"][0]
+        return f"""## Fill-in-the-middle
+The FIM tokens exist in the vocabulary, but the model was **not** trained with FIM. Given
+`<fim_prefix>{f['prefix']!r}<fim_suffix>{f['suffix']!r}<fim_middle>`
+it produces {f['middle_greedy']!r} (greedy): do not rely on FIM with this model.
+"""
+    fa = fim_after["fim"]
+    before = ""
+    if fim_before:
+        fb = fim_before["fim"]
+        before = (f"| Before phase 4 (no FIM training), FIM prompt | {fb['fim_hits']}/{fb['examples']} "
+                  f"({fb['fim_exact']:.1%}) | {fb['fim_edit_sim']:.1f} |\n"
+                  f"| Before phase 4, left to right | {fb['left_to_right_hits']}/{fb['examples']} "
+                  f"({fb['left_to_right_exact']:.1%}) | {fb['left_to_right_edit_sim']:.1f} |\n")
+    if fa["fim_exact"] <= fa["left_to_right_exact"] or fa["fim_edit_sim"] <= fa["left_to_right_edit_sim"]:
+        verdict = ("**FIM does not work yet with this model**: the FIM prompt does no better than the prefix "
+                   "alone, the middles below rarely end with `<|endoftext|>`, and they ignore the suffix. "
+                   "Phase 4 was far too short to teach it (its FIM examples were about half of its tokens); "
+                   "the FIM format is in place for a longer run. Do not rely on FIM with this model.")
+    else:
+        verdict = "The FIM prompt beats the prefix alone: the model uses the suffix."
+    probes = "\n".join(f"| {cell(f['prefix'])} | {cell(f['suffix'])} | {cell(f['middle_greedy'])} |" for f in samples["fim"])
+    return f"""## Fill-in-the-middle
+Phase 4 trained fill-in-the-middle with StarCoder's recipe (Bavarian et al. 2022; bigcode's
+Megatron-LM), implemented in `tools/train/fim.py`: each training window is split at `<|endoftext|>`
+into document pieces; each piece becomes a FIM example with probability 0.5, cut at two character
+positions drawn uniformly (prefix | middle | suffix, each tokenized on its own), and laid out as
+PSM `<fim_prefix>` prefix `<fim_suffix>` suffix `<fim_middle>` middle, or (with probability 0.5) as
+SPM `<fim_prefix><fim_suffix>` suffix `<fim_middle>` prefix middle; the suffix is cut or padded
+with `<fim_pad>` (not in the loss) so the window keeps its length, and the `<|endoftext|>` after a
+piece stays, so the model ends a middle with `<|endoftext|>`. To fill a middle, send
+`<fim_prefix>PREFIX<fim_suffix>SUFFIX<fim_middle>` and stop at `<|endoftext|>` (what mq's `--suffix`
+builds).
+
+**FIM score** (`tools/train/evaluate_fim.py`): {fa['examples']} functions drawn (seed {fa['seed']}) from the
+{fa['candidate_functions']:,} functions of the held-out files that have 3 or more lines and at most 400
+tokens; in each, one non-blank line other than the `def` line and the last line is masked. The model
+gets the function's lines before it as prefix and the lines after it as suffix, decodes greedily,
+and the answer is its text up to `<|endoftext|>` or the first newline after its first character; a
+hit is an exact match of a line break and the masked line (trailing whitespace ignored, indentation
+included). The prefix ends at the end of the line before the masked one and the middle starts with
+its line break, so no prompt ends inside a token the tokenizer would have merged (a newline and the
+next indentation are one token). Edit
+similarity, CodeXGLUE's second line-completion measure, is 100 × `difflib.SequenceMatcher` ratio of
+answer and masked line (both stripped), averaged.
+
+| Prompt | Exact match | Edit similarity |
+|---|---|---|
+| FIM (`<fim_prefix>`prefix`<fim_suffix>`suffix`<fim_middle>`) | **{fa['fim_hits']}/{fa['examples']} ({fa['fim_exact']:.1%})** | **{fa['fim_edit_sim']:.1f}** |
+| Left to right (prefix only) | {fa['left_to_right_hits']}/{fa['examples']} ({fa['left_to_right_exact']:.1%}) | {fa['left_to_right_edit_sim']:.1f} |
+{before}
+
+{verdict}
+
+Greedy middles (`tools/train/sample.py`, transformers; at most 32 tokens, up to `<|endoftext|>`):
+
+| Prefix | Suffix | Middle |
+|---|---|---|
+{probes}
 """
 
 
@@ -141,6 +262,9 @@ def main():
     ap.add_argument("--earlier", action="append", default=[],
                     help="export folder (with training_info.json) of a run the shipped model continued; repeat in order, "
                          "the equal-budget MQA run first")
+    ap.add_argument("--fim-eval", default=None, help="evaluate_fim.py --json-out of the shipped model")
+    ap.add_argument("--fim-eval-before", default=None,
+                    help="evaluate_fim.py --json-out of the model before the last phase (the 'before' column)")
     ap.add_argument("--quality-out", default="models/QUALITY.md")
     args = ap.parse_args()
     with open(args.eval) as f:
@@ -164,13 +288,39 @@ def main():
             phases.append(json.load(f))
     phases.append(info)
     source = os.path.join(info["run"]["args"]["out"], "final")
+    fim_after = fim_before = None
+    if args.fim_eval:
+        with open(args.fim_eval) as f:
+            fim_after = json.load(f)
+    if args.fim_eval_before:
+        with open(args.fim_eval_before) as f:
+            fim_before = json.load(f)
+    by_window = ""
+    if fim_after:
+        by_window = ("\n\nLeft to right (no FIM transformation) in non-overlapping windows of each length "
+                     "(`tools/train/evaluate_fim.py`; evaluate.py's measurement)"
+                     + (", before and after phase 4" if fim_before else "") + ":\n\n"
+                     + quality_by_window(fim_after, fim_before))
+        ppl = {int(c): r["ppl_token"] for c, r in fim_after["perplexity"].items()}
+        if 256 in ppl and 512 in ppl:
+            gap = (ppl[512] / ppl[256] - 1) * 100
+            by_window += (f"\n\nIn 512-token windows perplexity is {gap:+.1f}% from that in 256-token windows"
+                          + (" (the goal was within about 5%): the positions past 256 are used, but not yet as well "
+                             "as the first 256" if gap > 5 else ": the model uses all 512 positions")
+                          + ".")
+            if fim_before and "256" in fim_before["perplexity"]:
+                b256 = fim_before["perplexity"]["256"]["ppl_token"]
+                if ppl[256] > b256:
+                    by_window += (f" Phase 4 cost perplexity in 256-token windows ({b256:.3f} → {ppl[256]:.3f}): "
+                                  "half of its documents were FIM examples and its short schedule restarted at a "
+                                  "high learning rate.")
+    fim = fim_section(fim_after, fim_before, samples, bool(info["run"]["args"].get("fim_rate")))
     if len(phases) > 1:
         total_tokens = sum(p["summary"]["tokens_seen"] for p in phases)
         total_min = sum(p["summary"]["train_seconds"] for p in phases) / 60
         labels = ["**Phase 1, the equal-budget run** (the multi-query row of the quality table; the multi-head "
                   "twin saw the same tokens in the same order):"]
-        labels += [f"**Phase {i + 2}, continued training of the shipped model** (from phase {i + 1}'s weights; new "
-                   "optimizer and schedule, another data order seed):" for i in range(len(phases) - 1)]
+        labels += [phase_label(i + 2, phases[i + 1]) for i in range(len(phases) - 1)]
         training = (f"{len(phases)} phases, {total_tokens:,} tokens in all ({total_min:.0f} minutes of training), then "
                     f"`tools/train/export.py {source} models/default` (F16). "
                     f"The whole pipeline: `{REPRO}`.\n\n"
@@ -206,7 +356,7 @@ offline. It writes Python-shaped text; it is far too small and too briefly train
 | Architecture | `GPTBigCodeForCausalLM`, `multi_query: true` (1 key/value head) |
 | Layers / d_model / heads / head dim | {cfg['n_layer']} / {cfg['n_embd']} / {cfg['n_head']} / {cfg['n_embd'] // cfg['n_head']} |
 | Feed-forward width (`n_inner`) | {cfg['n_inner']} (widened from {4 * cfg['n_embd']} to match the multi-head twin's parameter count) |
-| Context (`n_positions`) | {cfg['n_positions']} (trained on windows of {info['run']['args']['context']}) |
+| Context (`n_positions`) | {context_line(phases, cfg['n_positions'])} |
 | Activation | {cfg['activation_function']}; tied input/output embeddings |
 | Parameters | {shipped['params']:,} (multi-head twin: {ev['mha']['params']:,}) |
 | Weights | `model.safetensors`, F16, {size_mb:.1f} MB |
@@ -216,8 +366,8 @@ offline. It writes Python-shaped text; it is far too small and too briefly train
 ## Held-out quality
 Per token: perplexity {shipped['ppl_token']:.3f}. Per byte: perplexity {shipped['ppl_byte']:.4f},
 {shipped['bits_per_byte']:.4f} bits per byte (NLL in nats over {shipped['bytes']:,} UTF-8 bytes of
-{data['heldout']['files']} held-out files). See [../QUALITY.md](../QUALITY.md) for the comparison
-with the multi-head twin and the paper.
+{data['heldout']['files']} held-out files, in windows of 256 tokens). See [../QUALITY.md](../QUALITY.md) for the comparison
+with the multi-head twin and the paper.{by_window}
 
 ## Sample
 Completions of `{fib['prompt']}` (96 new tokens, `tools/train/sample.py models/default`; mq gives the
@@ -234,6 +384,7 @@ Sampled (temperature 0.8, top-k 40, torch seed 0):
 {fib['prompt']}{fib['sampled_seed0']}
 ```
 
+{fim}
 ## Limitations
 A model this small learns the surface of the standard library — indentation, `def`/`class`/`self.`,
 docstrings, `raise`/`return`/`if` shapes and common identifiers — not what programs mean: it does
@@ -245,11 +396,6 @@ the same small corpus would mostly memorise it. Better completions need more (an
 code, not only more steps. To train further: `tools/train/train.py --init-from {source} ...`, then
 rerun `tools/train/export.py`, `evaluate.py`, `sample.py` and `card.py` (or `SKIP_TRAIN=1
 tools/train/reproduce.sh` after adding the run to it).
-
-## Fill-in-the-middle
-The FIM tokens exist in the vocabulary, but the model was **not** trained with FIM. Given
-`<fim_prefix>{samples['fim']['prefix']!r}<fim_suffix>{samples['fim']['suffix']!r}<fim_middle>`
-it produces {samples['fim']['middle_greedy']!r} (greedy, 24 tokens): do not rely on FIM with this model.
 """
     with open(os.path.join(args.model, "README.md"), "w") as f:
         f.write(card)

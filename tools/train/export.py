@@ -29,7 +29,10 @@ def tokens_before(init_from):
     total = 0
     while init_from:
         with open(os.path.join(init_from, "train_summary.json")) as f:
-            total += json.load(f)["tokens_seen"]
+            s = json.load(f)
+        total += s["tokens_seen"]
+        if "tokens_seen_before" in s:  # an exported folder (e.g. models/default) already counts its chain
+            return total + s["tokens_seen_before"]
         run = os.path.join(os.path.dirname(os.path.abspath(init_from)), "run.json")
         if not os.path.exists(run):
             break

@@ -42,6 +42,7 @@ from transformers import GPTBigCodeForCausalLM, GenerationConfig
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import EOS_ID, matched_configs  # noqa: E402
+from fim import FIM_PAD, permute_window  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -71,21 +72,37 @@ def parse_args(argv=None):
     ap.add_argument("--init-from", default=None,
                     help="start a new run (fresh optimizer and schedule) from this HF folder's weights, "
                          "e.g. to continue the shipped model past the equal-budget comparison")
+    ap.add_argument("--fim-rate", type=float, default=0.0,
+                    help="fraction of document pieces turned into fill-in-the-middle examples (fim.py; "
+                         "StarCoder: 0.5; 0 = plain left-to-right, as in phases 1-3)")
+    ap.add_argument("--fim-spm-rate", type=float, default=0.5, help="fraction of FIM pieces in SPM order (else PSM)")
+    ap.add_argument("--anneal-by-time", action="store_true",
+                    help="decay the LR by wall-clock progress too (elapsed / --max-minutes), whichever is further; "
+                         "for a run whose token count the machine's load decides (phase 4)")
     ap.add_argument("--threads", type=int, default=1)
     return ap.parse_args(argv)
 
 
-def lr_at(step, total_steps, warmup_steps, lr, min_ratio):
+def lr_at(step, total_steps, warmup_steps, lr, min_ratio, time_progress=0.0):
+    """time_progress (--anneal-by-time): elapsed / max-minutes; the cosine follows whichever of the
+    step count and the wall clock is further along, so a run on a loaded machine still ends at the
+    minimum LR when --max-minutes stops it."""
     if step < warmup_steps:
         return lr * (step + 1) / warmup_steps
-    progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
+    progress = min(1.0, max(time_progress, (step - warmup_steps) / max(1, total_steps - warmup_steps)))
     return lr * (min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
-def batch_at(data, step, seed, batch_size, context):
+def batch_at(data, step, seed, batch_size, context, fim=None):
+    """fim: None, or (tokenizer, fim_rate, spm_rate); its random draws come from their own
+    generator seeded by (seed, step, 1), so a resumed run makes the same FIM examples."""
     rng = np.random.default_rng([seed, step])
     starts = rng.integers(0, len(data) - context - 1, size=batch_size)
     rows = np.stack([data[s:s + context + 1] for s in starts]).astype(np.int64)
+    if fim is not None:
+        tok, fim_rate, spm_rate = fim
+        fim_rng = np.random.default_rng([seed, step, 1])
+        rows = np.stack([permute_window(r, fim_rng, tok, fim_rate, spm_rate) for r in rows])
     return torch.from_numpy(rows)
 
 
@@ -108,6 +125,10 @@ def main():
         vocab_size = json.load(f)["vocab_size"]
     mqa_cfg, mha_cfg, mqa_p, mha_p = matched_configs(vocab_size, args.n_embd, args.n_layer, args.n_head, args.n_positions)
     config = mqa_cfg if args.attention == "mqa" else mha_cfg
+    fim = None
+    if args.fim_rate > 0:
+        from tokenizers import Tokenizer
+        fim = (Tokenizer.from_file(os.path.join(args.data, "tokenizer.json")), args.fim_rate, args.fim_spm_rate)
     tokens_per_step = args.batch_size * args.context
     total_steps = math.ceil(args.token_budget / tokens_per_step)
     warmup_steps = max(1, args.warmup_tokens // tokens_per_step)
@@ -170,12 +191,15 @@ def main():
         if args.max_steps and step >= args.max_steps:
             stop_reason = "max steps"
             break
-        lr = lr_at(step, total_steps, warmup_steps, args.lr, args.min_lr_ratio)
+        time_progress = (time.time() - start) / (args.max_minutes * 60) if args.anneal_by_time else 0.0
+        lr = lr_at(step, total_steps, warmup_steps, args.lr, args.min_lr_ratio, time_progress)
         for g in opt.param_groups:
             g["lr"] = lr
-        batch = batch_at(data, step, args.seed, args.batch_size, args.context)
+        batch = batch_at(data, step, args.seed, args.batch_size, args.context, fim)
         logits = model(input_ids=batch[:, :-1]).logits
-        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), batch[:, 1:].reshape(-1))
+        targets = batch[:, 1:].masked_fill(batch[:, 1:] == FIM_PAD, -100)  # FIM padding is not predicted
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1),
+                                                 ignore_index=-100)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)

@@ -4,6 +4,7 @@ import Foundation
 import MQEngine
 import MQBench
 import MQKernels
+import MQModel
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Benchmarks.", subcommands: [Decode.self, Linear.self, Memory.self, Serve.self])
@@ -17,6 +18,8 @@ struct Bench: ParsableCommand {
         @Option(help: "Prompt tokens per sequence (prefilled before decoding).") var context: Int = 128
         @Option(help: "Decode steps to time.") var tokens: Int = 32
         @Option(help: "Compute and bandwidth-probe threads.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+        @Option(help: "How the model holds its matrices: stored (the checkpoint's precision) or q8_0 (quantized at load); a comma-separated list runs each in turn in this process, e.g. stored,q8_0.")
+        var weights: String = "stored"
         @Flag(name: .customLong("no-bandwidth"), help: "Skip the streaming-bandwidth measurement.") var noBandwidth = false
         @Flag(help: "Print the report as JSON.") var json = false
 
@@ -24,19 +27,32 @@ struct Bench: ParsableCommand {
             for (n, v) in [("--batch", batch), ("--context", context), ("--tokens", tokens), ("--threads", threads)] where v < 1 {
                 throw ValidationError("\(n) must be at least 1")
             }
+            _ = try weightList()
+        }
+
+        func weightList() throws -> [WeightPrecision] {
+            try weights.split(separator: ",").map { w in
+                guard let p = WeightPrecision(rawValue: w.trimmingCharacters(in: .whitespaces)) else {
+                    throw ValidationError("--weights: '\(w)' is not stored or q8_0")
+                }
+                return p
+            }
         }
 
         func run() throws {
             try reportingErrors {
-                var o = DecodeBenchmarkOptions()
-                o.batch = batch; o.context = context; o.tokens = tokens; o.threads = threads
-                o.measureBandwidth = !noBandwidth
-                let r = try DecodeBenchmark.run(directory: try model.directory(), options: o)
-                if json {
-                    let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
-                    writeStdout(String(decoding: try enc.encode(r), as: UTF8.self) + "\n")
-                } else {
-                    writeStdout(r.text + "\n")
+                for (i, w) in try weightList().enumerated() {
+                    var o = DecodeBenchmarkOptions()
+                    o.batch = batch; o.context = context; o.tokens = tokens; o.threads = threads
+                    o.measureBandwidth = !noBandwidth
+                    o.weights = w
+                    let r = try DecodeBenchmark.run(directory: try model.directory(), options: o)
+                    if json {
+                        let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
+                        writeStdout(String(decoding: try enc.encode(r), as: UTF8.self) + "\n")
+                    } else {
+                        writeStdout((i > 0 ? "\n" : "") + r.text + "\n")
+                    }
                 }
             }
         }

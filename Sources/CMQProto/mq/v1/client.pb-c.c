@@ -2251,7 +2251,7 @@ const ProtobufCMessageDescriptor mq__v1__model_info__descriptor =
   (ProtobufCMessageInit) mq__v1__model_info__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor mq__v1__stage_info__field_descriptors[10] =
+static const ProtobufCFieldDescriptor mq__v1__stage_info__field_descriptors[12] =
 {
   {
     "stage_index",
@@ -2373,6 +2373,30 @@ static const ProtobufCFieldDescriptor mq__v1__stage_info__field_descriptors[10] 
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "weight_format",
+    40,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Mq__V1__StageInfo, weight_format),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "weight_bytes",
+    41,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Mq__V1__StageInfo, weight_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned mq__v1__stage_info__field_indices_by_name[] = {
   7,   /* field[7] = busy_fraction */
@@ -2384,12 +2408,15 @@ static const unsigned mq__v1__stage_info__field_indices_by_name[] = {
   4,   /* field[4] = resident_bytes */
   0,   /* field[0] = stage_index */
   8,   /* field[8] = steps */
+  11,   /* field[11] = weight_bytes */
+  10,   /* field[10] = weight_format */
   1,   /* field[1] = worker_id */
 };
-static const ProtobufCIntRange mq__v1__stage_info__number_ranges[1 + 1] =
+static const ProtobufCIntRange mq__v1__stage_info__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 0, 10 }
+  { 40, 10 },
+  { 0, 12 }
 };
 const ProtobufCMessageDescriptor mq__v1__stage_info__descriptor =
 {
@@ -2399,10 +2426,10 @@ const ProtobufCMessageDescriptor mq__v1__stage_info__descriptor =
   "Mq__V1__StageInfo",
   "mq.v1",
   sizeof(Mq__V1__StageInfo),
-  10,
+  12,
   mq__v1__stage_info__field_descriptors,
   mq__v1__stage_info__field_indices_by_name,
-  1,  mq__v1__stage_info__number_ranges,
+  2,  mq__v1__stage_info__number_ranges,
   (ProtobufCMessageInit) mq__v1__stage_info__init,
   NULL,NULL,NULL    /* reserved[123] */
 };

@@ -1147,7 +1147,7 @@ const ProtobufCMessageDescriptor mq__v1__assign__descriptor =
   (ProtobufCMessageInit) mq__v1__assign__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor mq__v1__ready__field_descriptors[8] =
+static const ProtobufCFieldDescriptor mq__v1__ready__field_descriptors[10] =
 {
   {
     "assignment_id",
@@ -1245,6 +1245,30 @@ static const ProtobufCFieldDescriptor mq__v1__ready__field_descriptors[8] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "weight_format",
+    40,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Mq__V1__Ready, weight_format),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "weight_bytes",
+    41,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Mq__V1__Ready, weight_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned mq__v1__ready__field_indices_by_name[] = {
   0,   /* field[0] = assignment_id */
@@ -1254,12 +1278,15 @@ static const unsigned mq__v1__ready__field_indices_by_name[] = {
   2,   /* field[2] = layers */
   6,   /* field[6] = load_ns */
   3,   /* field[3] = resident_bytes */
+  9,   /* field[9] = weight_bytes */
+  8,   /* field[8] = weight_format */
   1,   /* field[1] = worker_id */
 };
-static const ProtobufCIntRange mq__v1__ready__number_ranges[1 + 1] =
+static const ProtobufCIntRange mq__v1__ready__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 0, 8 }
+  { 40, 8 },
+  { 0, 10 }
 };
 const ProtobufCMessageDescriptor mq__v1__ready__descriptor =
 {
@@ -1269,10 +1296,10 @@ const ProtobufCMessageDescriptor mq__v1__ready__descriptor =
   "Mq__V1__Ready",
   "mq.v1",
   sizeof(Mq__V1__Ready),
-  8,
+  10,
   mq__v1__ready__field_descriptors,
   mq__v1__ready__field_indices_by_name,
-  1,  mq__v1__ready__number_ranges,
+  2,  mq__v1__ready__number_ranges,
   (ProtobufCMessageInit) mq__v1__ready__init,
   NULL,NULL,NULL    /* reserved[123] */
 };

@@ -772,10 +772,19 @@ struct  Mq__V1__StageInfo
    * twice gets the busy fraction between the samples as delta busy_ns / delta wall time.
    */
   uint64_t busy_ns;
+  /*
+   * Since 1.4. How the stage holds its matrices (from its Ready): "f32", "f16", "bf16" or "q8_0";
+   * empty when the worker did not say.
+   */
+  char *weight_format;
+  /*
+   * Since 1.4. Bytes of weights the stage holds (from its Ready); 0 when the worker did not say.
+   */
+  uint64_t weight_bytes;
 };
 #define MQ__V1__STAGE_INFO__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&mq__v1__stage_info__descriptor) \
-    , 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, 0, 0, 0, 0, 0, 0 }
+    , 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, 0, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0 }
 
 
 /*

@@ -312,10 +312,21 @@ struct  Mq__V1__Ready
    * blocks. 0 from an older worker means 16.
    */
   uint32_t kv_block_tokens;
+  /*
+   * How the stage holds its matrices (since 1.4): "f32", "f16", "bf16" (the checkpoint's
+   * precision) or "q8_0" (quantized at load, 32 int8 weights and one float16 scale per block);
+   * empty from an older worker.
+   */
+  char *weight_format;
+  /*
+   * Bytes of weights the stage holds (since 1.4; matrices as packed, norms and biases); 0 from an
+   * older worker.
+   */
+  uint64_t weight_bytes;
 };
 #define MQ__V1__READY__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&mq__v1__ready__descriptor) \
-    , 0, (char *)protobuf_c_empty_string, NULL, 0, 0, 0, 0, 0 }
+    , 0, (char *)protobuf_c_empty_string, NULL, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0 }
 
 
 /*

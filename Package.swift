@@ -18,7 +18,8 @@
 //   MQLocalCluster the one launcher of a local cluster (coordinator + workers from the built executables):
 //                 `mq cluster up` (deploy/local-cluster.sh), `mq bench serve --start` and the cluster tests
 //   MQCommandLine what the executables' command lines share (byte sizes, keys, secure defaults)
-//   mq, mq-worker, mq-coordinator   thin executables
+//   MQGateway     the OpenAI-compatible HTTP gateway (Hummingbird) in front of coordinators, via MQClient
+//   mq, mq-worker, mq-coordinator, mq-gateway   thin executables
 import PackageDescription
 
 // Hot numeric code is built optimized even in debug builds: the test suite runs real models.
@@ -31,12 +32,14 @@ let package = Package(
         .executable(name: "mq", targets: ["mq"]),
         .executable(name: "mq-worker", targets: ["mq-worker"]),
         .executable(name: "mq-coordinator", targets: ["mq-coordinator"]),
+        .executable(name: "mq-gateway", targets: ["mq-gateway"]),
         .library(name: "MQClient", targets: ["MQClient"]),
         .library(name: "MQEngine", targets: ["MQEngine"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         // OpenBLAS is opened with dlopen after OPENBLAS_CORETYPE is chosen (see COpenBLAS/loader.c).
@@ -77,6 +80,17 @@ let package = Package(
             "MQProtocol", "MQTransport", "MQModel", "MQCheckpoint", "MQTokenizer", "MQSampling", "MQEngine",
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: [.unsafeFlags(["-O"])]),
+        // The OpenAI-compatible HTTP gateway: HTTP (Hummingbird) in front of coordinators, through MQClient.
+        .target(name: "MQGateway", dependencies: [
+            "MQClient", "MQTokenizer", "MQCheckpoint",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "mq-gateway", dependencies: [
+            "MQGateway", "MQCommandLine",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .executableTarget(name: "mq", dependencies: [
             "MQEngine", "MQClient", "MQCommandLine", "MQBench", "MQLocalCluster",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -109,6 +123,9 @@ let package = Package(
         // Optimized even in debug builds: its deterministic simulation runs 10,000 seeded clusters.
         .testTarget(name: "MQCoordinatorTests", dependencies: ["MQCoordinator"], swiftSettings: [.unsafeFlags(["-O"])]),
         .testTarget(name: "MQClusterTests", dependencies: ["MQClient", "MQProtocol", "MQTransport", "MQEngine", "MQLocalCluster"]),
+        .testTarget(name: "MQGatewayTests", dependencies: [
+            "MQGateway", "MQClient", "MQLocalCluster", "MQEngine", "MQTokenizer",
+        ]),
         .testTarget(name: "MQCLITests", dependencies: ["MQEngine", "MQClient", "MQLocalCluster", "mq"]),
     ]
 )

@@ -85,6 +85,8 @@ final class ClientConnection {
     /// Whether the socket uses CURVE (only for the hint in the UNAVAILABLE message).
     private let secured: Bool
     private let log: MQClient.LogHandler?
+    /// The client's API key: a Cancel sent on a caller's behalf needs it like any call.
+    private let apiKey: String?
 
     private struct ActiveCall {
         let call: OutgoingCall
@@ -104,8 +106,9 @@ final class ClientConnection {
     private var stopping = false
 
     init(socket: ZMQSocket, mailbox: ZMQMailbox<ClientCommand>, ids: CallIDs, endpoint: String,
-         connectTimeout: Duration, secured: Bool, log: MQClient.LogHandler?) {
+         connectTimeout: Duration, secured: Bool, apiKey: String? = nil, log: MQClient.LogHandler?) {
         self.secured = secured
+        self.apiKey = apiKey
         self.socket = socket
         self.mailbox = mailbox
         self.ids = ids
@@ -191,7 +194,8 @@ final class ClientConnection {
     private func sendCancel(of callID: UInt64) throws {
         let request = CallRequest(
             callID: ids.next(), call: .cancel(CancelRequest(callID: callID)),
-            timeoutMilliseconds: wireMilliseconds(MQClientDefaults.cancelTimeout))
+            timeoutMilliseconds: wireMilliseconds(MQClientDefaults.cancelTimeout),
+            metadata: apiKey.map { ["authorization": "Bearer \($0)"] } ?? [:])
         if try !socket.trySend(frames: [request.encode()]) {
             log?("mq client: could not send Cancel for call \(callID) to \(endpoint): no connection")
         }

@@ -120,7 +120,7 @@ public final class MQClient: Sendable {
         }
         self.mailbox = mailbox
         let connection = ClientConnection(socket: socket, mailbox: mailbox, ids: ids, endpoint: endpoint,
-                                          connectTimeout: connectTimeout, secured: secured, log: log)
+                                          connectTimeout: connectTimeout, secured: secured, apiKey: apiKey, log: log)
         thread = ZMQServiceThread.start(name: "mq-client") { try connection.run() }
     }
 

@@ -1,6 +1,7 @@
 // The coordinator's configuration and its named defaults (limits, timeouts, intervals).
 import Foundation
 import MQProtocol
+import MQTransport
 
 /// How the model's layers are divided among the stages.
 public enum SplitPolicy: Sendable, Equatable, CustomStringConvertible {

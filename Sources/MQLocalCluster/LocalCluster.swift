@@ -174,7 +174,7 @@ public final class LocalCluster: @unchecked Sendable {
                      security: try clientSecurity, apiKey: options.apiKey)
     }
 
-    private func keyPath(_ name: String) -> String { directory.appendingPathComponent("keys").appendingPathComponent(name).path }
+    func keyPath(_ name: String) -> String { directory.appendingPathComponent("keys").appendingPathComponent(name).path }
 
     /// The coordinator process.
     public var coordinator: Process {
@@ -187,7 +187,7 @@ public final class LocalCluster: @unchecked Sendable {
     public var workers: [Process] {
         lock.lock()
         defer { lock.unlock() }
-        return processes.dropFirst().map(\.process)
+        return processes.dropFirst().filter { $0.name.hasPrefix("worker") }.map(\.process)
     }
 
     /// Starts the next worker, `worker<index>`, with `extraArguments` after the cluster's worker
@@ -232,7 +232,7 @@ public final class LocalCluster: @unchecked Sendable {
     public var liveWorkers: Set<String> {
         lock.lock()
         defer { lock.unlock() }
-        return Set(processes.filter { $0.name != "coordinator" && !expectedExits.contains($0.name) && $0.process.isRunning }.map(\.name))
+        return Set(processes.filter { $0.name.hasPrefix("worker") && !expectedExits.contains($0.name) && $0.process.isRunning }.map(\.name))
     }
 
     /// Whether the cluster is settled: every layer is served, and the workers the coordinator counts
@@ -288,10 +288,13 @@ public final class LocalCluster: @unchecked Sendable {
         }.joined(separator: "\n")
     }
 
-    private func launch(_ name: String, _ executable: String, _ arguments: [String]) throws {
+    func launch(_ name: String, _ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws {
         let process = Process()
         process.executableURL = options.binaries.appendingPathComponent(executable)
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         let log = directory.appendingPathComponent("\(name).log")
         guard FileManager.default.createFile(atPath: log.path, contents: nil), let handle = FileHandle(forWritingAtPath: log.path) else {
             throw LocalClusterError("local cluster: cannot write \(log.path)")

@@ -17,6 +17,8 @@ enum ClusterUpDefaults {
     /// Metrics listen on the client port plus this, unless --metrics-port says otherwise.
     static let metricsPortOffset = 9
     static let split = "balanced"
+    /// The OpenAI-compatible gateway's HTTP port (with --port 0: a free one).
+    static let gatewayPort = 8000
     /// How long to wait for every worker to load its layers.
     static let startTimeout: Duration = .seconds(120)
 }
@@ -51,6 +53,17 @@ struct Cluster: ParsableCommand {
         @Flag(help: "No CURVE keys (plain ZeroMQ on loopback, for comparison).") var insecure = false
         @Flag(name: .customLong("no-prefix-cache"), help: "Run the coordinator with --no-prefix-cache (no reuse of cached prompt prefixes).")
         var noPrefixCache = false
+        @Option(name: .customLong("gateway-port"), help: "HTTP port of mq-gateway, the OpenAI-compatible API (default 8000, or a free port with --port 0; 0: a free port).")
+        var gatewayPort: Int?
+        @Flag(name: .customLong("no-gateway"), help: "Do not start mq-gateway.") var noGateway = false
+        @Option(name: .customLong("gateway-api-keys"), help: "API keys file (one a line) HTTP clients of the gateway must present as Bearer tokens.")
+        var gatewayAPIKeys: String?
+        @Option(name: .customLong("kv-memory"), help: "KV-cache memory of each worker, e.g. 512M (default: the worker decides).")
+        var kvMemory: String?
+        @Option(name: .customLong("max-queued"), help: "Calls the coordinator queues for admission; beyond, calls fail fast (RESOURCE_EXHAUSTED, HTTP 429).")
+        var maxQueued: Int?
+        @Option(name: .customLong("api-key"), help: "Make the coordinator require this API key (clients: --api-key or MQ_API_KEY; the gateway gets it).")
+        var apiKey: String?
         @Flag(help: "Keep the cluster running until Ctrl-C after the prompt.") var keep = false
         @Option(help: "Generate from this text (streamed) once the cluster serves.") var prompt: String?
         @Option(name: .customLong("max-tokens"), help: "Maximum new tokens for --prompt.") var maxTokens: Int = 64
@@ -62,6 +75,12 @@ struct Cluster: ParsableCommand {
             guard standbys >= 0 else { throw ValidationError("--standbys must not be negative") }
             guard (0 ... 65534).contains(port) else { throw ValidationError("--port must be in 0...65534") }
             if let metricsPort, !(0 ... 65535).contains(metricsPort) { throw ValidationError("--metrics-port must be in 0...65535") }
+            if let gatewayPort, !(0 ... 65535).contains(gatewayPort) { throw ValidationError("--gateway-port must be in 0...65535") }
+            if let maxQueued, maxQueued < 0 { throw ValidationError("--max-queued must not be negative") }
+            if noGateway && (gatewayPort != nil || gatewayAPIKeys != nil) { throw ValidationError("--no-gateway goes without --gateway-port and --gateway-api-keys") }
+            if let apiKey, apiKey.utf8.count < 16 || apiKey.contains(where: \.isWhitespace) {
+                throw ValidationError("--api-key must be one word of at least 16 characters")
+            }
             guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
             guard maxTokens >= 1, maxTokens <= Int(UInt32.max) else { throw ValidationError("--max-tokens must be in 1...\(UInt32.max)") }
             _ = try sampling.parameters(stopStrings: stops)
@@ -76,6 +95,7 @@ struct Cluster: ParsableCommand {
                 options.endpoints = .tcp(clientPort: port == 0 ? nil : port)
                 options.secured = !insecure
                 options.workerThreads = threads
+                options.apiKey = apiKey
                 options.workerArguments += ["--weights", weights.rawValue]
                 // One micro-batch: the stages take turns with all of this machine's cores rather than
                 // running side by side on a share of them (on 2 cores with tiny_starcoder and 2 stages,
@@ -83,6 +103,8 @@ struct Cluster: ParsableCommand {
                 options.coordinatorArguments = ["--split", split, "--micro-batches", "1"]
                     + (metrics == 0 ? [] : ["--metrics-listen", "tcp://127.0.0.1:\(metrics)"])
                     + (noPrefixCache ? ["--no-prefix-cache"] : [])
+                    + (maxQueued.map { ["--max-queued", "\($0)"] } ?? [])
+                options.workerArguments += kvMemory.map { ["--kv-memory", $0] } ?? []
                 options.stopOnSignals = true
                 let cluster = try LocalCluster(options)
                 defer {
@@ -91,10 +113,21 @@ struct Cluster: ParsableCommand {
                 }
                 writeStderr("mq cluster up: waiting for \(workers) workers to load \(options.model.path) (logs in \(cluster.directory.path)) ...\n")
                 try waitForCall { try await cluster.waitUntilServing(timeout: ClusterUpDefaults.startTimeout) }
+                var gateway: LocalGateway? = nil
+                if !noGateway {
+                    // The default port when it is free; else (or with --port 0) any free port.
+                    let chosen = gatewayPort
+                        ?? (port != 0 && LocalCluster.isTCPPortFree(ClusterUpDefaults.gatewayPort) ? ClusterUpDefaults.gatewayPort : 0)
+                    let started = try cluster.startGateway(LocalGatewayOptions(
+                        port: chosen == 0 ? nil : chosen, arguments: gatewayAPIKeys.map { ["--api-keys", $0] } ?? []))
+                    try waitForCall { try await cluster.waitUntilGatewayServing(started, timeout: ClusterUpDefaults.startTimeout) }
+                    gateway = started
+                }
                 let client = try cluster.client()
                 defer { client.close() }
-                writeStderr(try waitForCall { try await client.info() }.report())
-                writeStderr(howToCall(cluster, metricsPort: metrics))
+                let info = try waitForCall { try await client.info() }
+                writeStderr(info.report())
+                writeStderr(howToCall(cluster, metricsPort: metrics, gateway: gateway, modelName: info.model.name))
                 if let request, let prompt {
                     writeStdout(prompt)
                     try stream(request, from: client, json: false)
@@ -109,7 +142,7 @@ struct Cluster: ParsableCommand {
 
         /// The commands that call this cluster, with this mq's path (relative to the current folder
         /// when inside it, e.g. .build/release/mq).
-        private func howToCall(_ cluster: LocalCluster, metricsPort: Int) -> String {
+        private func howToCall(_ cluster: LocalCluster, metricsPort: Int, gateway: LocalGateway?, modelName: String) -> String {
             var mq = LocalCluster.executableDirectory().appendingPathComponent("mq").path
             let here = FileManager.default.currentDirectoryPath + "/"
             if mq.hasPrefix(here) { mq = String(mq.dropFirst(here.count)) }
@@ -122,6 +155,14 @@ struct Cluster: ParsableCommand {
 
                 """
             if metricsPort != 0 { text += "  curl -s http://127.0.0.1:\(metricsPort)/metrics      # Prometheus metrics\n" }
+            if let gateway {
+                let auth = gatewayAPIKeys == nil ? "" : " -H \"Authorization: Bearer $KEY\""
+                text += """
+                    mq cluster up: OpenAI-compatible gateway on \(gateway.url) (mq-gateway; model name from \(gateway.url)/v1/models)
+                      curl -s \(gateway.url)/v1/completions\(auth) -H 'Content-Type: application/json' -d '{"model": "\(modelName)", "prompt": "def fibonacci(n):", "max_tokens": 32}'
+
+                    """
+            }
             return text
         }
     }

@@ -1,6 +1,6 @@
 // `mq cluster up` end to end: it starts a secured 2-stage cluster from the built executables, streams
 // a prompt through it, and the text is the one `mq run` generates in one process; then it stops
-// every process it started.
+// every process it started (mq-gateway, the OpenAI HTTP API, included).
 import Foundation
 import XCTest
 
@@ -21,7 +21,8 @@ final class ClusterUpTests: XCTestCase {
         // Every process it started is gone: their PIDs are in the run folder's `pids` file.
         let folder = try XCTUnwrap(up.stderr.firstMatch(of: /logs in ([^)\s]+)\)/)?.1)
         let pids = try String(contentsOfFile: "\(folder)/pids", encoding: .utf8).split(separator: "\n")
-        XCTAssertEqual(pids.count, 3, "a coordinator and two workers")
+        XCTAssertEqual(pids.count, 4, "a coordinator, two workers and the gateway")
+        XCTAssert(up.stderr.contains("OpenAI-compatible gateway on http://127.0.0.1:"), up.stderr)
         for line in pids {
             let pid = try XCTUnwrap(Int32(line.split(separator: " ")[1]))
             XCTAssertEqual(kill(pid, 0), -1, "\(line) still runs")

@@ -4,6 +4,7 @@
 import MQProtocol
 import XCTest
 @testable import MQCoordinator
+import MQTransport
 
 final class FencingTests: XCTestCase {
     private func register(_ cluster: inout Cluster, _ workerID: String, key: String, now: ContinuousClock.Instant = .now) -> [UInt8] {

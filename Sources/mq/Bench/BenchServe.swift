@@ -143,6 +143,12 @@ extension Bench {
         @Option(help: "With --start: secured (CURVE keys on every plane, made for the run), insecure, or both (each worker count measured both ways, insecure first, in this one run).")
         var security = "secured"
 
+        @Flag(help: "With --start: also start mq-gateway and measure every cluster both ways, interleaved: directly over ZeroMQ, then the same requests through the gateway's OpenAI HTTP API (streamed completions), --gateway-rounds times.")
+        var gateway = false
+
+        @Option(name: .customLong("gateway-rounds"), help: "With --gateway: rounds of (ZeroMQ, HTTP) measurements per cluster.")
+        var gatewayRounds = 2
+
         @OptionGroup var credentials: ClientCredentials
 
         func validate() throws {
@@ -169,6 +175,9 @@ extension Bench {
                 throw ValidationError("\(name) must be at least 1, got \(value)")
             }
             if warmup < 0 { throw ValidationError("--warmup must not be negative") }
+            if gateway && start == nil { throw ValidationError("--gateway only applies with --start") }
+            if gateway && chaos != nil { throw ValidationError("--gateway and --chaos do not go together") }
+            if gatewayRounds < 1 { throw ValidationError("--gateway-rounds must be at least 1") }
             if let chaos {
                 guard start != nil else { throw ValidationError("--chaos only applies with --start") }
                 guard chaos > 0, chaos.isFinite else { throw ValidationError("--chaos must be a positive number of seconds, got \(chaos)") }
@@ -217,8 +226,25 @@ extension Bench {
                             }
                             try waitForCall { try await cluster.waitUntilServing(timeout: .seconds(ServeBenchDefaults.startTimeoutSeconds)) }
                             let agent = chaos.map { ChaosAgent(cluster: cluster, intervalSeconds: $0, seed: seed) }
-                            runs.append(try measure(endpoint: cluster.clientEndpoint, settings: settings, security: try cluster.clientSecurity,
-                                                    apiKey: nil, secured: secured, chaos: agent, prefixCache: cached))
+                            guard gateway else {
+                                runs.append(try measure(endpoint: cluster.clientEndpoint, settings: settings, security: try cluster.clientSecurity,
+                                                        apiKey: nil, secured: secured, chaos: agent, prefixCache: cached))
+                                continue
+                            }
+                            let started = try cluster.startGateway()
+                            try waitForCall { try await cluster.waitUntilGatewayServing(started, timeout: .seconds(ServeBenchDefaults.startTimeoutSeconds)) }
+                            let client = try cluster.client()
+                            let model = try waitForCall { try await client.info() }.model.name
+                            client.close()
+                            for round in 1 ... gatewayRounds {
+                                for transport in [ServeBenchTransport.zeromq, .http(port: started.port, model: model)] {
+                                    let label: String
+                                    if case .http = transport { label = "\(started.url) (mq-gateway, HTTP)" } else { label = "\(cluster.clientEndpoint) (ZeroMQ)" }
+                                    if !json { writeStderr("mq bench serve: round \(round) of \(gatewayRounds): \(label)\n") }
+                                    runs.append(try measure(endpoint: cluster.clientEndpoint, settings: settings, security: try cluster.clientSecurity,
+                                                            apiKey: nil, secured: secured, prefixCache: cached, transport: transport, label: label))
+                                }
+                            }
                         }
                     }
                 }
@@ -229,14 +255,16 @@ extension Bench {
         }
 
         private func measure(endpoint: String, settings: ServeBenchSettings, security: MQClientSecurity?, apiKey: String?,
-                             secured: Bool, chaos: ChaosAgent? = nil, prefixCache: Bool? = nil) throws -> ServeBenchRun {
+                             secured: Bool, chaos: ChaosAgent? = nil, prefixCache: Bool? = nil, transport: ServeBenchTransport = .zeromq,
+                             label: String? = nil) throws -> ServeBenchRun {
             let json = self.json
-            let run = try waitForCall {
+            var run = try waitForCall {
                 try await ServeBenchmark(endpoint: endpoint, settings: settings, security: security, apiKey: apiKey,
-                                         secured: secured, chaos: chaos, prefixCache: prefixCache).run { line in
+                                         secured: secured, chaos: chaos, prefixCache: prefixCache, transport: transport).run { line in
                     if !json { writeStderr(line + "\n") }
                 }
             }
+            if let label { run.endpoint = label }
             if !json { writeStdout(run.table() + "\n") }
             return run
         }

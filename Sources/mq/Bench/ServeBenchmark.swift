@@ -62,6 +62,8 @@ struct ServeBenchmark: Sendable {
     var chaos: ChaosAgent? = nil
     /// Whether the started cluster's coordinator reuses cached prefixes (nil: not known, --server).
     var prefixCache: Bool? = nil
+    /// --gateway: the requests go through mq-gateway's HTTP API (Info samples still use MQClient).
+    var transport = ServeBenchTransport.zeromq
 
     func run(progress: @escaping @Sendable (String) -> Void) async throws -> ServeBenchRun {
         let client = try MQClient(endpoint: endpoint, defaultTimeout: settings.callTimeout, security: security, apiKey: apiKey)
@@ -87,7 +89,7 @@ struct ServeBenchmark: Sendable {
                                    sharedPrefix: settings.sharedPrefix)
 
         for index in 0 ..< settings.warmup {
-            let outcome = await Self.drive(client: client, request: request(prompts.prompt(stream: -1, request: index)), timeout: settings.callTimeout, levelStart: ContinuousClock.now)
+            let outcome = await drive(client: client, request: request(prompts.prompt(stream: -1, request: index)), timeout: settings.callTimeout, levelStart: ContinuousClock.now)
             if let code = outcome.failure { progress("warm-up request \(index + 1) failed: \(code)") }
         }
 
@@ -124,7 +126,7 @@ struct ServeBenchmark: Sendable {
                 group.addTask {
                     var outcomes: [RequestOutcome] = []
                     for index in 0 ..< requestsPerStream {
-                        var o = await Self.drive(client: client, request: request(prompts.prompt(stream: stream, request: index)),
+                        var o = await drive(client: client, request: request(prompts.prompt(stream: stream, request: index)),
                                                  timeout: timeout, levelStart: started)
                         o.stream = stream
                         outcomes.append(o)
@@ -143,6 +145,17 @@ struct ServeBenchmark: Sendable {
         let kvSamples = await sampler.value
         let after = try? await infoClient.info()
         return ServeBenchLevel(streams: streams, wall: wall, outcomes: outcomes, kv: kvSamples, before: before, after: after, chaos: chaosLog)
+    }
+
+    /// One request over this run's transport.
+    private func drive(client: MQClient, request: GenerateRequest, timeout: Duration,
+                       levelStart: ContinuousClock.Instant) async -> RequestOutcome {
+        switch transport {
+        case .zeromq:
+            return await Self.drive(client: client, request: request, timeout: timeout, levelStart: levelStart)
+        case let .http(port, model):
+            return await GatewayStreamDriver.drive(port: port, model: model, request: request, timeout: timeout, levelStart: levelStart)
+        }
     }
 
     /// One GenerateStream call, timed chunk by chunk. Never throws: a failure is an outcome.

@@ -8,13 +8,16 @@
 //   MQTokenizer   tokenizer.json: added tokens, pre-tokenizers, byte-level BPE, decoders
 //   MQSampling    greedy / temperature / top-k / top-p with per-request seeds, log probabilities
 //   MQModel       one file per architecture (GPTBigCode.swift), KV cache, layer-range loading
+//   MQGeneration  what a generation is: request, result, finish reason, OutputTracker (text and stops);
+//                 shared by MQEngine and MQCoordinator, so the coordinator needs no engine
 //   MQEngine      single-process generation: tokenizer + model + sampler
 //   CMQProto      protoc-c output for Protos/mq/v1/*.proto (generated, committed; tools/gen-protos.sh)
 //   MQProtocol    typed Swift messages <-> protobuf-c wire bytes; the only module that sees CMQProto
 //   MQTransport   ZeroMQ sockets, multipart frames, polling; the only module that sees libzmq
 //   MQClient      async client library for the coordinator's gRPC-like calls (no model code)
 //   MQWorker      a pipeline stage: registers, loads its layers, runs steps, forwards activations
-//   MQCoordinator assigns layers to workers, schedules steps, serves client calls
+//   MQCoordinator assigns layers to workers, schedules steps, serves client calls (reads a model's
+//                 shape and tokenizer; no engine)
 //   MQLocalCluster the one launcher of a local cluster (coordinator + workers from the built executables):
 //                 `mq cluster up` (deploy/local-cluster.sh), `mq bench serve --start` and the cluster tests
 //   MQCommandLine what the executables' command lines share (byte sizes, keys, secure defaults)
@@ -58,7 +61,8 @@ let package = Package(
         .target(name: "MQTokenizer", swiftSettings: [.unsafeFlags(["-O"])]),
         .target(name: "MQSampling", swiftSettings: kernelFlags),
         .target(name: "MQModel", dependencies: ["MQKernels", "MQCheckpoint"], swiftSettings: kernelFlags),
-        .target(name: "MQEngine", dependencies: ["MQModel", "MQTokenizer", "MQSampling", "MQCheckpoint"]),
+        .target(name: "MQGeneration", dependencies: ["MQTokenizer", "MQSampling"]),
+        .target(name: "MQEngine", dependencies: ["MQGeneration", "MQModel", "MQTokenizer", "MQSampling", "MQCheckpoint"]),
         .target(name: "MQProtocol", dependencies: ["CMQProto", "CProtobufC"]),
         // Benchmarks apart from the libraries: decode speed, one linear layer against OpenBLAS (the
         // only user of COpenBLAS), memory bandwidth. Only the `mq bench` commands use it.
@@ -77,7 +81,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .target(name: "MQCoordinator", dependencies: [
-            "MQProtocol", "MQTransport", "MQModel", "MQCheckpoint", "MQTokenizer", "MQSampling", "MQEngine",
+            "MQProtocol", "MQTransport", "MQModel", "MQCheckpoint", "MQTokenizer", "MQSampling", "MQGeneration",
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: [.unsafeFlags(["-O"])]),
         // The OpenAI-compatible HTTP gateway: HTTP (Hummingbird) in front of coordinators, through MQClient.

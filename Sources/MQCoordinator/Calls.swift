@@ -1,5 +1,5 @@
 // A client call in progress: who asked, its deadline, its sequence on the workers and its output.
-import MQEngine
+import MQGeneration
 import MQProtocol
 
 struct CallKey: Hashable {
@@ -100,7 +100,7 @@ func nanos(_ d: Duration) -> UInt64 {
 }
 
 extension MQProtocol.FinishReason {
-    init(_ r: MQEngine.FinishReason) {
+    init(_ r: MQGeneration.FinishReason) {
         switch r {
         case .length: self = .length
         case .eos: self = .eos

@@ -4,7 +4,7 @@
 // first), so no client can hold up the service loop; a checked generation goes to the Scheduler.
 import Foundation
 import Logging
-import MQEngine
+import MQGeneration
 import MQProtocol
 import MQSampling
 import MQTransport

@@ -5,7 +5,7 @@
 // loop (CoordinatorService) carries out in order. Worker events, fencing and failover are in
 // Scheduler+Workers.swift. The deterministic simulation tests drive exactly this type.
 import Logging
-import MQEngine
+import MQGeneration
 import MQProtocol
 
 /// What the scheduler asks the socket loop to do, in order.

@@ -2,7 +2,7 @@
 // the seed picks the cluster, the calls and the faults; a virtual clock and an event queue drive
 // the Scheduler exactly as CoordinatorService's loop does (events in, `perform` of the commands
 // out, a tick every 50 ms). Invariants are checked as replies arrive and when the run is quiet.
-import MQEngine
+import MQGeneration
 import MQProtocol
 @testable import MQCoordinator
 import struct MQSampling.SplitMix64

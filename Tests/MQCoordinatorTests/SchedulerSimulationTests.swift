@@ -10,7 +10,7 @@
 // `MQ_SIM_SEED=<seed> swift test --filter SchedulerSimulation` (with SWIFT_DETERMINISTIC_HASHING=1
 // set, a seed replays identically across processes; within one process it always does).
 import Foundation
-import MQEngine
+import MQGeneration
 import MQProtocol
 import XCTest
 @testable import MQCoordinator

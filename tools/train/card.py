@@ -21,13 +21,14 @@ import argparse
 import json
 import os
 
+NUMBERS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
 PAPER_PPL = (29.9, 30.2)  # Shazeer 2019: Billion-Word, multi-head vs multi-query
 REPRO = "tools/train/reproduce.sh"
 EVAL_CMD = ("/work/venv/bin/python tools/train/evaluate.py --mqa models/train-work/mqa/export "
             "--mha models/train-work/mha/export --shipped models/default")
 
 
-def quality_section(ev, info_mqa, heading="##"):
+def quality_section(ev, info_mqa, heading="##", continuations=3):
     mqa, mha = ev["mqa"], ev["mha"]
     gap_tok = (mqa["ppl_token"] / mha["ppl_token"] - 1) * 100
     gap_bpb = (mqa["bits_per_byte"] / mha["bits_per_byte"] - 1) * 100
@@ -104,13 +105,14 @@ def quality_section(ev, info_mqa, heading="##"):
         "translation BLEU). " + verdict,
         "",
         f"Reproduce: `{REPRO}` (data, tokenizer, both models trained concurrently, F16 export, "
-        f"the shipped model's three continuations, this table; about 3 hours on an idle 2-core machine). From existing checkpoints: `{EVAL_CMD}`.",
+        f"the shipped model's {NUMBERS.get(continuations, continuations)} continuations, this table; about 4 hours on an idle 2-core machine). From existing checkpoints: `{EVAL_CMD}`.",
     ]
     return "\n".join(lines)
 
 
-def phase_text(info, label):
-    """One bullet list describing a training run from its training_info.json."""
+def phase_text(info, label, niced=False, note=""):
+    """One bullet list describing a training run from its training_info.json. niced: the run was started
+    under `nice -n 19` (lowest CPU priority) so that builds, tests and benchmarks came first."""
     a, summ, data = info["run"]["args"], info["summary"], info["data"]
     resumes = info.get("resumes", [])
     if resumes and resumes[-1]["args"]["max_minutes"] < a["max_minutes"]:
@@ -129,12 +131,14 @@ def phase_text(info, label):
     fim_rate, anneal = a.get("fim_rate", 0.0), a.get("anneal_by_time", False)
     extra = (f" --fim-rate {fim_rate:g} --fim-spm-rate {a['fim_spm_rate']:g}" if fim_rate else "") + \
             (" --anneal-by-time" if anneal else "")
-    cmd = (f"OMP_NUM_THREADS={a['threads']} /work/venv/bin/python tools/train/train.py --attention mqa{init} "
+    cmd = (f"OMP_NUM_THREADS={a['threads']} {'nice -n 19 ' if niced else ''}/work/venv/bin/python tools/train/train.py --attention mqa{init} "
            f"--out {a['out']} --seed {a['seed']} --batch-size {a['batch_size']} --context {a['context']} "
            f"--lr {a['lr']:g} --warmup-tokens {a['warmup_tokens']} --token-budget {a['token_budget']} "
            f"--max-minutes {a['max_minutes']:g}{extra} --threads {a['threads']}")
     decay = (f"cosine decay to {a['min_lr_ratio']} × peak by the token budget or the wall-clock limit, whichever "
              "comes first (`--anneal-by-time`)" if anneal else f"cosine decay to {a['min_lr_ratio']} × peak")
+    machine = ("run under `nice -n 19` on a 2-core machine shared with Swift builds, tests and benchmarks, "
+               "which had priority" if niced else "2-core machine shared with Swift compilation")
     fim = (f"\n- Fill-in-the-middle on {fim_rate:.0%} of the document pieces of each window, "
            f"{a['fim_spm_rate']:.0%} of them in SPM order, the rest PSM (`tools/train/fim.py`; see below)."
            if fim_rate else "")
@@ -145,7 +149,7 @@ def phase_text(info, label):
   linear warmup over {a['warmup_tokens']:,} tokens, {decay}; gradient clip {a['grad_clip']};
   no dropout; fp32.
 - Time: {summ['train_seconds'] / 60:.1f} minutes on {a['threads']} CPU thread(s), {summ['mean_tokens_per_s']:.0f} tokens/s
-  (2-core machine shared with Swift compilation).
+  ({machine}){note}.
 - Command: `{cmd}`
 """
 
@@ -175,9 +179,9 @@ def context_line(phases, n_positions):
     return f"{n_positions} ({', '.join(parts)})"
 
 
-def quality_by_window(after, before):
+def quality_by_window(after, before, last=4):
     """The held-out perplexity table by window length, before and after the last phase."""
-    lines = ["| Window (tokens) | " + ("Before phase 4: ppl / token | " if before else "") + "Ppl / token | Ppl / byte | Bits / byte |",
+    lines = ["| Window (tokens) | " + (f"Before phase {last}: ppl / token | " if before else "") + "Ppl / token | Ppl / byte | Bits / byte |",
              "|---|" + ("---|" if before else "") + "---|---|---|"]
     for c, r in after["perplexity"].items():
         b = f"{before['perplexity'][c]['ppl_token']:.3f} | " if before and c in before["perplexity"] else ("? | " if before else "")
@@ -190,32 +194,60 @@ def cell(text):
     return "`" + repr(text).replace("|", "\\|") + "`"
 
 
-def fim_section(fim_after, fim_before, samples, trained_fim):
-    if not trained_fim or fim_after is None:
+def phase_list(nums):
+    """[4] -> "Phase 4", [4, 5] -> "Phases 4 and 5", [4, 5, 6] -> "Phases 4–6"."""
+    if len(nums) == 1:
+        return f"Phase {nums[0]}"
+    if len(nums) == 2:
+        return f"Phases {nums[0]} and {nums[1]}"
+    return f"Phases {nums[0]}–{nums[-1]}"
+
+
+def fim_section(fim_after, fim_before, samples, trained_fim, fim_phases=(4,), last=4, fim_tokens=None):
+    """fim_phases: the phase numbers that trained FIM; last: the shipped phase; fim_tokens: tokens of those
+    phases. When fim_after has no FIM score (only perplexity: evaluate_fim.py --examples 0) and fim_before
+    has one, the table shows fim_before's score, labelled as the weights before the last phase."""
+    if fim_after is not None and "fim" not in fim_after and fim_before is not None and "fim" in fim_before:
+        fa, measured_before = fim_before["fim"], True
+    elif fim_after is not None and "fim" in fim_after:
+        fa, measured_before = fim_after["fim"], False
+    else:
+        fa = None
+    if not trained_fim or fa is None:
         f = samples["fim"][0]
         return f"""## Fill-in-the-middle
 The FIM tokens exist in the vocabulary, but the model was **not** trained with FIM. Given
 `<fim_prefix>{f['prefix']!r}<fim_suffix>{f['suffix']!r}<fim_middle>`
 it produces {f['middle_greedy']!r} (greedy): do not rely on FIM with this model.
 """
-    fa = fim_after["fim"]
+    trained = phase_list(list(fim_phases))
     before = ""
-    if fim_before:
+    if fim_before and not measured_before and "fim" in fim_before:
         fb = fim_before["fim"]
-        before = (f"| Before phase 4 (no FIM training), FIM prompt | {fb['fim_hits']}/{fb['examples']} "
+        untrained = " (no FIM training)" if last == fim_phases[0] else ""
+        before = (f"| Before phase {last}{untrained}, FIM prompt | {fb['fim_hits']}/{fb['examples']} "
                   f"({fb['fim_exact']:.1%}) | {fb['fim_edit_sim']:.1f} |\n"
-                  f"| Before phase 4, left to right | {fb['left_to_right_hits']}/{fb['examples']} "
+                  f"| Before phase {last}, left to right | {fb['left_to_right_hits']}/{fb['examples']} "
                   f"({fb['left_to_right_exact']:.1%}) | {fb['left_to_right_edit_sim']:.1f} |\n")
+    which = ""
+    if measured_before:
+        which = (f"\n**Not measured on the shipped weights**: the scores below are phase {last - 1}'s weights "
+                 f"(before phase {last}); there was no time to rerun the FIM score after phase {last} "
+                 f"(`tools/train/evaluate_fim.py models/default` does). The perplexities above are phase {last}'s.\n")
+    short = (f"{trained} ({fim_tokens:,} tokens, about half of them in FIM examples) were far too short to teach it"
+             if fim_tokens and len(fim_phases) > 1 else
+             f"{trained} was far too short to teach it (its FIM examples were about half of its tokens)")
     if fa["fim_exact"] <= fa["left_to_right_exact"] or fa["fim_edit_sim"] <= fa["left_to_right_edit_sim"]:
         verdict = ("**FIM does not work yet with this model**: the FIM prompt does no better than the prefix "
                    "alone, the middles below rarely end with `<|endoftext|>`, and they ignore the suffix. "
-                   "Phase 4 was far too short to teach it (its FIM examples were about half of its tokens); "
-                   "the FIM format is in place for a longer run. Do not rely on FIM with this model.")
+                   f"{short}; the FIM format is in place for a longer run. Do not rely on FIM with this model.")
+        if measured_before:
+            verdict = verdict.replace("with this model**:", f"with this model** (phase {last - 1}'s measurement):")
     else:
         verdict = "The FIM prompt beats the prefix alone: the model uses the suffix."
     probes = "\n".join(f"| {cell(f['prefix'])} | {cell(f['suffix'])} | {cell(f['middle_greedy'])} |" for f in samples["fim"])
     return f"""## Fill-in-the-middle
-Phase 4 trained fill-in-the-middle with StarCoder's recipe (Bavarian et al. 2022; bigcode's
+{trained} trained fill-in-the-middle with StarCoder's recipe (Bavarian et al. 2022; bigcode's
 Megatron-LM), implemented in `tools/train/fim.py`: each training window is split at `<|endoftext|>`
 into document pieces; each piece becomes a FIM example with probability 0.5, cut at two character
 positions drawn uniformly (prefix | middle | suffix, each tokenized on its own), and laid out as
@@ -225,7 +257,7 @@ with `<fim_pad>` (not in the loss) so the window keeps its length, and the `<|en
 piece stays, so the model ends a middle with `<|endoftext|>`. To fill a middle, send
 `<fim_prefix>PREFIX<fim_suffix>SUFFIX<fim_middle>` and stop at `<|endoftext|>` (what mq's `--suffix`
 builds).
-
+{which}
 **FIM score** (`tools/train/evaluate_fim.py`): {fa['examples']} functions drawn (seed {fa['seed']}) from the
 {fa['candidate_functions']:,} functions of the held-out files that have 3 or more lines and at most 400
 tokens; in each, one non-blank line other than the `def` line and the last line is masked. The model
@@ -266,7 +298,12 @@ def main():
     ap.add_argument("--fim-eval-before", default=None,
                     help="evaluate_fim.py --json-out of the model before the last phase (the 'before' column)")
     ap.add_argument("--quality-out", default="models/QUALITY.md")
+    ap.add_argument("--phase-note", action="append", default=[], metavar="N=TEXT",
+                    help="text appended to phase N's time line (e.g. that it was paused); repeatable")
+    ap.add_argument("--niced", type=int, action="append", default=[],
+                    help="phase number (1 = the equal-budget run) that ran under `nice -n 19`; repeatable")
     args = ap.parse_args()
+    notes = {int(n): "; " + t for n, t in (x.split("=", 1) for x in args.phase_note)}
     with open(args.eval) as f:
         ev = json.load(f)
     with open(args.samples) as f:
@@ -288,6 +325,7 @@ def main():
             phases.append(json.load(f))
     phases.append(info)
     source = os.path.join(info["run"]["args"]["out"], "final")
+    last = len(phases)
     fim_after = fim_before = None
     if args.fim_eval:
         with open(args.fim_eval) as f:
@@ -299,8 +337,8 @@ def main():
     if fim_after:
         by_window = ("\n\nLeft to right (no FIM transformation) in non-overlapping windows of each length "
                      "(`tools/train/evaluate_fim.py`; evaluate.py's measurement)"
-                     + (", before and after phase 4" if fim_before else "") + ":\n\n"
-                     + quality_by_window(fim_after, fim_before))
+                     + (f", before and after phase {last}" if fim_before else "") + ":\n\n"
+                     + quality_by_window(fim_after, fim_before, last))
         ppl = {int(c): r["ppl_token"] for c, r in fim_after["perplexity"].items()}
         if 256 in ppl and 512 in ppl:
             gap = (ppl[512] / ppl[256] - 1) * 100
@@ -310,11 +348,14 @@ def main():
                           + ".")
             if fim_before and "256" in fim_before["perplexity"]:
                 b256 = fim_before["perplexity"]["256"]["ppl_token"]
-                if ppl[256] > b256:
+                if ppl[256] > b256 and last == 4:
                     by_window += (f" Phase 4 cost perplexity in 256-token windows ({b256:.3f} → {ppl[256]:.3f}): "
                                   "half of its documents were FIM examples and its short schedule restarted at a "
                                   "high learning rate.")
-    fim = fim_section(fim_after, fim_before, samples, bool(info["run"]["args"].get("fim_rate")))
+    fim_phases = [i + 1 for i, p in enumerate(phases) if p["run"]["args"].get("fim_rate")]
+    fim_tokens = sum(p["summary"]["tokens_seen"] for p in phases if p["run"]["args"].get("fim_rate"))
+    fim = fim_section(fim_after, fim_before, samples, bool(info["run"]["args"].get("fim_rate")),
+                      fim_phases or [last], last, fim_tokens)
     if len(phases) > 1:
         total_tokens = sum(p["summary"]["tokens_seen"] for p in phases)
         total_min = sum(p["summary"]["train_seconds"] for p in phases) / 60
@@ -324,7 +365,8 @@ def main():
         training = (f"{len(phases)} phases, {total_tokens:,} tokens in all ({total_min:.0f} minutes of training), then "
                     f"`tools/train/export.py {source} models/default` (F16). "
                     f"The whole pipeline: `{REPRO}`.\n\n"
-                    + "\n".join(phase_text(p, label) for p, label in zip(phases, labels)))
+                    + "\n".join(phase_text(p, label, i + 1 in args.niced, notes.get(i + 1, ""))
+                                for i, (p, label) in enumerate(zip(phases, labels))))
     else:
         training = (phase_text(info, "") + f"\nThen `tools/train/export.py {source} models/default` (F16). "
                     f"The whole pipeline: `{REPRO}`.\n")
@@ -401,11 +443,11 @@ tools/train/reproduce.sh` after adding the run to it).
         f.write(card)
     quality = ("# Quality of multi-query attention at equal parameter count\n\n"
                "Written by `tools/train/card.py` from `tools/train/evaluate.py`'s output.\n\n"
-               + quality_section(ev, info, "##") + "\n")
+               + quality_section(ev, info, "##", len(phases) - 1) + "\n")
     with open(args.quality_out, "w") as f:
         f.write(quality)
     with open(os.path.join(os.path.dirname(args.eval), "readme_snippet.md"), "w") as f:
-        f.write(quality_section(ev, info, "##") + "\n")
+        f.write(quality_section(ev, info, "##", len(phases) - 1) + "\n")
     print(f"wrote {args.model}/README.md, {args.quality_out}, readme_snippet.md")
 
 

@@ -46,6 +46,10 @@ def main():
     ap.add_argument("src")
     ap.add_argument("dst")
     ap.add_argument("--data", default="models/train-work/data")
+    ap.add_argument("--tokens-before", type=int, default=None,
+                    help="tokens seen by the runs before this one, instead of walking the chain of --init-from "
+                         "folders (needed when a run started from a folder that was overwritten since, e.g. "
+                         "phase 4 from models/default, now phase 4's own export)")
     args = ap.parse_args()
     torch.set_num_threads(1)
 
@@ -81,7 +85,9 @@ def main():
     if "summary" in info:
         summary = dict(info["summary"])
         init_from = info.get("run", {}).get("args", {}).get("init_from")
-        if init_from:  # a continued run: count the tokens its starting weights had already seen
+        if args.tokens_before is not None:
+            summary["tokens_seen_before"] = args.tokens_before
+        elif init_from:  # a continued run: count the tokens its starting weights had already seen
             summary["tokens_seen_before"] = tokens_before(init_from)
         with open(os.path.join(args.dst, "train_summary.json"), "w") as f:
             json.dump(summary, f, indent=1)

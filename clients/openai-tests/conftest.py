@@ -16,17 +16,18 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 import pytest
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from cluster_up import start_cluster, stop_cluster  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(os.environ.get("MQ_BIN", ROOT / ".build" / "debug"))
 MODEL = ROOT / "models" / "default"
-START_TIMEOUT = 300
 
 
 @dataclass
@@ -44,31 +45,6 @@ class Gateway:
         return self.url + "/v1"
 
 
-def start(extra):
-    command = [str(BIN / "mq"), "cluster", "up", "--model", str(MODEL), "--workers", "2", "--port", "0", "--keep",
-               "--threads", "1", *extra]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    lines = []
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        line = process.stderr.readline()
-        if not line:
-            raise RuntimeError(f"mq cluster up exited ({process.wait()}):\n" + "".join(lines))
-        lines.append(line)
-        if "running; press Ctrl-C" in line:
-            return process, "".join(lines)
-    process.send_signal(signal.SIGINT)
-    raise RuntimeError("mq cluster up did not serve in time:\n" + "".join(lines))
-
-
-def stop(process) -> None:
-    process.send_signal(signal.SIGINT)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-
-
 def model_name(url: str, api_key: Optional[str]) -> str:
     import urllib.request
     request = urllib.request.Request(url + "/v1/models", headers={"Authorization": f"Bearer {api_key}"} if api_key else {})
@@ -82,7 +58,7 @@ def cluster_gateway(tmp_path_factory, extra):
     keys = tmp_path_factory.mktemp("gateway-keys") / "api-keys"
     keys.write_text(f"# gateway keys\n{key}\n")
     metrics_port = free_port()
-    process, text = start(["--api-key", coordinator_key, "--gateway-api-keys", str(keys), "--metrics-port", str(metrics_port),
+    process, text = start_cluster(BIN / "mq", MODEL, ["--api-key", coordinator_key, "--gateway-api-keys", str(keys), "--metrics-port", str(metrics_port),
                            *extra])
     url = re.search(r"OpenAI-compatible gateway on (\S+)", text).group(1)
     folder = Path(re.search(r"logs in (\S+?)\)", text).group(1))
@@ -95,7 +71,7 @@ def cluster_gateway(tmp_path_factory, extra):
 def gateway(tmp_path_factory):
     process, gw = cluster_gateway(tmp_path_factory, [])
     yield gw
-    stop(process)
+    stop_cluster(process)
 
 
 @pytest.fixture(scope="session")
@@ -104,7 +80,7 @@ def small_gateway(tmp_path_factory):
     # stage of models/default): 128K holds two calls of 60 tokens.
     process, gw = cluster_gateway(tmp_path_factory, ["--kv-memory", "128K", "--max-queued", "1"])
     yield gw
-    stop(process)
+    stop_cluster(process)
 
 
 def free_port() -> int:

@@ -7,18 +7,19 @@ from __future__ import annotations
 import os
 import re
 import secrets
-import signal
 import socket
 import subprocess
-import time
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 import pytest
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from cluster_up import start_cluster, stop_cluster  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[3]
-START_TIMEOUT = 300
 
 
 @dataclass
@@ -41,35 +42,6 @@ class Cluster:
         return int(match.group(1)) if match else 0
 
 
-def start_cluster(extra=(), model: Optional[Path] = None):
-    """Runs `mq cluster up --port 0 --keep` and waits for its "serving on" line; returns the process
-    and what it printed so far."""
-    mq = Path(os.environ.get("MQ_BIN", ROOT / ".build" / "debug")) / "mq"
-    model = model or ROOT / "models" / "default"
-    command = [str(mq), "cluster", "up", "--model", str(model), "--workers", "2", "--port", "0", "--keep",
-               "--threads", "1", *extra]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    lines = []
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        line = process.stderr.readline()
-        if not line:
-            raise RuntimeError(f"mq cluster up exited ({process.wait()}):\n" + "".join(lines))
-        lines.append(line)
-        if "running; press Ctrl-C" in line:
-            return process, "".join(lines)
-    process.send_signal(signal.SIGINT)
-    raise RuntimeError("mq cluster up did not serve in time:\n" + "".join(lines))
-
-
-def stop_cluster(process) -> None:
-    process.send_signal(signal.SIGINT)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-
-
 @pytest.fixture(scope="session")
 def cluster():
     mq = Path(os.environ.get("MQ_BIN", ROOT / ".build" / "debug")) / "mq"
@@ -81,7 +53,7 @@ def cluster():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         metrics_port = s.getsockname()[1]
-    process, text = start_cluster(["--api-key", api_key, "--no-gateway", "--metrics-port", str(metrics_port)])
+    process, text = start_cluster(mq, ROOT / "models" / "default", ["--api-key", api_key, "--no-gateway", "--metrics-port", str(metrics_port)])
     try:
         endpoint = re.search(r"serving on (\S+)", text).group(1)
         server_key = re.search(r"--server-key (\S+)", text).group(1)

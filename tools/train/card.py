@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 
+PARAMS_TEXT = "5.4M-parameter"
 NUMBERS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
 PAPER_PPL = (29.9, 30.2)  # Shazeer 2019: Billion-Word, multi-head vs multi-query
 REPRO = "tools/train/reproduce.sh"
@@ -130,7 +131,8 @@ def phase_text(info, label, niced=False, note=""):
     init = f" --init-from {a['init_from']}" if a.get("init_from") else ""
     fim_rate, anneal = a.get("fim_rate", 0.0), a.get("anneal_by_time", False)
     extra = (f" --fim-rate {fim_rate:g} --fim-spm-rate {a['fim_spm_rate']:g}" if fim_rate else "") + \
-            (" --anneal-by-time" if anneal else "")
+            (f" --fim-line-rate {a['fim_line_rate']:g} --fim-max-lines {a['fim_max_lines']}" if a.get("fim_line_rate") else "") + \
+            (" --fim-end-eos" if a.get("fim_end_eos") else "") + (" --anneal-by-time" if anneal else "")
     cmd = (f"OMP_NUM_THREADS={a['threads']} {'nice -n 19 ' if niced else ''}/work/venv/bin/python tools/train/train.py --attention mqa{init} "
            f"--out {a['out']} --seed {a['seed']} --batch-size {a['batch_size']} --context {a['context']} "
            f"--lr {a['lr']:g} --warmup-tokens {a['warmup_tokens']} --token-budget {a['token_budget']} "
@@ -140,8 +142,14 @@ def phase_text(info, label, niced=False, note=""):
     machine = ("run under `nice -n 19` on a 2-core machine shared with Swift builds, tests and benchmarks, "
                "which had priority" if niced else "2-core machine shared with Swift compilation")
     fim = (f"\n- Fill-in-the-middle on {fim_rate:.0%} of the document pieces of each window, "
-           f"{a['fim_spm_rate']:.0%} of them in SPM order, the rest PSM (`tools/train/fim.py`; see below)."
-           if fim_rate else "")
+           f"{a['fim_spm_rate']:.0%} of them in SPM order, the rest PSM" if fim_rate else "")
+    if fim_rate and a.get("fim_line_rate"):
+        fim += (f"; {a['fim_line_rate']:.0%} of the FIM middles are 1 to {a['fim_max_lines']} whole lines, the rest "
+                "random character spans")
+    if fim_rate and a.get("fim_end_eos"):
+        fim += "; a FIM piece cut by the window's end gets `<|endoftext|>` after its middle"
+    if fim_rate:
+        fim += " (`tools/train/fim.py`; see below)."
     return f"""{label}
 - {summ['tokens_seen']:,} tokens ({summ['steps']} steps of {a['batch_size']} × {a['context']} tokens, data order seed {a['seed']}),
   {summ['tokens_seen'] / data['train']['tokens']:.2f} passes over the training split; {stop}.{fim}
@@ -159,6 +167,9 @@ def phase_label(n, info):
     start = f"phase {n - 1}'s weights"
     if a.get("init_from") and not a["init_from"].rstrip("/").endswith("final"):
         start += f" as exported to `{a['init_from']}` (F16, read back as fp32)"
+    if a.get("fim_line_rate") or a.get("fim_end_eos"):
+        return (f"**Phase {n}, {a['context']}-token windows and fill-in-the-middle with whole-line middles and an "
+                f"end-of-middle token** (from {start}; new optimizer and schedule, another data order seed):")
     if a.get("fim_rate"):
         return (f"**Phase {n}, {a['context']}-token windows and fill-in-the-middle** (from {start}; new optimizer "
                 "and schedule, another data order seed):")
@@ -203,9 +214,57 @@ def phase_list(nums):
     return f"Phases {nums[0]}–{nums[-1]}"
 
 
-def fim_section(fim_after, fim_before, samples, trained_fim, fim_phases=(4,), last=4, fim_tokens=None):
+def fim_recipe(fim_args):
+    """Per-phase FIM settings (fim_args: [(phase number, run args)] of the phases that trained FIM),
+    phases with the same settings together."""
+    groups = []
+    for n, a in fim_args:
+        key = (a["fim_rate"], a["fim_spm_rate"], a.get("fim_line_rate", 0.0), a.get("fim_max_lines", 4),
+               bool(a.get("fim_end_eos")))
+        if groups and groups[-1][1] == key:
+            groups[-1][0].append(n)
+        else:
+            groups.append(([n], key))
+    lines = []
+    for nums, (rate, spm, line, max_lines, end_eos) in groups:
+        text = f"- {phase_list(nums)}: FIM probability {rate:g}, SPM probability {spm:g}"
+        text += (f"; {line:.0%} of the FIM middles are 1 to {max_lines} whole lines instead of a random character "
+                 "span (below)" if line else "; every middle a random character span")
+        if end_eos:
+            text += "; `<|endoftext|>` after every FIM middle (below)"
+        lines.append(text + ".")
+    return "\n".join(lines)
+
+
+WHY_PHASE_6 = """
+Why the recipe changed after phase 5 (then the FIM prompt scored below the prefix alone, 0/300 exact
+matches against 6/300): the format was not the problem (training, `tools/train/evaluate_fim.py` and
+mq's `--suffix` build the same ids, `<fim_prefix>` prefix `<fim_suffix>` suffix `<fim_middle>` with
+each part tokenized on its own), the examples were. A file of this corpus averages about 4,300
+tokens and a window holds 512, so in phases 4 and 5 only 710 of the 7,251 document pieces ended
+inside their window: about nine in ten FIM middles ran to the window's end and were never followed
+by `<|endoftext|>`, so the model hardly ever saw a middle end. A random character span averages a
+third of its piece (about 170 tokens) and begins and ends at arbitrary characters, where an editor
+and the FIM score ask for a line. And the two phases made only about 3,600 FIM examples, each of
+which teaches the jump from `<fim_middle>` back to the end of the prefix in a handful of tokens.
+So the later phase's options (`tools/train/fim.py`, off by default so that the earlier phases
+reproduce draw for draw):
+- `--fim-line-rate R --fim-max-lines N`: a fraction R of the FIM middles are 1 to N whole lines of
+  the piece (the count geometric with p = 0.6, never the piece's first line, which may be partial).
+  The middle ends where its last line ends, so the suffix starts with that line's newline; with equal
+  probability it begins at the newline before its first line (the middle is newline, indentation,
+  code: the FIM score's masked line) or after that line's indentation (the prefix ends in a newline
+  and indentation, like an editor's cursor on an indented empty line, as in mq's quick start
+  `--prompt 'def add(a, b):\\n    ' --suffix '\\n    return c'`).
+- `--fim-end-eos`: a FIM piece that runs to the window's end gets `<|endoftext|>` right after its
+  middle (its suffix cut by one more token), so every FIM example teaches the model to end the
+  middle, which is what stops an mq `--suffix` request by itself.
+"""
+
+
+def fim_section(fim_after, fim_before, samples, trained_fim, fim_phases=(4,), last=4, fim_tokens=None, fim_args=None):
     """fim_phases: the phase numbers that trained FIM; last: the shipped phase; fim_tokens: tokens of those
-    phases. When fim_after has no FIM score (only perplexity: evaluate_fim.py --examples 0) and fim_before
+    phases; fim_args: [(phase number, run args)] of those phases (the per-phase recipe). When fim_after has no FIM score (only perplexity: evaluate_fim.py --examples 0) and fim_before
     has one, the table shows fim_before's score, labelled as the weights before the last phase."""
     if fim_after is not None and "fim" not in fim_after and fim_before is not None and "fim" in fim_before:
         fa, measured_before = fim_before["fim"], True
@@ -244,20 +303,33 @@ it produces {f['middle_greedy']!r} (greedy): do not rely on FIM with this model.
         if measured_before:
             verdict = verdict.replace("with this model**:", f"with this model** (phase {last - 1}'s measurement):")
     else:
-        verdict = "The FIM prompt beats the prefix alone: the model uses the suffix."
-    probes = "\n".join(f"| {cell(f['prefix'])} | {cell(f['suffix'])} | {cell(f['middle_greedy'])} |" for f in samples["fim"])
+        ended = (f" {fa['fim_ended']} of the {fa['examples']} FIM answers were closed with `<|endoftext|>` right "
+                 "after their line (what stops an mq `--suffix` request by itself)." if "fim_ended" in fa else "")
+        verdict = (f"**The FIM prompt beats the prefix alone** ({fa['fim_hits']} against {fa['left_to_right_hits']} "
+                   f"exact lines, edit similarity {fa['fim_edit_sim']:.1f} against {fa['left_to_right_edit_sim']:.1f}): "
+                   f"the model uses the suffix.{ended} It is still a {PARAMS_TEXT} model trained on a small "
+                   "corpus: most middles are plausible Python with the right names rather than the right line.")
+    probes = "\n".join(f"| {cell(f['prefix'])} | {cell(f['suffix'])} | {cell(f['middle_greedy'])} |"
+                       + (f" {'yes' if f['ended'] else 'no'} |" if "ended" in f else "") for f in samples["fim"])
+    ended_head = " Ends with `<|endoftext|>` |" if samples["fim"] and "ended" in samples["fim"][0] else ""
+    ended_rule = "---|" if ended_head else ""
+    fim_args = fim_args or []
+    recipe = fim_recipe(fim_args) if fim_args else ""
+    why = WHY_PHASE_6 if any(a.get("fim_line_rate") or a.get("fim_end_eos") for _, a in fim_args) else ""
     return f"""## Fill-in-the-middle
 {trained} trained fill-in-the-middle with StarCoder's recipe (Bavarian et al. 2022; bigcode's
 Megatron-LM), implemented in `tools/train/fim.py`: each training window is split at `<|endoftext|>`
-into document pieces; each piece becomes a FIM example with probability 0.5, cut at two character
+into document pieces; each piece becomes a FIM example with the FIM probability, cut at two character
 positions drawn uniformly (prefix | middle | suffix, each tokenized on its own), and laid out as
-PSM `<fim_prefix>` prefix `<fim_suffix>` suffix `<fim_middle>` middle, or (with probability 0.5) as
+PSM `<fim_prefix>` prefix `<fim_suffix>` suffix `<fim_middle>` middle, or (with the SPM probability) as
 SPM `<fim_prefix><fim_suffix>` suffix `<fim_middle>` prefix middle; the suffix is cut or padded
 with `<fim_pad>` (not in the loss) so the window keeps its length, and the `<|endoftext|>` after a
 piece stays, so the model ends a middle with `<|endoftext|>`. To fill a middle, send
 `<fim_prefix>PREFIX<fim_suffix>SUFFIX<fim_middle>` and stop at `<|endoftext|>` (what mq's `--suffix`
 builds).
-{which}
+
+{recipe}
+{why}{which}
 **FIM score** (`tools/train/evaluate_fim.py`): {fa['examples']} functions drawn (seed {fa['seed']}) from the
 {fa['candidate_functions']:,} functions of the held-out files that have 3 or more lines and at most 400
 tokens; in each, one non-blank line other than the `def` line and the last line is masked. The model
@@ -280,8 +352,8 @@ answer and masked line (both stripped), averaged.
 
 Greedy middles (`tools/train/sample.py`, transformers; at most 32 tokens, up to `<|endoftext|>`):
 
-| Prefix | Suffix | Middle |
-|---|---|---|
+| Prefix | Suffix | Middle |{ended_head}
+|---|---|---|{ended_rule}
 {probes}
 """
 
@@ -354,8 +426,9 @@ def main():
                                   "high learning rate.")
     fim_phases = [i + 1 for i, p in enumerate(phases) if p["run"]["args"].get("fim_rate")]
     fim_tokens = sum(p["summary"]["tokens_seen"] for p in phases if p["run"]["args"].get("fim_rate"))
+    fim_args = [(i + 1, p["run"]["args"]) for i, p in enumerate(phases) if p["run"]["args"].get("fim_rate")]
     fim = fim_section(fim_after, fim_before, samples, bool(info["run"]["args"].get("fim_rate")),
-                      fim_phases or [last], last, fim_tokens)
+                      fim_phases or [last], last, fim_tokens, fim_args)
     if len(phases) > 1:
         total_tokens = sum(p["summary"]["tokens_seen"] for p in phases)
         total_min = sum(p["summary"]["train_seconds"] for p in phases) / 60

@@ -21,7 +21,8 @@ FIM score (held-out files only; they were never trained on):
     left-to-right prompt: prefix alone;
   * greedy decoding, at most 48 new tokens; the answer is the generated text up to <|endoftext|>
     or the first "\\n" after its first character; exact match when answer.rstrip() == middle.rstrip()
-    (that is, a line break and then exactly the masked line, indentation included).
+    (that is, a line break and then exactly the masked line, indentation included). Also counted:
+    FIM answers the model closed with <|endoftext|> before starting another line (fim_ended).
 The FIM score is the fraction of exact matches with the FIM prompt; the left-to-right score (the
 same lines, predicted without the suffix) is the baseline it must beat. Exact match of a whole line
 is hard for a model this small, so each is also given as edit similarity, CodeXGLUE's second
@@ -90,11 +91,14 @@ def complete_line(model, tok, prompt):
                              pad_token_id=EOS_ID,
                              stopping_criteria=StoppingCriteriaList([StopAtNewline(tok, ids.shape[1])]))
     new = out[0, ids.shape[1]:].tolist()
-    if EOS_ID in new:
+    ended = EOS_ID in new
+    if ended:
         new = new[:new.index(EOS_ID)]
     text = tok.decode(new)
     cut = text.find("\n", 1)
-    return text if cut < 0 else text[:cut]
+    # ended: the model closed its answer with <|endoftext|> before another line began (what stops
+    # an mq --suffix request by itself)
+    return (text, ended) if cut < 0 else (text[:cut], False)
 
 
 def fim_score(folder, python, n, seed, max_function_tokens):
@@ -105,8 +109,8 @@ def fim_score(folder, python, n, seed, max_function_tokens):
     hits = {"fim": 0, "left_to_right": 0}
     sim = {"fim": 0.0, "left_to_right": 0.0}
     for ex in examples:
-        ex["fim"] = complete_line(model, tok, fim_prompt(ex["prefix"], ex["suffix"]))
-        ex["left_to_right"] = complete_line(model, tok, ex["prefix"])
+        ex["fim"], ex["fim_ended"] = complete_line(model, tok, fim_prompt(ex["prefix"], ex["suffix"]))
+        ex["left_to_right"], _ = complete_line(model, tok, ex["prefix"])
         for k in hits:
             hits[k] += ex[k].rstrip() == ex["middle"].rstrip()
             sim[k] += 100 * difflib.SequenceMatcher(None, ex[k].strip(), ex["middle"].strip()).ratio()
@@ -114,7 +118,8 @@ def fim_score(folder, python, n, seed, max_function_tokens):
     return {"examples": n, "candidate_functions": pool, "seed": seed,
             "fim_exact": hits["fim"] / n, "left_to_right_exact": hits["left_to_right"] / n,
             "fim_hits": hits["fim"], "left_to_right_hits": hits["left_to_right"],
-            "fim_edit_sim": sim["fim"] / n, "left_to_right_edit_sim": sim["left_to_right"] / n, "items": examples}
+            "fim_edit_sim": sim["fim"] / n, "left_to_right_edit_sim": sim["left_to_right"] / n,
+            "fim_ended": sum(ex["fim_ended"] for ex in examples), "items": examples}
 
 
 def main():
@@ -147,7 +152,8 @@ def main():
         print(f"FIM exact match {f['fim_hits']}/{f['examples']} = {f['fim_exact']:.3f}; left-to-right "
               f"{f['left_to_right_hits']}/{f['examples']} = {f['left_to_right_exact']:.3f}; edit similarity FIM "
               f"{f['fim_edit_sim']:.1f}, left-to-right {f['left_to_right_edit_sim']:.1f} "
-              f"({f['candidate_functions']} candidate functions)", flush=True)
+              f"({f['candidate_functions']} candidate functions); FIM answers closed by <|endoftext|> "
+              f"{f['fim_ended']}/{f['examples']}", flush=True)
     for c in args.contexts:
         r = res["perplexity"][str(c)]
         print(f"context {c}: ppl/token {r['ppl_token']:.3f}, ppl/byte {r['ppl_byte']:.4f}, "

@@ -19,6 +19,25 @@ separators is transformed independently:
 The separators stay where they were, so after a FIM piece's middle the model learns to produce
 <|endoftext|>. The trainer drops <fim_pad> targets from the loss.
 
+Two options (train.py --fim-line-rate, --fim-max-lines, --fim-end-eos; off by default, so phases 4
+and 5 are reproduced draw for draw), added for phase 6 after phases 4-5 had not learned FIM:
+  * line_rate: this fraction of the FIM pieces cut their middle at line boundaries instead of two
+    random characters: 1 to max_lines whole lines (the count drawn from a geometric distribution,
+    p = 0.6), the first of them not blank (the others may be), never the piece's first line (a
+    window may begin mid-line).
+    The middle ends where its last line ends (the suffix begins with that line's "\n"); it begins,
+    with equal probability, at the "\n" before its first line (the middle is "\n" + indentation +
+    code, evaluate_fim.py's masked line) or after that line's indentation (the prefix ends in
+    "\n" + indentation, like an editor's cursor on an indented empty line: mq's quick start
+    `--prompt 'def add(a, b):\n    ' --suffix '\n    return c'`).
+    Random character spans average a third of the piece (about 170 of 512 tokens) and the middle
+    starts at an arbitrary character; editors and the FIM score ask for a line or a few.
+  * end_eos: a FIM piece that runs to the end of the window (no <|endoftext|> after it: most
+    pieces, since a file averages about 4,300 tokens and a window holds 512) gets <|endoftext|>
+    right after its middle, its suffix cut by one more token. Without it only the few pieces that
+    end a document teach the model to end the middle, which is what mq relies on to stop a
+    --suffix request.
+
 Token ids are those of the default tokenizer: <|endoftext|> 0, <fim_prefix> 1, <fim_middle> 2,
 <fim_suffix> 3, <fim_pad> 4 (prepare.py's SPECIAL_TOKENS order).
 """
@@ -35,15 +54,38 @@ def fim_prompt(prefix, suffix, spm=False):
     return f"<fim_prefix>{prefix}<fim_suffix>{suffix}<fim_middle>"
 
 
-def permute_piece(ids, rng, tok, fim_rate, spm_rate):
-    """One document piece (no separators) -> same-length token list, FIM-transformed or not."""
+def line_cuts(text, rng, max_lines):
+    """(lo, hi) character cuts whose middle is 1..max_lines whole lines (module docstring), or None
+    when the piece has no line after its first that is not blank."""
+    lines = text.split("\n")
+    offsets = [0]
+    for line in lines[:-1]:
+        offsets.append(offsets[-1] + len(line) + 1)
+    cands = [j for j in range(1, len(lines)) if lines[j].strip()]
+    if not cands:
+        return None
+    j = cands[rng.integers(len(cands))]
+    last = min(j + int(rng.geometric(0.6)) - 1, j + max_lines - 1, len(lines) - 1)
+    hi = offsets[last] + len(lines[last])
+    if rng.binomial(1, 0.5):
+        lo = offsets[j] - 1                                             # "\n" + indentation + code
+    else:
+        lo = offsets[j] + len(lines[j]) - len(lines[j].lstrip(" \t"))  # code only
+    return lo, hi
+
+
+def permute_piece(ids, rng, tok, fim_rate, spm_rate, line_rate=0.0, max_lines=4, eos_after=False):
+    """One document piece (no separators) -> same-length token list, FIM-transformed or not.
+    eos_after: a FIM piece ends in <|endoftext|> after its middle (counted in its length)."""
     if len(ids) == 0 or not rng.binomial(1, fim_rate):
         return ids
     text = tok.decode(list(map(int, ids)), skip_special_tokens=False)
-    lo, hi = sorted(rng.integers(0, len(text) + 1, size=2))
+    cuts = line_cuts(text, rng, max_lines) if line_rate > 0 and rng.binomial(1, line_rate) else None
+    lo, hi = cuts if cuts is not None else sorted(rng.integers(0, len(text) + 1, size=2))
     prefix, middle, suffix = (e.ids for e in tok.encode_batch([text[:lo], text[lo:hi], text[hi:]]))
     spm = bool(rng.binomial(1, spm_rate))
-    diff = len(prefix) + len(middle) + len(suffix) + 3 - len(ids)
+    end = [EOS_ID] if eos_after else []
+    diff = len(prefix) + len(middle) + len(suffix) + 3 + len(end) - len(ids)
     if diff > 0:
         if len(suffix) <= diff:
             return ids
@@ -51,19 +93,21 @@ def permute_piece(ids, rng, tok, fim_rate, spm_rate):
     elif diff < 0:
         suffix = suffix + [FIM_PAD] * (-diff)
     if spm:
-        return [FIM_PREFIX, FIM_SUFFIX] + suffix + [FIM_MIDDLE] + prefix + middle
-    return [FIM_PREFIX] + prefix + [FIM_SUFFIX] + suffix + [FIM_MIDDLE] + middle
+        return [FIM_PREFIX, FIM_SUFFIX] + suffix + [FIM_MIDDLE] + prefix + middle + end
+    return [FIM_PREFIX] + prefix + [FIM_SUFFIX] + suffix + [FIM_MIDDLE] + middle + end
 
 
-def permute_window(row, rng, tok, fim_rate=0.5, spm_rate=0.5):
-    """A window (1-D int array) -> the same-length window with each document piece transformed."""
+def permute_window(row, rng, tok, fim_rate=0.5, spm_rate=0.5, line_rate=0.0, max_lines=4, end_eos=False):
+    """A window (1-D int array) -> the same-length window with each document piece transformed.
+    end_eos: the window's last piece, when it is not followed by <|endoftext|>, gets one after its
+    middle if it becomes a FIM example."""
     out, piece = [], []
     for t in row.tolist():
         if t == EOS_ID:
-            out += permute_piece(piece, rng, tok, fim_rate, spm_rate) + [EOS_ID]
+            out += permute_piece(piece, rng, tok, fim_rate, spm_rate, line_rate, max_lines) + [EOS_ID]
             piece = []
         else:
             piece.append(t)
-    out += permute_piece(piece, rng, tok, fim_rate, spm_rate)
+    out += permute_piece(piece, rng, tok, fim_rate, spm_rate, line_rate, max_lines, eos_after=end_eos)
     assert len(out) == len(row), (len(out), len(row))
     return np.asarray(out, dtype=np.int64)

@@ -5,7 +5,8 @@ Per prompt: greedy decoding, greedy with repetition penalty 1.2 (the README quic
 mq applies the penalty exactly as transformers does), and one seeded sample (temperature 0.8,
 top-k 40).
 The FIM probes format <fim_prefix>PREFIX<fim_suffix>SUFFIX<fim_middle> as StarCoder does (PSM, the
-order mq's --suffix builds; fim.py) and decode greedily until <|endoftext|> (at most 32 tokens).
+order mq's --suffix builds; fim.py) and decode greedily until <|endoftext|> (at most 32 tokens);
+"ended" says whether <|endoftext|> came (else the 32 tokens ran out).
 
 Usage:
   /work/venv/bin/python tools/train/sample.py models/default [--max-new-tokens 96] [--json-out f]
@@ -25,6 +26,7 @@ from fim import fim_prompt  # noqa: E402
 PROMPTS = ["def fibonacci(n):", "class Stack:\n    def __init__(self):", "import os\n\ndef list_python_files(path):"]
 FIM = [("def add(a, b):\n    ", "\n    return c"),
        ("def area(width, height):\n    ", "\n    return result\n"),
+       ("def greet(name):\n    ", "\n    print(message)\n"),
        ("def read_lines(path):\n    with open(path) as f:\n        ", "\n    return lines\n"),
        ("class Point:\n    def __init__(self, x, y):\n        self.x = x\n", "\n\n    def __repr__(self):\n"
         "        return f'Point({self.x}, {self.y})'\n")]
@@ -43,8 +45,9 @@ def generate(model, tok, text, max_new_tokens, sample, seed=0, repetition_penalt
     with torch.no_grad():
         out = model.generate(ids, max_new_tokens=max_new_tokens, eos_token_id=0, pad_token_id=0, **kwargs)
     new = out[0, ids.shape[1]:].tolist()
-    if stop_at_eos and 0 in new:
-        new = new[:new.index(0)]
+    if stop_at_eos:
+        ended = 0 in new
+        return tok.decode(new[:new.index(0)] if ended else new, skip_special_tokens=False), ended
     return tok.decode(new, skip_special_tokens=False)
 
 
@@ -60,10 +63,10 @@ def run(folder, max_new_tokens=96):
                                    "greedy_repetition_penalty": generate(model, tok, p, max_new_tokens, False,
                                                                          repetition_penalty=REPETITION_PENALTY),
                                    "sampled_seed0": generate(model, tok, p, max_new_tokens, True, 0)})
-    results["fim"] = [{"prefix": prefix, "suffix": suffix,
-                       "middle_greedy": generate(model, tok, fim_prompt(prefix, suffix), FIM_MAX_NEW_TOKENS, False,
-                                                 stop_at_eos=True)}
-                      for prefix, suffix in FIM]
+    results["fim"] = []
+    for prefix, suffix in FIM:
+        middle, ended = generate(model, tok, fim_prompt(prefix, suffix), FIM_MAX_NEW_TOKENS, False, stop_at_eos=True)
+        results["fim"].append({"prefix": prefix, "suffix": suffix, "middle_greedy": middle, "ended": ended})
     return results
 
 
@@ -79,7 +82,8 @@ def main():
         print(f"=== prompt (greedy, repetition penalty {REPETITION_PENALTY}) ===\n{s['prompt']}{s['greedy_repetition_penalty']}\n")
         print(f"=== prompt (sampled, T=0.8, top-k 40, seed 0) ===\n{s['prompt']}{s['sampled_seed0']}\n")
     for f in res["fim"]:
-        print(f"=== FIM middle for prefix {f['prefix']!r} suffix {f['suffix']!r} ===\n{f['middle_greedy']!r}")
+        print(f"=== FIM middle for prefix {f['prefix']!r} suffix {f['suffix']!r} ===\n{f['middle_greedy']!r}"
+              + ("" if f["ended"] else " (no <|endoftext|> within 32 tokens)"))
     if args.json_out:
         with open(args.json_out, "w") as f:
             json.dump(res, f, indent=1)

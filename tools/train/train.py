@@ -76,6 +76,13 @@ def parse_args(argv=None):
                     help="fraction of document pieces turned into fill-in-the-middle examples (fim.py; "
                          "StarCoder: 0.5; 0 = plain left-to-right, as in phases 1-3)")
     ap.add_argument("--fim-spm-rate", type=float, default=0.5, help="fraction of FIM pieces in SPM order (else PSM)")
+    ap.add_argument("--fim-line-rate", type=float, default=0.0,
+                    help="fraction of FIM pieces whose middle is whole lines instead of a random character span "
+                         "(fim.py; 0 in phases 4-5)")
+    ap.add_argument("--fim-max-lines", type=int, default=4, help="most lines in a --fim-line-rate middle")
+    ap.add_argument("--fim-end-eos", action="store_true",
+                    help="a FIM piece that runs to the end of its window gets <|endoftext|> after its middle "
+                         "(fim.py; off in phases 4-5)")
     ap.add_argument("--anneal-by-time", action="store_true",
                     help="decay the LR by wall-clock progress too (elapsed / --max-minutes), whichever is further; "
                          "for a run whose token count the machine's load decides (phase 4)")
@@ -94,15 +101,15 @@ def lr_at(step, total_steps, warmup_steps, lr, min_ratio, time_progress=0.0):
 
 
 def batch_at(data, step, seed, batch_size, context, fim=None):
-    """fim: None, or (tokenizer, fim_rate, spm_rate); its random draws come from their own
-    generator seeded by (seed, step, 1), so a resumed run makes the same FIM examples."""
+    """fim: None, or (tokenizer, keyword arguments of fim.permute_window); its random draws come
+    from their own generator seeded by (seed, step, 1), so a resumed run makes the same FIM examples."""
     rng = np.random.default_rng([seed, step])
     starts = rng.integers(0, len(data) - context - 1, size=batch_size)
     rows = np.stack([data[s:s + context + 1] for s in starts]).astype(np.int64)
     if fim is not None:
-        tok, fim_rate, spm_rate = fim
+        tok, options = fim
         fim_rng = np.random.default_rng([seed, step, 1])
-        rows = np.stack([permute_window(r, fim_rng, tok, fim_rate, spm_rate) for r in rows])
+        rows = np.stack([permute_window(r, fim_rng, tok, **options) for r in rows])
     return torch.from_numpy(rows)
 
 
@@ -128,7 +135,9 @@ def main():
     fim = None
     if args.fim_rate > 0:
         from tokenizers import Tokenizer
-        fim = (Tokenizer.from_file(os.path.join(args.data, "tokenizer.json")), args.fim_rate, args.fim_spm_rate)
+        fim = (Tokenizer.from_file(os.path.join(args.data, "tokenizer.json")),
+               {"fim_rate": args.fim_rate, "spm_rate": args.fim_spm_rate, "line_rate": args.fim_line_rate,
+                "max_lines": args.fim_max_lines, "end_eos": args.fim_end_eos})
     tokens_per_step = args.batch_size * args.context
     total_steps = math.ceil(args.token_budget / tokens_per_step)
     warmup_steps = max(1, args.warmup_tokens // tokens_per_step)

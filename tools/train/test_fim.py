@@ -8,7 +8,6 @@ import os
 import sys
 
 import numpy as np
-import pytest
 from tokenizers import Tokenizer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))

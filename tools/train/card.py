@@ -19,6 +19,7 @@ Usage:
 """
 import argparse
 import json
+import math
 import os
 
 PARAMS_TEXT = "5.4M-parameter"
@@ -106,7 +107,7 @@ def quality_section(ev, info_mqa, heading="##", continuations=3):
         "translation BLEU). " + verdict,
         "",
         f"Reproduce: `{REPRO}` (data, tokenizer, both models trained concurrently, F16 export, "
-        f"the shipped model's {NUMBERS.get(continuations, continuations)} continuations, this table; about 4 hours on an idle 2-core machine). From existing checkpoints: `{EVAL_CMD}`.",
+        f"the shipped model's {NUMBERS.get(continuations, continuations)} continuations, this table; about 5 hours on an idle 2-core machine). From existing checkpoints: `{EVAL_CMD}`.",
     ]
     return "\n".join(lines)
 
@@ -247,7 +248,7 @@ by `<|endoftext|>`, so the model hardly ever saw a middle end. A random characte
 third of its piece (about 170 tokens) and begins and ends at arbitrary characters, where an editor
 and the FIM score ask for a line. And the two phases made only about 3,600 FIM examples, each of
 which teaches the jump from `<fim_middle>` back to the end of the prefix in a handful of tokens.
-So the later phase's options (`tools/train/fim.py`, off by default so that the earlier phases
+So phase 6 added two options (`tools/train/fim.py`, off by default so that the earlier phases
 reproduce draw for draw):
 - `--fim-line-rate R --fim-max-lines N`: a fraction R of the FIM middles are 1 to N whole lines of
   the piece (the count geometric with p = 0.6, never the piece's first line, which may be partial).
@@ -280,26 +281,48 @@ The FIM tokens exist in the vocabulary, but the model was **not** trained with F
 it produces {f['middle_greedy']!r} (greedy): do not rely on FIM with this model.
 """
     trained = phase_list(list(fim_phases))
+    with_nll = "fim_middle_nll" in fa
+
+    def nll_cells(f, kind):
+        if not with_nll:
+            return ""
+        if "fim_middle_nll" not in f:
+            return " | ? | ?"
+        return f" | {f[kind + '_middle_nll']:.3f} | {f[kind + '_first_token_nll']:.3f}"
+
     before = ""
     if fim_before and not measured_before and "fim" in fim_before:
         fb = fim_before["fim"]
         untrained = " (no FIM training)" if last == fim_phases[0] else ""
         before = (f"| Before phase {last}{untrained}, FIM prompt | {fb['fim_hits']}/{fb['examples']} "
-                  f"({fb['fim_exact']:.1%}) | {fb['fim_edit_sim']:.1f} |\n"
+                  f"({fb['fim_exact']:.1%}) | {fb['fim_edit_sim']:.1f}{nll_cells(fb, 'fim')} |\n"
                   f"| Before phase {last}, left to right | {fb['left_to_right_hits']}/{fb['examples']} "
-                  f"({fb['left_to_right_exact']:.1%}) | {fb['left_to_right_edit_sim']:.1f} |\n")
+                  f"({fb['left_to_right_exact']:.1%}) | {fb['left_to_right_edit_sim']:.1f}{nll_cells(fb, 'left_to_right')} |\n")
     which = ""
     if measured_before:
         which = (f"\n**Not measured on the shipped weights**: the scores below are phase {last - 1}'s weights "
                  f"(before phase {last}); there was no time to rerun the FIM score after phase {last} "
                  f"(`tools/train/evaluate_fim.py models/default` does). The perplexities above are phase {last}'s.\n")
-    short = (f"{trained} ({fim_tokens:,} tokens, about half of them in FIM examples) were far too short to teach it"
+    rates = sorted({a["fim_rate"] for _, a in (fim_args or [])})
+    share = (f"FIM on {rates[0]:.0%} to {rates[-1]:.0%} of the document pieces" if len(rates) > 1 else
+             "about half of them in FIM examples")
+    short = (f"{trained} ({fim_tokens:,} tokens, {share}) were far too short to teach it"
              if fim_tokens and len(fim_phases) > 1 else
              f"{trained} was far too short to teach it (its FIM examples were about half of its tokens)")
     if fa["fim_exact"] <= fa["left_to_right_exact"] or fa["fim_edit_sim"] <= fa["left_to_right_edit_sim"]:
+        likelihood = ""
+        if with_nll:
+            likelihood = (f" The likelihoods say why: after the FIM prompt the masked line is less likely than after the "
+                          f"prefix alone ({fa['fim_middle_nll']:.2f} against {fa['left_to_right_middle_nll']:.2f} nats per token), "
+                          f"most of all its first token, the line break and indentation that continue the prefix "
+                          f"({fa['fim_first_token_nll']:.2f} against {fa['left_to_right_first_token_nll']:.2f} nats), so the model has "
+                          "not learned to pick up the end of the prefix across the suffix; and `<|endoftext|>` right after "
+                          f"the line costs {fa['fim_eos_nll']:.1f} nats (probability about {math.exp(-fa['fim_eos_nll']):.4f}), "
+                          "so it does not know where a middle ends either.")
         verdict = ("**FIM does not work yet with this model**: the FIM prompt does no better than the prefix "
                    "alone, the middles below rarely end with `<|endoftext|>`, and they ignore the suffix. "
-                   f"{short}; the FIM format is in place for a longer run. Do not rely on FIM with this model.")
+                   f"{short}; the FIM format is in place for a longer run. Do not rely on FIM with this model."
+                   + likelihood)
         if measured_before:
             verdict = verdict.replace("with this model**:", f"with this model** (phase {last - 1}'s measurement):")
     else:
@@ -316,6 +339,11 @@ it produces {f['middle_greedy']!r} (greedy): do not rely on FIM with this model.
     fim_args = fim_args or []
     recipe = fim_recipe(fim_args) if fim_args else ""
     why = WHY_PHASE_6 if any(a.get("fim_line_rate") or a.get("fim_end_eos") for _, a in fim_args) else ""
+    nll_head = " Line NLL / token | First-token NLL |" if with_nll else ""
+    nll_rule = "---|---|" if with_nll else ""
+    nll_text = ("The last two columns are teacher-forced negative log-likelihoods in nats (lower is better) of the "
+                "masked line after each prompt, per token and for its first token alone (the line break and "
+                "indentation).\n" if with_nll else "")
     return f"""## Fill-in-the-middle
 {trained} trained fill-in-the-middle with StarCoder's recipe (Bavarian et al. 2022; bigcode's
 Megatron-LM), implemented in `tools/train/fim.py`: each training window is split at `<|endoftext|>`
@@ -342,10 +370,11 @@ next indentation are one token). Edit
 similarity, CodeXGLUE's second line-completion measure, is 100 × `difflib.SequenceMatcher` ratio of
 answer and masked line (both stripped), averaged.
 
-| Prompt | Exact match | Edit similarity |
-|---|---|---|
-| FIM (`<fim_prefix>`prefix`<fim_suffix>`suffix`<fim_middle>`) | **{fa['fim_hits']}/{fa['examples']} ({fa['fim_exact']:.1%})** | **{fa['fim_edit_sim']:.1f}** |
-| Left to right (prefix only) | {fa['left_to_right_hits']}/{fa['examples']} ({fa['left_to_right_exact']:.1%}) | {fa['left_to_right_edit_sim']:.1f} |
+{nll_text}
+| Prompt | Exact match | Edit similarity |{nll_head}
+|---|---|---|{nll_rule}
+| FIM (`<fim_prefix>`prefix`<fim_suffix>`suffix`<fim_middle>`) | **{fa['fim_hits']}/{fa['examples']} ({fa['fim_exact']:.1%})** | **{fa['fim_edit_sim']:.1f}**{nll_cells(fa, 'fim')} |
+| Left to right (prefix only) | {fa['left_to_right_hits']}/{fa['examples']} ({fa['left_to_right_exact']:.1%}) | {fa['left_to_right_edit_sim']:.1f}{nll_cells(fa, 'left_to_right')} |
 {before}
 
 {verdict}

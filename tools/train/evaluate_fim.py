@@ -23,6 +23,10 @@ FIM score (held-out files only; they were never trained on):
     or the first "\\n" after its first character; exact match when answer.rstrip() == middle.rstrip()
     (that is, a line break and then exactly the masked line, indentation included). Also counted:
     FIM answers the model closed with <|endoftext|> before starting another line (fim_ended).
+  * likelihood, more sensitive than exact match for a small model: the teacher-forced negative
+    log-likelihood (nats) of the masked line's tokens after the FIM prompt and after the prefix
+    alone, per token and for its first token (the line break and indentation: does the model
+    continue the prefix across the suffix?), and that of <|endoftext|> right after the line.
 The FIM score is the fraction of exact matches with the FIM prompt; the left-to-right score (the
 same lines, predicted without the suffix) is the baseline it must beat. Exact match of a whole line
 is hard for a model this small, so each is also given as edit similarity, CodeXGLUE's second
@@ -101,6 +105,15 @@ def complete_line(model, tok, prompt):
     return (text, ended) if cut < 0 else (text[:cut], False)
 
 
+def middle_nll(model, prompt_ids, target_ids):
+    """Teacher-forced NLL (nats) of target_ids after prompt_ids: (sum, of the first token)."""
+    ids = torch.tensor([prompt_ids + target_ids])
+    with torch.no_grad():
+        logp = torch.log_softmax(model(ids).logits[0, len(prompt_ids) - 1:-1], -1)
+    nll = -logp[torch.arange(len(target_ids)), torch.tensor(target_ids)]
+    return float(nll.sum()), float(nll[0])
+
+
 def fim_score(folder, python, n, seed, max_function_tokens):
     model = GPTBigCodeForCausalLM.from_pretrained(folder, dtype=torch.float32)
     model.eval()
@@ -108,9 +121,17 @@ def fim_score(folder, python, n, seed, max_function_tokens):
     examples, pool = fim_examples(tok, python, n, seed, max_function_tokens)
     hits = {"fim": 0, "left_to_right": 0}
     sim = {"fim": 0.0, "left_to_right": 0.0}
+    nll = {"fim": 0.0, "left_to_right": 0.0, "fim_first": 0.0, "left_to_right_first": 0.0, "fim_eos": 0.0}
+    middle_tokens = 0
     for ex in examples:
         ex["fim"], ex["fim_ended"] = complete_line(model, tok, fim_prompt(ex["prefix"], ex["suffix"]))
         ex["left_to_right"], _ = complete_line(model, tok, ex["prefix"])
+        mid = tok.encode(ex["middle"]).ids
+        fim_ids, ltr_ids = tok.encode(fim_prompt(ex["prefix"], ex["suffix"])).ids, tok.encode(ex["prefix"]).ids
+        (f, f1), (l, l1) = middle_nll(model, fim_ids, mid), middle_nll(model, ltr_ids, mid)
+        nll["fim"] += f; nll["fim_first"] += f1; nll["left_to_right"] += l; nll["left_to_right_first"] += l1
+        nll["fim_eos"] += middle_nll(model, fim_ids + mid, [EOS_ID])[0]
+        middle_tokens += len(mid)
         for k in hits:
             hits[k] += ex[k].rstrip() == ex["middle"].rstrip()
             sim[k] += 100 * difflib.SequenceMatcher(None, ex[k].strip(), ex["middle"].strip()).ratio()
@@ -119,7 +140,11 @@ def fim_score(folder, python, n, seed, max_function_tokens):
             "fim_exact": hits["fim"] / n, "left_to_right_exact": hits["left_to_right"] / n,
             "fim_hits": hits["fim"], "left_to_right_hits": hits["left_to_right"],
             "fim_edit_sim": sim["fim"] / n, "left_to_right_edit_sim": sim["left_to_right"] / n,
-            "fim_ended": sum(ex["fim_ended"] for ex in examples), "items": examples}
+            "fim_ended": sum(ex["fim_ended"] for ex in examples),
+            "middle_tokens": middle_tokens,
+            "fim_middle_nll": nll["fim"] / middle_tokens, "left_to_right_middle_nll": nll["left_to_right"] / middle_tokens,
+            "fim_first_token_nll": nll["fim_first"] / n, "left_to_right_first_token_nll": nll["left_to_right_first"] / n,
+            "fim_eos_nll": nll["fim_eos"] / n, "items": examples}
 
 
 def main():
@@ -154,6 +179,9 @@ def main():
               f"{f['fim_edit_sim']:.1f}, left-to-right {f['left_to_right_edit_sim']:.1f} "
               f"({f['candidate_functions']} candidate functions); FIM answers closed by <|endoftext|> "
               f"{f['fim_ended']}/{f['examples']}", flush=True)
+        print(f"masked line, teacher-forced NLL (nats) per token: FIM {f['fim_middle_nll']:.3f}, left-to-right "
+              f"{f['left_to_right_middle_nll']:.3f}; its first token: FIM {f['fim_first_token_nll']:.3f}, left-to-right "
+              f"{f['left_to_right_first_token_nll']:.3f}; <|endoftext|> after it (FIM): {f['fim_eos_nll']:.3f}", flush=True)
     for c in args.contexts:
         r = res["perplexity"][str(c)]
         print(f"context {c}: ppl/token {r['ppl_token']:.3f}, ppl/byte {r['ppl_byte']:.4f}, "

@@ -263,9 +263,11 @@ reproduce draw for draw):
 """
 
 
-def fim_section(fim_after, fim_before, samples, trained_fim, fim_phases=(4,), last=4, fim_tokens=None, fim_args=None):
+def fim_section(fim_after, fim_before, samples, trained_fim, fim_phases=(4,), last=4, fim_tokens=None, fim_args=None,
+                fim_spm=None):
     """fim_phases: the phase numbers that trained FIM; last: the shipped phase; fim_tokens: tokens of those
-    phases; fim_args: [(phase number, run args)] of those phases (the per-phase recipe). When fim_after has no FIM score (only perplexity: evaluate_fim.py --examples 0) and fim_before
+    phases; fim_args: [(phase number, run args)] of those phases (the per-phase recipe); fim_spm:
+    evaluate_fim.py --order spm's JSON for the shipped model (an extra row and sentence), or None. When fim_after has no FIM score (only perplexity: evaluate_fim.py --examples 0) and fim_before
     has one, the table shows fim_before's score, labelled as the weights before the last phase."""
     if fim_after is not None and "fim" not in fim_after and fim_before is not None and "fim" in fim_before:
         fa, measured_before = fim_before["fim"], True
@@ -320,7 +322,7 @@ it produces {f['middle_greedy']!r} (greedy): do not rely on FIM with this model.
                           f"the line costs {fa['fim_eos_nll']:.1f} nats (probability about {math.exp(-fa['fim_eos_nll']):.4f}), "
                           "so it does not know where a middle ends either.")
         verdict = ("**FIM does not work yet with this model**: the FIM prompt does no better than the prefix "
-                   "alone, the middles below rarely end with `<|endoftext|>`, and they ignore the suffix. "
+                   "alone, the middles below rarely end with `<|endoftext|>`, and they do not fit the suffix. "
                    f"{short}; the FIM format is in place for a longer run. Do not rely on FIM with this model."
                    + likelihood)
         if measured_before:
@@ -339,6 +341,21 @@ it produces {f['middle_greedy']!r} (greedy): do not rely on FIM with this model.
     fim_args = fim_args or []
     recipe = fim_recipe(fim_args) if fim_args else ""
     why = WHY_PHASE_6 if any(a.get("fim_line_rate") or a.get("fim_end_eos") for _, a in fim_args) else ""
+    spm_row = spm_text = ""
+    if fim_spm is not None and "fim" in fim_spm:
+        fs = fim_spm["fim"]
+        spm_row = (f"| FIM in SPM order (`<fim_prefix><fim_suffix>`suffix`<fim_middle>`prefix; not what mq builds) | "
+                   f"{fs['fim_hits']}/{fs['examples']} ({fs['fim_exact']:.1%}) | {fs['fim_edit_sim']:.1f}{nll_cells(fs, 'fim')} |\n")
+        uses = ("slightly more likely than the prefix alone does" if fs.get("fim_middle_nll", 99) < fa["left_to_right_middle_nll"]
+                else "no more likely than the prefix alone does")
+        spm_text = (f"\n\nIn SPM order, where the middle follows the prefix directly, the same weights score "
+                    f"{fs['fim_hits']}/{fs['examples']} exact and {fs['fim_edit_sim']:.1f} edit similarity (the prefix alone: "
+                    f"{fa['left_to_right_hits']}/{fa['examples']} and {fa['left_to_right_edit_sim']:.1f})"
+                    + (f", and the suffix makes the masked line {uses} ({fs['fim_middle_nll']:.3f} against "
+                       f"{fa['left_to_right_middle_nll']:.3f} nats per token)" if "fim_middle_nll" in fs else "")
+                    + ": what the model lacks for PSM, the order mq builds, is above all the jump from `<fim_middle>` back "
+                    "to the end of the prefix. (SPM ids are the same FIM tokens in another order; a StarCoder-family "
+                    "model trained on both orders is normally served PSM, as mq does.)")
     nll_head = " Line NLL / token | First-token NLL |" if with_nll else ""
     nll_rule = "---|---|" if with_nll else ""
     nll_text = ("The last two columns are teacher-forced negative log-likelihoods in nats (lower is better) of the "
@@ -375,9 +392,9 @@ answer and masked line (both stripped), averaged.
 |---|---|---|{nll_rule}
 | FIM (`<fim_prefix>`prefix`<fim_suffix>`suffix`<fim_middle>`) | **{fa['fim_hits']}/{fa['examples']} ({fa['fim_exact']:.1%})** | **{fa['fim_edit_sim']:.1f}**{nll_cells(fa, 'fim')} |
 | Left to right (prefix only) | {fa['left_to_right_hits']}/{fa['examples']} ({fa['left_to_right_exact']:.1%}) | {fa['left_to_right_edit_sim']:.1f}{nll_cells(fa, 'left_to_right')} |
-{before}
+{spm_row}{before}
 
-{verdict}
+{verdict}{spm_text}
 
 Greedy middles (`tools/train/sample.py`, transformers; at most 32 tokens, up to `<|endoftext|>`):
 
@@ -398,6 +415,8 @@ def main():
     ap.add_argument("--fim-eval", default=None, help="evaluate_fim.py --json-out of the shipped model")
     ap.add_argument("--fim-eval-before", default=None,
                     help="evaluate_fim.py --json-out of the model before the last phase (the 'before' column)")
+    ap.add_argument("--fim-eval-spm", default=None,
+                    help="evaluate_fim.py --order spm --json-out of the shipped model (an extra row: the SPM prompt)")
     ap.add_argument("--quality-out", default="models/QUALITY.md")
     ap.add_argument("--phase-note", action="append", default=[], metavar="N=TEXT",
                     help="text appended to phase N's time line (e.g. that it was paused); repeatable")
@@ -434,6 +453,10 @@ def main():
     if args.fim_eval_before:
         with open(args.fim_eval_before) as f:
             fim_before = json.load(f)
+    fim_spm = None
+    if args.fim_eval_spm:
+        with open(args.fim_eval_spm) as f:
+            fim_spm = json.load(f)
     by_window = ""
     if fim_after:
         by_window = ("\n\nLeft to right (no FIM transformation) in non-overlapping windows of each length "
@@ -457,7 +480,7 @@ def main():
     fim_tokens = sum(p["summary"]["tokens_seen"] for p in phases if p["run"]["args"].get("fim_rate"))
     fim_args = [(i + 1, p["run"]["args"]) for i, p in enumerate(phases) if p["run"]["args"].get("fim_rate")]
     fim = fim_section(fim_after, fim_before, samples, bool(info["run"]["args"].get("fim_rate")),
-                      fim_phases or [last], last, fim_tokens, fim_args)
+                      fim_phases or [last], last, fim_tokens, fim_args, fim_spm)
     if len(phases) > 1:
         total_tokens = sum(p["summary"]["tokens_seen"] for p in phases)
         total_min = sum(p["summary"]["train_seconds"] for p in phases) / 60

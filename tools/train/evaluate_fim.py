@@ -17,7 +17,8 @@ FIM score (held-out files only; they were never trained on):
     prefix = the function's lines before it joined by "\\n" (no newline at the end);
     middle = "\\n" + the line, with its indentation; suffix = "\\n" + the lines after it, each
     ending in "\\n";
-  * FIM prompt: <fim_prefix>prefix<fim_suffix>suffix<fim_middle> (PSM, as mq builds it);
+  * FIM prompt: <fim_prefix>prefix<fim_suffix>suffix<fim_middle> (PSM, as mq builds it; --order spm:
+    <fim_prefix><fim_suffix>suffix<fim_middle>prefix, the SPM order FIM training also uses);
     left-to-right prompt: prefix alone;
   * greedy decoding, at most 48 new tokens; the answer is the generated text up to <|endoftext|>
     or the first "\\n" after its first character; exact match when answer.rstrip() == middle.rstrip()
@@ -114,7 +115,7 @@ def middle_nll(model, prompt_ids, target_ids):
     return float(nll.sum()), float(nll[0])
 
 
-def fim_score(folder, python, n, seed, max_function_tokens):
+def fim_score(folder, python, n, seed, max_function_tokens, spm=False):
     model = GPTBigCodeForCausalLM.from_pretrained(folder, dtype=torch.float32)
     model.eval()
     tok = Tokenizer.from_file(os.path.join(folder, "tokenizer.json"))
@@ -124,10 +125,10 @@ def fim_score(folder, python, n, seed, max_function_tokens):
     nll = {"fim": 0.0, "left_to_right": 0.0, "fim_first": 0.0, "left_to_right_first": 0.0, "fim_eos": 0.0}
     middle_tokens = 0
     for ex in examples:
-        ex["fim"], ex["fim_ended"] = complete_line(model, tok, fim_prompt(ex["prefix"], ex["suffix"]))
+        ex["fim"], ex["fim_ended"] = complete_line(model, tok, fim_prompt(ex["prefix"], ex["suffix"], spm))
         ex["left_to_right"], _ = complete_line(model, tok, ex["prefix"])
         mid = tok.encode(ex["middle"]).ids
-        fim_ids, ltr_ids = tok.encode(fim_prompt(ex["prefix"], ex["suffix"])).ids, tok.encode(ex["prefix"]).ids
+        fim_ids, ltr_ids = tok.encode(fim_prompt(ex["prefix"], ex["suffix"], spm)).ids, tok.encode(ex["prefix"]).ids
         (f, f1), (l, l1) = middle_nll(model, fim_ids, mid), middle_nll(model, ltr_ids, mid)
         nll["fim"] += f; nll["fim_first"] += f1; nll["left_to_right"] += l; nll["left_to_right_first"] += l1
         nll["fim_eos"] += middle_nll(model, fim_ids + mid, [EOS_ID])[0]
@@ -136,7 +137,7 @@ def fim_score(folder, python, n, seed, max_function_tokens):
             hits[k] += ex[k].rstrip() == ex["middle"].rstrip()
             sim[k] += 100 * difflib.SequenceMatcher(None, ex[k].strip(), ex["middle"].strip()).ratio()
     n = len(examples)
-    return {"examples": n, "candidate_functions": pool, "seed": seed,
+    return {"examples": n, "candidate_functions": pool, "seed": seed, "order": "spm" if spm else "psm",
             "fim_exact": hits["fim"] / n, "left_to_right_exact": hits["left_to_right"] / n,
             "fim_hits": hits["fim"], "left_to_right_hits": hits["left_to_right"],
             "fim_edit_sim": sim["fim"] / n, "left_to_right_edit_sim": sim["left_to_right"] / n,
@@ -156,6 +157,8 @@ def main():
     ap.add_argument("--examples", type=int, default=300)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--max-function-tokens", type=int, default=400)
+    ap.add_argument("--order", choices=["psm", "spm"], default="psm",
+                    help="FIM prompt order: psm (what mq builds) or spm (<fim_prefix><fim_suffix>suffix<fim_middle>prefix)")
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--threads", type=int, default=1, help="torch threads per job")
     ap.add_argument("--jobs", type=int, default=3,
@@ -165,7 +168,8 @@ def main():
     torch.set_num_threads(args.threads)
     res = {"folder": args.folder, "perplexity": {}}
     with ProcessPoolExecutor(max_workers=args.jobs, initializer=torch.set_num_threads, initargs=(args.threads,)) as pool:
-        fim_job = (pool.submit(fim_score, args.folder, args.python, args.examples, args.seed, args.max_function_tokens)
+        fim_job = (pool.submit(fim_score, args.folder, args.python, args.examples, args.seed, args.max_function_tokens,
+                               args.order == "spm")
                    if args.examples else None)
         ppl_jobs = {c: pool.submit(evaluate, args.folder, args.data, c, args.batch_size) for c in args.contexts}
         if fim_job:

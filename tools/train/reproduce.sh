@@ -75,8 +75,10 @@ export OMP_NUM_THREADS=1
     --json-out "$W/eval.json" --markdown-out "$W/table.md"
 "$PY" tools/train/evaluate_fim.py "$W/mqa-fim512-p5/export" --json-out "$W/eval-fim-before.json"
 "$PY" tools/train/evaluate_fim.py models/default --json-out "$W/eval-fim.json"
+"$PY" tools/train/evaluate_fim.py models/default --contexts --order spm --json-out "$W/eval-fim-spm.json"
 "$PY" tools/train/sample.py models/default --json-out "$W/samples.json"
 "$PY" tools/train/card.py --eval "$W/eval.json" --samples "$W/samples.json" --earlier "$W/mqa/export" \
     --earlier "$W/mqa-continued/export" --earlier "$W/mqa-long/export" --earlier "$W/mqa-fim512/export" \
     --earlier "$W/mqa-fim512-p5/export" \
-    --fim-eval "$W/eval-fim.json" --fim-eval-before "$W/eval-fim-before.json" --niced 5 --niced 6
+    --fim-eval "$W/eval-fim.json" --fim-eval-before "$W/eval-fim-before.json" --fim-eval-spm "$W/eval-fim-spm.json" \
+    --niced 5 --niced 6

@@ -202,6 +202,10 @@ public enum PackedLinear {
     /// 62–67 ms with 6–12 parts per thread (interleaved runs; 3 was between). A batch
     /// of one got slower when split the same way, hence only for ≥ 4 rows.
     static let partsPerThread = 8
+    /// Parts per thread of a product with 1–3 rows (memory-paced): two, so a thread that falls
+    /// behind (descheduled, or on the slower vCPU) leaves a quarter of the product, not half, for
+    /// the other to take; more parts cut the streams too short (4 measured slower).
+    static let memoryPacedPartsPerThread = 2
 }
 
 /// y[T, OUT] = x[T, IN] · W[OUT, IN]ᵀ + bias[OUT]  (bias optional; y is overwritten), split over
@@ -213,33 +217,36 @@ public func linear(_ x: UnsafePointer<Float>, _ w: PackedWeight, _ bias: UnsafeP
     let (r, v) = t == 1 ? (1, 12) : t == 2 ? (2, 6) : t == 3 ? (3, 4) : (4, 3)
     let a = PackedArgs(x: x, w: UnsafeRawPointer(w.p), bias: bias, y: y, t: t, n: w.inFeatures, m: w.outFeatures, r: r, v: v)
     switch w.storage {
-    case .f32: linear(a, w.groups, threads: compute.threads, F32Panel.self)
-    case .f16: linear(a, w.groups, threads: compute.threads, F16Panel.self)
-    case .bf16: linear(a, w.groups, threads: compute.threads, BF16Panel.self)
+    case .f32: linear(a, w.groups, compute: compute, F32Panel.self)
+    case .f16: linear(a, w.groups, compute: compute, F16Panel.self)
+    case .bf16: linear(a, w.groups, compute: compute, BF16Panel.self)
     }
 }
 
-private func linear<F: PanelFormat>(_ a: PackedArgs, _ g: Int, threads: Int, _ format: F.Type) {
-    let t = a.t, v = a.v
-    // Whole panels, at least 4 per part. Memory-paced products (1–3 rows) give each thread one long
-    // run; arithmetic-paced ones (≥ 4 rows) are cut into parts the threads take as they finish,
-    // so a core that runs slower (another tenant on its sibling hyperthread, a lower clock) does
-    // less of the work instead of holding the others at the join.
+private func linear<F: PanelFormat>(_ a: PackedArgs, _ g: Int, compute: ComputeContext, _ format: F.Type) {
+    let t = a.t, v = a.v, threads = compute.threads
+    // Whole panels. Parts are taken by the threads as they finish (ComputeContext.parallelFor), so a
+    // core that runs slower (another tenant on its sibling hyperthread, a lower clock) does less of
+    // the work instead of holding the others at the join. Memory-paced products (1–3 rows) are
+    // cut into a few long runs of at least one panel; arithmetic-paced ones (≥ 4 rows) into more
+    // parts of at least 4 panels.
     let panels = (g + v - 1) / v
-    let perThread = t >= 4 ? PackedLinear.partsPerThread : 1
-    let parts = threads <= 1 ? 1 : max(1, min(threads * perThread, panels / 4))
+    let memoryPaced = t < 4
+    let perThread = memoryPaced ? PackedLinear.memoryPacedPartsPerThread : PackedLinear.partsPerThread
+    let parts = threads <= 1 ? 1 : max(1, min(threads * perThread, memoryPaced ? panels : panels / 4))
     if parts == 1 {
         packedPanels(a, 0..<g, F.self)
     } else {
-        let chunk = ((g + parts - 1) / parts + v - 1) / v * v
-        DispatchQueue.concurrentPerform(iterations: parts) { p in
-            let lo = p * chunk, hi = min(g, lo + chunk)
+        // Part p: panels p·P/parts ..< (p+1)·P/parts, so parts differ by at most one panel (rounding
+        // a chunk up to whole panels instead left the last part a sliver: 3, 3, 3, 1 panels).
+        compute.parallelFor(parts: parts) { p in
+            let lo = p * panels / parts * v, hi = min(g, (p + 1) * panels / parts * v)
             if lo < hi { packedPanels(a, lo..<hi, F.self) }
         }
     }
 }
 
-/// Pointers shared with the worker threads of one call; each thread writes only its own columns of y.
+/// Pointers shared with the threads of one call; each part writes only its own columns of y.
 private struct PackedArgs: @unchecked Sendable {
     let x: UnsafePointer<Float>, w: UnsafeRawPointer, bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>
     let t: Int, n: Int, m: Int, r: Int, v: Int

@@ -31,8 +31,6 @@ public final class PackedWeight: @unchecked Sendable {
     public let inFeatures: Int
     public let storage: Storage
     let p: UnsafeMutableRawPointer
-    /// Bytes behind `p` (what WeightMemory.free needs back).
-    private let allocatedBytes: Int
     var groups: Int { (outFeatures + 7) / 8 }
 
     /// Packs W[OUT, IN] (row-major). `name` is kept for error messages. `storage` is a request:
@@ -46,9 +44,10 @@ public final class PackedWeight: @unchecked Sendable {
         }
         self.storage = storage
         let g = (m + 7) / 8
+        // Cache-line aligned: with malloc's 16-byte alignment every other 32-byte load of a panel
+        // straddles two cache lines.
         let count = max(1, g * n * 8)
-        allocatedBytes = count * storage.size
-        p = WeightMemory.allocate(bytes: allocatedBytes)
+        p = UnsafeMutableRawPointer.allocate(byteCount: count * storage.size, alignment: 64)
         switch storage {
         case .f32: Self.fill(p, m: m, n: n, zero: Float(0)) { o, i in w[o * n + i] }
         case .f16: Self.fill(p, m: m, n: n, zero: Float16(0)) { o, i in Float16(w[o * n + i]) }
@@ -62,8 +61,7 @@ public final class PackedWeight: @unchecked Sendable {
     public init(name: String, bytes: UnsafeRawPointer, encoding: Storage, outFeatures m: Int, inFeatures n: Int, threads: Int = 1) {
         self.name = name; self.outFeatures = m; self.inFeatures = n; self.storage = encoding
         let g = (m + 7) / 8, count = max(1, g * n * 8)
-        allocatedBytes = count * encoding.size
-        p = WeightMemory.allocate(bytes: allocatedBytes)
+        p = UnsafeMutableRawPointer.allocate(byteCount: count * encoding.size, alignment: 64)
         let shared = PackSource(src: bytes, dst: p)
         let parts = max(1, min(threads, g))
         DispatchQueue.concurrentPerform(iterations: parts) { part in
@@ -99,7 +97,7 @@ public final class PackedWeight: @unchecked Sendable {
         storage == .f32 || (storage.stored(v).bitPattern == v.bitPattern && !v.isNaN)
     }
 
-    deinit { WeightMemory.free(p, bytes: allocatedBytes) }
+    deinit { p.deallocate() }
 
     /// Bytes of weights (without the zero padding) one full product reads.
     public var byteCount: Int { outFeatures * inFeatures * storage.size }

@@ -59,9 +59,8 @@ public final class Q8Weight: @unchecked Sendable {
         self.name = name; outFeatures = m; inFeatures = n
         blocks = (n + Q8Layout.block - 1) / Q8Layout.block
         groups = (m + Q8Layout.group - 1) / Q8Layout.group
-        let (qBytes, dBytes) = (Self.quantBytes(groups: groups, blocks: blocks), Self.scaleBytes(groups: groups, blocks: blocks))
-        wq = WeightMemory.allocate(bytes: qBytes).bindMemory(to: UInt8.self, capacity: qBytes)
-        wd = WeightMemory.allocate(bytes: dBytes).bindMemory(to: UInt16.self, capacity: dBytes / 2)
+        wq = .allocate(capacity: max(1, groups * blocks * Q8Layout.block * Q8Layout.group))
+        wd = .allocate(capacity: max(1, groups * blocks * Q8Layout.group))
         let (g, nb) = (groups, blocks)
         let out = Q8Pointers(wq: wq, wd: wd)
         let parts = max(1, min(threads, g))
@@ -106,14 +105,7 @@ public final class Q8Weight: @unchecked Sendable {
         }
     }
 
-    deinit {
-        WeightMemory.free(UnsafeMutableRawPointer(wq), bytes: Self.quantBytes(groups: groups, blocks: blocks))
-        WeightMemory.free(UnsafeMutableRawPointer(wd), bytes: Self.scaleBytes(groups: groups, blocks: blocks))
-    }
-
-    /// Bytes of the int8 quants and of the float16 scales of a matrix of `groups` × `blocks`.
-    static func quantBytes(groups: Int, blocks: Int) -> Int { max(1, groups * blocks * Q8Layout.block * Q8Layout.group) }
-    static func scaleBytes(groups: Int, blocks: Int) -> Int { 2 * max(1, groups * blocks * Q8Layout.group) }
+    deinit { wq.deallocate(); wd.deallocate() }
 
     /// W[o, i] as the product sees it: scale · int8.
     func value(_ o: Int, _ i: Int) -> Float {

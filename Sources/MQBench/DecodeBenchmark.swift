@@ -202,7 +202,9 @@ public func residentBytes() -> Int {
 public func peakResidentBytes() -> Int {
     guard let s = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
           let line = s.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
-          let kb = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") else { return 0 }
+          // "VmHWM:\t 3371612 kB": the number is padded to 8 columns, so from 10 GB up a tab alone
+          // separates it from the label (splitting on spaces only read those peaks as 0).
+          let kb = Int(line.split(whereSeparator: { $0 == " " || $0 == "\t" }).dropFirst().first ?? "") else { return 0 }
     return kb * 1024
 }
 

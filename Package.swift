@@ -30,7 +30,7 @@ let kernelFlags: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-target-cpu", "
 
 let package = Package(
     name: "mq",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "mq", targets: ["mq"]),
         .executable(name: "mq-worker", targets: ["mq-worker"]),

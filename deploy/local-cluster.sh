@@ -20,6 +20,7 @@
 #     --port PORT     client port; workers use PORT+1 (default 5555)
 #     --prompt TEXT   generate from TEXT (streamed) once the cluster is ready; --temperature T,
 #                     --top-k K, --top-p P, --seed S, --repetition-penalty R go with it
+#     --suffix TEXT   with --prompt: fill in the middle (the prompt is the text before the gap)
 #     --metrics-port P  Prometheus metrics at http://127.0.0.1:P/metrics (default PORT+9; 0: off)
 #     --gateway-port P  HTTP port of mq-gateway, the OpenAI-compatible API (default 8000)
 #     --gateway-api-keys FILE  API keys (one a line) HTTP clients must send as "Authorization: Bearer KEY"
@@ -45,6 +46,7 @@ while [ $# -gt 0 ]; do
     --standbys) standbys=$2; shift 2 ;;
     --port) port=$2; shift 2 ;;
     --prompt) prompt=$2; shift 2 ;;
+    --suffix) suffix=$2; shift 2 ;;
     --max-tokens) max_tokens=$2; shift 2 ;;
     --split) split=$2; shift 2 ;;
     --metrics-port) metrics_port=$2; shift 2 ;;
@@ -72,6 +74,7 @@ args=(--model "$model" --workers "$workers" --standbys "$standbys" --port "$port
 [ -n "$metrics_port" ] && args+=(--metrics-port "$metrics_port")
 [ -n "$weights" ] && args+=(--weights "$weights")
 [ -n "$prompt" ] && args+=(--prompt "$prompt")
+[ -n "${suffix+set}" ] && args+=(--suffix "$suffix")
 [ -n "$keep" ] && args+=(--keep)
 [ -n "$insecure" ] && args+=(--insecure)
 [ -n "$no_prefix_cache" ] && args+=(--no-prefix-cache)

@@ -2,6 +2,12 @@
 # mq against llama.cpp on the same checkpoint, batch-1 decode, in interleaved rounds (not in CI).
 #
 #   tools/bench_peers.sh [--rounds 3] [--threads "1 2"] [--formats "f32 f16 q8_0"] [--mq PATH]
+#                        [--shape tiny_starcoder|falcon7b] [--tokens 64]
+#
+# --shape falcon7b runs the Falcon-7B shape instead (32 layers, hidden 4544, 13.8 GB at F16; random
+# weights from tools/make_bench_checkpoint.py): formats f16 and q8_0 (both from the F16 checkpoint)
+# and 16 decoded tokens by default, since one token reads the whole 13.8 GB (7.3 GB at q8_0) and the
+# load of each run dominates otherwise. It needs ~35 GB of disk for the checkpoint and two GGUFs.
 #
 # Each round runs, for every format and thread count, `mq bench decode` (16-token prompt, 64
 # decoded tokens, median step) and llama.cpp through llama-cpp-python (tools/llama_peer.py: the
@@ -37,15 +43,19 @@ THREADS="1 2"
 FORMATS="f32 f16 q8_0"
 MQ=.build/release/mq
 PROMPT=16
-TOKENS=64
+TOKENS=
+SHAPE=tiny_starcoder
+FORMATS_SET=
 
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --rounds) ROUNDS=$2; shift 2 ;;
         --threads) THREADS=$2; shift 2 ;;
-        --formats) FORMATS=$2; shift 2 ;;
+        --formats) FORMATS=$2; FORMATS_SET=1; shift 2 ;;
+        --shape) SHAPE=$2; shift 2 ;;
+        --tokens) TOKENS=$2; shift 2 ;;
         --mq) MQ=$2; shift 2 ;;
-        -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
         *) echo "bench_peers.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -58,12 +68,24 @@ done
 }
 
 # Checkpoints.
-for spec in "tiny_starcoder f32" "tiny_starcoder_f16 f16"; do
-    read -r dir dtype <<<"$spec"
-    if [[ ! -f "$BENCH/$dir/model.safetensors" ]]; then
-        "$PY" tools/make_bench_checkpoint.py --shape tiny_starcoder --dtype "$dtype" --out "$BENCH/$dir"
-    fi
-done
+case "$SHAPE" in
+    tiny_starcoder)
+        TOKENS=${TOKENS:-64}
+        for spec in "tiny_starcoder f32" "tiny_starcoder_f16 f16"; do
+            read -r dir dtype <<<"$spec"
+            if [[ ! -f "$BENCH/$dir/model.safetensors" ]]; then
+                "$PY" tools/make_bench_checkpoint.py --shape tiny_starcoder --dtype "$dtype" --out "$BENCH/$dir"
+            fi
+        done ;;
+    falcon7b)
+        TOKENS=${TOKENS:-16}
+        [[ -n "$FORMATS_SET" ]] || FORMATS="f16 q8_0"
+        [[ " $FORMATS " != *" f32 "* ]] || { echo "bench_peers.sh: --shape falcon7b has no f32 checkpoint (f16, q8_0)" >&2; exit 2; }
+        if [[ ! -f "$BENCH/falcon7b_f16/model.safetensors" && ! -f "$BENCH/falcon7b_f16/model.safetensors.index.json" ]]; then
+            "$PY" tools/make_bench_checkpoint.py --shape falcon7b_layer --layers 32 --dtype f16 --out "$BENCH/falcon7b_f16"
+        fi ;;
+    *) echo "bench_peers.sh: unknown --shape $SHAPE (tiny_starcoder, falcon7b)" >&2; exit 2 ;;
+esac
 
 # The converter, from the sdist.
 LLAMA_DIR=$(ls -d "$LLAMA_SDIST"/llama_cpp_python-*/vendor/llama.cpp 2>/dev/null | head -1 || true)
@@ -75,9 +97,12 @@ if [[ -z "$LLAMA_DIR" ]]; then
 fi
 
 # The mq checkpoint and mq flags of a format; the GGUF made from it.
-mq_model() { case "$1" in f16) echo "$BENCH/tiny_starcoder_f16" ;; *) echo "$BENCH/tiny_starcoder" ;; esac; }
+mq_model() {
+    if [[ $SHAPE == falcon7b ]]; then echo "$BENCH/falcon7b_f16"; return; fi
+    case "$1" in f16) echo "$BENCH/tiny_starcoder_f16" ;; *) echo "$BENCH/tiny_starcoder" ;; esac
+}
 mq_flags() { case "$1" in q8_0) echo "--weights q8_0" ;; *) echo "" ;; esac; }
-gguf_of() { echo "$BENCH/gguf/tiny_starcoder-$1.gguf"; }
+gguf_of() { echo "$BENCH/gguf/$SHAPE-$1.gguf"; }
 
 mkdir -p "$BENCH/gguf"
 for f in $FORMATS; do
@@ -96,7 +121,7 @@ trap 'rm -f "$RESULTS"' EXIT
 json_field() { "$PY" -c "import json,sys; print(json.loads(sys.stdin.readline())['$1'])"; }
 
 echo "# $(date -u +%FT%TZ) $(uname -n), $(nproc) cores, load: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "# batch 1, prompt $PROMPT, $TOKENS decoded tokens, rates from the median step, tokens/s"
+echo "# $SHAPE, batch 1, prompt $PROMPT, $TOKENS decoded tokens, rates from the median step, tokens/s"
 for ((round = 1; round <= ROUNDS; round++)); do
     for f in $FORMATS; do
         for t in $THREADS; do

@@ -27,9 +27,21 @@ def convert(llama_dir: str, model_dir: str, out: str, outtype: str) -> None:
     root = Path(llama_dir)
     sys.path.insert(0, str(root))
     sys.path.insert(1, str(root / "gguf-py"))
-    from conversion.base import TextModel  # noqa: E402  (found only once the path is set)
+    from conversion.base import ModelBase, TextModel  # noqa: E402  (found only once the path is set)
 
     TextModel.get_vocab_base_pre = lambda self, tokenizer: "starcoder"
+    # transformers' FalconConfig fills num_kv_heads with num_attention_heads when the file has none
+    # (its modeling code then follows multi_query instead); the converter reads num_kv_heads, so a
+    # Falcon-7B-shaped checkpoint (multi_query, one KV head) would be split as 71 KV heads.
+    load_hparams = ModelBase.load_hparams
+
+    def load_hparams_mqa(dir_model, is_mistral_format):
+        hparams = load_hparams(dir_model, is_mistral_format)
+        if hparams.get("model_type") == "falcon" and hparams.get("multi_query") and not hparams.get("new_decoder_architecture"):
+            hparams["num_kv_heads"] = 1
+        return hparams
+
+    ModelBase.load_hparams = staticmethod(load_hparams_mqa)
     sys.argv = [str(root / "convert_hf_to_gguf.py"), model_dir, "--outfile", out, "--outtype", outtype]
     runpy.run_path(str(root / "convert_hf_to_gguf.py"), run_name="__main__")
 

@@ -52,6 +52,10 @@ public struct DecodeBenchmarkReport: Sendable, Codable {
     public var loadGBps: Double
     public var loadPeakResidentBytes: Int
     public var loadedResidentBytes: Int
+    /// Products per decode step (4 per layer, plus the LM head on a last stage).
+    public var productsPerStep: Int
+    /// The cost of one split of a product in synchronisation alone (nil with one thread).
+    public var forkJoin: ForkJoinReport?
 
     public var text: String {
         var s = """
@@ -69,6 +73,11 @@ public struct DecodeBenchmarkReport: Sendable, Codable {
             s += "\nstream read      \(fmt(sb, 2)) GB/s on \(threads) thread\(threads == 1 ? "" : "s") (same run) → decode reaches \(fmt(100 * totalGBps / sb, 1))% of it"
         }
         s += "\nmemory           \(mb(residentBytes)) resident, KV cache \(mb(kvCacheBytes)) in use"
+        if let f = forkJoin {
+            let perStep = Double(productsPerStep) * f.poolBackToBack / 1000
+            s += "\nsplit cost       \(fmt(f.poolBackToBack, 1)) µs per product over a perfect split, back to back (\(productsPerStep) products per step: \(fmt(perStep, 2)) ms), "
+                + "\(fmt(f.poolAfterPause, 1)) µs after a pause; with DispatchQueue.concurrentPerform \(fmt(f.dispatchBackToBack, 1)) / \(fmt(f.dispatchAfterPause, 1)) µs"
+        }
         return s
     }
 
@@ -84,7 +93,8 @@ public enum DecodeBenchmark {
         resetPeakResident()
         let loadStart = now()
         let ck = try Checkpoint(directory: directory)
-        let model = try ModelRegistry.load(ck, compute: ComputeContext(threads: o.threads), weights: o.weights)
+        let compute = ComputeContext(threads: o.threads)
+        let model = try ModelRegistry.load(ck, compute: compute, weights: o.weights)
         let loadSeconds = now() - loadStart
         let loadPeak = peakResidentBytes(), loaded = residentBytes()
         let checkpointBytes = ((try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? [])
@@ -166,7 +176,8 @@ public enum DecodeBenchmark {
             streamGBps: stream.map { $0 / 1e9 }, residentBytes: residentBytes(), kvCacheBytes: cache.usedBytes,
             weightFormat: model.weightFormat?.rawValue ?? "none", weightBytesLoaded: model.weightBytesLoaded,
             loadSeconds: loadSeconds, loadGBps: Double(checkpointBytes) / loadSeconds / 1e9,
-            loadPeakResidentBytes: loadPeak, loadedResidentBytes: loaded)
+            loadPeakResidentBytes: loadPeak, loadedResidentBytes: loaded,
+            productsPerStep: 4 * model.layerRange.count + 1, forkJoin: o.threads > 1 ? ForkJoin.measure(compute) : nil)
     }
 
     static func argmax(_ a: [Float], _ start: Int, _ n: Int) -> Int {
@@ -191,7 +202,9 @@ public func residentBytes() -> Int {
 public func peakResidentBytes() -> Int {
     guard let s = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
           let line = s.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
-          let kb = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") else { return 0 }
+          // "VmHWM:\t 3371612 kB": the number is padded to 8 columns, so from 10 GB up a tab alone
+          // separates it from the label (splitting on spaces only read those peaks as 0).
+          let kb = Int(line.split(whereSeparator: { $0 == " " || $0 == "\t" }).dropFirst().first ?? "") else { return 0 }
     return kb * 1024
 }
 

@@ -36,9 +36,12 @@ public enum CoordinatorDefaults {
     /// are normally caught sooner by heartbeat expiry).
     public static let stepTimeout: Duration = .seconds(120)
     /// Upper bounds on one step (sequences and tokens), so a burst of prompts cannot build a step
-    /// too large to move between stages.
+    /// too large to move between stages, or so long to compute that running decodes stall behind it
+    /// (and, on a slow machine, that it outlives `stepTimeout`: 16 prompts × a 512-token chunk made
+    /// 8,192-token steps). The token bound (`--max-step-tokens`) counts prompt and decode tokens; a
+    /// step always takes its first sequence's chunk, so a chunk larger than it still progresses.
     public static let maxSequencesPerStep = 64
-    public static let maxTokensPerStep = 8192
+    public static let maxTokensPerStep = 2048
     /// Calls waiting for admission (KV cache) beyond this get RESOURCE_EXHAUSTED (--max-queued).
     public static let maxQueuedCalls = 256
     /// Prompt tokens a sequence feeds per step; longer prompts are prefilled in chunks so that
@@ -95,6 +98,8 @@ public struct CoordinatorConfig: Sendable {
     /// Steps kept in the pipeline at once, each with its own sequences (default: one per stage).
     public var microBatches: Int
     public var prefillChunk = CoordinatorDefaults.prefillChunk
+    /// Tokens (prompt chunks plus decodes) one step may carry (`--max-step-tokens`).
+    public var maxStepTokens = CoordinatorDefaults.maxTokensPerStep
     /// Reuse cached prompt prefixes on every stage (`--no-prefix-cache` turns it off).
     public var prefixCache = true
     /// KV bytes offered to each stage in Assign (0 lets each worker decide).

@@ -67,7 +67,7 @@ public final class CoordinatorService: @unchecked Sendable {
         scheduler = Scheduler(settings: SchedulerSettings(
             stages: config.stages, microBatches: config.microBatches, prefillChunk: config.prefillChunk,
             maxQueuedCalls: config.maxQueuedCalls, stepTimeout: config.stepTimeout, failoverTimeout: config.failoverTimeout,
-            maxPositions: shape.maxPositions, prefixCache: config.prefixCache), cluster: cluster)
+            maxTokensPerStep: config.maxStepTokens, maxPositions: shape.maxPositions, prefixCache: config.prefixCache), cluster: cluster)
         let promptTokens = config.maxPromptTokens > 0 ? min(config.maxPromptTokens, shape.maxPositions) : shape.maxPositions
         maxPromptBytes = tokenizer?.textByteBound(tokens: promptTokens) ?? 0
         securityLog = SecurityLog(logger: logger)

@@ -3,11 +3,11 @@
 //
 // Shapes: T = rows (one per token of the step, from any number of sequences), IN = n input
 // features, OUT = m output features. W arrives as PyTorch stores nn.Linear: [OUT, IN] row-major.
-// Packed layout: P[OUT/8][IN][8] — eight consecutive output rows interleaved, so one 32-byte load
-// at P[g][i] is W[8g ..< 8g+8, i] (rows past OUT are zero). P holds float32, or the F16 / BF16 the
+// Packed layout (PackedWeight.swift): panels of eight consecutive output rows, so one 32-byte load
+// is W[8g ..< 8g+8, i] (rows past OUT are zero), in blocks of 3 panels whose inputs are interleaved
+// (B[OUT/24][IN][3][8]: a block is one contiguous stream). Panels hold float32, or the F16 / BF16 the
 // checkpoint stored (a 16-byte load widened exactly to float32 in registers): decoding one sequence
-// streams half the bytes (tiny_starcoder F16: 23.7 vs 39.6 ms per token, 413 vs 670 MB resident),
-// with bit-identical results. With several groups of rows the first group widens a 2-byte slice
+// streams half the bytes, with bit-identical results (PackedWeight.swift builds the panels). With several groups of rows the first group widens a 2-byte slice
 // and keeps a float32 copy in L1 for the others (widening in every group's loop cost ~25% at 16
 // rows).
 //
@@ -19,7 +19,8 @@
 // step. Packing W once fixes both:
 //
 // - A register tile of R rows of x × V vectors of 8 outputs (R·V = 12 accumulators: 1×12 for one
-//   row, 2×6, 3×4, 4×3 for more) broadcasts x[t, i] and multiplies it by V contiguous vectors of
+//   row, 2×6, 4×3 for more; 3×3 = 9 for three rows; V a multiple of the block, so a tile reads V/3
+//   whole blocks) broadcasts x[t, i] and multiplies it by V contiguous vectors of
 //   P: the weights stream through memory in order, every loaded weight is used R times, no lane is
 //   wasted at T = 1, and 12 independent FMA chains keep both FMA ports busy.
 // - Every output y[t, o] is one float32 FMA chain over i = 0, 1, …, n−1 starting from 0, then
@@ -31,140 +32,11 @@
 //   them, unfinished chains parked exactly in memory between slices; W is read from memory once
 //   per call, each slice requested (CMemoryHints) while the one before it is computed.
 //
-// Measured on the 2-core AMD EPYC (AVX2) this was written on, tiny_starcoder shapes, weights from
-// memory (`mq bench linear`): 1 row 17–21 GB/s of weights, like sgemv; 4 rows 2.8–4.5× sgemm;
-// 16 rows 85–110 GFLOP/s, 1.6–2.4× sgemm; 32–128 rows about sgemm's 60–120 GFLOP/s.
+// `mq bench linear` measures GB/s and GFLOP/s by rows against OpenBLAS (README "Performance").
 //
-// Reference: `linearNaive` (BLAS.swift), tested against it; bit-identity across T is tested too.
+// Reference: `linearNaive` (LinearReference.swift), tested against it; bit-identity across T is tested too.
 import CMemoryHints
 import Foundation
-
-/// A weight matrix W[OUT, IN] repacked for `linear` (P[OUT/8][IN][8]); immutable once built.
-///
-/// Panels keep the precision the checkpoint stored: weights that came from F16 or BF16 tensors stay
-/// 2 bytes each and are widened to float32 as they are loaded into registers (both conversions are
-/// exact), so a product moves half the bytes and gives bit-for-bit the numbers of the float32 panel.
-public final class PackedWeight: @unchecked Sendable {
-    /// How panel values are stored.
-    public enum Storage: String, Sendable, CaseIterable {
-        case f32, f16, bf16
-        /// Bytes per weight.
-        public var size: Int { self == .f32 ? 4 : 2 }
-
-        /// `v` as this storage holds it: F16 rounds to nearest, BF16 drops the low 16 bits.
-        public func stored(_ v: Float) -> Float {
-            switch self {
-            case .f32: return v
-            case .f16: return Float(Float16(v))
-            case .bf16: return Float(bitPattern: v.bitPattern & 0xFFFF_0000)
-            }
-        }
-    }
-
-    public let name: String
-    public let outFeatures: Int
-    public let inFeatures: Int
-    public let storage: Storage
-    let p: UnsafeMutableRawPointer
-    var groups: Int { (outFeatures + 7) / 8 }
-
-    /// Packs W[OUT, IN] (row-major). `name` is kept for error messages. `storage` is a request:
-    /// when some value is not exactly representable in it (a NaN, or a float32 that did not come
-    /// from that format) the panels are float32, so packing never changes a weight.
-    public init(name: String, _ w: UnsafePointer<Float>, outFeatures m: Int, inFeatures n: Int, storage requested: Storage = .f32) {
-        self.name = name; self.outFeatures = m; self.inFeatures = n
-        var storage = requested
-        if storage != .f32 {
-            for i in 0..<(m * n) where !Self.representable(w[i], in: storage) { storage = .f32; break }
-        }
-        self.storage = storage
-        let g = (m + 7) / 8
-        // Cache-line aligned: with malloc's 16-byte alignment every other 32-byte load of a panel
-        // straddles two cache lines.
-        let count = max(1, g * n * 8)
-        p = UnsafeMutableRawPointer.allocate(byteCount: count * storage.size, alignment: 64)
-        switch storage {
-        case .f32: Self.fill(p, m: m, n: n, zero: Float(0)) { o, i in w[o * n + i] }
-        case .f16: Self.fill(p, m: m, n: n, zero: Float16(0)) { o, i in Float16(w[o * n + i]) }
-        case .bf16: Self.fill(p, m: m, n: n, zero: UInt16(0)) { o, i in UInt16(truncatingIfNeeded: w[o * n + i].bitPattern >> 16) }
-        }
-    }
-
-    /// Packs W[OUT, IN] stored at `bytes` in `encoding` (little-endian, any alignment), keeping that
-    /// encoding bit for bit: a checkpoint's F16 / BF16 matrix is packed without a float32 copy.
-    /// `threads` pack disjoint row groups at once (loading is otherwise paced by one core).
-    public init(name: String, bytes: UnsafeRawPointer, encoding: Storage, outFeatures m: Int, inFeatures n: Int, threads: Int = 1) {
-        self.name = name; self.outFeatures = m; self.inFeatures = n; self.storage = encoding
-        let g = (m + 7) / 8, count = max(1, g * n * 8)
-        p = UnsafeMutableRawPointer.allocate(byteCount: count * encoding.size, alignment: 64)
-        let shared = PackSource(src: bytes, dst: p)
-        let parts = max(1, min(threads, g))
-        DispatchQueue.concurrentPerform(iterations: parts) { part in
-            let groups = (g * part / parts)..<(g * (part + 1) / parts)
-            func fill<E: FixedWidthInteger>(_ zero: E) {
-                Self.fill(shared.dst, m: m, n: n, groups: groups, zero: zero) { o, i in
-                    E(littleEndian: shared.src.loadUnaligned(fromByteOffset: (o * n + i) * MemoryLayout<E>.size, as: E.self))
-                }
-            }
-            if encoding == .f32 { fill(UInt32(0)) } else { fill(UInt16(0)) }
-        }
-    }
-
-    /// P[g][i][r] = element(8g + r, i), and `zero` for rows past OUT, written in destination order
-    /// (only the groups in `groups`, default all).
-    @inline(__always)
-    private static func fill<E>(_ p: UnsafeMutableRawPointer, m: Int, n: Int, groups: Range<Int>? = nil, zero: E,
-                                _ element: (_ row: Int, _ input: Int) -> E) {
-        let g = (m + 7) / 8
-        let range = groups ?? 0..<g
-        var dst = p.bindMemory(to: E.self, capacity: max(1, g * n * 8)) + range.lowerBound * n * 8
-        for gi in range {
-            let full = gi * 8 + 8 <= m
-            for i in 0..<n {
-                for r in 0..<8 { dst[r] = full || gi * 8 + r < m ? element(gi * 8 + r, i) : zero }
-                dst += 8
-            }
-        }
-    }
-
-    /// `v` survives a round trip through `storage` unchanged.
-    static func representable(_ v: Float, in storage: Storage) -> Bool {
-        storage == .f32 || (storage.stored(v).bitPattern == v.bitPattern && !v.isNaN)
-    }
-
-    deinit { p.deallocate() }
-
-    /// Bytes of weights (without the zero padding) one full product reads.
-    public var byteCount: Int { outFeatures * inFeatures * storage.size }
-
-    /// W[o, i] as float32.
-    @inline(__always)
-    func value(_ index: Int) -> Float {
-        switch storage {
-        case .f32: return p.load(fromByteOffset: 4 * index, as: Float.self)
-        case .f16: return Float(p.load(fromByteOffset: 2 * index, as: Float16.self))
-        case .bf16: return Float(bitPattern: UInt32(p.load(fromByteOffset: 2 * index, as: UInt16.self)) << 16)
-        }
-    }
-
-    /// Row `o` of the original W (length IN), e.g. a token's embedding from a tied head.
-    public func copyRow(_ o: Int, into dst: UnsafeMutablePointer<Float>) {
-        let base = (o / 8) * inFeatures * 8 + (o % 8)
-        for i in 0..<inFeatures { dst[i] = value(base + i * 8) }
-    }
-
-    /// The original W[OUT, IN] as an array (tests).
-    public var unpacked: [Float] {
-        var out = [Float](repeating: 0, count: outFeatures * inFeatures)
-        out.withUnsafeMutableBufferPointer { b in
-            for o in 0..<outFeatures { copyRow(o, into: b.baseAddress! + o * inFeatures) }
-        }
-        return out
-    }
-}
-
-/// The checkpoint bytes and the panels of one packing, shared by its threads (each writes its own groups).
-private struct PackSource: @unchecked Sendable { let src: UnsafeRawPointer, dst: UnsafeMutableRawPointer }
 
 /// How a tile reads eight consecutive panel values (one output vector at one input) as float32.
 private protocol PanelFormat: SendableMetatype {
@@ -202,6 +74,10 @@ public enum PackedLinear {
     /// 62–67 ms with 6–12 parts per thread (interleaved runs; 3 was between). A batch
     /// of one got slower when split the same way, hence only for ≥ 4 rows.
     static let partsPerThread = 8
+    /// Parts per thread of a product with 1–3 rows (memory-paced): two, so a thread that falls
+    /// behind (descheduled, or on the slower vCPU) leaves a quarter of the product, not half, for
+    /// the other to take; more parts cut the streams too short (4 measured slower).
+    static let memoryPacedPartsPerThread = 2
 }
 
 /// y[T, OUT] = x[T, IN] · W[OUT, IN]ᵀ + bias[OUT]  (bias optional; y is overwritten), split over
@@ -210,39 +86,44 @@ public func linear(_ x: UnsafePointer<Float>, _ w: PackedWeight, _ bias: UnsafeP
                    _ y: UnsafeMutablePointer<Float>, tokens t: Int, compute: ComputeContext) {
     guard t > 0, w.outFeatures > 0 else { return }
     // Tile shape by rows: R rows of x × V output vectors.
-    let (r, v) = t == 1 ? (1, 12) : t == 2 ? (2, 6) : t == 3 ? (3, 4) : (4, 3)
+    let (r, v) = t == 1 ? (1, 12) : t == 2 ? (2, 6) : t == 3 ? (3, 3) : (4, 3)
     let a = PackedArgs(x: x, w: UnsafeRawPointer(w.p), bias: bias, y: y, t: t, n: w.inFeatures, m: w.outFeatures, r: r, v: v)
     switch w.storage {
-    case .f32: linear(a, w.groups, threads: compute.threads, F32Panel.self)
-    case .f16: linear(a, w.groups, threads: compute.threads, F16Panel.self)
-    case .bf16: linear(a, w.groups, threads: compute.threads, BF16Panel.self)
+    case .f32: linear(a, w.groups, compute: compute, F32Panel.self)
+    case .f16: linear(a, w.groups, compute: compute, F16Panel.self)
+    case .bf16: linear(a, w.groups, compute: compute, BF16Panel.self)
     }
 }
 
-private func linear<F: PanelFormat>(_ a: PackedArgs, _ g: Int, threads: Int, _ format: F.Type) {
-    let t = a.t, v = a.v
-    // Whole panels, at least 4 per part. Memory-paced products (1–3 rows) give each thread one long
-    // run; arithmetic-paced ones (≥ 4 rows) are cut into parts the threads take as they finish,
-    // so a core that runs slower (another tenant on its sibling hyperthread, a lower clock) does
-    // less of the work instead of holding the others at the join.
+private func linear<F: PanelFormat>(_ a: PackedArgs, _ g: Int, compute: ComputeContext, _ format: F.Type) {
+    let t = a.t, v = a.v, threads = compute.threads
+    // Whole panels. Parts are taken by the threads as they finish (ComputeContext.parallelFor), so a
+    // core that runs slower (another tenant on its sibling hyperthread, a lower clock) does less of
+    // the work instead of holding the others at the join. Memory-paced products (1–3 rows) are
+    // cut into a few long runs of at least one panel; arithmetic-paced ones (≥ 4 rows) into more
+    // parts of at least 4 panels.
     let panels = (g + v - 1) / v
-    let perThread = t >= 4 ? PackedLinear.partsPerThread : 1
-    let parts = threads <= 1 ? 1 : max(1, min(threads * perThread, panels / 4))
+    let memoryPaced = t < 4
+    let perThread = memoryPaced ? PackedLinear.memoryPacedPartsPerThread : PackedLinear.partsPerThread
+    let parts = threads <= 1 ? 1 : max(1, min(threads * perThread, memoryPaced ? panels : panels / 4))
     if parts == 1 {
         packedPanels(a, 0..<g, F.self)
     } else {
-        let chunk = ((g + parts - 1) / parts + v - 1) / v * v
-        DispatchQueue.concurrentPerform(iterations: parts) { p in
-            let lo = p * chunk, hi = min(g, lo + chunk)
+        // Part p: panels p·P/parts ..< (p+1)·P/parts, so parts differ by at most one panel (rounding
+        // a chunk up to whole panels instead left the last part a sliver: 3, 3, 3, 1 panels).
+        compute.parallelFor(parts: parts) { p in
+            let lo = p * panels / parts * v, hi = min(g, (p + 1) * panels / parts * v)
             if lo < hi { packedPanels(a, lo..<hi, F.self) }
         }
     }
 }
 
-/// Pointers shared with the worker threads of one call; each thread writes only its own columns of y.
+/// Pointers shared with the threads of one call; each part writes only its own columns of y.
 private struct PackedArgs: @unchecked Sendable {
     let x: UnsafePointer<Float>, w: UnsafeRawPointer, bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>
     let t: Int, n: Int, m: Int, r: Int, v: Int
+    /// Panels of the matrix.
+    var groups: Int { (m + 7) / 8 }
 }
 
 /// Output vector groups `groups`: panels of V vectors; within a panel, slices of `kc` inputs; within
@@ -264,11 +145,13 @@ private func packedPanels<F: PanelFormat>(_ a: PackedArgs, _ groups: Range<Int>,
                 // The slice the row groups will need next (this panel's next inputs, or the next
                 // panel's first) is requested from memory while this one is computed, each group of
                 // rows asking for its share spread over its pass (see `Prefetch`).
+                // A block's slice is one contiguous run; it is requested as 3 runs of `nextLines`
+                // lines `nextLines · 64` bytes apart, one per panel's share of the bytes.
                 var next: UnsafeRawPointer? = nil, nextLines = 0
                 let stride = 8 * F.size   // bytes per input in one output vector
                 if rowGroups > 1 {
                     if !s.last {
-                        next = a.w + (g * a.n + s.i1) * stride; nextLines = ((min(a.n, s.i1 + kc) - s.i1) * stride + 63) / 64
+                        next = a.w + (g * a.n + s.i1 * 3) * stride; nextLines = ((min(a.n, s.i1 + kc) - s.i1) * stride + 63) / 64
                     } else if g + 2 * a.v <= groups.upperBound {
                         next = a.w + (g + a.v) * a.n * stride; nextLines = (min(a.n, kc) * stride + 63) / 64
                     }
@@ -276,21 +159,22 @@ private func packedPanels<F: PanelFormat>(_ a: PackedArgs, _ groups: Range<Int>,
                 let share = (nextLines + rowGroups - 1) / rowGroups
                 var every = 1   // inputs between two requests: a power of two that fits the share in the pass
                 while share > 0 && every * 2 * share <= s.i1 - s.i0 { every *= 2 }
-                let direct = PanelSlice(base: a.w + (g * a.n + s.i0) * stride, stride: a.n * stride)
+                // A whole tile starts a block (g is a multiple of V, V of 3) and lies in whole blocks.
+                let direct = PanelSlice(base: a.w + (g * a.n + s.i0 * 3) * stride, blockStride: 3 * a.n * stride, step: 3 * stride)
                 // 2-byte panels shared by several groups of rows: the first group widens the slice
                 // and keeps a float32 copy in L1 that the other groups read (3 conversions per 12
                 // FMAs in every group's loop cost ~25% at 16 rows; in one group of four, a quarter).
                 let widen = F.size != 4 && rowGroups > 1 && full
-                let copy = PanelSlice(base: UnsafeRawPointer(wide), stride: kc * 32)
+                let copy = PanelSlice(base: UnsafeRawPointer(wide), blockStride: 0, step: 3 * 32)
                 for rg in 0..<rowGroups {
                     let t0 = rg * a.r, p = acc + rg * 12
-                    let pf = Prefetch(start: next.map { $0 + 64 * min(nextLines, rg * share) }, stride: direct.stride,
+                    let pf = Prefetch(start: next.map { $0 + 64 * min(nextLines, rg * share) }, stride: 64 * nextLines,
                                       lines: max(0, min(share, nextLines - rg * share)), mask: every - 1)
                     if full {
                         switch a.v {
                         case 12: tile1x12(a, g, t0, s, p, direct, F.self)
                         case 6: tile2x6(a, g, t0, s, p, direct, F.self)
-                        case 4: tile3x4(a, g, t0, s, p, direct, F.self)
+                        case 3 where a.r == 3: tile3x3(a, g, t0, s, p, direct, F.self)
                         default:
                             if !widen {
                                 tile4x3(a, g, t0, s, p, direct, pf, F.self, copy: wide, NoCopy.self)
@@ -303,7 +187,8 @@ private func packedPanels<F: PanelFormat>(_ a: PackedArgs, _ groups: Range<Int>,
                     } else {
                         // ≤ 2 leftover vectors park 4 each: slicing happens only with R = 4, where V = 3.
                         for (j, gi) in (g..<groups.upperBound).enumerated() {
-                            tile4x1(a, gi, t0, s, p + 4 * j, PanelSlice(base: direct.base + j * direct.stride, stride: direct.stride), F.self)
+                            let (base, step) = PanelLayout.origin(gi, groups: a.groups, inFeatures: a.n)
+                            tile4x1(a, gi, t0, s, p + 4 * j, PanelSlice(base: a.w + (base + s.i0 * step) * F.size, blockStride: 0, step: step * F.size), F.self)
                         }
                     }
                 }
@@ -336,8 +221,9 @@ private struct Slice { let i0: Int, i1: Int, first: Bool, last: Bool }
 private struct Prefetch { let start: UnsafeRawPointer?, stride: Int, lines: Int, mask: Int }
 
 /// Where a tile reads its weights: output vector j's value for input `sl.i0 + k` at
-/// `base + j·stride + k·8·size` (the packed matrix itself, or a float32 copy of the slice).
-private struct PanelSlice { let base: UnsafeRawPointer, stride: Int }
+/// `base + (j/3)·blockStride + (j%3)·8·size + k·step` (the packed matrix itself, or a float32 copy
+/// of one block's slice, interleaved the same way).
+private struct PanelSlice { let base: UnsafeRawPointer, blockStride: Int, step: Int }
 
 
 /// Row `t0 + k` of x, or the group's first row when past T (its results are computed and dropped).
@@ -370,15 +256,16 @@ private func tile1x12<F: PanelFormat>(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl
         c0 = park[0]; c1 = park[1]; c2 = park[2]; c3 = park[3]; c4 = park[4]; c5 = park[5]
         c6 = park[6]; c7 = park[7]; c8 = park[8]; c9 = park[9]; c10 = park[10]; c11 = park[11]
     }
-    let s = w.stride
-    var pw = w.base
+    // Four blocks: vector j at block j/3, place j%3.
+    let s = 8 * F.size, bs = w.blockStride
+    var p0 = w.base, p1 = w.base + bs, p2 = w.base + 2 * bs, p3 = w.base + 3 * bs
     for i in sl.i0..<sl.i1 {
         let b = SIMD8<Float>(repeating: x0[i])
-        c0.addProduct(b, F.load8(pw)); c1.addProduct(b, F.load8(pw + s)); c2.addProduct(b, F.load8(pw + 2 * s))
-        c3.addProduct(b, F.load8(pw + 3 * s)); c4.addProduct(b, F.load8(pw + 4 * s)); c5.addProduct(b, F.load8(pw + 5 * s))
-        c6.addProduct(b, F.load8(pw + 6 * s)); c7.addProduct(b, F.load8(pw + 7 * s)); c8.addProduct(b, F.load8(pw + 8 * s))
-        c9.addProduct(b, F.load8(pw + 9 * s)); c10.addProduct(b, F.load8(pw + 10 * s)); c11.addProduct(b, F.load8(pw + 11 * s))
-        pw += 8 * F.size
+        c0.addProduct(b, F.load8(p0)); c1.addProduct(b, F.load8(p0 + s)); c2.addProduct(b, F.load8(p0 + 2 * s))
+        c3.addProduct(b, F.load8(p1)); c4.addProduct(b, F.load8(p1 + s)); c5.addProduct(b, F.load8(p1 + 2 * s))
+        c6.addProduct(b, F.load8(p2)); c7.addProduct(b, F.load8(p2 + s)); c8.addProduct(b, F.load8(p2 + 2 * s))
+        c9.addProduct(b, F.load8(p3)); c10.addProduct(b, F.load8(p3 + s)); c11.addProduct(b, F.load8(p3 + 2 * s))
+        p0 += w.step; p1 += w.step; p2 += w.step; p3 += w.step
     }
     guard sl.last else {
         park[0] = c0; park[1] = c1; park[2] = c2; park[3] = c3; park[4] = c4; park[5] = c5
@@ -398,17 +285,18 @@ private func tile2x6<F: PanelFormat>(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl:
         c00 = park[0]; c01 = park[1]; c02 = park[2]; c03 = park[3]; c04 = park[4]; c05 = park[5]
         c10 = park[6]; c11 = park[7]; c12 = park[8]; c13 = park[9]; c14 = park[10]; c15 = park[11]
     }
-    let s = w.stride
-    var pw = w.base
+    // Two blocks: vector j at block j/3, place j%3.
+    let s = 8 * F.size, step = w.step
+    var p0 = w.base, p1 = w.base + w.blockStride
     for i in sl.i0..<sl.i1 {
         let b0 = SIMD8<Float>(repeating: x0[i]), b1 = SIMD8<Float>(repeating: x1[i])
-        var w = F.load8(pw); c00.addProduct(b0, w); c10.addProduct(b1, w)
-        w = F.load8(pw + s); c01.addProduct(b0, w); c11.addProduct(b1, w)
-        w = F.load8(pw + 2 * s); c02.addProduct(b0, w); c12.addProduct(b1, w)
-        w = F.load8(pw + 3 * s); c03.addProduct(b0, w); c13.addProduct(b1, w)
-        w = F.load8(pw + 4 * s); c04.addProduct(b0, w); c14.addProduct(b1, w)
-        w = F.load8(pw + 5 * s); c05.addProduct(b0, w); c15.addProduct(b1, w)
-        pw += 8 * F.size
+        var w = F.load8(p0); c00.addProduct(b0, w); c10.addProduct(b1, w)
+        w = F.load8(p0 + s); c01.addProduct(b0, w); c11.addProduct(b1, w)
+        w = F.load8(p0 + 2 * s); c02.addProduct(b0, w); c12.addProduct(b1, w)
+        w = F.load8(p1); c03.addProduct(b0, w); c13.addProduct(b1, w)
+        w = F.load8(p1 + s); c04.addProduct(b0, w); c14.addProduct(b1, w)
+        w = F.load8(p1 + 2 * s); c05.addProduct(b0, w); c15.addProduct(b1, w)
+        p0 += step; p1 += step
     }
     guard sl.last else {
         park[0] = c00; park[1] = c01; park[2] = c02; park[3] = c03; park[4] = c04; park[5] = c05
@@ -421,36 +309,38 @@ private func tile2x6<F: PanelFormat>(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl:
     put(a, g + 3, t0, 1, c13); put(a, g + 4, t0, 1, c14); put(a, g + 5, t0, 1, c15)
 }
 
-private func tile3x4<F: PanelFormat>(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl: Slice, _ park: UnsafeMutablePointer<SIMD8<Float>>, _ w: PanelSlice, _ format: F.Type) {
+/// Three rows against one block (steps of exactly three sequences; nine chains still keep both
+/// FMA ports busy).
+private func tile3x3<F: PanelFormat>(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl: Slice, _ park: UnsafeMutablePointer<SIMD8<Float>>, _ w: PanelSlice, _ format: F.Type) {
     let x0 = row(a, t0, 0), x1 = row(a, t0, 1), x2 = row(a, t0, 2)
     let z = SIMD8<Float>(repeating: 0)
-    var c00 = z, c01 = z, c02 = z, c03 = z, c10 = z, c11 = z, c12 = z, c13 = z, c20 = z, c21 = z, c22 = z, c23 = z
+    var c00 = z, c01 = z, c02 = z, c10 = z, c11 = z, c12 = z, c20 = z, c21 = z, c22 = z
     if !sl.first {
-        c00 = park[0]; c01 = park[1]; c02 = park[2]; c03 = park[3]; c10 = park[4]; c11 = park[5]
-        c12 = park[6]; c13 = park[7]; c20 = park[8]; c21 = park[9]; c22 = park[10]; c23 = park[11]
+        c00 = park[0]; c01 = park[1]; c02 = park[2]; c10 = park[3]; c11 = park[4]; c12 = park[5]
+        c20 = park[6]; c21 = park[7]; c22 = park[8]
     }
-    let s = w.stride
+    let s = 8 * F.size, step = w.step
     var pw = w.base
     for i in sl.i0..<sl.i1 {
-        let b0 = SIMD8<Float>(repeating: x0[i]), b1 = SIMD8<Float>(repeating: x1[i]), b2 = SIMD8<Float>(repeating: x2[i])
-        var w = F.load8(pw); c00.addProduct(b0, w); c10.addProduct(b1, w); c20.addProduct(b2, w)
-        w = F.load8(pw + s); c01.addProduct(b0, w); c11.addProduct(b1, w); c21.addProduct(b2, w)
-        w = F.load8(pw + 2 * s); c02.addProduct(b0, w); c12.addProduct(b1, w); c22.addProduct(b2, w)
-        w = F.load8(pw + 3 * s); c03.addProduct(b0, w); c13.addProduct(b1, w); c23.addProduct(b2, w)
-        pw += 8 * F.size
+        let w0 = F.load8(pw), w1 = F.load8(pw + s), w2 = F.load8(pw + 2 * s)
+        var b = SIMD8<Float>(repeating: x0[i]); c00.addProduct(b, w0); c01.addProduct(b, w1); c02.addProduct(b, w2)
+        b = SIMD8(repeating: x1[i]); c10.addProduct(b, w0); c11.addProduct(b, w1); c12.addProduct(b, w2)
+        b = SIMD8(repeating: x2[i]); c20.addProduct(b, w0); c21.addProduct(b, w1); c22.addProduct(b, w2)
+        pw += step
     }
     guard sl.last else {
-        park[0] = c00; park[1] = c01; park[2] = c02; park[3] = c03; park[4] = c10; park[5] = c11
-        park[6] = c12; park[7] = c13; park[8] = c20; park[9] = c21; park[10] = c22; park[11] = c23
+        park[0] = c00; park[1] = c01; park[2] = c02; park[3] = c10; park[4] = c11; park[5] = c12
+        park[6] = c20; park[7] = c21; park[8] = c22
         return
     }
-    put(a, g, t0, 0, c00); put(a, g + 1, t0, 0, c01); put(a, g + 2, t0, 0, c02); put(a, g + 3, t0, 0, c03)
-    put(a, g, t0, 1, c10); put(a, g + 1, t0, 1, c11); put(a, g + 2, t0, 1, c12); put(a, g + 3, t0, 1, c13)
-    put(a, g, t0, 2, c20); put(a, g + 1, t0, 2, c21); put(a, g + 2, t0, 2, c22); put(a, g + 3, t0, 2, c23)
+    put(a, g, t0, 0, c00); put(a, g + 1, t0, 0, c01); put(a, g + 2, t0, 0, c02)
+    put(a, g, t0, 1, c10); put(a, g + 1, t0, 1, c11); put(a, g + 2, t0, 1, c12)
+    put(a, g, t0, 2, c20); put(a, g + 1, t0, 2, c21); put(a, g + 2, t0, 2, c22)
 }
 
-/// With `C` = WriteCopy it also stores the float32 weights it loads at copy[j·kc + k] (vector j,
-/// input sl.i0 + k) for the other groups of rows (`copy` is ignored with NoCopy).
+/// One block. With `C` = WriteCopy it also stores the float32 weights it loads at copy[3k + j]
+/// (vector j, input sl.i0 + k; the block's own interleaving) for the other groups of rows (`copy` is
+/// ignored with NoCopy).
 private func tile4x3<F: PanelFormat, C: SliceCopy>(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl: Slice, _ park: UnsafeMutablePointer<SIMD8<Float>>,
                                                    _ w: PanelSlice, _ pref: Prefetch, _ format: F.Type,
                                                    copy: UnsafeMutablePointer<SIMD8<Float>>, _ policy: C.Type) {
@@ -461,7 +351,7 @@ private func tile4x3<F: PanelFormat, C: SliceCopy>(_ a: PackedArgs, _ g: Int, _ 
         c00 = park[0]; c01 = park[1]; c02 = park[2]; c10 = park[3]; c11 = park[4]; c12 = park[5]
         c20 = park[6]; c21 = park[7]; c22 = park[8]; c30 = park[9]; c31 = park[10]; c32 = park[11]
     }
-    let s = w.stride
+    let s = 8 * F.size
     var pw = w.base
     var pp = pref.start ?? a.w, left = pref.start == nil ? 0 : pref.lines
     for i in sl.i0..<sl.i1 {
@@ -474,14 +364,14 @@ private func tile4x3<F: PanelFormat, C: SliceCopy>(_ a: PackedArgs, _ g: Int, _ 
         // round trip into their chains, which halved this loop's speed).
         let w0 = F.load8(pw), w1 = F.load8(pw + s), w2 = F.load8(pw + 2 * s)
         if C.active {
-            let k = i - sl.i0, kc = PackedLinear.sliceInputs
-            copy[k] = w0; copy[kc + k] = w1; copy[2 * kc + k] = w2
+            let k = i - sl.i0
+            copy[3 * k] = w0; copy[3 * k + 1] = w1; copy[3 * k + 2] = w2
         }
         var b = SIMD8<Float>(repeating: x0[i]); c00.addProduct(b, w0); c01.addProduct(b, w1); c02.addProduct(b, w2)
         b = SIMD8(repeating: x1[i]); c10.addProduct(b, w0); c11.addProduct(b, w1); c12.addProduct(b, w2)
         b = SIMD8(repeating: x2[i]); c20.addProduct(b, w0); c21.addProduct(b, w1); c22.addProduct(b, w2)
         b = SIMD8(repeating: x3[i]); c30.addProduct(b, w0); c31.addProduct(b, w1); c32.addProduct(b, w2)
-        pw += 8 * F.size
+        pw += w.step
     }
     guard sl.last else {
         park[0] = c00; park[1] = c01; park[2] = c02; park[3] = c10; park[4] = c11; park[5] = c12
@@ -501,11 +391,12 @@ private func tile4x1<F: PanelFormat>(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl:
     var c0 = z, c1 = z, c2 = z, c3 = z
     if !sl.first { c0 = park[0]; c1 = park[1]; c2 = park[2]; c3 = park[3] }
     var pw = w.base
+    let step = w.step
     for i in sl.i0..<sl.i1 {
         let w = F.load8(pw)
         c0.addProduct(SIMD8(repeating: x0[i]), w); c1.addProduct(SIMD8(repeating: x1[i]), w)
         c2.addProduct(SIMD8(repeating: x2[i]), w); c3.addProduct(SIMD8(repeating: x3[i]), w)
-        pw += 8 * F.size
+        pw += step
     }
     guard sl.last else { park[0] = c0; park[1] = c1; park[2] = c2; park[3] = c3; return }
     put(a, g, t0, 0, c0)

@@ -154,16 +154,19 @@ public func linearQ8(_ x: UnsafePointer<Float>, _ w: Q8Weight, _ bias: UnsafePoi
                 }
                 let a = Q8Args(xq: xq.baseAddress!, xd: xd.baseAddress!, xs: xs.baseAddress!, w: w, bias: bias, y: y, t: t)
                 let g = w.groups
-                // Groups per part a multiple of 4 (the widest one-row tile); ≥ 4 rows cut finer so a
-                // slower core takes fewer parts (see PackedLinear.partsPerThread).
-                let perThread = t >= 4 ? Q8Layout.partsPerThread : 1
-                let parts = compute.threads <= 1 ? 1 : max(1, min(compute.threads * perThread, g / 4))
+                // Parts of whole quads of groups (the widest one-row tile is 4 groups), differing by
+                // at most one quad, taken by the threads as they come free (ComputeContext.parallelFor);
+                // as in PackedLinear, memory-paced products (1–3 rows) in a few long runs, ≥ 4 rows
+                // cut finer so a slower core takes fewer parts.
+                let quads = (g + 3) / 4
+                let memoryPaced = t < 4
+                let perThread = memoryPaced ? PackedLinear.memoryPacedPartsPerThread : Q8Layout.partsPerThread
+                let parts = compute.threads <= 1 ? 1 : max(1, min(compute.threads * perThread, memoryPaced ? quads : g / 4))
                 if parts == 1 {
                     q8Groups(a, 0..<g, kernel)
                 } else {
-                    let chunk = ((g + parts - 1) / parts + 3) / 4 * 4
-                    DispatchQueue.concurrentPerform(iterations: parts) { p in
-                        let lo = p * chunk, hi = min(g, lo + chunk)
+                    compute.parallelFor(parts: parts) { p in
+                        let lo = p * quads / parts * 4, hi = min(g, (p + 1) * quads / parts * 4)
                         if lo < hi { q8Groups(a, lo..<hi, kernel) }
                     }
                 }

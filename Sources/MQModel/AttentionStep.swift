@@ -97,7 +97,7 @@ enum AttentionStep {
         }
         let failures = ErrorSlots()
         let split = cut
-        DispatchQueue.concurrentPerform(iterations: 2) { part in
+        compute.parallelFor(parts: 2) { part in
             do { try job.attend(part == 0 ? 0..<split : split..<job.tokens.count, part: part) } catch { failures.set(part, error) }
         }
         if let e = failures.first { throw e }

@@ -56,7 +56,7 @@ public struct GPT2Config: Sendable, Equatable {
     public var shape: ModelShape { family.shape(architecture: architecture, kvHeads: kvHeads) }
 }
 
-public final class GPT2: DecoderModel {
+public final class GPT2: GPTStackModel {
     /// How a checkpoint stores each layer's attention input projection.
     public enum AttentionLayout: String, Sendable, Equatable {
         case fused   // attn.c_attn
@@ -64,12 +64,8 @@ public final class GPT2: DecoderModel {
     }
 
     public let config: GPT2Config
-    public let shape: ModelShape
-    public let layerRange: Range<Int>
     /// The attention layout found in the checkpoint (of the first loaded layer; all must agree).
     public let attentionLayout: AttentionLayout?
-    /// Weights (matrices packed for MQKernels' linear) and the shared block math.
-    let stack: GPTStack
 
     /// Loads `layers` (default: all) and, if asked, the embeddings and/or the final norm and head;
     /// steps run with `compute`.
@@ -77,9 +73,7 @@ public final class GPT2: DecoderModel {
                 compute: ComputeContext, weights: WeightPrecision = .stored) throws {
         let config = try GPT2Config(checkpoint.config)
         self.config = config
-        shape = config.shape
         let range = try config.family.layerRange(layers, file: checkpoint.config.path)
-        layerRange = range
         let E = config.hiddenSize, I = config.intermediateSize, V = config.vocabSize, P = config.positions
         let KV = config.kvHeads * config.headDim
         // transformers writes "transformer.wte.weight"; OpenAI's GPT-2 files have bare "wte.weight".
@@ -142,10 +136,11 @@ public final class GPT2: DecoderModel {
                 fc2W: matrices(try conv1D(prefix + "mlp.c_proj.weight", in: I, out: E)),
                 fc2B: try checkpoint.load(prefix + "mlp.c_proj.bias", shape: [E])))
         }
-        stack = GPTStack(
+        let stack = GPTStack(
             dims: .init(config.family, kvHeads: config.kvHeads, scaleByInverseLayer: config.scaleByInverseLayer),
             layerRange: range, wte: wte, wpe: wpe, finalNorm: finalNorm, head: head, blocks: blocks, compute: compute)
         attentionLayout = layout
+        super.init(shape: config.shape, stack: stack)
     }
 
     /// t[N, M] → [M, N] (owned copy).
@@ -186,28 +181,5 @@ public final class GPT2: DecoderModel {
                 }
             }
         }
-    }
-
-    public var compute: ComputeContext { stack.compute }
-    public var taps: ActivationTaps? {
-        get { stack.taps }
-        set { stack.taps = newValue }
-    }
-    public var hasEmbedding: Bool { stack.hasEmbedding }
-    public var hasHead: Bool { stack.hasHead }
-    public var weightFormat: WeightFormat? { stack.weightFormat }
-    public var weightBytesLoaded: Int { stack.weightBytesLoaded }
-    public var weightBytesPerToken: Int { stack.weightBytesPerToken }
-
-    public func embed(_ tokens: [StepToken], into hidden: UnsafeMutablePointer<Float>) throws {
-        try stack.embed(tokens, into: hidden)
-    }
-
-    public func forward(_ tokens: [StepToken], hidden x: UnsafeMutablePointer<Float>, cache: KVCache) throws {
-        try stack.forward(tokens, hidden: x, cache: cache)
-    }
-
-    public func logits(hidden: UnsafePointer<Float>, rows: [Int], into logits: UnsafeMutablePointer<Float>) throws {
-        try stack.logits(hidden: hidden, rows: rows, into: logits)
     }
 }

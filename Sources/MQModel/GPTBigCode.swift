@@ -34,12 +34,8 @@ public struct GPTBigCodeConfig: Sendable, Equatable {
     public var shape: ModelShape { family.shape(architecture: "gpt_bigcode", kvHeads: kvHeads) }
 }
 
-public final class GPTBigCode: DecoderModel {
+public final class GPTBigCode: GPTStackModel {
     public let config: GPTBigCodeConfig
-    public let shape: ModelShape
-    public let layerRange: Range<Int>
-    /// Weights (matrices packed for MQKernels' linear) and the shared block math.
-    let stack: GPTStack
 
     /// Loads `layers` (default: all) and, if asked, the embeddings and/or the final norm and head;
     /// steps run with `compute`.
@@ -47,9 +43,7 @@ public final class GPTBigCode: DecoderModel {
                 compute: ComputeContext, weights: WeightPrecision = .stored) throws {
         let config = try GPTBigCodeConfig(checkpoint.config)
         self.config = config
-        shape = config.shape
         let range = try config.family.layerRange(layers, file: checkpoint.config.path)
-        layerRange = range
         let E = config.hiddenSize, I = config.intermediateSize, V = config.vocabSize, P = config.positions
         let KV = config.kvHeads * config.headDim
         // Head and embedding rows are packed from the checkpoint's bytes (a tied pair once).
@@ -85,9 +79,10 @@ public final class GPTBigCode: DecoderModel {
                 fc2W: matrices(try checkpoint.raw(prefix + "mlp.c_proj.weight", shape: [E, I])),
                 fc2B: try checkpoint.load(prefix + "mlp.c_proj.bias", shape: [E])))
         }
-        stack = GPTStack(
+        let stack = GPTStack(
             dims: .init(config.family, kvHeads: config.kvHeads, scaleByInverseLayer: false),
             layerRange: range, wte: wte, wpe: wpe, finalNorm: finalNorm, head: head, blocks: blocks, compute: compute)
+        super.init(shape: config.shape, stack: stack)
     }
 
     /// Rows [q_h | k_h | v_h] per head (D rows each) → [all q | all k | all v]. `columns` = row length.
@@ -102,28 +97,5 @@ public final class GPTBigCode: DecoderModel {
             }
         }
         return FloatTensor(name: t.name, shape: t.shape, owned: out, sourceDType: t.sourceDType)
-    }
-
-    public var compute: ComputeContext { stack.compute }
-    public var taps: ActivationTaps? {
-        get { stack.taps }
-        set { stack.taps = newValue }
-    }
-    public var hasEmbedding: Bool { stack.hasEmbedding }
-    public var hasHead: Bool { stack.hasHead }
-    public var weightFormat: WeightFormat? { stack.weightFormat }
-    public var weightBytesLoaded: Int { stack.weightBytesLoaded }
-    public var weightBytesPerToken: Int { stack.weightBytesPerToken }
-
-    public func embed(_ tokens: [StepToken], into hidden: UnsafeMutablePointer<Float>) throws {
-        try stack.embed(tokens, into: hidden)
-    }
-
-    public func forward(_ tokens: [StepToken], hidden x: UnsafeMutablePointer<Float>, cache: KVCache) throws {
-        try stack.forward(tokens, hidden: x, cache: cache)
-    }
-
-    public func logits(hidden: UnsafePointer<Float>, rows: [Int], into logits: UnsafeMutablePointer<Float>) throws {
-        try stack.logits(hidden: hidden, rows: rows, into: logits)
     }
 }

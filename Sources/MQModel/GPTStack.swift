@@ -117,3 +117,41 @@ final class GPTStack {
                    eps: dims.layerNormEpsilon, work: work, taps: taps, compute: compute, into: logits)
     }
 }
+
+/// What GPT2 and GPTBigCode share once loaded: a DecoderModel whose steps all run through one
+/// GPTStack. Each architecture file only reads and arranges its checkpoint's weights into the
+/// stack and hands it here.
+public class GPTStackModel: DecoderModel {
+    public let shape: ModelShape
+    /// Weights (matrices packed for MQKernels' linear) and the shared block math.
+    let stack: GPTStack
+
+    init(shape: ModelShape, stack: GPTStack) {
+        self.shape = shape
+        self.stack = stack
+    }
+
+    public var layerRange: Range<Int> { stack.layerRange }
+    public var compute: ComputeContext { stack.compute }
+    public var taps: ActivationTaps? {
+        get { stack.taps }
+        set { stack.taps = newValue }
+    }
+    public var hasEmbedding: Bool { stack.hasEmbedding }
+    public var hasHead: Bool { stack.hasHead }
+    public var weightFormat: WeightFormat? { stack.weightFormat }
+    public var weightBytesLoaded: Int { stack.weightBytesLoaded }
+    public var weightBytesPerToken: Int { stack.weightBytesPerToken }
+
+    public func embed(_ tokens: [StepToken], into hidden: UnsafeMutablePointer<Float>) throws {
+        try stack.embed(tokens, into: hidden)
+    }
+
+    public func forward(_ tokens: [StepToken], hidden x: UnsafeMutablePointer<Float>, cache: KVCache) throws {
+        try stack.forward(tokens, hidden: x, cache: cache)
+    }
+
+    public func logits(hidden: UnsafePointer<Float>, rows: [Int], into logits: UnsafeMutablePointer<Float>) throws {
+        try stack.logits(hidden: hidden, rows: rows, into: logits)
+    }
+}

@@ -53,12 +53,6 @@ private final class SampledRows: @unchecked Sendable {
     deinit { tokens.deinitialize(count: count); tokens.deallocate() }
 }
 
-/// A closure handed to DispatchQueue.concurrentPerform whose iterations touch disjoint state.
-private struct UncheckedSendable<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
-}
-
 final class Stage {
     /// Sampled rows from which a step samples on all compute threads.
     static let parallelSamplingRows = 4
@@ -313,8 +307,7 @@ final class Stage {
                                                         history: state.history)
             }
             if states.count >= Self.parallelSamplingRows && model.compute.threads > 1 {
-                let job = UncheckedSendable(sampleRow)
-                DispatchQueue.concurrentPerform(iterations: states.count) { job.value($0) }
+                model.compute.parallelFor(parts: states.count) { sampleRow($0) }
             } else {
                 for r in states.indices { sampleRow(r) }
             }

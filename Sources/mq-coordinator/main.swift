@@ -30,6 +30,8 @@ struct CoordinatorCommand: ParsableCommand {
     @Option(name: .customLong("max-queued"), help: "Calls waiting for admission (KV cache) beyond which new calls get RESOURCE_EXHAUSTED.") var maxQueued = CoordinatorDefaults.maxQueuedCalls
     @Option(name: .customLong("micro-batches"), help: "Steps kept in the pipeline at once (default: one per stage).") var microBatches: Int?
     @Option(name: .customLong("prefill-chunk"), help: "Prompt tokens a sequence feeds per step (longer prompts are chunked).") var prefillChunk = CoordinatorDefaults.prefillChunk
+    @Option(name: .customLong("max-step-tokens"), help: "Tokens one step may carry, prompt chunks and decodes together (bounds a step's time; the first sequence's chunk always goes).")
+    var maxStepTokens = CoordinatorDefaults.maxTokensPerStep
     @Flag(name: .customLong("no-prefix-cache"), help: "Do not keep or reuse prompt prefixes in the stages' KV caches (on by default).") var noPrefixCache = false
     @Option(name: .customLong("metrics-listen"), help: "Serve Prometheus metrics (GET /metrics: KV used/free per stage, busy time, calls, tokens) on tcp://HOST:PORT.")
     var metricsListen: String?
@@ -51,6 +53,7 @@ struct CoordinatorCommand: ParsableCommand {
         if workers < 1 { throw ValidationError("--workers must be at least 1") }
         if let m = microBatches, m < 1 { throw ValidationError("--micro-batches must be at least 1") }
         if prefillChunk < 1 { throw ValidationError("--prefill-chunk must be at least 1") }
+        if maxStepTokens < 1 { throw ValidationError("--max-step-tokens must be at least 1") }
         _ = try parseSplit()
         if let m = metricsListen, !m.hasPrefix("tcp://") { throw ValidationError("--metrics-listen: expected tcp://HOST:PORT (HTTP needs TCP), got \"\(m)\"") }
         if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("--log-level: unknown level \"\(logLevel)\"") }
@@ -111,6 +114,7 @@ struct CoordinatorCommand: ParsableCommand {
         config.maxQueuedCalls = maxQueued
         config.microBatches = microBatches ?? workers
         config.prefillChunk = prefillChunk
+        config.maxStepTokens = maxStepTokens
         config.prefixCache = !noPrefixCache
         config.metricsEndpoint = metricsListen
         config.security = try security()

@@ -63,7 +63,9 @@ struct StreamCommand: ParsableCommand {
 
 /// Streams `request`'s text to standard output as it arrives (with `json`, a JSON line per chunk,
 /// then the whole result as `mq run --json` prints it); `mq stream` and `mq cluster up --prompt`.
-func stream(_ request: GenerateRequest, from client: MQClient, json: Bool) throws {
+/// Streams `request`'s text to stdout (or JSON lines with `json`); `after` (e.g. a FIM suffix) is
+/// printed after the generated text, before the final newline.
+func stream(_ request: GenerateRequest, from client: MQClient, json: Bool, after: String? = nil) throws {
     try waitForCall {
         var accumulator = GenerateStreamAccumulator()
         var printedText = false
@@ -84,7 +86,7 @@ func stream(_ request: GenerateRequest, from client: MQClient, json: Bool) throw
         if json {
             writeStdout(try accumulator.response().generationResult().jsonLine() + "\n")
         } else {
-            writeStdout("\n")
+            writeStdout((after ?? "") + "\n")
             if request.promptLogprobs { writeStdout(promptLogprobsReport(try accumulator.response().generationResult())) }
         }
     }

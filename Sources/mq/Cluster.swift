@@ -66,6 +66,7 @@ struct Cluster: ParsableCommand {
         var apiKey: String?
         @Flag(help: "Keep the cluster running until Ctrl-C after the prompt.") var keep = false
         @Option(help: "Generate from this text (streamed) once the cluster serves.") var prompt: String?
+        @Option(help: "With --prompt: fill in the middle, this being the text after the gap (needs a model with FIM tokens).") var suffix: String?
         @Option(name: .customLong("max-tokens"), help: "Maximum new tokens for --prompt.") var maxTokens: Int = 64
         @OptionGroup var sampling: SamplingOptions
         @Option(name: .customLong("stop"), help: "Stop when this text appears (repeatable).") var stops: [String] = []
@@ -82,13 +83,18 @@ struct Cluster: ParsableCommand {
                 throw ValidationError("--api-key must be one word of at least 16 characters")
             }
             guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+            if suffix != nil && prompt == nil { throw ValidationError("--suffix needs --prompt (the text before the gap)") }
             guard maxTokens >= 1, maxTokens <= Int(UInt32.max) else { throw ValidationError("--max-tokens must be in 1...\(UInt32.max)") }
             _ = try sampling.parameters(stopStrings: stops)
         }
 
         func run() throws {
             try reportingErrors {
-                let request = try prompt.map { try generateRequest(prompt: .text($0), maxTokens: maxTokens, sampling: sampling, stops: stops) }
+                let request = try prompt.map { text in
+                    var r = try generateRequest(prompt: .text(text), maxTokens: maxTokens, sampling: sampling, stops: stops)
+                    r.suffix = suffix
+                    return r
+                }
                 let metrics = metricsPort ?? (port == 0 ? 0 : port + ClusterUpDefaults.metricsPortOffset)
                 var options = LocalClusterOptions(model: URL(fileURLWithPath: model).standardizedFileURL, workers: workers)
                 options.standbys = standbys
@@ -130,7 +136,7 @@ struct Cluster: ParsableCommand {
                 writeStderr(howToCall(cluster, metricsPort: metrics, gateway: gateway, modelName: info.model.name))
                 if let request, let prompt {
                     writeStdout(prompt)
-                    try stream(request, from: client, json: false)
+                    try stream(request, from: client, json: false, after: suffix)
                 }
                 if keep || prompt == nil {
                     writeStderr("mq cluster up: running; press Ctrl-C to stop\n")

@@ -77,9 +77,13 @@ final class Simulation {
         let oldWorker = side.chance(0.05) ? side.int(0..<5) : -1    // one worker of protocol 1.3
         let sharedVocab = 48
         let shared = (0..<side.int(0...40)).map { _ in side.int(1..<sharedVocab) }
+        // A third of the seeds bound a step's tokens tightly (the pinned regression seeds are not
+        // among them, so their scenarios stay as they were); sendStep checks the bound.
+        var bound = SplitMix64(seed: seed ^ 0x746F_6B65_6E73)
+        let maxStepTokens = seed % 3 == 0 ? bound.int(4...120) : CoordinatorDefaults.maxTokensPerStep
         scheduler = Scheduler(settings: SchedulerSettings(
             stages: stages, microBatches: rng.int(1...3), prefillChunk: rng.int(3...24), maxQueuedCalls: rng.int(2...8),
-            stepTimeout: rng.chance(0.1) ? rng.ms(500...3000) : .seconds(20), failoverTimeout: failover, maxPositions: maxPositions,
+            stepTimeout: rng.chance(0.1) ? rng.ms(500...3000) : .seconds(20), failoverTimeout: failover, maxTokensPerStep: maxStepTokens, maxPositions: maxPositions,
             prefixCache: prefixCache),
             cluster: cluster)
         let block = [4, 8, 16][rng.int(0..<3)]
@@ -330,6 +334,10 @@ final class Simulation {
     func sendStep(_ step: Step) {
         let c = scheduler.cluster
         if step.epoch != c.epoch || !c.serving { violation("step \(step.stepID) sent while not serving epoch \(step.epoch)") }
+        let tokens = step.sequences.reduce(0) { $0 + $1.tokenIDs.count }
+        if step.sequences.count > 1 && tokens > scheduler.settings.maxTokensPerStep {
+            violation("step \(step.stepID) carries \(tokens) tokens in \(step.sequences.count) sequences, over the bound of \(scheduler.settings.maxTokensPerStep)")
+        }
         guard let first = c.worker(atStage: 0), first.state == .ready, !rng.chance(pNotConnected),
               let sw = worker(routing: first.routingID) ?? workers.first(where: { $0.endpoint == first.dataEndpoint }) else {
             note("step \(step.stepID) not sent")

@@ -9,6 +9,7 @@
 // goes to the last chunk).
 import Foundation
 import MQClient
+import MQLocalCluster
 
 #if canImport(Glibc)
 import Glibc
@@ -50,19 +51,10 @@ enum GatewayStreamDriver {
         let clock = ContinuousClock()
         let sent = clock.now
         var outcome = RequestOutcome()
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { outcome.failure = "SOCKET"; return outcome }
-        defer { close(fd) }
-        var receiveTimeout = timeval(tv_sec: Int(timeout.components.seconds), tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &receiveTimeout, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        guard let fd = LoopbackSocket.connect(port: port, receiveTimeoutSeconds: Int(timeout.components.seconds)) else {
+            outcome.failure = "CONNECT"; return outcome
         }
-        guard connected == 0 else { outcome.failure = "CONNECT"; return outcome }
+        defer { close(fd) }
         let payload = body(model: model, request: request)
         let head = "POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
             + "Content-Length: \(payload.count)\r\nConnection: close\r\n\r\n"

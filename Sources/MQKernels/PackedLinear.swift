@@ -147,25 +147,27 @@ private func packedPanels<F: PanelFormat>(_ a: PackedArgs, _ groups: Range<Int>,
                 // rows asking for its share spread over its pass (see `Prefetch`).
                 // A block's slice is one contiguous run; it is requested as 3 runs of `nextLines`
                 // lines `nextLines · 64` bytes apart, one per panel's share of the bytes.
-                var next: UnsafeRawPointer? = nil, nextLines = 0
+                // A whole tile starts a block (g is a multiple of V, V of 3) and lies in whole blocks.
+                let (base, step) = PanelLayout.origin(g, groups: a.groups, inFeatures: a.n)
                 let stride = 8 * F.size   // bytes per input in one output vector
+                var next: UnsafeRawPointer? = nil, nextLines = 0
                 if rowGroups > 1 {
                     if !s.last {
-                        next = a.w + (g * a.n + s.i1 * 3) * stride; nextLines = ((min(a.n, s.i1 + kc) - s.i1) * stride + 63) / 64
+                        next = a.w + (base + s.i1 * step) * F.size; nextLines = ((min(a.n, s.i1 + kc) - s.i1) * stride + 63) / 64
                     } else if g + 2 * a.v <= groups.upperBound {
-                        next = a.w + (g + a.v) * a.n * stride; nextLines = (min(a.n, kc) * stride + 63) / 64
+                        next = a.w + PanelLayout.origin(g + a.v, groups: a.groups, inFeatures: a.n).base * F.size
+                        nextLines = (min(a.n, kc) * stride + 63) / 64
                     }
                 }
                 let share = (nextLines + rowGroups - 1) / rowGroups
                 var every = 1   // inputs between two requests: a power of two that fits the share in the pass
                 while share > 0 && every * 2 * share <= s.i1 - s.i0 { every *= 2 }
-                // A whole tile starts a block (g is a multiple of V, V of 3) and lies in whole blocks.
-                let direct = PanelSlice(base: a.w + (g * a.n + s.i0 * 3) * stride, blockStride: 3 * a.n * stride, step: 3 * stride)
+                let direct = PanelSlice(base: a.w + (base + s.i0 * step) * F.size, blockStride: PanelLayout.block * a.n * stride, step: step * F.size)
                 // 2-byte panels shared by several groups of rows: the first group widens the slice
                 // and keeps a float32 copy in L1 that the other groups read (3 conversions per 12
                 // FMAs in every group's loop cost ~25% at 16 rows; in one group of four, a quarter).
                 let widen = F.size != 4 && rowGroups > 1 && full
-                let copy = PanelSlice(base: UnsafeRawPointer(wide), blockStride: 0, step: 3 * 32)
+                let copy = PanelSlice(base: UnsafeRawPointer(wide), blockStride: 0, step: PanelLayout.block * 32)
                 for rg in 0..<rowGroups {
                     let t0 = rg * a.r, p = acc + rg * 12
                     let pf = Prefetch(start: next.map { $0 + 64 * min(nextLines, rg * share) }, stride: 64 * nextLines,
@@ -187,8 +189,8 @@ private func packedPanels<F: PanelFormat>(_ a: PackedArgs, _ groups: Range<Int>,
                     } else {
                         // ≤ 2 leftover vectors park 4 each: slicing happens only with R = 4, where V = 3.
                         for (j, gi) in (g..<groups.upperBound).enumerated() {
-                            let (base, step) = PanelLayout.origin(gi, groups: a.groups, inFeatures: a.n)
-                            tile4x1(a, gi, t0, s, p + 4 * j, PanelSlice(base: a.w + (base + s.i0 * step) * F.size, blockStride: 0, step: step * F.size), F.self)
+                            let (vb, vs) = PanelLayout.origin(gi, groups: a.groups, inFeatures: a.n)
+                            tile4x1(a, gi, t0, s, p + 4 * j, PanelSlice(base: a.w + (vb + s.i0 * vs) * F.size, blockStride: 0, step: vs * F.size), F.self)
                         }
                     }
                 }

@@ -306,7 +306,7 @@ final class Stage {
                 drawn.tokens[r] = state.sampler!.sample(logits: UnsafeBufferPointer(start: self.logits + r * V, count: V),
                                                         history: state.history)
             }
-            if states.count >= Self.parallelSamplingRows && model.compute.threads > 1 {
+            if states.count >= Self.parallelSamplingRows {   // (with one thread parallelFor runs them in turn)
                 model.compute.parallelFor(parts: states.count) { sampleRow($0) }
             } else {
                 for r in states.indices { sampleRow(r) }

@@ -66,6 +66,7 @@ public struct Gateway: Sendable {
 
     func router() -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: ConnectionClose())
         router.add(middleware: OpenAIErrors(metrics: metrics))
         let gateway = self
         router.post("/v1/completions") { request, _ in try await gateway.completions(request) }
@@ -168,6 +169,19 @@ public struct Gateway: Sendable {
         }
         return jsonResponse(["status": serving ? "ok" : "unavailable", "coordinators": coordinators],
                             status: serving ? .ok : .serviceUnavailable)
+    }
+}
+
+/// Says `Connection: close` on every response. The server closes a connection after its response
+/// (the inbound-close handlers that cancel a departed client's calls consume the request side), so
+/// a client must not reuse it: without the header an HTTP client pools the connection and its next
+/// request can race the close ("Server disconnected without sending a response", seen in CI from
+/// the openai package after a 503).
+struct ConnectionClose<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var response = try await next(request, context)
+        response.headers[.connection] = "close"
+        return response
     }
 }
 

@@ -173,5 +173,9 @@ final class GatewayClusterTests: XCTestCase {
         XCTAssertEqual(completion.status, 503, completion.text)
         XCTAssertEqual(completion.headers["retry-after"], "1")
         XCTAssertEqual((completion.json["error"] as? [String: Any])?["code"] as? String, "cluster_unavailable")
+        // The server closes every connection after its response, so it must say so: a client that
+        // pooled the connection raced the close on its next request.
+        XCTAssertEqual(completion.headers["connection"], "close")
+        XCTAssertEqual(health?.headers["connection"], "close")
     }
 }

@@ -38,6 +38,17 @@ and 5 are reproduced draw for draw), added for phase 6 after phases 4-5 had not 
     end a document teach the model to end the middle, which is what mq relies on to stop a
     --suffix request.
 
+One more option (train.py --fim-chunk-rate), added for phase 7 after phase 6 still had not learned FIM:
+  * chunk_rate: this fraction of the windows are cut into functions before the transformation. The
+    window's text is split at the lines that start a definition (`def`, `async def`, `class`, or a
+    decorator line not preceded by another), neighbours are merged until each chunk is at least
+    min_chunk_chars long, and every chunk becomes its own piece: a FIM example with probability
+    fim_rate (then with <|endoftext|> after its middle), else left as it is. A window of a long
+    file made one FIM example in phases 4-6 (about 20 middle tokens per 512); cut into functions
+    it makes several, each with a short prefix and suffix, the case of an editor and of mq's quick
+    start. The transformed chunks are laid end to end and the window is cut (or padded with
+    <fim_pad>) to its length.
+
 Token ids are those of the default tokenizer: <|endoftext|> 0, <fim_prefix> 1, <fim_middle> 2,
 <fim_suffix> 3, <fim_pad> 4 (prepare.py's SPECIAL_TOKENS order).
 """
@@ -110,4 +121,59 @@ def permute_window(row, rng, tok, fim_rate=0.5, spm_rate=0.5, line_rate=0.0, max
             piece.append(t)
     out += permute_piece(piece, rng, tok, fim_rate, spm_rate, line_rate, max_lines, eos_after=end_eos)
     assert len(out) == len(row), (len(out), len(row))
+    return np.asarray(out, dtype=np.int64)
+
+
+DEFINITION_STARTS = ("def ", "async def ", "class ", "@")
+
+
+def function_chunks(text, min_chars):
+    """text -> list of consecutive strings joining to text, each starting at a definition line
+    (except the first) and at least min_chars long (except possibly the last)."""
+    lines = text.split("\n")
+    starts, prev_decorator = [], False
+    pos = 0
+    for j, line in enumerate(lines):
+        code = line.lstrip(" \t")
+        is_def = code.startswith(DEFINITION_STARTS)
+        if j > 0 and is_def and not prev_decorator:
+            starts.append(pos)
+        prev_decorator = code.startswith("@")
+        pos += len(line) + 1
+    chunks, begin = [], 0
+    for s in starts:
+        if s - begin >= min_chars:
+            chunks.append(text[begin:s])
+            begin = s
+    chunks.append(text[begin:])
+    if len(chunks) > 1 and len(chunks[-1]) < min_chars:
+        last = chunks.pop()
+        chunks[-1] += last
+    return chunks
+
+
+def chunk_window(row, rng, tok, fim_rate=0.9, spm_rate=0.2, line_rate=0.8, max_lines=3, min_chunk_chars=120):
+    """A window (1-D int array) -> same-length window whose document pieces are cut into function
+    chunks (function_chunks), each a FIM example (with <|endoftext|> after its middle) with
+    probability fim_rate. Separators stay; the end is cut or padded with <fim_pad>."""
+    out, piece = [], []
+
+    def flush(piece):
+        if not piece:
+            return []
+        text = tok.decode(list(map(int, piece)), skip_special_tokens=False)
+        res = []
+        for chunk in function_chunks(text, min_chunk_chars):
+            ids = tok.encode(chunk).ids
+            res += permute_piece(ids, rng, tok, fim_rate, spm_rate, line_rate, max_lines, eos_after=True)
+        return res
+
+    for t in row.tolist():
+        if t == EOS_ID:
+            out += flush(piece) + [EOS_ID]
+            piece = []
+        else:
+            piece.append(t)
+    out += flush(piece)
+    out = out[:len(row)] + [FIM_PAD] * max(0, len(row) - len(out))
     return np.asarray(out, dtype=np.int64)

@@ -11,7 +11,8 @@ import numpy as np
 from tokenizers import Tokenizer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fim import EOS_ID, FIM_MIDDLE, FIM_PAD, FIM_PREFIX, FIM_SUFFIX, fim_prompt, permute_window  # noqa: E402
+from fim import (EOS_ID, FIM_MIDDLE, FIM_PAD, FIM_PREFIX, FIM_SUFFIX, chunk_window, fim_prompt,  # noqa: E402
+                 function_chunks, permute_window)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TOK = Tokenizer.from_file(os.path.join(ROOT, "models/default/tokenizer.json"))
@@ -101,6 +102,40 @@ def test_prompt_matches_the_training_layout():
     prefix, suffix = "def add(a, b):\n    ", "\n    return c"
     ids = TOK.encode(fim_prompt(prefix, suffix)).ids
     assert ids == [FIM_PREFIX] + TOK.encode(prefix).ids + [FIM_SUFFIX] + TOK.encode(suffix).ids + [FIM_MIDDLE]
+
+
+def test_function_chunks_split_at_definitions_and_rejoin():
+    text = DOCS[0][:3000]
+    chunks = function_chunks(text, 120)
+    assert "".join(chunks) == text
+    assert len(chunks) > 5
+    for c in chunks[1:]:
+        assert c.startswith("def ")
+    for c in chunks[:-1]:
+        assert len(c) >= 120
+    decorated = "x = 1\n" * 30 + "@property\ndef f(self):\n    return 1\n" * 5
+    for c in function_chunks(decorated, 10)[1:]:
+        assert c.startswith("@property\ndef f")  # a decorator stays with its def
+
+
+def test_chunked_windows_hold_several_psm_examples_each_ended():
+    examples = 0
+    for i, w in enumerate(windows()):
+        out = list(chunk_window(w, np.random.default_rng(400 + i), TOK, fim_rate=1.0, spm_rate=0.0, line_rate=1.0))
+        assert len(out) == len(w)
+        n = out.count(FIM_PREFIX)
+        assert out.count(FIM_MIDDLE) <= n and out.count(FIM_SUFFIX) <= n
+        examples += n
+        # every complete example: <fim_prefix> P <fim_suffix> S <fim_middle> M <|endoftext|>
+        for p in [k for k, t in enumerate(out) if t == FIM_PREFIX]:
+            try:
+                s, m, e = out.index(FIM_SUFFIX, p), out.index(FIM_MIDDLE, p), out.index(EOS_ID, p)
+            except ValueError:
+                continue  # cut by the window's end
+            assert p < s < m < e
+            middle = TOK.decode(out[m + 1:e])
+            assert middle.strip() and middle.count("\n") <= 3
+    assert examples >= 3 * len(windows())  # several per window (the documents' functions are short)
 
 
 GOLDEN = "10f2da1fdd969106801ccb33e15821cc5666009e08b6966398632c87bedfd2e2"

@@ -42,7 +42,7 @@ from transformers import GPTBigCodeForCausalLM, GenerationConfig
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import EOS_ID, matched_configs  # noqa: E402
-from fim import FIM_PAD, permute_window  # noqa: E402
+from fim import FIM_MIDDLE, FIM_PAD, FIM_PREFIX, FIM_SUFFIX, chunk_window, permute_window  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -83,6 +83,19 @@ def parse_args(argv=None):
     ap.add_argument("--fim-end-eos", action="store_true",
                     help="a FIM piece that runs to the end of its window gets <|endoftext|> after its middle "
                          "(fim.py; off in phases 4-5)")
+    ap.add_argument("--fim-chunk-rate", type=float, default=0.0,
+                    help="fraction of windows cut into function-sized chunks, each its own FIM piece with "
+                         "<|endoftext|> after its middle (fim.chunk_window; 0 in phases 4-6); the other "
+                         "windows get the --fim-rate transformation")
+    ap.add_argument("--fim-chunk-fim-rate", type=float, default=0.9, help="FIM probability of a chunk")
+    ap.add_argument("--fim-chunk-min-chars", type=int, default=120, help="shortest chunk (characters)")
+    ap.add_argument("--fim-middle-weight", type=float, default=1.0,
+                    help="loss weight of the middle tokens of PSM examples (up to and including the <|endoftext|> "
+                         "that ends them) relative to every other token (1: plain mean, phases 1-7)")
+    ap.add_argument("--fim-sentinel-targets", choices=["train", "mask"], default="train",
+                    help="mask: <fim_prefix>, <fim_suffix> and <fim_middle> are never prediction targets (they are "
+                         "only ever part of a prompt, which the server builds); train: they are, as in phases 4-8, "
+                         "and a model trained on many FIM examples then writes them in plain left-to-right text")
     ap.add_argument("--anneal-by-time", action="store_true",
                     help="decay the LR by wall-clock progress too (elapsed / --max-minutes), whichever is further; "
                          "for a run whose token count the machine's load decides (phase 4)")
@@ -109,8 +122,39 @@ def batch_at(data, step, seed, batch_size, context, fim=None):
     if fim is not None:
         tok, options = fim
         fim_rng = np.random.default_rng([seed, step, 1])
-        rows = np.stack([permute_window(r, fim_rng, tok, **options) for r in rows])
+        chunk = options.get("chunk_rate", 0.0)
+        plain = {k: v for k, v in options.items() if not k.startswith("chunk")}
+        rows = np.stack([chunk_window(r, fim_rng, tok, fim_rate=options["chunk_fim_rate"],
+                                      spm_rate=plain["spm_rate"], line_rate=plain["line_rate"],
+                                      max_lines=plain["max_lines"], min_chunk_chars=options["chunk_min_chars"])
+                         if chunk > 0 and fim_rng.binomial(1, chunk) else permute_window(r, fim_rng, tok, **plain)
+                         for r in rows])
     return torch.from_numpy(rows)
+
+
+def psm_middle_masks(batch):
+    """Boolean masks over the targets (batch[:, 1:]) of PSM examples: every middle token up to and
+    including its <|endoftext|>, and the first middle token alone (the jump from <fim_middle> back to
+    the end of the prefix). SPM examples (<fim_prefix><fim_suffix>) are left out."""
+    b = batch.numpy()
+    middle = np.zeros((b.shape[0], b.shape[1] - 1), dtype=bool)
+    first = np.zeros_like(middle)
+    for r, row in enumerate(b):
+        psm, inside = False, False
+        for i in range(len(row) - 1):
+            t = row[i]
+            if t == FIM_PREFIX:
+                psm, inside = row[i + 1] != FIM_SUFFIX, False
+            elif t == FIM_MIDDLE and psm:
+                inside = True
+                first[r, i] = True
+            elif t == EOS_ID:
+                inside = psm = False
+            if inside:
+                middle[r, i] = row[i + 1] != FIM_PAD
+                if row[i + 1] == EOS_ID:
+                    inside = psm = False
+    return torch.from_numpy(middle), torch.from_numpy(first)
 
 
 def save_hf(model, folder, data_dir, dtype=None):
@@ -133,11 +177,14 @@ def main():
     mqa_cfg, mha_cfg, mqa_p, mha_p = matched_configs(vocab_size, args.n_embd, args.n_layer, args.n_head, args.n_positions)
     config = mqa_cfg if args.attention == "mqa" else mha_cfg
     fim = None
-    if args.fim_rate > 0:
+    if args.fim_rate > 0 or args.fim_chunk_rate > 0:
         from tokenizers import Tokenizer
-        fim = (Tokenizer.from_file(os.path.join(args.data, "tokenizer.json")),
-               {"fim_rate": args.fim_rate, "spm_rate": args.fim_spm_rate, "line_rate": args.fim_line_rate,
-                "max_lines": args.fim_max_lines, "end_eos": args.fim_end_eos})
+        options = {"fim_rate": args.fim_rate, "spm_rate": args.fim_spm_rate, "line_rate": args.fim_line_rate,
+                   "max_lines": args.fim_max_lines, "end_eos": args.fim_end_eos}
+        if args.fim_chunk_rate > 0:  # only then, so phases 4-6 draw exactly as they did
+            options.update(chunk_rate=args.fim_chunk_rate, chunk_fim_rate=args.fim_chunk_fim_rate,
+                           chunk_min_chars=args.fim_chunk_min_chars)
+        fim = (Tokenizer.from_file(os.path.join(args.data, "tokenizer.json")), options)
     tokens_per_step = args.batch_size * args.context
     total_steps = math.ceil(args.token_budget / tokens_per_step)
     warmup_steps = max(1, args.warmup_tokens // tokens_per_step)
@@ -186,6 +233,7 @@ def main():
     start = time.time() - elapsed
     last_ckpt = time.time()
     window_t, window_tokens, window_loss, window_n = time.time(), 0, 0.0, 0
+    window_fim = [0.0, 0, 0.0, 0]  # PSM middle loss sum and count, first-middle-token loss sum and count
 
     def checkpoint():
         save_hf(model, ckpt, args.data)
@@ -207,21 +255,39 @@ def main():
         batch = batch_at(data, step, args.seed, args.batch_size, args.context, fim)
         logits = model(input_ids=batch[:, :-1]).logits
         targets = batch[:, 1:].masked_fill(batch[:, 1:] == FIM_PAD, -100)  # FIM padding is not predicted
-        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1),
-                                                 ignore_index=-100)
+        if args.fim_sentinel_targets == "mask":
+            sentinel = (targets == FIM_PREFIX) | (targets == FIM_SUFFIX) | (targets == FIM_MIDDLE)
+            targets = targets.masked_fill(sentinel, -100)
+        token_loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1),
+                                                       ignore_index=-100, reduction="none").view_as(targets)
+        if fim is not None:
+            middle, first = psm_middle_masks(batch)
+        plain_loss = token_loss.sum() / (targets != -100).sum()  # what the log reports, whatever the weights
+        loss = plain_loss
+        if fim is not None and args.fim_middle_weight != 1.0:
+            weight = (targets != -100).float() + middle.float() * (args.fim_middle_weight - 1.0)
+            loss = (token_loss * weight).sum() / weight.sum()
+        if fim is not None:
+            tl = token_loss.detach()
+            window_fim[0] += float(tl[middle].sum()); window_fim[1] += int(middle.sum())
+            window_fim[2] += float(tl[first].sum()); window_fim[3] += int(first.sum())
         opt.zero_grad(set_to_none=True)
         loss.backward()
         gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
         opt.step()
         step += 1
         window_tokens += tokens_per_step
-        window_loss += loss.item()
+        window_loss += plain_loss.item()
         window_n += 1
         if step % args.log_every == 0 or step == total_steps:
             now = time.time()
             rec = {"step": step, "tokens": step * tokens_per_step, "loss": round(window_loss / window_n, 4),
                    "lr": lr, "grad_norm": round(float(gnorm), 3),
                    "tokens_per_s": round(window_tokens / (now - window_t), 1), "elapsed_s": round(now - start, 1)}
+            if window_fim[1]:
+                rec.update(psm_middle_loss=round(window_fim[0] / window_fim[1], 4), psm_middles=window_fim[3],
+                           psm_first_loss=round(window_fim[2] / max(1, window_fim[3]), 4))
+            window_fim = [0.0, 0, 0.0, 0]
             log.write(json.dumps(rec) + "\n")
             log.flush()
             print(json.dumps(rec), flush=True)

@@ -40,4 +40,29 @@ final class FIMAndPromptLogprobsCLITests: XCTestCase {
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertTrue(bad.stderr.contains("falcon-mqa") && bad.stderr.contains("fill-in-the-middle"), bad.stderr)
     }
+
+    /// The bundled model (models/default, FIM-trained in phases 4-9 of its card) on the README's
+    /// fill-in-the-middle example: it writes a middle and closes it with <|endoftext|> by itself, and
+    /// neither that middle nor the quick start's left-to-right completion contains a FIM sentinel
+    /// (phase 9 took them out of the training targets after phase 8's model wrote them in plain text).
+    func testBundledModelFillsTheREADMEMiddleAndNeverWritesSentinels() throws {
+        var root = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { root.deleteLastPathComponent() }
+        let model = root.appendingPathComponent("models/default").path
+        let sentinels: Set<Int> = [1, 2, 3, 4]  // <fim_prefix>, <fim_middle>, <fim_suffix>, <fim_pad> (its card)
+        let fim = try CLITests.run(["run", "--model", model, "--prompt", "def add(a, b):\n    ", "--suffix", "\n    return c",
+                                    "--max-tokens", "32", "--json"])
+        XCTAssertEqual(fim.status, 0, fim.stderr)
+        let f = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(fim.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(f["finish_reason"] as? String, "eos", fim.stdout)
+        let ids = try XCTUnwrap(f["token_ids"] as? [Int])
+        XCTAssertTrue(Set(ids).isDisjoint(with: sentinels), fim.stdout)
+        let middle = try XCTUnwrap(f["text"] as? String)
+        XCTAssertFalse(middle.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, fim.stdout)
+        let ltr = try CLITests.run(["run", "--model", model, "--prompt", "def fibonacci(n):", "--max-tokens", "64",
+                                    "--repetition-penalty", "1.2", "--json"])
+        XCTAssertEqual(ltr.status, 0, ltr.stderr)
+        let l = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(ltr.stdout.utf8)) as? [String: Any])
+        XCTAssertTrue(Set(try XCTUnwrap(l["token_ids"] as? [Int])).isDisjoint(with: sentinels), ltr.stdout)
+    }
 }

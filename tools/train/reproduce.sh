@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Reproduce the default model and the quality table from scratch (about 5 hours of wall clock on
+# Reproduce the default model and the quality table from scratch (about 7 hours of wall clock on
 # an otherwise idle 2-core machine: phase 1 trains the MQA model and its multi-head twin at the same
 # time on one thread each, 40 minutes; phases 2 and 3 continue the MQA model alone on two threads,
 # about 15 and 60 minutes; phases 4, 5 and 6 continue it on 512-token windows with fill-in-the-middle
-# (tools/train/fim.py); phase 6 becomes models/default).
+# (tools/train/fim.py); phases 7-9 cut windows into functions for FIM; phase 9 becomes
+# models/default).
 #
 #   tools/train/reproduce.sh                 # everything
 #   SKIP_TRAIN=1 tools/train/reproduce.sh    # only export + table + card from existing checkpoints
@@ -41,6 +42,24 @@ PHASE5="--init-from $W/mqa-fim512/final --seed 7890 --batch-size 8 --context 512
 # the process was stopped from outside, set the LR (at most 1.2% below the step schedule) only until
 # step 120; here the cosine schedule by steps runs to the same budget.
 PHASE6="--init-from $W/mqa-fim512-p5/final --seed 2468 --batch-size 8 --context 512 --lr 5e-4 --warmup-tokens 40960 --token-budget 4000000 --fim-rate 0.7 --fim-spm-rate 0.3 --fim-line-rate 0.6 --fim-max-lines 4 --fim-end-eos --threads 1"
+# Phase 7: phase 6 still had not learned FIM (one FIM example per 512-token window of a long file),
+# so 70% of the windows are cut into function-sized chunks, each a FIM example with probability 0.9
+# and <|endoftext|> after its middle (fim.chunk_window); the rest as phase 6, FIM on half the pieces.
+# The shipped run started from phase 6's F16 export (then models/default) on 2 threads with
+# --anneal-by-time --max-minutes 105 and was stopped after 1,083 steps (32 minutes) to restart with
+# weighted middles (phase 8); its LR then stood 30.5% of the way along the cosine, which a
+# 3,528-step budget and --max-steps 1083 reproduce.
+PHASE7="--init-from $W/mqa-fim512-p6/export --seed 1357 --batch-size 8 --context 512 --lr 8e-4 --warmup-tokens 40960 --token-budget 14450688 --max-steps 1083 --fim-rate 0.5 --fim-spm-rate 0.2 --fim-line-rate 0.6 --fim-max-lines 3 --fim-end-eos --fim-chunk-rate 0.7 --fim-chunk-fim-rate 0.9 --fim-chunk-min-chars 100 --threads 2"
+# Phase 8: phase 7's recipe with the loss of PSM middles weighted 3x (--fim-middle-weight) and more
+# whole-line middles (75%). The shipped run (2 threads, --anneal-by-time --max-minutes 73) was
+# stopped after 527 steps (16 minutes) when samples showed the model writing <fim_suffix> and
+# <fim_middle> in plain left-to-right text; its LR then stood 22% along the cosine (a 2,364-step
+# budget with --max-steps 527 reproduces that).
+PHASE8="--init-from $W/mqa-fim512-p7/final --seed 8642 --batch-size 8 --context 512 --lr 8e-4 --warmup-tokens 40960 --token-budget 9682944 --max-steps 527 --fim-rate 0.5 --fim-spm-rate 0.2 --fim-line-rate 0.75 --fim-max-lines 3 --fim-end-eos --fim-chunk-rate 0.7 --fim-chunk-fim-rate 0.9 --fim-chunk-min-chars 100 --fim-middle-weight 3 --threads 2"
+# Phase 9: phase 8's recipe with the FIM sentinels taken out of the targets (--fim-sentinel-targets
+# mask: they only ever appear in prompts), peak LR 6e-4. The shipped run: 2 threads, --anneal-by-time
+# --max-minutes 56, which decided its token count; here a cosine schedule by steps runs to it.
+PHASE9="--init-from $W/mqa-fim512-p8/final --seed 9753 --batch-size 8 --context 512 --lr 6e-4 --warmup-tokens 40960 --token-budget 7319552 --fim-rate 0.5 --fim-spm-rate 0.2 --fim-line-rate 0.75 --fim-max-lines 3 --fim-end-eos --fim-chunk-rate 0.7 --fim-chunk-fim-rate 0.9 --fim-chunk-min-chars 100 --fim-middle-weight 3 --fim-sentinel-targets mask --threads 2"
 
 mkdir -p "$W"
 if [[ -z "${SKIP_TRAIN:-}" ]]; then
@@ -62,6 +81,10 @@ if [[ -z "${SKIP_TRAIN:-}" ]]; then
   OMP_NUM_THREADS=2 "$PY" tools/train/train.py --attention mqa --out "$W/mqa-fim512" $PHASE4 --max-minutes 1000 > "$W/mqa-fim512.log" 2>&1
   OMP_NUM_THREADS=1 nice -n 19 "$PY" tools/train/train.py --attention mqa --out "$W/mqa-fim512-p5" $PHASE5 --max-minutes 1000 > "$W/mqa-fim512-p5.log" 2>&1
   OMP_NUM_THREADS=1 nice -n 19 "$PY" tools/train/train.py --attention mqa --out "$W/mqa-fim512-p6" $PHASE6 --max-minutes 1000 > "$W/mqa-fim512-p6.log" 2>&1
+  OMP_NUM_THREADS=1 "$PY" tools/train/export.py "$W/mqa-fim512-p6/final" "$W/mqa-fim512-p6/export"
+  OMP_NUM_THREADS=2 "$PY" tools/train/train.py --attention mqa --out "$W/mqa-fim512-p7" $PHASE7 --max-minutes 1000 > "$W/mqa-fim512-p7.log" 2>&1
+  OMP_NUM_THREADS=2 "$PY" tools/train/train.py --attention mqa --out "$W/mqa-fim512-p8" $PHASE8 --max-minutes 1000 > "$W/mqa-fim512-p8.log" 2>&1
+  OMP_NUM_THREADS=2 "$PY" tools/train/train.py --attention mqa --out "$W/mqa-fim512-p9" $PHASE9 --max-minutes 1000 > "$W/mqa-fim512-p9.log" 2>&1
 fi
 export OMP_NUM_THREADS=1
 "$PY" tools/train/export.py "$W/mqa/final" "$W/mqa/export"
@@ -70,15 +93,20 @@ export OMP_NUM_THREADS=1
 "$PY" tools/train/export.py "$W/mqa-long/final" "$W/mqa-long/export"
 "$PY" tools/train/export.py "$W/mqa-fim512/final" "$W/mqa-fim512/export"
 "$PY" tools/train/export.py "$W/mqa-fim512-p5/final" "$W/mqa-fim512-p5/export"
-"$PY" tools/train/export.py "$W/mqa-fim512-p6/final" models/default
+"$PY" tools/train/export.py "$W/mqa-fim512-p6/final" "$W/mqa-fim512-p6/export"
+"$PY" tools/train/export.py "$W/mqa-fim512-p7/final" "$W/mqa-fim512-p7/export"
+"$PY" tools/train/export.py "$W/mqa-fim512-p8/final" "$W/mqa-fim512-p8/export"
+"$PY" tools/train/export.py "$W/mqa-fim512-p9/final" models/default
 "$PY" tools/train/evaluate.py --mqa "$W/mqa/export" --mha "$W/mha/export" --shipped models/default \
     --json-out "$W/eval.json" --markdown-out "$W/table.md"
-"$PY" tools/train/evaluate_fim.py "$W/mqa-fim512-p5/export" --json-out "$W/eval-fim-before.json"
+"$PY" tools/train/evaluate_fim.py "$W/mqa-fim512-p6/export" --json-out "$W/eval-fim-before.json"
 "$PY" tools/train/evaluate_fim.py models/default --json-out "$W/eval-fim.json"
 "$PY" tools/train/evaluate_fim.py models/default --contexts --order spm --json-out "$W/eval-fim-spm.json"
 "$PY" tools/train/sample.py models/default --json-out "$W/samples.json"
 "$PY" tools/train/card.py --eval "$W/eval.json" --samples "$W/samples.json" --earlier "$W/mqa/export" \
     --earlier "$W/mqa-continued/export" --earlier "$W/mqa-long/export" --earlier "$W/mqa-fim512/export" \
-    --earlier "$W/mqa-fim512-p5/export" \
-    --fim-eval "$W/eval-fim.json" --fim-eval-before "$W/eval-fim-before.json" --fim-eval-spm "$W/eval-fim-spm.json" \
+    --earlier "$W/mqa-fim512-p5/export" --earlier "$W/mqa-fim512-p6/export" \
+    --earlier "$W/mqa-fim512-p7/export" --earlier "$W/mqa-fim512-p8/export" \
+    --fim-eval "$W/eval-fim.json" --fim-eval-before "$W/eval-fim-before.json" --before-phase 7 \
+    --fim-eval-spm "$W/eval-fim-spm.json" \
     --niced 5 --niced 6

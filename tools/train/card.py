@@ -152,7 +152,7 @@ def phase_text(info, label, niced=False, note=""):
              "comes first (`--anneal-by-time`)" if anneal else f"cosine decay to {a['min_lr_ratio']} × peak")
     machine = ("run under `nice -n 19` on a 2-core machine shared with Swift builds, tests and benchmarks, "
                "which had priority" if niced else "2-core machine shared with Swift compilation")
-    fim = (f"\n- Fill-in-the-middle on {fim_rate:.0%} of the document pieces of each window, "
+    fim = (f"fill-in-the-middle on {fim_rate:.0%} of the document pieces of each window, "
            f"{a['fim_spm_rate']:.0%} of them in SPM order, the rest PSM" if fim_rate else "")
     if fim_rate and a.get("fim_line_rate"):
         fim += (f"; {a['fim_line_rate']:.0%} of the FIM middles are 1 to {a['fim_max_lines']} whole lines, the rest "
@@ -160,15 +160,15 @@ def phase_text(info, label, niced=False, note=""):
     if fim_rate and a.get("fim_end_eos"):
         fim += "; a FIM piece cut by the window's end gets `<|endoftext|>` after its middle"
     if a.get("fim_chunk_rate"):
-        fim = (f"\n- {a['fim_chunk_rate']:.0%} of the windows cut into function-sized chunks (at least "
+        fim = (f"{a['fim_chunk_rate']:.0%} of the windows cut into function-sized chunks (at least "
                f"{a['fim_chunk_min_chars']} characters), each a FIM example with probability {a['fim_chunk_fim_rate']:g} "
-               f"and `<|endoftext|>` after its middle; in the other windows " + fim[3:].replace("Fill-in-the-middle", "fill-in-the-middle", 1))
+               f"and `<|endoftext|>` after its middle; in the other windows " + fim)
     if a.get("fim_middle_weight", 1.0) != 1.0:
         fim += f"; the loss of PSM middle tokens weighted {a['fim_middle_weight']:g}×"
     if a.get("fim_sentinel_targets") == "mask":
         fim += "; `<fim_prefix>`, `<fim_suffix>` and `<fim_middle>` never prediction targets"
     if fim_rate:
-        fim += " (`tools/train/fim.py`; see below)."
+        fim = f"\n- {fim[0].upper()}{fim[1:]} (`tools/train/fim.py`; see below)."
     return f"""{label}
 - {summ['tokens_seen']:,} tokens ({summ['steps']} steps of {a['batch_size']} × {a['context']} tokens, data order seed {a['seed']}),
   {summ['tokens_seen'] / data['train']['tokens']:.2f} passes over the training split; {stop}.{fim}

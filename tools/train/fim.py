@@ -108,18 +108,27 @@ def permute_piece(ids, rng, tok, fim_rate, spm_rate, line_rate=0.0, max_lines=4,
     return [FIM_PREFIX] + prefix + [FIM_SUFFIX] + suffix + [FIM_MIDDLE] + middle + end
 
 
+def document_pieces(row):
+    """The document pieces of a window, in order, as (token list, ended): ended when <|endoftext|>
+    follows the piece (every piece but the last)."""
+    piece = []
+    for t in row.tolist():
+        if t == EOS_ID:
+            yield piece, True
+            piece = []
+        else:
+            piece.append(t)
+    yield piece, False
+
+
 def permute_window(row, rng, tok, fim_rate=0.5, spm_rate=0.5, line_rate=0.0, max_lines=4, end_eos=False):
     """A window (1-D int array) -> the same-length window with each document piece transformed.
     end_eos: the window's last piece, when it is not followed by <|endoftext|>, gets one after its
     middle if it becomes a FIM example."""
-    out, piece = [], []
-    for t in row.tolist():
-        if t == EOS_ID:
-            out += permute_piece(piece, rng, tok, fim_rate, spm_rate, line_rate, max_lines) + [EOS_ID]
-            piece = []
-        else:
-            piece.append(t)
-    out += permute_piece(piece, rng, tok, fim_rate, spm_rate, line_rate, max_lines, eos_after=end_eos)
+    out = []
+    for piece, ended in document_pieces(row):
+        out += permute_piece(piece, rng, tok, fim_rate, spm_rate, line_rate, max_lines,
+                             eos_after=end_eos and not ended) + ([EOS_ID] if ended else [])
     assert len(out) == len(row), (len(out), len(row))
     return np.asarray(out, dtype=np.int64)
 
@@ -156,24 +165,14 @@ def chunk_window(row, rng, tok, fim_rate=0.9, spm_rate=0.2, line_rate=0.8, max_l
     """A window (1-D int array) -> same-length window whose document pieces are cut into function
     chunks (function_chunks), each a FIM example (with <|endoftext|> after its middle) with
     probability fim_rate. Separators stay; the end is cut or padded with <fim_pad>."""
-    out, piece = [], []
-
-    def flush(piece):
-        if not piece:
-            return []
-        text = tok.decode(list(map(int, piece)), skip_special_tokens=False)
-        res = []
-        for chunk in function_chunks(text, min_chunk_chars):
-            ids = tok.encode(chunk).ids
-            res += permute_piece(ids, rng, tok, fim_rate, spm_rate, line_rate, max_lines, eos_after=True)
-        return res
-
-    for t in row.tolist():
-        if t == EOS_ID:
-            out += flush(piece) + [EOS_ID]
-            piece = []
-        else:
-            piece.append(t)
-    out += flush(piece)
+    out = []
+    for piece, ended in document_pieces(row):
+        if piece:
+            text = tok.decode(list(map(int, piece)), skip_special_tokens=False)
+            for chunk in function_chunks(text, min_chunk_chars):
+                out += permute_piece(tok.encode(chunk).ids, rng, tok, fim_rate, spm_rate, line_rate, max_lines,
+                                     eos_after=True)
+        if ended:
+            out.append(EOS_ID)
     out = out[:len(row)] + [FIM_PAD] * max(0, len(row) - len(out))
     return np.asarray(out, dtype=np.int64)

@@ -114,20 +114,18 @@ def lr_at(step, total_steps, warmup_steps, lr, min_ratio, time_progress=0.0):
 
 
 def batch_at(data, step, seed, batch_size, context, fim=None):
-    """fim: None, or (tokenizer, keyword arguments of fim.permute_window); its random draws come
-    from their own generator seeded by (seed, step, 1), so a resumed run makes the same FIM examples."""
+    """fim: None, or (tokenizer, keyword arguments of fim.permute_window, --fim-chunk-rate, keyword
+    arguments of fim.chunk_window); its random draws come from their own generator seeded by
+    (seed, step, 1), so a resumed run makes the same FIM examples. With a chunk rate of 0 no draw
+    decides between the two, so phases 4-6 draw exactly as they did."""
     rng = np.random.default_rng([seed, step])
     starts = rng.integers(0, len(data) - context - 1, size=batch_size)
     rows = np.stack([data[s:s + context + 1] for s in starts]).astype(np.int64)
     if fim is not None:
-        tok, options = fim
+        tok, options, chunk_rate, chunk_options = fim
         fim_rng = np.random.default_rng([seed, step, 1])
-        chunk = options.get("chunk_rate", 0.0)
-        plain = {k: v for k, v in options.items() if not k.startswith("chunk")}
-        rows = np.stack([chunk_window(r, fim_rng, tok, fim_rate=options["chunk_fim_rate"],
-                                      spm_rate=plain["spm_rate"], line_rate=plain["line_rate"],
-                                      max_lines=plain["max_lines"], min_chunk_chars=options["chunk_min_chars"])
-                         if chunk > 0 and fim_rng.binomial(1, chunk) else permute_window(r, fim_rng, tok, **plain)
+        rows = np.stack([chunk_window(r, fim_rng, tok, **chunk_options)
+                         if chunk_rate > 0 and fim_rng.binomial(1, chunk_rate) else permute_window(r, fim_rng, tok, **options)
                          for r in rows])
     return torch.from_numpy(rows)
 
@@ -181,10 +179,10 @@ def main():
         from tokenizers import Tokenizer
         options = {"fim_rate": args.fim_rate, "spm_rate": args.fim_spm_rate, "line_rate": args.fim_line_rate,
                    "max_lines": args.fim_max_lines, "end_eos": args.fim_end_eos}
-        if args.fim_chunk_rate > 0:  # only then, so phases 4-6 draw exactly as they did
-            options.update(chunk_rate=args.fim_chunk_rate, chunk_fim_rate=args.fim_chunk_fim_rate,
-                           chunk_min_chars=args.fim_chunk_min_chars)
-        fim = (Tokenizer.from_file(os.path.join(args.data, "tokenizer.json")), options)
+        chunk_options = {"fim_rate": args.fim_chunk_fim_rate, "spm_rate": args.fim_spm_rate,
+                         "line_rate": args.fim_line_rate, "max_lines": args.fim_max_lines,
+                         "min_chunk_chars": args.fim_chunk_min_chars}
+        fim = (Tokenizer.from_file(os.path.join(args.data, "tokenizer.json")), options, args.fim_chunk_rate, chunk_options)
     tokens_per_step = args.batch_size * args.context
     total_steps = math.ceil(args.token_budget / tokens_per_step)
     warmup_steps = max(1, args.warmup_tokens // tokens_per_step)
@@ -260,14 +258,13 @@ def main():
             targets = targets.masked_fill(sentinel, -100)
         token_loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1),
                                                        ignore_index=-100, reduction="none").view_as(targets)
-        if fim is not None:
-            middle, first = psm_middle_masks(batch)
         plain_loss = token_loss.sum() / (targets != -100).sum()  # what the log reports, whatever the weights
         loss = plain_loss
-        if fim is not None and args.fim_middle_weight != 1.0:
-            weight = (targets != -100).float() + middle.float() * (args.fim_middle_weight - 1.0)
-            loss = (token_loss * weight).sum() / weight.sum()
         if fim is not None:
+            middle, first = psm_middle_masks(batch)
+            if args.fim_middle_weight != 1.0:
+                weight = (targets != -100).float() + middle.float() * (args.fim_middle_weight - 1.0)
+                loss = (token_loss * weight).sum() / weight.sum()
             tl = token_loss.detach()
             window_fim[0] += float(tl[middle].sum()); window_fim[1] += int(middle.sum())
             window_fim[2] += float(tl[first].sum()); window_fim[3] += int(first.sum())

@@ -1,7 +1,8 @@
 // swift-tools-version:6.0
 // mq: distributed multi-query-attention decoding. `ls Sources/` is the architecture:
 //   C*            C libraries (OpenBLAS loaded at run time by MQBench only, libzmq, protobuf-c), cache hints
-//                 (CMemoryHints) and the int8 SIMD kernels of 8-bit weights (CQ8); nothing else touches C
+//                 (CMemoryHints), the int8 SIMD kernels of 8-bit weights (CQ8) and the AVX-512 batch-1
+//                 tile of float panels (CPanel); nothing else touches C
 //   MQKernels     numeric kernels over unsafe buffers (packed linear, layer norm, GELU, softmax, attention)
 //   MQBench       benchmarks (decode, one linear layer vs OpenBLAS, memory bandwidth); only `mq bench` uses it
 //   MQCheckpoint  Hugging Face model folders: config.json, safetensors (memory-mapped), dtypes
@@ -56,7 +57,10 @@ let package = Package(
         // FMA contraction so every path computes the same float operations.
         .target(name: "CQ8", cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])]),
 
-        .target(name: "MQKernels", dependencies: ["CMemoryHints", "CQ8"], swiftSettings: kernelFlags),
+        // The batch-1 tile of the packed float products on AVX-512 (chosen at run time), same chains.
+        .target(name: "CPanel", cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])]),
+
+        .target(name: "MQKernels", dependencies: ["CMemoryHints", "CQ8", "CPanel"], swiftSettings: kernelFlags),
         .target(name: "MQCheckpoint", swiftSettings: kernelFlags),
         .target(name: "MQTokenizer", swiftSettings: [.unsafeFlags(["-O"])]),
         .target(name: "MQSampling", swiftSettings: kernelFlags),

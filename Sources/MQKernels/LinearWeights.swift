@@ -46,6 +46,6 @@ extension PackedWeight: LinearWeights {
 
     public func apply(_ x: UnsafePointer<Float>, bias: UnsafePointer<Float>?, _ y: UnsafeMutablePointer<Float>,
                       tokens t: Int, compute: ComputeContext) {
-        linear(x, self, bias, y, tokens: t, compute: compute)
+        linear(x, self, bias, y, tokens: t, compute: compute, kernel: .best)
     }
 }

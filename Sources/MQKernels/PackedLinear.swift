@@ -36,31 +36,53 @@
 //
 // Reference: `linearNaive` (LinearReference.swift), tested against it; bit-identity across T is tested too.
 import CMemoryHints
+import CPanel
 import Foundation
 
 /// How a tile reads eight consecutive panel values (one output vector at one input) as float32.
 private protocol PanelFormat: SendableMetatype {
     static var size: Int { get }
+    /// The same format for CPanel's tile.
+    static var panel: mq_panel_format { get }
     static func load8(_ p: UnsafeRawPointer) -> SIMD8<Float>
 }
 
 private enum F32Panel: PanelFormat {
     static var size: Int { 4 }
+    static var panel: mq_panel_format { MQ_PANEL_F32 }
     @inline(__always) static func load8(_ p: UnsafeRawPointer) -> SIMD8<Float> { p.loadUnaligned(as: SIMD8<Float>.self) }
 }
 
 /// IEEE half: widened by the F16C conversion (vcvtph2ps), exact.
 private enum F16Panel: PanelFormat {
     static var size: Int { 2 }
+    static var panel: mq_panel_format { MQ_PANEL_F16 }
     @inline(__always) static func load8(_ p: UnsafeRawPointer) -> SIMD8<Float> { SIMD8<Float>(p.loadUnaligned(as: SIMD8<Float16>.self)) }
 }
 
 /// bfloat16: the upper half of a float32, widened by a shift, exact.
 private enum BF16Panel: PanelFormat {
     static var size: Int { 2 }
+    static var panel: mq_panel_format { MQ_PANEL_BF16 }
     @inline(__always) static func load8(_ p: UnsafeRawPointer) -> SIMD8<Float> {
         unsafeBitCast(SIMD8<UInt32>(truncatingIfNeeded: p.loadUnaligned(as: SIMD8<UInt16>.self)) &<< 16, to: SIMD8<Float>.self)
     }
+}
+
+/// Which code runs the batch-1 tile: the Swift tile on 8-wide AVX2 registers, or CPanel's on
+/// 16-wide AVX-512 ones (8 loads and FMAs per input instead of 12). Both compute the same chains,
+/// so they give the same bits; the widest this CPU runs is the default.
+public enum PanelKernel: Int, Sendable, CaseIterable, CustomStringConvertible {
+    case avx2 = 0, avx512 = 1
+
+    /// Whether this CPU runs it.
+    public var isSupported: Bool { self == .avx2 || mq_panel_avx512_supported() != 0 }
+    /// The widest this CPU runs.
+    public static let best: PanelKernel = allCases.last { $0.isSupported } ?? .avx2
+    /// Every kernel this CPU runs (tests compare them).
+    public static var supported: [PanelKernel] { allCases.filter(\.isSupported) }
+
+    public var description: String { self == .avx2 ? "AVX2" : "AVX-512" }
 }
 
 public enum PackedLinear {
@@ -81,13 +103,14 @@ public enum PackedLinear {
 }
 
 /// y[T, OUT] = x[T, IN] · W[OUT, IN]ᵀ + bias[OUT]  (bias optional; y is overwritten), split over
-/// `compute.threads` threads; the numbers are the same for every thread count.
+/// `compute.threads` threads; the numbers are the same for every thread count and `kernel`.
 public func linear(_ x: UnsafePointer<Float>, _ w: PackedWeight, _ bias: UnsafePointer<Float>?,
-                   _ y: UnsafeMutablePointer<Float>, tokens t: Int, compute: ComputeContext) {
+                   _ y: UnsafeMutablePointer<Float>, tokens t: Int, compute: ComputeContext, kernel: PanelKernel = .best) {
     guard t > 0, w.outFeatures > 0 else { return }
     // Tile shape by rows: R rows of x × V output vectors.
     let (r, v) = t == 1 ? (1, 12) : t == 2 ? (2, 6) : t == 3 ? (3, 3) : (4, 3)
-    let a = PackedArgs(x: x, w: UnsafeRawPointer(w.p), bias: bias, y: y, t: t, n: w.inFeatures, m: w.outFeatures, r: r, v: v)
+    let a = PackedArgs(x: x, w: UnsafeRawPointer(w.p), bias: bias, y: y, t: t, n: w.inFeatures, m: w.outFeatures, r: r, v: v,
+                       kernel: kernel)
     switch w.storage {
     case .f32: linear(a, w.groups, compute: compute, F32Panel.self)
     case .f16: linear(a, w.groups, compute: compute, F16Panel.self)
@@ -122,81 +145,98 @@ private func linear<F: PanelFormat>(_ a: PackedArgs, _ g: Int, compute: ComputeC
 private struct PackedArgs: @unchecked Sendable {
     let x: UnsafePointer<Float>, w: UnsafeRawPointer, bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>
     let t: Int, n: Int, m: Int, r: Int, v: Int
+    let kernel: PanelKernel
     /// Panels of the matrix.
     var groups: Int { (m + 7) / 8 }
 }
 
-/// Output vector groups `groups`: panels of V vectors; within a panel, slices of `kc` inputs; within
-/// a slice every group of R rows of x. With more than one group of rows the panel's slice
-/// (V·kc·32 bytes) stays in L1 while all groups pass over it; accumulators of unfinished chains are
-/// parked in `acc` between slices (an exact float32 store and reload: the chain is unchanged).
+/// Output vector groups `groups`, in spans: a wide block of 12 panels walked by 12/V tiles, or one
+/// tile of V panels (or the last few panels of the range). Within a span, slices of `kc` inputs;
+/// within a slice each tile, and within a tile every group of R rows of x. Tiles narrower than the
+/// wide block walk it slice by slice together, so a slice's lines (each holds all 12 panels'
+/// values) come from memory once and serve every tile while they sit in cache; with several groups
+/// of rows the tile's slice (V·kc·32 bytes) stays in L1 while all groups pass over it. Accumulators
+/// of unfinished chains are parked in `acc` between slices (an exact float32 store and reload: the
+/// chain is unchanged).
 private func packedPanels<F: PanelFormat>(_ a: PackedArgs, _ groups: Range<Int>, _ format: F.Type) {
     let rowGroups = (a.t + a.r - 1) / a.r
-    let kc = rowGroups > 1 ? PackedLinear.sliceInputs : a.n
-    // Parked accumulators, and the float32 copy of a 2-byte slice (3 vectors × kc inputs).
-    withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: rowGroups * 12 + (F.size != 4 && rowGroups > 1 ? 3 * kc : 0)) { scratch in
-        let acc = scratch.baseAddress!, wide = acc + rowGroups * 12
+    let wide = PanelLayout.wide, wideEnd = a.groups / wide * wide
+    let tilesPerBlock = wide / a.v
+    let kc = rowGroups > 1 || a.v < wide ? PackedLinear.sliceInputs : a.n
+    // Parked accumulators (per tile of a span and group of rows), and the float32 copy of a
+    // 2-byte slice (3 vectors × kc inputs).
+    let parked = tilesPerBlock * rowGroups * 12
+    withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: parked + (F.size != 4 && rowGroups > 1 ? 3 * kc : 0)) { scratch in
+        let acc = scratch.baseAddress!, wideCopy = acc + parked
         var g = groups.lowerBound
         while g < groups.upperBound {
             let full = g + a.v <= groups.upperBound
+            // A whole wide block in the range is one span of its tiles; otherwise one tile.
+            let tiles = full && g % wide == 0 && g + wide <= min(groups.upperBound, wideEnd) ? tilesPerBlock : 1
+            let spanEnd = full ? g + tiles * a.v : groups.upperBound
+            let span = PanelLayout.origin(g, groups: a.groups, inFeatures: a.n)
             var i0 = 0
             while i0 < a.n {
                 let s = Slice(i0: i0, i1: min(a.n, i0 + kc), first: i0 == 0, last: i0 + kc >= a.n)
-                // The slice the row groups will need next (this panel's next inputs, or the next
-                // panel's first) is requested from memory while this one is computed, each group of
-                // rows asking for its share spread over its pass (see `Prefetch`).
-                // A block's slice is one contiguous run; it is requested as 3 runs of `nextLines`
-                // lines `nextLines · 64` bytes apart, one per panel's share of the bytes.
-                // A whole tile starts a block (g is a multiple of V, V of 3) and lies in whole blocks.
-                let (base, step) = PanelLayout.origin(g, groups: a.groups, inFeatures: a.n)
-                let stride = 8 * F.size   // bytes per input in one output vector
+                // The slice the row groups will need next (this span's next inputs, or the next
+                // span's first) is requested from memory while this one is computed, each pass (a
+                // tile's group of rows) asking for its share spread over its pass (see `Prefetch`).
+                // A span's slice is one contiguous run (a whole wide block, or one narrow block); it
+                // is requested as 3 runs of `nextLines` lines `nextLines · 64` bytes apart.
                 var next: UnsafeRawPointer? = nil, nextLines = 0
                 if rowGroups > 1 {
                     if !s.last {
-                        next = a.w + (base + s.i1 * step) * F.size; nextLines = ((min(a.n, s.i1 + kc) - s.i1) * stride + 63) / 64
-                    } else if g + 2 * a.v <= groups.upperBound {
-                        next = a.w + PanelLayout.origin(g + a.v, groups: a.groups, inFeatures: a.n).base * F.size
-                        nextLines = (min(a.n, kc) * stride + 63) / 64
+                        next = a.w + (span.base + s.i1 * span.step) * F.size
+                        nextLines = ((min(a.n, s.i1 + kc) - s.i1) * span.step * F.size + 191) / 192
+                    } else if spanEnd + a.v <= groups.upperBound {
+                        let o = PanelLayout.origin(spanEnd, groups: a.groups, inFeatures: a.n)
+                        next = a.w + o.base * F.size
+                        nextLines = (min(a.n, kc) * o.step * F.size + 191) / 192
                     }
                 }
-                let share = (nextLines + rowGroups - 1) / rowGroups
+                let passes = tiles * rowGroups
+                let share = (nextLines + passes - 1) / passes
                 var every = 1   // inputs between two requests: a power of two that fits the share in the pass
                 while share > 0 && every * 2 * share <= s.i1 - s.i0 { every *= 2 }
-                let direct = PanelSlice(base: a.w + (base + s.i0 * step) * F.size, blockStride: PanelLayout.block * a.n * stride, step: step * F.size)
-                // 2-byte panels shared by several groups of rows: the first group widens the slice
-                // and keeps a float32 copy in L1 that the other groups read (3 conversions per 12
-                // FMAs in every group's loop cost ~25% at 16 rows; in one group of four, a quarter).
-                let widen = F.size != 4 && rowGroups > 1 && full
-                let copy = PanelSlice(base: UnsafeRawPointer(wide), blockStride: 0, step: PanelLayout.block * 32)
-                for rg in 0..<rowGroups {
-                    let t0 = rg * a.r, p = acc + rg * 12
-                    let pf = Prefetch(start: next.map { $0 + 64 * min(nextLines, rg * share) }, stride: 64 * nextLines,
-                                      lines: max(0, min(share, nextLines - rg * share)), mask: every - 1)
-                    if full {
-                        switch a.v {
-                        case 12: tile1x12(a, g, t0, s, p, direct, F.self)
-                        case 6: tile2x6(a, g, t0, s, p, direct, F.self)
-                        case 3 where a.r == 3: tile3x3(a, g, t0, s, p, direct, F.self)
-                        default:
-                            if !widen {
-                                tile4x3(a, g, t0, s, p, direct, pf, F.self, copy: wide, NoCopy.self)
-                            } else if rg == 0 {
-                                tile4x3(a, g, t0, s, p, direct, pf, F.self, copy: wide, WriteCopy.self)
-                            } else {
-                                tile4x3(a, g, t0, s, p, copy, pf, F32Panel.self, copy: wide, NoCopy.self)
+                for k in 0..<tiles {
+                    let gk = g + k * a.v
+                    let (base, step, triple) = PanelLayout.origin(gk, groups: a.groups, inFeatures: a.n)
+                    let direct = PanelSlice(base: a.w + (base + s.i0 * step) * F.size, tripleStride: triple * F.size, step: step * F.size)
+                    // 2-byte panels shared by several groups of rows: the first group widens the slice
+                    // and keeps a float32 copy in L1 that the other groups read (3 conversions per 12
+                    // FMAs in every group's loop cost ~25% at 16 rows; in one group of four, a quarter).
+                    let widen = F.size != 4 && rowGroups > 1 && full
+                    let copy = PanelSlice(base: UnsafeRawPointer(wideCopy), tripleStride: 0, step: PanelLayout.narrow * 32)
+                    for rg in 0..<rowGroups {
+                        let t0 = rg * a.r, p = acc + (k * rowGroups + rg) * 12, q = k * rowGroups + rg
+                        let pf = Prefetch(start: next.map { $0 + 64 * min(nextLines, q * share) }, stride: 64 * nextLines,
+                                          lines: max(0, min(share, nextLines - q * share)), mask: every - 1)
+                        if full {
+                            switch a.v {
+                            case 12: tile1x12(a, gk, t0, s, p, direct, F.self)
+                            case 6: tile2x6(a, gk, t0, s, p, direct, F.self)
+                            case 3 where a.r == 3: tile3x3(a, gk, t0, s, p, direct, F.self)
+                            default:
+                                if !widen {
+                                    tile4x3(a, gk, t0, s, p, direct, pf, F.self, copy: wideCopy, NoCopy.self)
+                                } else if rg == 0 {
+                                    tile4x3(a, gk, t0, s, p, direct, pf, F.self, copy: wideCopy, WriteCopy.self)
+                                } else {
+                                    tile4x3(a, gk, t0, s, p, copy, pf, F32Panel.self, copy: wideCopy, NoCopy.self)
+                                }
                             }
-                        }
-                    } else {
-                        // ≤ 2 leftover vectors park 4 each: slicing happens only with R = 4, where V = 3.
-                        for (j, gi) in (g..<groups.upperBound).enumerated() {
-                            let (vb, vs) = PanelLayout.origin(gi, groups: a.groups, inFeatures: a.n)
-                            tile4x1(a, gi, t0, s, p + 4 * j, PanelSlice(base: a.w + (vb + s.i0 * vs) * F.size, blockStride: 0, step: vs * F.size), F.self)
+                        } else {
+                            // ≤ V − 1 leftover vectors park 4 each: sliced tails have V ≤ 6 (≤ 20 slots; the span holds 12 per tile and group, 24 at V = 6).
+                            for (j, gi) in (g..<groups.upperBound).enumerated() {
+                                let (vb, vs, _) = PanelLayout.origin(gi, groups: a.groups, inFeatures: a.n)
+                                tile4x1(a, gi, t0, s, p + 4 * j, PanelSlice(base: a.w + (vb + s.i0 * vs) * F.size, tripleStride: 0, step: vs * F.size), F.self)
+                            }
                         }
                     }
                 }
                 i0 += kc
             }
-            g = full ? g + a.v : groups.upperBound
+            g = spanEnd
         }
     }
 }
@@ -223,9 +263,9 @@ private struct Slice { let i0: Int, i1: Int, first: Bool, last: Bool }
 private struct Prefetch { let start: UnsafeRawPointer?, stride: Int, lines: Int, mask: Int }
 
 /// Where a tile reads its weights: output vector j's value for input `sl.i0 + k` at
-/// `base + (j/3)·blockStride + (j%3)·8·size + k·step` (the packed matrix itself, or a float32 copy
+/// `base + (j/3)·tripleStride + (j%3)·8·size + k·step` (the packed matrix itself, or a float32 copy
 /// of one block's slice, interleaved the same way).
-private struct PanelSlice { let base: UnsafeRawPointer, blockStride: Int, step: Int }
+private struct PanelSlice { let base: UnsafeRawPointer, tripleStride: Int, step: Int }
 
 
 /// Row `t0 + k` of x, or the group's first row when past T (its results are computed and dropped).
@@ -253,13 +293,23 @@ private func put(_ a: PackedArgs, _ g: Int, _ t0: Int, _ k: Int, _ acc: SIMD8<Fl
 private func tile1x12<F: PanelFormat>(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl: Slice, _ park: UnsafeMutablePointer<SIMD8<Float>>, _ w: PanelSlice, _ format: F.Type) {
     let x0 = row(a, t0, 0)
     let z = SIMD8<Float>(repeating: 0)
+    if a.kernel == .avx512 && w.tripleStride == 3 * 8 * F.size {
+        // The same 12 chains on 16-wide registers (CPanel) over the wide block's one stream, run in `park`.
+        if sl.first { park.update(repeating: z, count: 12) }
+        park.withMemoryRebound(to: Float.self, capacity: 96) { acc in
+            mq_panel_tile1x12_avx512(Int32(F.panel.rawValue), x0, w.base, w.step, Int32(sl.i0), Int32(sl.i1), acc)
+        }
+        guard sl.last else { return }
+        for j in 0..<12 { put(a, g + j, t0, 0, park[j]) }
+        return
+    }
     var c0 = z, c1 = z, c2 = z, c3 = z, c4 = z, c5 = z, c6 = z, c7 = z, c8 = z, c9 = z, c10 = z, c11 = z
     if !sl.first {
         c0 = park[0]; c1 = park[1]; c2 = park[2]; c3 = park[3]; c4 = park[4]; c5 = park[5]
         c6 = park[6]; c7 = park[7]; c8 = park[8]; c9 = park[9]; c10 = park[10]; c11 = park[11]
     }
-    // Four blocks: vector j at block j/3, place j%3.
-    let s = 8 * F.size, bs = w.blockStride
+    // Four triples: vector j at triple j/3, place j%3.
+    let s = 8 * F.size, bs = w.tripleStride
     var p0 = w.base, p1 = w.base + bs, p2 = w.base + 2 * bs, p3 = w.base + 3 * bs
     for i in sl.i0..<sl.i1 {
         let b = SIMD8<Float>(repeating: x0[i])
@@ -287,9 +337,9 @@ private func tile2x6<F: PanelFormat>(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl:
         c00 = park[0]; c01 = park[1]; c02 = park[2]; c03 = park[3]; c04 = park[4]; c05 = park[5]
         c10 = park[6]; c11 = park[7]; c12 = park[8]; c13 = park[9]; c14 = park[10]; c15 = park[11]
     }
-    // Two blocks: vector j at block j/3, place j%3.
+    // Two triples: vector j at triple j/3, place j%3.
     let s = 8 * F.size, step = w.step
-    var p0 = w.base, p1 = w.base + w.blockStride
+    var p0 = w.base, p1 = w.base + w.tripleStride
     for i in sl.i0..<sl.i1 {
         let b0 = SIMD8<Float>(repeating: x0[i]), b1 = SIMD8<Float>(repeating: x1[i])
         var w = F.load8(p0); c00.addProduct(b0, w); c10.addProduct(b1, w)

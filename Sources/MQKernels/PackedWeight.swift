@@ -3,21 +3,35 @@
 // checkpoint's bytes, on several threads.
 //
 // Panel g holds outputs 8g ..< 8g+8: one 8-wide load at (g, i) is W[8g ..< 8g+8, i] (rows past
-// OUT are zero). Panels come in blocks of three whose inputs are interleaved,
-//     B[OUT/24][IN][3][8]:  element (g, i, r) at ((g/3)·3·IN + 3i + g%3)·8 + r,
-// so a tile that multiplies 3 panels reads one contiguous stream, and the batch-1 tile's 12 panels
-// are 4 streams instead of 12. (With 12 streams of 16 bytes per input, F16 products on Falcon-7B
-// shapes reached 22–30 GB/s on two threads; one stream per 12 panels measured 10–45% more.) The
-// last OUT/8 mod 3 panels, which make no whole block, follow as P[g][IN][8].
+// OUT are zero). Panels come in wide blocks of twelve whose inputs are interleaved,
+//     B[OUT/96][IN][12][8]:  element (g, i, r) at ((g/12)·12·IN + 12i + g%12)·8 + r,
+// so the batch-1 tile, which multiplies 12 panels, reads one contiguous stream (192 bytes per input
+// at F16), as a row-major dot product does. The panels past the last wide block come in narrow
+// blocks of three, B[·][IN][3][8], then single panels P[g][IN][8], so a tile of 3 or 6 panels
+// always finds its panels' values at one input 8 weights apart, and the next three panels' at a
+// fixed distance (`triple`). Why one stream: with 12 interleaved 16-byte streams per thread, F16
+// products on Falcon-7B shapes reached 22–30 GB/s on two threads; four streams (blocks of three)
+// ~34, one stream of 12 panels with software prefetch 34–39 in the same runs of a C model of the
+// tile (the rest of the gap to llama.cpp, which streams rows, is in README "Performance").
 import Foundation
 
-/// Where panel g's values sit, in weights from the start: element (g, i, r) at base + i·step + r.
+/// Where panel values sit (see above).
 enum PanelLayout {
-    static let block = 3
+    /// Panels per wide block (the batch-1 tile's 12 output vectors).
+    static let wide = 12
+    /// Panels per narrow block, after the last wide one.
+    static let narrow = 3
 
+    /// Panel g's element (g, i, r) at base + i·step + r (in weights from the start); panel g + 3's
+    /// values at one input sit `triple` weights after panel g's when g and g + 3 lie in one tile
+    /// (g a multiple of 3 in the wide or narrow region).
     @inline(__always)
-    static func origin(_ g: Int, groups: Int, inFeatures n: Int) -> (base: Int, step: Int) {
-        g < groups / block * block ? ((g / block) * block * n * 8 + (g % block) * 8, block * 8) : (g * n * 8, 8)
+    static func origin(_ g: Int, groups: Int, inFeatures n: Int) -> (base: Int, step: Int, triple: Int) {
+        let wideEnd = groups / wide * wide
+        if g < wideEnd { return ((g / wide) * wide * n * 8 + (g % wide) * 8, wide * 8, 3 * 8) }
+        let k = g - wideEnd, narrowEnd = (groups - wideEnd) / narrow * narrow
+        if k < narrowEnd { return ((wideEnd + k / narrow * narrow) * n * 8 + (k % narrow) * 8, narrow * 8, narrow * n * 8) }
+        return (g * n * 8, 8, 0)
     }
 }
 
@@ -83,7 +97,7 @@ public final class PackedWeight: @unchecked Sendable {
         let parts = max(1, min(threads, g))
         DispatchQueue.concurrentPerform(iterations: parts) { part in
             // Whole blocks per thread (threads writing parts of one block would share cache lines).
-            let cut = { (k: Int) in k == parts ? g : g * k / parts / PanelLayout.block * PanelLayout.block }
+            let cut = { (k: Int) in k == parts ? g : g * k / parts / PanelLayout.wide * PanelLayout.wide }
             let groups = cut(part)..<cut(part + 1)
             func fill<E: FixedWidthInteger>(_ zero: E) {
                 Self.fill(shared.dst, m: m, n: n, groups: groups, zero: zero) { o, i in
@@ -103,7 +117,7 @@ public final class PackedWeight: @unchecked Sendable {
         let dst = p.bindMemory(to: E.self, capacity: max(1, g * n * 8))
         for gi in groups ?? 0..<g {
             let full = gi * 8 + 8 <= m
-            let (base, step) = PanelLayout.origin(gi, groups: g, inFeatures: n)
+            let (base, step, _) = PanelLayout.origin(gi, groups: g, inFeatures: n)
             for i in 0..<n {
                 let at = dst + base + i * step
                 for r in 0..<8 { at[r] = full || gi * 8 + r < m ? element(gi * 8 + r, i) : zero }
@@ -133,7 +147,7 @@ public final class PackedWeight: @unchecked Sendable {
 
     /// Row `o` of the original W (length IN), e.g. a token's embedding from a tied head.
     public func copyRow(_ o: Int, into dst: UnsafeMutablePointer<Float>) {
-        let (base, step) = PanelLayout.origin(o / 8, groups: groups, inFeatures: inFeatures)
+        let (base, step, _) = PanelLayout.origin(o / 8, groups: groups, inFeatures: inFeatures)
         for i in 0..<inFeatures { dst[i] = value(base + o % 8 + i * step) }
     }
 

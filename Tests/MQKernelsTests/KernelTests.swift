@@ -124,6 +124,32 @@ final class KernelTests: XCTestCase {
         XCTAssertEqual(nan.withUnsafeBufferPointer { PackedWeight(name: "w", $0.baseAddress!, outFeatures: 1, inFeatures: 8, storage: .f16) }.storage, .f32)
     }
 
+    func testBatchOneTileGivesTheSameBitsOnEveryKernel() {
+        // The batch-1 tile runs in Swift on AVX2 registers or in CPanel on AVX-512 ones: the same
+        // chains, so the same floats, for every storage, output counts with and without whole
+        // blocks and tails, and thread splits. (On a CPU without AVX-512 only one kernel runs.)
+        let kernels = PanelKernel.supported
+        XCTAssertTrue(kernels.contains(.avx2))
+        for storage in PackedWeight.Storage.allCases {
+            for (n, m) in [(37, 53), (300, 1000), (771, 257), (64, 96), (130, 8), (16, 200)] {
+                let exact = random(m * n, seed: 51).map { storage.stored($0) }
+                let w = exact.withUnsafeBufferPointer { PackedWeight(name: "w", $0.baseAddress!, outFeatures: m, inFeatures: n, storage: storage) }
+                let x = random(n, seed: 52), b = random(m, seed: 53)
+                var slow = [Float](repeating: 0, count: m)
+                b.withUnsafeBufferPointer { linearNaive(x, exact, $0.baseAddress, &slow, tokens: 1, inFeatures: n, outFeatures: m) }
+                var first: [Float]?
+                for kernel in kernels {
+                    for threads in [1, 2, 3] {
+                        var y = [Float](repeating: 9, count: m)
+                        b.withUnsafeBufferPointer { linear(x, w, $0.baseAddress, &y, tokens: 1, compute: ComputeContext(threads: threads), kernel: kernel) }
+                        XCTAssertLessThan(maxDiff(y, slow), 1e-4, "\(storage) \(n)->\(m) on \(kernel), \(threads) threads")
+                        if let first { XCTAssertEqual(y, first, "\(storage) \(n)->\(m): \(kernel), \(threads) threads vs AVX2 on 1") } else { first = y }
+                    }
+                }
+            }
+        }
+    }
+
     func testLinearRowResultsDoNotDependOnTheOtherRows() {
         // The property batching relies on: a row's outputs are bit-identical whether it is computed
         // alone, with 1…39 other rows, or at any position among them, on any number of threads. n spans three slices of the

@@ -166,7 +166,7 @@ public enum DecodeBenchmark {
         let wBytes = model.weightBytesPerToken
         return DecodeBenchmarkReport(
             model: directory.lastPathComponent, architecture: shape.architecture, attention: shape.attentionKind.description,
-            blas: (model.weightFormat == .q8_0 ? "mq Q8_0 int8 \(Q8Kernel.best)" : "mq packed linear") + ", \(o.threads) thread\(o.threads == 1 ? "" : "s")", threads: o.threads, batch: B, context: o.context, tokens: o.tokens,
+            blas: (model.weightFormat == .q8_0 ? "mq Q8_0 int8 \(Q8Kernel.best)" : "mq packed linear, batch-1 tile \(PanelKernel.best)") + ", \(o.threads) thread\(o.threads == 1 ? "" : "s")", threads: o.threads, batch: B, context: o.context, tokens: o.tokens,
             prefillTokensPerSecond: Double(B * o.context) / prefillSeconds,
             decodeTokensPerSecond: Double(B) / stepSeconds, msPerStep: stepSeconds * 1000,
             meanMsPerStep: meanStepSeconds * 1000, p90MsPerStep: steps[min(steps.count - 1, steps.count * 9 / 10)] * 1000,

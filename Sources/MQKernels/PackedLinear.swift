@@ -4,8 +4,9 @@
 // Shapes: T = rows (one per token of the step, from any number of sequences), IN = n input
 // features, OUT = m output features. W arrives as PyTorch stores nn.Linear: [OUT, IN] row-major.
 // Packed layout (PackedWeight.swift): panels of eight consecutive output rows, so one 32-byte load
-// is W[8g ..< 8g+8, i] (rows past OUT are zero), in blocks of 3 panels whose inputs are interleaved
-// (B[OUT/24][IN][3][8]: a block is one contiguous stream). Panels hold float32, or the F16 / BF16 the
+// is W[8g ..< 8g+8, i] (rows past OUT are zero), in wide blocks of 12 panels whose inputs are
+// interleaved (B[OUT/96][IN][12][8]: a block is one contiguous stream), the rest in narrow blocks of
+// 3 and single panels. Panels hold float32, or the F16 / BF16 the
 // checkpoint stored (a 16-byte load widened exactly to float32 in registers): decoding one sequence
 // streams half the bytes, with bit-identical results (PackedWeight.swift builds the panels). With several groups of rows the first group widens a 2-byte slice
 // and keeps a float32 copy in L1 for the others (widening in every group's loop cost ~25% at 16
@@ -19,18 +20,20 @@
 // step. Packing W once fixes both:
 //
 // - A register tile of R rows of x × V vectors of 8 outputs (R·V = 12 accumulators: 1×12 for one
-//   row, 2×6, 4×3 for more; 3×3 = 9 for three rows; V a multiple of the block, so a tile reads V/3
-//   whole blocks) broadcasts x[t, i] and multiplies it by V contiguous vectors of
-//   P: the weights stream through memory in order, every loaded weight is used R times, no lane is
-//   wasted at T = 1, and 12 independent FMA chains keep both FMA ports busy.
+//   row, 2×6, 4×3 for more; 3×3 = 9 for three rows) broadcasts x[t, i] and multiplies it by V
+//   vectors of P that sit together at each input: the weights stream through memory in order,
+//   every loaded weight is used R times, no lane is wasted at T = 1, and 12 independent FMA chains
+//   keep both FMA ports busy. The 1×12 tile is one wide block; on CPUs with AVX-512 it runs in
+//   CPanel on 16-wide registers (PanelKernel), the same chains.
 // - Every output y[t, o] is one float32 FMA chain over i = 0, 1, …, n−1 starting from 0, then
 //   + bias[o]: the same operations in the same order for every T, tile shape, panel and thread
 //   split. A sequence's results are bit-identical alone, in any batch and in any chunk of a
 //   prefill, so greedy and seeded outputs cannot depend on what else the server is doing.
-// - Threads split the output vectors (whole panels). With several groups of x rows, a panel is
-//   walked in slices of 256 inputs (24 KiB at V = 3) that stay in L1 while every group passes over
-//   them, unfinished chains parked exactly in memory between slices; W is read from memory once
-//   per call, each slice requested (CMemoryHints) while the one before it is computed.
+// - Threads split the output vectors (whole panels). With several groups of x rows, or tiles
+//   narrower than a wide block, the block is walked in slices of 256 inputs (128 for float32) that
+//   stay in cache while every tile and group passes over them, unfinished chains parked exactly in
+//   memory between slices; W is read from memory once per call, each slice requested
+//   (CMemoryHints) while the one before it is computed.
 //
 // `mq bench linear` measures GB/s and GFLOP/s by rows against OpenBLAS (README "Performance").
 //
@@ -86,9 +89,13 @@ public enum PanelKernel: Int, Sendable, CaseIterable, CustomStringConvertible {
 }
 
 public enum PackedLinear {
-    /// Inputs per slice when several groups of rows share a panel (3 vectors × 256 × 32 B = 24 KiB,
-    /// inside a 32 KiB L1). 128 and 64 measured 3–6% slower at 16 rows (more tile entries and
-    /// parked accumulators); 384 and 768 within 2% of 256.
+    /// Inputs per slice of 2-byte panels when 4 or more groups of rows share a wide block's slice
+    /// (12 panels × 256 × 16 B = 48 KiB; each tile's 3 vectors widened to a 24 KiB float32 copy in
+    /// L1); half as many with fewer groups (the slice and the copy then fit L1 together: steps of
+    /// 8 sequences with 1,024 tokens of context took 1.10× the narrow-block layout's time with 256,
+    /// 0.99–1.00× with 128, while 16 sequences took 1.06–1.11× with 128), and float32 panels half
+    /// of either (the same bytes). With narrow blocks of 3, 128 and 64 measured 3–6% slower at 16
+    /// rows than 256 (more tile entries and parked accumulators); 384 and 768 within 2%.
     static let sliceInputs = 256
     /// Parts per thread of a product with ≥ 4 rows. On the 2-vCPU VM this was tuned on, one vCPU
     /// sustains ~62 GFLOP/s of FMA and the other ~91 (measured alone), so an even split left the
@@ -162,7 +169,7 @@ private func packedPanels<F: PanelFormat>(_ a: PackedArgs, _ groups: Range<Int>,
     let rowGroups = (a.t + a.r - 1) / a.r
     let wide = PanelLayout.wide, wideEnd = a.groups / wide * wide
     let tilesPerBlock = wide / a.v
-    let kc = rowGroups > 1 || a.v < wide ? PackedLinear.sliceInputs : a.n
+    let kc = rowGroups > 1 || a.v < wide ? (rowGroups >= 4 ? PackedLinear.sliceInputs : PackedLinear.sliceInputs / 2) * 2 / F.size : a.n
     // Parked accumulators (per tile of a span and group of rows), and the float32 copy of a
     // 2-byte slice (3 vectors × kc inputs).
     let parked = tilesPerBlock * rowGroups * 12
@@ -178,13 +185,16 @@ private func packedPanels<F: PanelFormat>(_ a: PackedArgs, _ groups: Range<Int>,
             var i0 = 0
             while i0 < a.n {
                 let s = Slice(i0: i0, i1: min(a.n, i0 + kc), first: i0 == 0, last: i0 + kc >= a.n)
-                // The slice the row groups will need next (this span's next inputs, or the next
-                // span's first) is requested from memory while this one is computed, each pass (a
-                // tile's group of rows) asking for its share spread over its pass (see `Prefetch`).
+                // The slice the passes (a tile's group of rows) will need next (this span's next
+                // inputs, or the next span's first) is requested from memory while this one is
+                // computed, each pass asking for its share spread over it (see `Prefetch`); without
+                // it steps of 2 and 3 sequences, whose tiles share a wide block's slices, took
+                // 1.08–1.26× the time of the narrow-block layout.
                 // A span's slice is one contiguous run (a whole wide block, or one narrow block); it
                 // is requested as 3 runs of `nextLines` lines `nextLines · 64` bytes apart.
                 var next: UnsafeRawPointer? = nil, nextLines = 0
-                if rowGroups > 1 {
+                let passes = tiles * rowGroups
+                if passes > 1 {
                     if !s.last {
                         next = a.w + (span.base + s.i1 * span.step) * F.size
                         nextLines = ((min(a.n, s.i1 + kc) - s.i1) * span.step * F.size + 191) / 192
@@ -194,7 +204,6 @@ private func packedPanels<F: PanelFormat>(_ a: PackedArgs, _ groups: Range<Int>,
                         nextLines = (min(a.n, kc) * o.step * F.size + 191) / 192
                     }
                 }
-                let passes = tiles * rowGroups
                 let share = (nextLines + passes - 1) / passes
                 var every = 1   // inputs between two requests: a power of two that fits the share in the pass
                 while share > 0 && every * 2 * share <= s.i1 - s.i0 { every *= 2 }
@@ -214,8 +223,8 @@ private func packedPanels<F: PanelFormat>(_ a: PackedArgs, _ groups: Range<Int>,
                         if full {
                             switch a.v {
                             case 12: tile1x12(a, gk, t0, s, p, direct, F.self)
-                            case 6: tile2x6(a, gk, t0, s, p, direct, F.self)
-                            case 3 where a.r == 3: tile3x3(a, gk, t0, s, p, direct, F.self)
+                            case 6: tile2x6(a, gk, t0, s, p, direct, pf, F.self)
+                            case 3 where a.r == 3: tile3x3(a, gk, t0, s, p, direct, pf, F.self)
                             default:
                                 if !widen {
                                     tile4x3(a, gk, t0, s, p, direct, pf, F.self, copy: wideCopy, NoCopy.self)
@@ -329,7 +338,8 @@ private func tile1x12<F: PanelFormat>(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl
     put(a, g + 8, t0, 0, c8); put(a, g + 9, t0, 0, c9); put(a, g + 10, t0, 0, c10); put(a, g + 11, t0, 0, c11)
 }
 
-private func tile2x6<F: PanelFormat>(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl: Slice, _ park: UnsafeMutablePointer<SIMD8<Float>>, _ w: PanelSlice, _ format: F.Type) {
+private func tile2x6<F: PanelFormat>(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl: Slice, _ park: UnsafeMutablePointer<SIMD8<Float>>, _ w: PanelSlice,
+                                     _ pref: Prefetch, _ format: F.Type) {
     let x0 = row(a, t0, 0), x1 = row(a, t0, 1)
     let z = SIMD8<Float>(repeating: 0)
     var c00 = z, c01 = z, c02 = z, c03 = z, c04 = z, c05 = z, c10 = z, c11 = z, c12 = z, c13 = z, c14 = z, c15 = z
@@ -340,7 +350,12 @@ private func tile2x6<F: PanelFormat>(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl:
     // Two triples: vector j at triple j/3, place j%3.
     let s = 8 * F.size, step = w.step
     var p0 = w.base, p1 = w.base + w.tripleStride
+    var pp = pref.start ?? a.w, left = pref.start == nil ? 0 : pref.lines
     for i in sl.i0..<sl.i1 {
+        if left > 0 && (i - sl.i0) & pref.mask == 0 {
+            mq_prefetch_l2(pp); mq_prefetch_l2(pp + pref.stride); mq_prefetch_l2(pp + 2 * pref.stride)
+            pp += 64; left -= 1
+        }
         let b0 = SIMD8<Float>(repeating: x0[i]), b1 = SIMD8<Float>(repeating: x1[i])
         var w = F.load8(p0); c00.addProduct(b0, w); c10.addProduct(b1, w)
         w = F.load8(p0 + s); c01.addProduct(b0, w); c11.addProduct(b1, w)
@@ -363,7 +378,8 @@ private func tile2x6<F: PanelFormat>(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl:
 
 /// Three rows against one block (steps of exactly three sequences; nine chains still keep both
 /// FMA ports busy).
-private func tile3x3<F: PanelFormat>(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl: Slice, _ park: UnsafeMutablePointer<SIMD8<Float>>, _ w: PanelSlice, _ format: F.Type) {
+private func tile3x3<F: PanelFormat>(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl: Slice, _ park: UnsafeMutablePointer<SIMD8<Float>>, _ w: PanelSlice,
+                                     _ pref: Prefetch, _ format: F.Type) {
     let x0 = row(a, t0, 0), x1 = row(a, t0, 1), x2 = row(a, t0, 2)
     let z = SIMD8<Float>(repeating: 0)
     var c00 = z, c01 = z, c02 = z, c10 = z, c11 = z, c12 = z, c20 = z, c21 = z, c22 = z
@@ -373,7 +389,12 @@ private func tile3x3<F: PanelFormat>(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl:
     }
     let s = 8 * F.size, step = w.step
     var pw = w.base
+    var pp = pref.start ?? a.w, left = pref.start == nil ? 0 : pref.lines
     for i in sl.i0..<sl.i1 {
+        if left > 0 && (i - sl.i0) & pref.mask == 0 {
+            mq_prefetch_l2(pp); mq_prefetch_l2(pp + pref.stride); mq_prefetch_l2(pp + 2 * pref.stride)
+            pp += 64; left -= 1
+        }
         let w0 = F.load8(pw), w1 = F.load8(pw + s), w2 = F.load8(pw + 2 * s)
         var b = SIMD8<Float>(repeating: x0[i]); c00.addProduct(b, w0); c01.addProduct(b, w1); c02.addProduct(b, w2)
         b = SIMD8(repeating: x1[i]); c10.addProduct(b, w0); c11.addProduct(b, w1); c12.addProduct(b, w2)

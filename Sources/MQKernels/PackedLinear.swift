@@ -271,6 +271,25 @@ private struct Slice { let i0: Int, i1: Int, first: Bool, last: Bool }
 /// evict the current one from a 32 KiB L1).
 private struct Prefetch { let start: UnsafeRawPointer?, stride: Int, lines: Int, mask: Int }
 
+/// Where a tile is in its `Prefetch`: `step(k)` at the tile's k-th input requests the next line of
+/// each of the 3 runs when one is due.
+private struct PrefetchCursor {
+    let pref: Prefetch
+    var at: UnsafeRawPointer, left: Int
+
+    /// `idle` stands in for the start when there is nothing to request (it is never touched).
+    @inline(__always)
+    init(_ pref: Prefetch, idle: UnsafeRawPointer) { self.pref = pref; at = pref.start ?? idle; left = pref.start == nil ? 0 : pref.lines }
+
+    @inline(__always)
+    mutating func step(_ k: Int) {
+        if left > 0 && k & pref.mask == 0 {
+            mq_prefetch_l2(at); mq_prefetch_l2(at + pref.stride); mq_prefetch_l2(at + 2 * pref.stride)
+            at += 64; left -= 1
+        }
+    }
+}
+
 /// Where a tile reads its weights: output vector j's value for input `sl.i0 + k` at
 /// `base + (j/3)·tripleStride + (j%3)·8·size + k·step` (the packed matrix itself, or a float32 copy
 /// of one block's slice, interleaved the same way).
@@ -350,12 +369,9 @@ private func tile2x6<F: PanelFormat>(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl:
     // Two triples: vector j at triple j/3, place j%3.
     let s = 8 * F.size, step = w.step
     var p0 = w.base, p1 = w.base + w.tripleStride
-    var pp = pref.start ?? a.w, left = pref.start == nil ? 0 : pref.lines
+    var prefetch = PrefetchCursor(pref, idle: a.w)
     for i in sl.i0..<sl.i1 {
-        if left > 0 && (i - sl.i0) & pref.mask == 0 {
-            mq_prefetch_l2(pp); mq_prefetch_l2(pp + pref.stride); mq_prefetch_l2(pp + 2 * pref.stride)
-            pp += 64; left -= 1
-        }
+        prefetch.step(i - sl.i0)
         let b0 = SIMD8<Float>(repeating: x0[i]), b1 = SIMD8<Float>(repeating: x1[i])
         var w = F.load8(p0); c00.addProduct(b0, w); c10.addProduct(b1, w)
         w = F.load8(p0 + s); c01.addProduct(b0, w); c11.addProduct(b1, w)
@@ -389,12 +405,9 @@ private func tile3x3<F: PanelFormat>(_ a: PackedArgs, _ g: Int, _ t0: Int, _ sl:
     }
     let s = 8 * F.size, step = w.step
     var pw = w.base
-    var pp = pref.start ?? a.w, left = pref.start == nil ? 0 : pref.lines
+    var prefetch = PrefetchCursor(pref, idle: a.w)
     for i in sl.i0..<sl.i1 {
-        if left > 0 && (i - sl.i0) & pref.mask == 0 {
-            mq_prefetch_l2(pp); mq_prefetch_l2(pp + pref.stride); mq_prefetch_l2(pp + 2 * pref.stride)
-            pp += 64; left -= 1
-        }
+        prefetch.step(i - sl.i0)
         let w0 = F.load8(pw), w1 = F.load8(pw + s), w2 = F.load8(pw + 2 * s)
         var b = SIMD8<Float>(repeating: x0[i]); c00.addProduct(b, w0); c01.addProduct(b, w1); c02.addProduct(b, w2)
         b = SIMD8(repeating: x1[i]); c10.addProduct(b, w0); c11.addProduct(b, w1); c12.addProduct(b, w2)
@@ -426,12 +439,9 @@ private func tile4x3<F: PanelFormat, C: SliceCopy>(_ a: PackedArgs, _ g: Int, _ 
     }
     let s = 8 * F.size
     var pw = w.base
-    var pp = pref.start ?? a.w, left = pref.start == nil ? 0 : pref.lines
+    var prefetch = PrefetchCursor(pref, idle: a.w)
     for i in sl.i0..<sl.i1 {
-        if left > 0 && (i - sl.i0) & pref.mask == 0 {
-            mq_prefetch_l2(pp); mq_prefetch_l2(pp + pref.stride); mq_prefetch_l2(pp + 2 * pref.stride)
-            pp += 64; left -= 1
-        }
+        prefetch.step(i - sl.i0)
         // 12 accumulators + 3 weight vectors + 1 broadcast = the 16 AVX2 registers: one broadcast
         // live at a time (four would spill two accumulators to the stack and put a store-to-load
         // round trip into their chains, which halved this loop's speed).

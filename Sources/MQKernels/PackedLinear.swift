@@ -30,7 +30,7 @@
 //   split. A sequence's results are bit-identical alone, in any batch and in any chunk of a
 //   prefill, so greedy and seeded outputs cannot depend on what else the server is doing.
 // - Threads split the output vectors (whole panels). With several groups of x rows, or tiles
-//   narrower than a wide block, the block is walked in slices of 256 inputs (128 for float32) that
+//   narrower than a wide block, the block is walked in slices of 128–256 inputs (sliceInputs) that
 //   stay in cache while every tile and group passes over them, unfinished chains parked exactly in
 //   memory between slices; W is read from memory once per call, each slice requested
 //   (CMemoryHints) while the one before it is computed.
@@ -73,7 +73,7 @@ private enum BF16Panel: PanelFormat {
 }
 
 /// Which code runs the batch-1 tile: the Swift tile on 8-wide AVX2 registers, or CPanel's on
-/// 16-wide AVX-512 ones (8 loads and FMAs per input instead of 12). Both compute the same chains,
+/// 16-wide AVX-512 ones (6 loads and FMAs per input instead of 12). Both compute the same chains,
 /// so they give the same bits; the widest this CPU runs is the default.
 public enum PanelKernel: Int, Sendable, CaseIterable, CustomStringConvertible {
     case avx2 = 0, avx512 = 1
@@ -169,7 +169,8 @@ private func packedPanels<F: PanelFormat>(_ a: PackedArgs, _ groups: Range<Int>,
     let rowGroups = (a.t + a.r - 1) / a.r
     let wide = PanelLayout.wide, wideEnd = a.groups / wide * wide
     let tilesPerBlock = wide / a.v
-    let kc = rowGroups > 1 || a.v < wide ? (rowGroups >= 4 ? PackedLinear.sliceInputs : PackedLinear.sliceInputs / 2) * 2 / F.size : a.n
+    let sliced = rowGroups > 1 || a.v < wide
+    let kc = !sliced ? a.n : (rowGroups >= 4 ? PackedLinear.sliceInputs : PackedLinear.sliceInputs / 2) * 2 / F.size
     // Parked accumulators (per tile of a span and group of rows), and the float32 copy of a
     // 2-byte slice (3 vectors × kc inputs).
     let parked = tilesPerBlock * rowGroups * 12
@@ -207,15 +208,15 @@ private func packedPanels<F: PanelFormat>(_ a: PackedArgs, _ groups: Range<Int>,
                 let share = (nextLines + passes - 1) / passes
                 var every = 1   // inputs between two requests: a power of two that fits the share in the pass
                 while share > 0 && every * 2 * share <= s.i1 - s.i0 { every *= 2 }
+                // 2-byte panels shared by several groups of rows: the first group widens the slice
+                // and keeps a float32 copy in L1 that the other groups read (3 conversions per 12
+                // FMAs in every group's loop cost ~25% at 16 rows; in one group of four, a quarter).
+                let widen = F.size != 4 && rowGroups > 1 && full
+                let copy = PanelSlice(base: UnsafeRawPointer(wideCopy), tripleStride: 0, step: PanelLayout.narrow * 32)
                 for k in 0..<tiles {
                     let gk = g + k * a.v
                     let (base, step, triple) = PanelLayout.origin(gk, groups: a.groups, inFeatures: a.n)
                     let direct = PanelSlice(base: a.w + (base + s.i0 * step) * F.size, tripleStride: triple * F.size, step: step * F.size)
-                    // 2-byte panels shared by several groups of rows: the first group widens the slice
-                    // and keeps a float32 copy in L1 that the other groups read (3 conversions per 12
-                    // FMAs in every group's loop cost ~25% at 16 rows; in one group of four, a quarter).
-                    let widen = F.size != 4 && rowGroups > 1 && full
-                    let copy = PanelSlice(base: UnsafeRawPointer(wideCopy), tripleStride: 0, step: PanelLayout.narrow * 32)
                     for rg in 0..<rowGroups {
                         let t0 = rg * a.r, p = acc + (k * rowGroups + rg) * 12, q = k * rowGroups + rg
                         let pf = Prefetch(start: next.map { $0 + 64 * min(nextLines, q * share) }, stride: 64 * nextLines,

@@ -1,8 +1,8 @@
 // swift-tools-version:6.0
 // mq: distributed multi-query-attention decoding. `ls Sources/` is the architecture:
 //   C*            C libraries (OpenBLAS loaded at run time by MQBench only, libzmq, protobuf-c), cache hints
-//                 (CMemoryHints), the int8 SIMD kernels of 8-bit weights (CQ8) and the AVX-512 batch-1
-//                 tile of float panels (CPanel); nothing else touches C
+//                 (CMemoryHints), the int8 SIMD kernels of 8-bit weights (CQ8) and the AVX-512 1-row and 4-row
+//                 tiles of float panels (CPanel); nothing else touches C
 //   MQKernels     numeric kernels over unsafe buffers (packed linear, layer norm, GELU, softmax, attention)
 //   MQBench       benchmarks (decode, one linear layer vs OpenBLAS, memory bandwidth); only `mq bench` uses it
 //   MQCheckpoint  Hugging Face model folders: config.json, safetensors (memory-mapped), dtypes

@@ -24,7 +24,8 @@
 //   vectors of P that sit together at each input: the weights stream through memory in order,
 //   every loaded weight is used R times, no lane is wasted at T = 1, and 12 independent FMA chains
 //   keep both FMA ports busy. The 1×12 tile is one wide block; on CPUs with AVX-512 it runs in
-//   CPanel on 16-wide registers (PanelKernel), the same chains.
+//   CPanel on 16-wide registers (PanelKernel), the same chains, and so do groups of 4 rows against
+//   a whole wide block (4 × 12: 24 sixteen-lane accumulators) instead of four 4×3 tiles.
 // - Every output y[t, o] is one float32 FMA chain over i = 0, 1, …, n−1 starting from 0, then
 //   + bias[o]: the same operations in the same order for every T, tile shape, panel and thread
 //   split. A sequence's results are bit-identical alone, in any batch and in any chunk of a
@@ -97,6 +98,9 @@ public enum PackedLinear {
     /// of either (the same bytes). With narrow blocks of 3, 128 and 64 measured 3–6% slower at 16
     /// rows than 256 (more tile entries and parked accumulators); 384 and 768 within 2%.
     static let sliceInputs = 256
+    /// Inputs per slice for the AVX-512 4 × 12 tile, any format (F32: 96 KiB of a wide block, in L2
+    /// while every group of 4 rows passes over it; each pass reloads its 24 accumulators).
+    static let wideSliceInputs = 256
     /// Parts per thread of a product with ≥ 4 rows. On the 2-vCPU VM this was tuned on, one vCPU
     /// sustains ~62 GFLOP/s of FMA and the other ~91 (measured alone), so an even split left the
     /// fast one idle at every join: batch-16 decode steps of tiny_starcoder went from 70–81 to
@@ -183,9 +187,13 @@ private func packedPanels<F: PanelFormat>(_ a: PackedArgs, _ groups: Range<Int>,
             let tiles = full && g % wide == 0 && g + wide <= min(groups.upperBound, wideEnd) ? tilesPerBlock : 1
             let spanEnd = full ? g + tiles * a.v : groups.upperBound
             let span = PanelLayout.origin(g, groups: a.groups, inFeatures: a.n)
+            // Groups of 4 rows over a whole wide block on AVX-512: one 4 × 12 tile (CPanel) per group
+            // instead of four 4 × 3 tiles, each input's weights loaded once per group.
+            let wide4 = a.kernel == .avx512 && a.r == 4 && tiles == tilesPerBlock && tilesPerBlock > 1
+            let sliceLength = wide4 ? PackedLinear.wideSliceInputs : kc
             var i0 = 0
             while i0 < a.n {
-                let s = Slice(i0: i0, i1: min(a.n, i0 + kc), first: i0 == 0, last: i0 + kc >= a.n)
+                let s = Slice(i0: i0, i1: min(a.n, i0 + sliceLength), first: i0 == 0, last: i0 + sliceLength >= a.n)
                 // The slice the passes (a tile's group of rows) will need next (this span's next
                 // inputs, or the next span's first) is requested from memory while this one is
                 // computed, each pass asking for its share spread over it (see `Prefetch`); without
@@ -194,16 +202,36 @@ private func packedPanels<F: PanelFormat>(_ a: PackedArgs, _ groups: Range<Int>,
                 // A span's slice is one contiguous run (a whole wide block, or one narrow block); it
                 // is requested as 3 runs of `nextLines` lines `nextLines · 64` bytes apart.
                 var next: UnsafeRawPointer? = nil, nextLines = 0
-                let passes = tiles * rowGroups
-                if passes > 1 {
+                let passes = wide4 ? rowGroups : tiles * rowGroups
+                if passes > 1 || wide4 {
                     if !s.last {
                         next = a.w + (span.base + s.i1 * span.step) * F.size
-                        nextLines = ((min(a.n, s.i1 + kc) - s.i1) * span.step * F.size + 191) / 192
+                        nextLines = ((min(a.n, s.i1 + sliceLength) - s.i1) * span.step * F.size + 191) / 192
                     } else if spanEnd + a.v <= groups.upperBound {
                         let o = PanelLayout.origin(spanEnd, groups: a.groups, inFeatures: a.n)
                         next = a.w + o.base * F.size
-                        nextLines = (min(a.n, kc) * o.step * F.size + 191) / 192
+                        nextLines = (min(a.n, sliceLength) * o.step * F.size + 191) / 192
                     }
+                }
+                if wide4 {
+                    // The next slice is one contiguous run of 3 · nextLines lines; each group asks for its share.
+                    let w0 = a.w + (span.base + s.i0 * span.step) * F.size, shareBytes = (3 * nextLines + passes - 1) / passes * 64
+                    withUnsafeTemporaryAllocation(of: UnsafePointer<Float>?.self, capacity: 4) { xs in
+                        for rg in 0..<rowGroups {
+                            let t0 = rg * 4, p = acc + rg * 48
+                            for k in 0..<4 { xs[k] = row(a, t0, k) }
+                            if s.first { p.update(repeating: SIMD8<Float>(repeating: 0), count: 48) }
+                            let from = rg * shareBytes, bytes = max(0, min(shareBytes, 3 * nextLines * 64 - from))
+                            p.withMemoryRebound(to: Float.self, capacity: 384) { c in
+                                mq_panel_tile4x12_avx512(Int32(F.panel.rawValue), xs.baseAddress!, w0, span.step * F.size,
+                                                         Int32(s.i0), Int32(s.i1), c, bytes > 0 ? next.map { $0 + from } : nil, bytes)
+                            }
+                            guard s.last else { continue }
+                            for k in 0..<4 { for j in 0..<12 { put(a, g + j, t0, k, p[12 * k + j]) } }
+                        }
+                    }
+                    i0 += sliceLength
+                    continue
                 }
                 let share = (nextLines + passes - 1) / passes
                 var every = 1   // inputs between two requests: a power of two that fits the share in the pass
@@ -244,7 +272,7 @@ private func packedPanels<F: PanelFormat>(_ a: PackedArgs, _ groups: Range<Int>,
                         }
                     }
                 }
-                i0 += kc
+                i0 += sliceLength
             }
             g = spanEnd
         }

@@ -150,6 +150,40 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    func testBatchedTilesGiveTheSameBitsOnEveryKernel() {
+        // Groups of 4 rows over a whole wide block run in CPanel's 4 × 12 AVX-512 tile, or in Swift's
+        // 4 × 3 AVX2 tiles: the same chains, so the same floats, for every storage, row count (whole
+        // and partial groups of 4, one to five groups, several slices with parked chains), output
+        // counts with and without whole blocks and tails, and thread splits; each row equal to the
+        // row computed alone on AVX2. (On a CPU without AVX-512 only one kernel runs.)
+        let kernels = PanelKernel.supported
+        for storage in PackedWeight.Storage.allCases {
+            for (n, m) in [(300, 1000), (771, 257), (64, 96), (130, 200)] {
+                let exact = random(m * n, seed: 61).map { storage.stored($0) }
+                let w = exact.withUnsafeBufferPointer { PackedWeight(name: "w", $0.baseAddress!, outFeatures: m, inFeatures: n, storage: storage) }
+                let b = random(m, seed: 62)
+                for t in [4, 5, 8, 16, 19] {
+                    let x = random(t * n, seed: UInt64(63 + t))
+                    var alone = [Float]()
+                    for r in 0..<t {
+                        var y = [Float](repeating: 0, count: m)
+                        b.withUnsafeBufferPointer { bp in
+                            x.withUnsafeBufferPointer { linear($0.baseAddress! + r * n, w, bp.baseAddress, &y, tokens: 1, compute: .serial, kernel: .avx2) }
+                        }
+                        alone += y
+                    }
+                    for kernel in kernels {
+                        for threads in [1, 2, 3] {
+                            var y = [Float](repeating: 9, count: t * m)
+                            b.withUnsafeBufferPointer { linear(x, w, $0.baseAddress, &y, tokens: t, compute: ComputeContext(threads: threads), kernel: kernel) }
+                            XCTAssertEqual(y, alone, "\(storage) \(n)->\(m), \(t) rows on \(kernel), \(threads) threads vs each row alone")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     func testLinearRowResultsDoNotDependOnTheOtherRows() {
         // The property batching relies on: a row's outputs are bit-identical whether it is computed
         // alone, with 1…39 other rows, or at any position among them, on any number of threads. n spans three slices of the

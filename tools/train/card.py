@@ -23,11 +23,19 @@ import math
 import os
 
 PARAMS_TEXT = "5.4M-parameter"
-NUMBERS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight"}
+NUMBERS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight", 9: "nine",
+           10: "ten"}
 PAPER_PPL = (29.9, 30.2)  # Shazeer 2019: Billion-Word, multi-head vs multi-query
 REPRO = "tools/train/reproduce.sh"
 EVAL_CMD = ("/work/venv/bin/python tools/train/evaluate.py --mqa models/train-work/mqa/export "
             "--mha models/train-work/mha/export --shipped models/default")
+EVAL_CMD_STORED = ("/work/venv/bin/python tools/train/evaluate.py --equal-budget models/history/eval_equal_budget.json "
+                   "--shipped models/default")
+
+
+def train_tokens(data):
+    """Tokens of a phase's training stream: the stdlib split, plus the packages' sources when it had them."""
+    return data.get("train_tokens", data["train"]["tokens"])
 
 
 def quality_section(ev, info_mqa, heading="##", continuations=3):
@@ -107,9 +115,33 @@ def quality_section(ev, info_mqa, heading="##", continuations=3):
         "translation BLEU). " + verdict,
         "",
         f"Reproduce: `{REPRO}` (data, tokenizer, both models trained concurrently, F16 export, "
-        f"the shipped model's {NUMBERS.get(continuations, continuations)} continuations, this table; about 7 hours on an idle 2-core machine). From existing checkpoints: `{EVAL_CMD}`.",
+        f"the shipped model's {NUMBERS.get(continuations, continuations)} continuations, this table; about 7 hours on an idle 2-core machine). From existing checkpoints: `{EVAL_CMD}`; "
+        f"without them, the two equal-budget rows as committed (models/history/eval_equal_budget.json) and the "
+        f"shipped row measured again: `{EVAL_CMD_STORED}`.",
     ]
     return "\n".join(lines)
+
+
+def packages_text(data):
+    """The Data section's bullet for the PyPI packages' sources (tools/train/prepare_packages.py), or ""."""
+    pk = data.get("packages")
+    if not pk:
+        return ""
+    names = ", ".join(f"{r['name']} {r['version']} ({r['licence']})" for r in pk["per_package"])
+    f = pk["filters"]
+    return f"""
+- From the last phase on, training also reads the `.py` files of {len(pk['per_package'])} permissively licensed
+  PyPI packages (`tools/train/prepare_packages.py`, list and licences in `tools/train/packages.txt`, each
+  licence checked against its wheel's METADATA): {pk['files']:,} files, {pk['bytes']:,} bytes,
+  {pk['tokens']:,} tokens, so that phase's training stream is {data['train_tokens']:,} tokens (the stdlib
+  split's {data['stdlib_train_tokens']:,} first). Same filters as the stdlib, and no line over
+  {f['max_line_chars']:,} characters, mean line length at most {f['max_mean_line_chars']} (generated tables);
+  exact duplicates of each other or of any stdlib file dropped; a file {f['heldout_overlap']} is dropped,
+  so vendored copies of held-out stdlib modules cannot leak the held-out split (and the FIM score's
+  functions) into training. The tokenizer and the held-out split are the stdlib's, unchanged, so every
+  held-out number below stays comparable across phases. Packages (version, licence): {names}. The weights
+  are derived from that code too.
+"""
 
 
 def phase_text(info, label, niced=False, note=""):
@@ -171,7 +203,7 @@ def phase_text(info, label, niced=False, note=""):
         fim = f"\n- {fim[0].upper()}{fim[1:]} (`tools/train/fim.py`; see below)."
     return f"""{label}
 - {summ['tokens_seen']:,} tokens ({summ['steps']} steps of {a['batch_size']} × {a['context']} tokens, data order seed {a['seed']}),
-  {summ['tokens_seen'] / data['train']['tokens']:.2f} passes over the training split; {stop}.{fim}
+  {summ['tokens_seen'] / train_tokens(data):.2f} passes over {"its training data" if "packages" in data else "the training split"}; {stop}.{fim}
 - AdamW (β {a['betas'][0]}, {a['betas'][1]}; ε {a['eps']:g}; weight decay {a['weight_decay']} on matrices), peak LR {a['lr']:g},
   linear warmup over {a['warmup_tokens']:,} tokens, {decay}; gradient clip {a['grad_clip']};
   no dropout; fp32.
@@ -186,6 +218,10 @@ def phase_label(n, info):
     start = f"phase {n - 1}'s weights"
     if a.get("init_from") and not a["init_from"].rstrip("/").endswith("final"):
         start += f" as exported to `{a['init_from']}` (F16, read back as fp32)"
+    if "packages" in info.get("data", {}):
+        return (f"**Phase {n}, wider training data: the standard library plus the sources of "
+                f"{len(info['data']['packages']['per_package'])} PyPI packages, with phase 9's fill-in-the-middle "
+                f"recipe** (from {start}; new optimizer and schedule, another data order seed):")
     if a.get("fim_chunk_rate"):
         return (f"**Phase {n}, {a['context']}-token windows cut into functions for fill-in-the-middle** (from {start}; "
                 "new optimizer and schedule, another data order seed):")
@@ -314,9 +350,20 @@ phase 9 took the three sentinels out of the targets (`--fim-sentinel-targets mas
 ever appear in a prompt, which the server builds, and the model is never asked to write them.
 """
 
+WHY_PHASE_10 = """
+Why phase {phase} (after phase 9 the FIM prompt beat the prefix alone on exact lines, 11 against 7 of 300,
+but its greedy middles rarely used the names around the gap: between `def add(a, b):` and
+`return c` it wrote `return i`): the model had seen the 2.4M-token stdlib split 12 times, where more
+steps mostly memorise. Phase {phase} keeps the tokenizer, the held-out split and phase 9's FIM recipe
+and widens the training stream fifteen-fold with the sources of permissively licensed PyPI packages
+(Data and licence, above; `tools/train/prepare_packages.py`): far more short functions (algorithm
+collections, utility libraries, numerical and web code) whose bodies name the values that their
+last lines return, which is what a middle between a signature and its `return` asks for.
+"""
+
 
 def fim_section(fim_after, fim_before, samples, trained_fim, fim_phases=(4,), last=4, fim_tokens=None, fim_args=None,
-                fim_spm=None, before_phase=None):
+                fim_spm=None, before_phase=None, widened=None):
     """fim_phases: the phase numbers that trained FIM; last: the shipped phase; fim_tokens: tokens of those
     phases; fim_args: [(phase number, run args)] of those phases (the per-phase recipe); fim_spm:
     evaluate_fim.py --order spm's JSON for the shipped model (an extra row and sentence), or None. When fim_after has no FIM score (only perplexity: evaluate_fim.py --examples 0) and fim_before
@@ -408,6 +455,7 @@ it produces {f['middle_greedy']!r} (greedy): do not rely on FIM with this model.
     recipe = fim_recipe(fim_args) if fim_args else ""
     why = WHY_PHASE_6 if any(a.get("fim_line_rate") or a.get("fim_end_eos") for _, a in fim_args) else ""
     why += WHY_PHASE_7 if any(a.get("fim_chunk_rate") for _, a in fim_args) else ""
+    why += WHY_PHASE_10.format(phase=widened) if widened else ""
     spm_row = spm_text = ""
     if fim_spm is not None and "fim" in fim_spm:
         fs = fim_spm["fim"]
@@ -509,8 +557,8 @@ def main():
     fib = samples["samples"][0]
     pyver = ".".join(data["python_version"].split(".")[:2])
     phases = []
-    for folder in args.earlier:
-        with open(os.path.join(folder, "training_info.json")) as f:
+    for folder in args.earlier:  # an export folder, or its training_info.json kept in models/history/
+        with open(folder if folder.endswith(".json") else os.path.join(folder, "training_info.json")) as f:
             phases.append(json.load(f))
     phases.append(info)
     source = os.path.join(info["run"]["args"]["out"], "final")
@@ -550,8 +598,9 @@ def main():
     fim_phases = [i + 1 for i, p in enumerate(phases) if p["run"]["args"].get("fim_rate")]
     fim_tokens = sum(p["summary"]["tokens_seen"] for p in phases if p["run"]["args"].get("fim_rate"))
     fim_args = [(i + 1, p["run"]["args"]) for i, p in enumerate(phases) if p["run"]["args"].get("fim_rate")]
+    widened = next((i + 1 for i, p in enumerate(phases) if "packages" in p["data"]), None)
     fim = fim_section(fim_after, fim_before, samples, bool(info["run"]["args"].get("fim_rate")),
-                      fim_phases or [last], last, fim_tokens, fim_args, fim_spm, before_phase)
+                      fim_phases or [last], last, fim_tokens, fim_args, fim_spm, before_phase, widened)
     if len(phases) > 1:
         total_tokens = sum(p["summary"]["tokens_seen"] for p in phases)
         total_min = sum(p["summary"]["train_seconds"] for p in phases) / 60
@@ -561,11 +610,31 @@ def main():
         training = (f"{len(phases)} phases, {total_tokens:,} tokens in all ({total_min:.0f} minutes of training), then "
                     f"`tools/train/export.py {source} models/default` (F16). "
                     f"The whole pipeline: `{REPRO}`.\n\n"
-                    + "\n".join(phase_text(p, label, i + 1 in args.niced, notes.get(i + 1, ""))
+                    + "\n".join(phase_text(p, label, i + 1 in args.niced or p.get("card", {}).get("niced", False),
+                                          notes.get(i + 1, p.get("card", {}).get("note", "")))
                                 for i, (p, label) in enumerate(zip(phases, labels))))
     else:
         training = (phase_text(info, "") + f"\nThen `tools/train/export.py {source} models/default` (F16). "
                     f"The whole pipeline: `{REPRO}`.\n")
+    if "packages" in data:
+        stdlib_passes = sum(p["summary"]["tokens_seen"] for p in phases if "packages" not in p["data"]) / data["train"]["tokens"]
+        wide = sum(p["summary"]["tokens_seen"] for p in phases if "packages" in p["data"])
+        limits = (f"""A model this small learns the surface of Python code — indentation, `def`/`class`/`self.`,
+docstrings, `raise`/`return`/`if` shapes and common identifiers — not what programs mean: it does
+not know what a Fibonacci function computes, and plain greedy decoding drifts into repeated lines
+or comment text (above), which the repetition penalty mostly avoids. It saw {shipped['tokens_seen']:,}
+tokens: {stdlib_passes:.1f} passes over the {data["train"]["tokens"] / 1e6:.1f}M-token stdlib split, then {wide:,} tokens
+({wide / data['train_tokens']:.2f} passes) of the {data['train_tokens'] / 1e6:.1f}M-token stream with the packages; a compute-optimal
+budget for its size is about 20 tokens per parameter, roughly {20 * shipped["params"] / 1e6:.0f}M tokens.""")
+    else:
+        limits = f"""A model this small learns the surface of the standard library — indentation, `def`/`class`/`self.`,
+docstrings, `raise`/`return`/`if` shapes and common identifiers — not what programs mean: it does
+not know what a Fibonacci function computes, and plain greedy decoding drifts into repeated lines
+or comment text (above), which the repetition penalty mostly avoids. It saw {shipped['tokens_seen']:,}
+tokens ({shipped['tokens_seen'] / data['train']['tokens']:.1f} passes over this {data["train"]["tokens"] / 1e6:.1f}M-token corpus); a compute-optimal
+budget for its size is about 20 tokens per parameter, roughly {20 * shipped["params"] / 1e6:.0f}M tokens, and more passes over
+the same small corpus would mostly memorise it. Better completions need more (and more varied)
+code, not only more steps."""
     card = f"""# mq default model: a tiny multi-query Python code model
 
 A {shipped['params'] / 1e6:.2f}M-parameter GPTBigCode (StarCoder architecture) decoder with multi-query
@@ -582,7 +651,7 @@ offline. It writes Python-shaped text; it is far too small and too briefly train
   `_sysconfigdata*` skipped; files over {data['filters']['max_file_bytes']:,} bytes skipped; UTF-8 only.
 - Split by file: {data['filters']['split']}.
   Train: {data['train']['files']} files, {data['train']['bytes']:,} bytes, {data['train']['tokens']:,} tokens.
-  Held out: {data['heldout']['files']} files, {data['heldout']['bytes']:,} bytes, {data['heldout']['tokens']:,} tokens.
+  Held out: {data['heldout']['files']} files, {data['heldout']['bytes']:,} bytes, {data['heldout']['tokens']:,} tokens.{packages_text(data).rstrip()}
 - Tokenizer (`tokenizer.json`): byte-level BPE, {data['vocab_size']} tokens, trained on the train
   split only with `tokenizers`; StarCoder-style pre-tokenizer (Digits individually, then ByteLevel
   without prefix space), ByteLevel decoder. Special tokens: `<|endoftext|>` = 0 (also BOS/EOS),
@@ -624,14 +693,7 @@ Sampled (temperature 0.8, top-k 40, torch seed 0):
 
 {fim}
 ## Limitations
-A model this small learns the surface of the standard library — indentation, `def`/`class`/`self.`,
-docstrings, `raise`/`return`/`if` shapes and common identifiers — not what programs mean: it does
-not know what a Fibonacci function computes, and plain greedy decoding drifts into repeated lines
-or comment text (above), which the repetition penalty mostly avoids. It saw {shipped['tokens_seen']:,}
-tokens ({shipped['tokens_seen'] / data['train']['tokens']:.1f} passes over this {data["train"]["tokens"] / 1e6:.1f}M-token corpus); a compute-optimal
-budget for its size is about 20 tokens per parameter, roughly {20 * shipped["params"] / 1e6:.0f}M tokens, and more passes over
-the same small corpus would mostly memorise it. Better completions need more (and more varied)
-code, not only more steps. To train further: `tools/train/train.py --init-from {source} ...`, then
+{limits} To train further: `tools/train/train.py --init-from {source} ...`, then
 rerun `tools/train/export.py`, `evaluate.py`, `sample.py` and `card.py` (or `SKIP_TRAIN=1
 tools/train/reproduce.sh` after adding the run to it).
 """

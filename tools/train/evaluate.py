@@ -18,6 +18,9 @@ Usage (reproduces the table in models/QUALITY.md from the two equal-budget check
 shipped model's row):
   /work/venv/bin/python tools/train/evaluate.py --mqa models/train-work/mqa/export \\
       --mha models/train-work/mha/export --shipped models/default
+Without those checkpoints (they are not committed), the shipped row alone, the other two as committed:
+  /work/venv/bin/python tools/train/evaluate.py --equal-budget models/history/eval_equal_budget.json \
+      --shipped models/default --json-out models/train-work/eval.json
 """
 import argparse
 import json
@@ -111,6 +114,10 @@ def main():
     ap.add_argument("--mha", default="models/train-work/mha/export", help="equal-budget multi-head twin")
     ap.add_argument("--shipped", default=None,
                     help="also evaluate this folder (the shipped model, trained further; not part of the comparison)")
+    ap.add_argument("--equal-budget", default=None, metavar="JSON",
+                    help="take the two equal-budget rows from this earlier --json-out (e.g. "
+                         "models/history/eval_equal_budget.json) instead of evaluating --mqa and --mha; "
+                         "then only --shipped is evaluated")
     ap.add_argument("--data", default="models/train-work/data")
     ap.add_argument("--context", type=int, default=256, help="evaluation window (the training context)")
     ap.add_argument("--batch-size", type=int, default=8)
@@ -120,12 +127,19 @@ def main():
     ap.add_argument("--markdown-out", default=None)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    stored = []
+    if args.equal_budget:
+        if not args.shipped:
+            ap.error("--equal-budget evaluates only --shipped; name it")
+        with open(args.equal_budget) as f:
+            earlier = json.load(f)
+        stored = [earlier["mqa"], earlier["mha"]]
     # Each model is evaluated in its own process of --threads threads.
     with ProcessPoolExecutor(max_workers=3, initializer=torch.set_num_threads, initargs=(args.threads,)) as pool:
-        folders = [args.mqa, args.mha] + ([args.shipped] if args.shipped else [])
+        folders = ([] if stored else [args.mqa, args.mha]) + ([args.shipped] if args.shipped else [])
         jobs = [pool.submit(evaluate, folder, args.data, args.context, args.batch_size, args.limit_windows)
                 for folder in folders]
-        results = [j.result() for j in jobs]
+        results = stored + [j.result() for j in jobs]
     mqa, mha = results[0], results[1]
     md = table(mqa, mha)
     if args.shipped:

@@ -3,11 +3,20 @@
 # an otherwise idle 2-core machine: phase 1 trains the MQA model and its multi-head twin at the same
 # time on one thread each, 40 minutes; phases 2 and 3 continue the MQA model alone on two threads,
 # about 15 and 60 minutes; phases 4, 5 and 6 continue it on 512-token windows with fill-in-the-middle
-# (tools/train/fim.py); phases 7-9 cut windows into functions for FIM; phase 9 becomes
-# models/default).
+# (tools/train/fim.py); phases 7-9 cut windows into functions for FIM; phase 10 adds the sources of
+# the PyPI packages in tools/train/packages.txt to the training stream (prepare_packages.py) and
+# becomes models/default).
 #
 #   tools/train/reproduce.sh                 # everything
 #   SKIP_TRAIN=1 tools/train/reproduce.sh    # only export + table + card from existing checkpoints
+#
+# The checkpoints are not committed. What the card needs of each earlier phase is: its
+# training_info.json (models/history/phaseNN.json) and the equal-budget evaluation
+# (models/history/eval_equal_budget.json), so a phase can be added on a machine that has only the
+# repository: train from models/default, export, then
+#   evaluate.py --equal-budget models/history/eval_equal_budget.json --shipped models/default ...
+#   card.py --earlier models/history/phase01.json ... --earlier models/history/phaseNN.json ...
+# and copy the new models/default/training_info.json to models/history/ for the phase after it.
 #
 # Everything it writes goes to models/train-work/ except models/default/ and models/QUALITY.md.
 # The quality table alone, from existing checkpoints:

@@ -130,17 +130,34 @@ def packages_text(data):
     names = ", ".join(f"{r['name']} {r['version']} ({r['licence']})" for r in pk["per_package"])
     f = pk["filters"]
     return f"""
-- From the last phase on, training also reads the `.py` files of {len(pk['per_package'])} permissively licensed
+- From phase {{packages_phase}} on, training also reads the `.py` files of {len(pk['per_package'])} permissively licensed
   PyPI packages (`tools/train/prepare_packages.py`, list and licences in `tools/train/packages.txt`, each
   licence checked against its wheel's METADATA): {pk['files']:,} files, {pk['bytes']:,} bytes,
   {pk['tokens']:,} tokens, so that phase's training stream is {data['train_tokens']:,} tokens (the stdlib
   split's {data['stdlib_train_tokens']:,} first). Same filters as the stdlib, and no line over
   {f['max_line_chars']:,} characters, mean line length at most {f['max_mean_line_chars']} (generated tables);
-  exact duplicates of each other or of any stdlib file dropped; a file {f['heldout_overlap']} is dropped,
+  exact duplicates of each other or of any stdlib file dropped, and a file is {f['heldout_overlap']},
   so vendored copies of held-out stdlib modules cannot leak the held-out split (and the FIM score's
   functions) into training. The tokenizer and the held-out split are the stdlib's, unchanged, so every
   held-out number below stays comparable across phases. Packages (version, licence): {names}. The weights
   are derived from that code too.
+""" + synthetic_text(data)
+
+
+def synthetic_text(data):
+    """The Data section's bullet for tools/train/synth.py's functions, or ""."""
+    sy = data.get("synthetic")
+    if not sy:
+        return ""
+    probes = ", ".join(f"`{n}({', '.join(ps)})`" + (f" → `{r}`" if r else "") for n, ps, r in sy["excluded"])
+    return f"""- Phase {{synthetic_phase}} also reads {sy['tokens']:,} tokens of **synthetic** small functions
+  ({sy['tokens'] / data['train_tokens']:.1%} of its stream of {data['train_tokens']:,} tokens; `tools/train/synth.py
+  --functions {sy['functions']} --seed {sy['seed']}`: {sy['functions']:,} functions in {sy['files']:,} files, {sy['bytes']:,} bytes):
+  functions whose names say what their bodies do (`def subtract(x, y):` / `z = x - y` / `return z`,
+  string, list and file helpers, loops, small classes), written from templates and word lists; they
+  are never in the held-out split. The probes of this card and the README are excluded as written
+  ({probes}: {sy['excluded_probe_draws']:,} draws rejected), so those probes show the model carrying a pattern
+  to new names, not recalling a training line.
 """
 
 
@@ -218,6 +235,9 @@ def phase_label(n, info):
     start = f"phase {n - 1}'s weights"
     if a.get("init_from") and not a["init_from"].rstrip("/").endswith("final"):
         start += f" as exported to `{a['init_from']}` (F16, read back as fp32)"
+    if "synthetic" in info.get("data", {}):
+        return (f"**Phase {n}, synthetic small functions added to the stream** (from {start}; new optimizer and "
+                "schedule, another data order seed; phase 9's fill-in-the-middle recipe):")
     if "packages" in info.get("data", {}):
         return (f"**Phase {n}, wider training data: the standard library plus the sources of "
                 f"{len(info['data']['packages']['per_package'])} PyPI packages, with phase 9's fill-in-the-middle "
@@ -350,20 +370,9 @@ phase 9 took the three sentinels out of the targets (`--fim-sentinel-targets mas
 ever appear in a prompt, which the server builds, and the model is never asked to write them.
 """
 
-WHY_PHASE_10 = """
-Why phase {phase} (after phase 9 the FIM prompt beat the prefix alone on exact lines, 11 against 7 of 300,
-but its greedy middles rarely used the names around the gap: between `def add(a, b):` and
-`return c` it wrote `return i`): the model had seen the 2.4M-token stdlib split 12 times, where more
-steps mostly memorise. Phase {phase} keeps the tokenizer, the held-out split and phase 9's FIM recipe
-and widens the training stream fifteen-fold with the sources of permissively licensed PyPI packages
-(Data and licence, above; `tools/train/prepare_packages.py`): far more short functions (algorithm
-collections, utility libraries, numerical and web code) whose bodies name the values that their
-last lines return, which is what a middle between a signature and its `return` asks for.
-"""
-
 
 def fim_section(fim_after, fim_before, samples, trained_fim, fim_phases=(4,), last=4, fim_tokens=None, fim_args=None,
-                fim_spm=None, before_phase=None, widened=None):
+                fim_spm=None, before_phase=None, widened=None, synthetic=None):
     """fim_phases: the phase numbers that trained FIM; last: the shipped phase; fim_tokens: tokens of those
     phases; fim_args: [(phase number, run args)] of those phases (the per-phase recipe); fim_spm:
     evaluate_fim.py --order spm's JSON for the shipped model (an extra row and sentence), or None. When fim_after has no FIM score (only perplexity: evaluate_fim.py --examples 0) and fim_before
@@ -455,7 +464,6 @@ it produces {f['middle_greedy']!r} (greedy): do not rely on FIM with this model.
     recipe = fim_recipe(fim_args) if fim_args else ""
     why = WHY_PHASE_6 if any(a.get("fim_line_rate") or a.get("fim_end_eos") for _, a in fim_args) else ""
     why += WHY_PHASE_7 if any(a.get("fim_chunk_rate") for _, a in fim_args) else ""
-    why += WHY_PHASE_10.format(phase=widened) if widened else ""
     spm_row = spm_text = ""
     if fim_spm is not None and "fim" in fim_spm:
         fs = fim_spm["fim"]
@@ -599,8 +607,9 @@ def main():
     fim_tokens = sum(p["summary"]["tokens_seen"] for p in phases if p["run"]["args"].get("fim_rate"))
     fim_args = [(i + 1, p["run"]["args"]) for i, p in enumerate(phases) if p["run"]["args"].get("fim_rate")]
     widened = next((i + 1 for i, p in enumerate(phases) if "packages" in p["data"]), None)
+    synthetic = next((i + 1 for i, p in enumerate(phases) if "synthetic" in p["data"]), None)
     fim = fim_section(fim_after, fim_before, samples, bool(info["run"]["args"].get("fim_rate")),
-                      fim_phases or [last], last, fim_tokens, fim_args, fim_spm, before_phase, widened)
+                      fim_phases or [last], last, fim_tokens, fim_args, fim_spm, before_phase, widened, synthetic)
     if len(phases) > 1:
         total_tokens = sum(p["summary"]["tokens_seen"] for p in phases)
         total_min = sum(p["summary"]["train_seconds"] for p in phases) / 60
@@ -624,7 +633,7 @@ docstrings, `raise`/`return`/`if` shapes and common identifiers — not what pro
 not know what a Fibonacci function computes, and plain greedy decoding drifts into repeated lines
 or comment text (above), which the repetition penalty mostly avoids. It saw {shipped['tokens_seen']:,}
 tokens: {stdlib_passes:.1f} passes over the {data["train"]["tokens"] / 1e6:.1f}M-token stdlib split, then {wide:,} tokens
-({wide / data['train_tokens']:.2f} passes) of the {data['train_tokens'] / 1e6:.1f}M-token stream with the packages; a compute-optimal
+of the wider streams (about {data['packages']['tokens'] / 1e6:.0f}M tokens of package sources{", then synthetic functions too" if "synthetic" in data else ""}), less than one pass; a compute-optimal
 budget for its size is about 20 tokens per parameter, roughly {20 * shipped["params"] / 1e6:.0f}M tokens.""")
     else:
         limits = f"""A model this small learns the surface of the standard library — indentation, `def`/`class`/`self.`,
@@ -651,7 +660,7 @@ offline. It writes Python-shaped text; it is far too small and too briefly train
   `_sysconfigdata*` skipped; files over {data['filters']['max_file_bytes']:,} bytes skipped; UTF-8 only.
 - Split by file: {data['filters']['split']}.
   Train: {data['train']['files']} files, {data['train']['bytes']:,} bytes, {data['train']['tokens']:,} tokens.
-  Held out: {data['heldout']['files']} files, {data['heldout']['bytes']:,} bytes, {data['heldout']['tokens']:,} tokens.{packages_text(data).rstrip()}
+  Held out: {data['heldout']['files']} files, {data['heldout']['bytes']:,} bytes, {data['heldout']['tokens']:,} tokens.{packages_text(data).replace("{synthetic_phase}", str(synthetic)).replace("{packages_phase}", str(widened)).rstrip()}
 - Tokenizer (`tokenizer.json`): byte-level BPE, {data['vocab_size']} tokens, trained on the train
   split only with `tokenizers`; StarCoder-style pre-tokenizer (Digits individually, then ByteLevel
   without prefix space), ByteLevel decoder. Special tokens: `<|endoftext|>` = 0 (also BOS/EOS),

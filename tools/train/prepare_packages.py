@@ -21,6 +21,19 @@ What it does, deterministically:
      train.bin = the stdlib train stream followed by the package stream; heldout.bin, tokenizer.json
      are copied from --base; manifest.json records packages, versions, licences and counts.
 
+Tried on 2026-12-02 (not shipped): models/default (phase 9) continued for 10,149,888 tokens on the
+stdlib + packages stream (78 min, peak LR 8e-4, phase 9's FIM recipe), then 6,205,440 tokens on that
+stream plus synth.py's functions (19.2% of it; 40 min, peak LR 5e-4 annealed). Against phase 9, on
+the stdlib held-out split (tools/train/evaluate_fim.py): perplexity per token 23.002 / 21.838 in
+256 / 512-token windows (phase 9: 20.365 / 19.705); FIM exact lines 10/300 (11/300), left to right
+5/300 (7/300); edit similarity FIM 25.2 (26.6), left to right 23.2 (28.1); first middle token
+1.884 nats after the FIM prompt (2.021), 1.250 after the prefix alone (1.249). The card's probes
+still got lines unrelated to the names around the gap (a docstring, `Return the add_numbers(a, b)`, between
+`def add(a, b):` and `return c`): the model did not learn to condition its first middle token on
+the suffix (its top first tokens stayed the usual first tokens of a function body). So phase 9
+stays the default model; what limits FIM here is the jump from <fim_middle> back to the end of the
+prefix in a 4-layer, 5.4M-parameter model, not the amount of code it has seen.
+
 Usage:
   /work/venv/bin/python tools/train/prepare_packages.py [--base models/train-work/data] \
       [--wheels models/train-work/wheels] [--out models/train-work/data-pkgs]
@@ -105,6 +118,25 @@ def py_members(zf):
     return out
 
 
+def extend_data(base_dir, out_dir, extra, entry, value):
+    """Write the data folder out_dir: base_dir's train.bin followed by the uint16 ids `extra`, its
+    held-out split and tokenizer, and its manifest with manifest[entry] = value and the new stream's
+    token count (and the stdlib split's, kept from the first extension). Returns the base's length."""
+    base = np.fromfile(os.path.join(base_dir, "train.bin"), dtype=np.uint16)
+    os.makedirs(out_dir, exist_ok=True)
+    np.concatenate([base, np.asarray(extra, dtype=np.uint16)]).tofile(os.path.join(out_dir, "train.bin"))
+    for name in ("heldout.bin", "tokenizer.json"):
+        shutil.copy(os.path.join(base_dir, name), os.path.join(out_dir, name))
+    with open(os.path.join(base_dir, "manifest.json")) as f:
+        manifest = json.load(f)
+    manifest[entry] = value
+    manifest.setdefault("stdlib_train_tokens", int(len(base)))
+    manifest["train_tokens"] = int(len(base) + len(extra))
+    with open(os.path.join(out_dir, "manifest.json"), "w") as f:
+        json.dump(manifest, f, indent=1)
+    return len(base)
+
+
 def long_lines(text):
     return {l.strip() for l in text.split("\n") if len(l.strip()) >= LONG_LINE}
 
@@ -170,15 +202,8 @@ def main():
         ids.extend(enc.ids)
         ids.append(0)
     pkg = np.asarray(ids, dtype=np.uint16)
-    base = np.fromfile(os.path.join(args.base, "train.bin"), dtype=np.uint16)
-    os.makedirs(args.out, exist_ok=True)
-    np.concatenate([base, pkg]).tofile(os.path.join(args.out, "train.bin"))
-    for f in ("heldout.bin", "tokenizer.json"):
-        shutil.copy(os.path.join(args.base, f), os.path.join(args.out, f))
-    with open(os.path.join(args.base, "manifest.json")) as f:
-        manifest = json.load(f)
     nbytes = sum(r["bytes"] for r in record)
-    manifest["packages"] = {
+    packages = {
         "list": os.path.relpath(args.list), "filters": {
             "as_stdlib": "prepare.py's directory, size and UTF-8 filters",
             "max_line_chars": MAX_LINE_CHARS, "max_mean_line_chars": MAX_MEAN_LINE_CHARS,
@@ -186,12 +211,9 @@ def main():
             "heldout_overlap": f"dropped when >= {OVERLAP_LINES} and >= {OVERLAP_FRACTION:.0%} of its lines of "
                                f">= {LONG_LINE} characters (stripped) occur in held-out stdlib files"},
         "files": len(files), "bytes": nbytes, "tokens": int(len(pkg)), "per_package": record}
-    manifest["stdlib_train_tokens"] = int(len(base))
-    manifest["train_tokens"] = int(len(base) + len(pkg))
-    with open(os.path.join(args.out, "manifest.json"), "w") as f:
-        json.dump(manifest, f, indent=1)
+    base = extend_data(args.base, args.out, pkg, "packages", packages)
     print(f"packages: {len(files)} files, {nbytes} bytes, {len(pkg)} tokens; "
-          f"train.bin {len(base) + len(pkg)} tokens (stdlib {len(base)})")
+          f"train.bin {base + len(pkg)} tokens (stdlib {base})")
 
 
 if __name__ == "__main__":

@@ -3,9 +3,10 @@
 # an otherwise idle 2-core machine: phase 1 trains the MQA model and its multi-head twin at the same
 # time on one thread each, 40 minutes; phases 2 and 3 continue the MQA model alone on two threads,
 # about 15 and 60 minutes; phases 4, 5 and 6 continue it on 512-token windows with fill-in-the-middle
-# (tools/train/fim.py); phases 7-9 cut windows into functions for FIM; phase 10 adds the sources of
-# the PyPI packages in tools/train/packages.txt to the training stream (prepare_packages.py) and
-# becomes models/default).
+# (tools/train/fim.py); phases 7-9 cut windows into functions for FIM; phase 9 becomes
+# models/default). prepare_packages.py and synth.py build wider training streams (PyPI packages'
+# sources, synthetic small functions) that a tried continuation used and that were not shipped (their
+# docstrings give the measurements).
 #
 #   tools/train/reproduce.sh                 # everything
 #   SKIP_TRAIN=1 tools/train/reproduce.sh    # only export + table + card from existing checkpoints

@@ -1,5 +1,5 @@
-// AVX-512 tiles of the packed products (see include/mq_panel.h): batch 1, and 4 rows at a time. Compiled for AVX-512 with
-// a target attribute and called only after mq_panel_avx512_supported said yes. The multiply-adds
+// AVX-512 tiles of the packed products (see include/mq_panel.h): batch 1, and 4 rows at a time.
+// Compiled for AVX-512 with a target attribute and called only after mq_panel_avx512_supported said yes. The multiply-adds
 // are written as fma intrinsics; the target is built with -ffp-contract=off so nothing else fuses.
 #include "mq_panel.h"
 #include <immintrin.h>

@@ -122,15 +122,16 @@ def quality_section(ev, info_mqa, heading="##", continuations=3):
     return "\n".join(lines)
 
 
-def packages_text(data):
-    """The Data section's bullet for the PyPI packages' sources (tools/train/prepare_packages.py), or ""."""
+def packages_text(data, packages_phase, synthetic_phase):
+    """The Data section's bullets for the PyPI packages' sources (tools/train/prepare_packages.py) and
+    synth.py's functions, which phases packages_phase and synthetic_phase added, or ""."""
     pk = data.get("packages")
     if not pk:
         return ""
     names = ", ".join(f"{r['name']} {r['version']} ({r['licence']})" for r in pk["per_package"])
     f = pk["filters"]
     return f"""
-- From phase {{packages_phase}} on, training also reads the `.py` files of {len(pk['per_package'])} permissively licensed
+- From phase {packages_phase} on, training also reads the `.py` files of {len(pk['per_package'])} permissively licensed
   PyPI packages (`tools/train/prepare_packages.py`, list and licences in `tools/train/packages.txt`, each
   licence checked against its wheel's METADATA): {pk['files']:,} files, {pk['bytes']:,} bytes,
   {pk['tokens']:,} tokens, so that phase's training stream is {data['train_tokens']:,} tokens (the stdlib
@@ -141,16 +142,16 @@ def packages_text(data):
   functions) into training. The tokenizer and the held-out split are the stdlib's, unchanged, so every
   held-out number below stays comparable across phases. Packages (version, licence): {names}. The weights
   are derived from that code too.
-""" + synthetic_text(data)
+""" + synthetic_text(data, synthetic_phase)
 
 
-def synthetic_text(data):
+def synthetic_text(data, phase):
     """The Data section's bullet for tools/train/synth.py's functions, or ""."""
     sy = data.get("synthetic")
     if not sy:
         return ""
     probes = ", ".join(f"`{n}({', '.join(ps)})`" + (f" → `{r}`" if r else "") for n, ps, r in sy["excluded"])
-    return f"""- Phase {{synthetic_phase}} also reads {sy['tokens']:,} tokens of **synthetic** small functions
+    return f"""- Phase {phase} also reads {sy['tokens']:,} tokens of **synthetic** small functions
   ({sy['tokens'] / data['train_tokens']:.1%} of its stream of {data['train_tokens']:,} tokens; `tools/train/synth.py
   --functions {sy['functions']} --seed {sy['seed']}`: {sy['functions']:,} functions in {sy['files']:,} files, {sy['bytes']:,} bytes):
   functions whose names say what their bodies do (`def subtract(x, y):` / `z = x - y` / `return z`,
@@ -372,7 +373,7 @@ ever appear in a prompt, which the server builds, and the model is never asked t
 
 
 def fim_section(fim_after, fim_before, samples, trained_fim, fim_phases=(4,), last=4, fim_tokens=None, fim_args=None,
-                fim_spm=None, before_phase=None, widened=None, synthetic=None):
+                fim_spm=None, before_phase=None):
     """fim_phases: the phase numbers that trained FIM; last: the shipped phase; fim_tokens: tokens of those
     phases; fim_args: [(phase number, run args)] of those phases (the per-phase recipe); fim_spm:
     evaluate_fim.py --order spm's JSON for the shipped model (an extra row and sentence), or None. When fim_after has no FIM score (only perplexity: evaluate_fim.py --examples 0) and fim_before
@@ -609,7 +610,7 @@ def main():
     widened = next((i + 1 for i, p in enumerate(phases) if "packages" in p["data"]), None)
     synthetic = next((i + 1 for i, p in enumerate(phases) if "synthetic" in p["data"]), None)
     fim = fim_section(fim_after, fim_before, samples, bool(info["run"]["args"].get("fim_rate")),
-                      fim_phases or [last], last, fim_tokens, fim_args, fim_spm, before_phase, widened, synthetic)
+                      fim_phases or [last], last, fim_tokens, fim_args, fim_spm, before_phase)
     if len(phases) > 1:
         total_tokens = sum(p["summary"]["tokens_seen"] for p in phases)
         total_min = sum(p["summary"]["train_seconds"] for p in phases) / 60
@@ -625,22 +626,19 @@ def main():
     else:
         training = (phase_text(info, "") + f"\nThen `tools/train/export.py {source} models/default` (F16). "
                     f"The whole pipeline: `{REPRO}`.\n")
+    limits = f"""A model this small learns the surface of {"Python code" if "packages" in data else "the standard library"} — indentation, `def`/`class`/`self.`,
+docstrings, `raise`/`return`/`if` shapes and common identifiers — not what programs mean: it does
+not know what a Fibonacci function computes, and plain greedy decoding drifts into repeated lines
+or comment text (above), which the repetition penalty mostly avoids. It saw {shipped['tokens_seen']:,}
+tokens"""
     if "packages" in data:
         stdlib_passes = sum(p["summary"]["tokens_seen"] for p in phases if "packages" not in p["data"]) / data["train"]["tokens"]
         wide = sum(p["summary"]["tokens_seen"] for p in phases if "packages" in p["data"])
-        limits = (f"""A model this small learns the surface of Python code — indentation, `def`/`class`/`self.`,
-docstrings, `raise`/`return`/`if` shapes and common identifiers — not what programs mean: it does
-not know what a Fibonacci function computes, and plain greedy decoding drifts into repeated lines
-or comment text (above), which the repetition penalty mostly avoids. It saw {shipped['tokens_seen']:,}
-tokens: {stdlib_passes:.1f} passes over the {data["train"]["tokens"] / 1e6:.1f}M-token stdlib split, then {wide:,} tokens
+        limits += (f""": {stdlib_passes:.1f} passes over the {data["train"]["tokens"] / 1e6:.1f}M-token stdlib split, then {wide:,} tokens
 of the wider streams (about {data['packages']['tokens'] / 1e6:.0f}M tokens of package sources{", then synthetic functions too" if "synthetic" in data else ""}), less than one pass; a compute-optimal
 budget for its size is about 20 tokens per parameter, roughly {20 * shipped["params"] / 1e6:.0f}M tokens.""")
     else:
-        limits = f"""A model this small learns the surface of the standard library — indentation, `def`/`class`/`self.`,
-docstrings, `raise`/`return`/`if` shapes and common identifiers — not what programs mean: it does
-not know what a Fibonacci function computes, and plain greedy decoding drifts into repeated lines
-or comment text (above), which the repetition penalty mostly avoids. It saw {shipped['tokens_seen']:,}
-tokens ({shipped['tokens_seen'] / data['train']['tokens']:.1f} passes over this {data["train"]["tokens"] / 1e6:.1f}M-token corpus); a compute-optimal
+        limits += f""" ({shipped['tokens_seen'] / data['train']['tokens']:.1f} passes over this {data["train"]["tokens"] / 1e6:.1f}M-token corpus); a compute-optimal
 budget for its size is about 20 tokens per parameter, roughly {20 * shipped["params"] / 1e6:.0f}M tokens, and more passes over
 the same small corpus would mostly memorise it. Better completions need more (and more varied)
 code, not only more steps."""
@@ -660,7 +658,7 @@ offline. It writes Python-shaped text; it is far too small and too briefly train
   `_sysconfigdata*` skipped; files over {data['filters']['max_file_bytes']:,} bytes skipped; UTF-8 only.
 - Split by file: {data['filters']['split']}.
   Train: {data['train']['files']} files, {data['train']['bytes']:,} bytes, {data['train']['tokens']:,} tokens.
-  Held out: {data['heldout']['files']} files, {data['heldout']['bytes']:,} bytes, {data['heldout']['tokens']:,} tokens.{packages_text(data).replace("{synthetic_phase}", str(synthetic)).replace("{packages_phase}", str(widened)).rstrip()}
+  Held out: {data['heldout']['files']} files, {data['heldout']['bytes']:,} bytes, {data['heldout']['tokens']:,} tokens.{packages_text(data, widened, synthetic).rstrip()}
 - Tokenizer (`tokenizer.json`): byte-level BPE, {data['vocab_size']} tokens, trained on the train
   split only with `tokenizers`; StarCoder-style pre-tokenizer (Digits individually, then ByteLevel
   without prefix space), ByteLevel decoder. Special tokens: `<|endoftext|>` = 0 (also BOS/EOS),

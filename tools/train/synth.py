@@ -17,18 +17,8 @@ result name of each (e.g. `add(a, b)` returning `c`) are excluded, so a probe sh
 carrying a pattern over to new names, not recalling a training line (it has seen `add(x, y)`
 returning `z` and the like).
 
-Tried on 2026-12-02 (not shipped): models/default (phase 9) continued for 10,149,888 tokens on the
-stdlib + packages stream (78 min, peak LR 8e-4, phase 9's FIM recipe), then 6,205,440 tokens on that
-stream plus synth.py's functions (19.2% of it; 40 min, peak LR 5e-4 annealed). Against phase 9, on
-the stdlib held-out split (tools/train/evaluate_fim.py): perplexity per token 23.002 / 21.838 in
-256 / 512-token windows (phase 9: 20.365 / 19.705); FIM exact lines 10/300 (11/300), left to right
-5/300 (7/300); edit similarity FIM 25.2 (26.6), left to right 23.2 (28.1); first middle token
-1.884 nats after the FIM prompt (2.021), 1.250 after the prefix alone (1.249). The card's probes
-still got lines unrelated to the names around the gap (a docstring, `Return the add_numbers(a, b)`, between
-`def add(a, b):` and `return c`): the model did not learn to condition its first middle token on
-the suffix (its top first tokens stayed the usual first tokens of a function body). So phase 9
-stays the default model; what limits FIM here is the jump from <fim_middle> back to the end of the
-prefix in a 4-layer, 5.4M-parameter model, not the amount of code it has seen.
+Tried on 2026-12-02 as a fifth of a continuation's stream, after the packages' sources; not shipped
+(prepare_packages.py's docstring gives the measurements).
 
 Output: a uint16 token stream like prepare.py's (files of 5-30 functions, each file followed by
 <|endoftext|>), encoded with the stdlib tokenizer, plus a JSON summary.
